@@ -1,0 +1,1 @@
+//! The pure VRRP engine (being written).

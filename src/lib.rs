@@ -1,0 +1,17 @@
+//! vipd: a small VRRP daemon that reads keepalived.conf.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! keepalived.conf ─► config ─► Config ─► core::Engine::new
+//! Event ─► core::Engine::handle(now, event, &mut Effects) ─► Effects ─► sys drivers
+//!            core::Engine::next_deadline() ─► the daemon's one timer
+//! ```
+//!
+//! - [`wire`]: packet formats, no I/O, no allocation.
+//! - [`core`]: the pure VRRP engine; time is an argument, never read.
+//! - [`time`]: units, converted in one place.
+
+pub mod core;
+pub mod time;
+pub mod wire;
