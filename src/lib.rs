@@ -10,8 +10,10 @@
 //!
 //! - [`wire`]: packet formats, no I/O, no allocation.
 //! - [`core`]: the pure VRRP engine; time is an argument, never read.
+//! - [`config`]: the validated configuration the engine is built from.
 //! - [`time`]: units, converted in one place.
 
+pub mod config;
 pub mod core;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,251 @@
+//! The `Config` types: plain data, every default already filled in.
+//!
+//! Defaults follow keepalived 2.2.7 (see `keepalived-reference.md` §1.2–1.5);
+//! `Default` impls carry them so the parser only writes what a file says.
+
+use core::net::{IpAddr, Ipv4Addr};
+
+use crate::time::Duration;
+use crate::wire::vrrp::{Auth, V3Ipv4Checksum, Version};
+
+/// Address family of an instance (fixed by its first VIP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// `state MASTER|BACKUP`: only a start-up hint (keepalived-reference §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitialState {
+    Backup,
+    Master,
+}
+
+/// The whole daemon configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub instances: Vec<InstanceConfig>,
+    pub sync_groups: Vec<SyncGroupConfig>,
+    /// Named trackers (`vrrp_script`, `track_file`, …); instances and groups
+    /// refer to them by index.
+    pub trackers: Vec<TrackerConfig>,
+    /// `vrrp_startup_delay`: instances stay in Init this long after start.
+    pub startup_delay: Duration,
+}
+
+/// One `vrrp_instance`.
+#[derive(Clone, Debug)]
+pub struct InstanceConfig {
+    pub name: String,
+    /// `interface`: the interface adverts are sent and received on.
+    pub interface: String,
+    pub vrid: u8,
+    pub family: Family,
+    pub version: Version,
+    /// Configured (base) priority, 1..=255; 255 = address owner.
+    pub priority: u8,
+    pub initial_state: InitialState,
+    /// `advert_int`: whole seconds for v2, a multiple of 10 ms for v3
+    /// (validated by the config layer).
+    pub advert_int: Duration,
+    /// False with `nopreempt`.
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// v2 only; `Auth::None` for v3.
+    pub auth: Auth,
+    /// `unicast_src_ip` / `mcast_src_ip`; else the interface's primary
+    /// address (IPv6: its link-local address).
+    pub src_addr: Option<IpAddr>,
+    /// Non-empty = unicast mode.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// Multicast group adverts go to; `None` = 224.0.0.18 / ff02::12.
+    pub mcast_group: Option<IpAddr>,
+    pub vips: Vec<VipConfig>,
+    /// `virtual_ipaddress_excluded`: installed like VIPs, not advertised.
+    pub excluded_vips: Vec<VipConfig>,
+    pub garp: GarpConfig,
+    pub lower_prio_no_advert: bool,
+    pub higher_prio_send_advert: bool,
+    /// Master_Down_Interval = this × Master_Adver_Interval + Skew (RFC: 3).
+    pub down_timer_adverts: u8,
+    pub dont_track_primary: bool,
+    /// Backups skip the VIP-list check for adverts from the last master.
+    pub skip_check_adv_addr: bool,
+    /// Drop unicast adverts whose source is not a peer.
+    pub check_unicast_src: bool,
+    /// What vipd emits for v3 over IPv4; both forms are accepted.
+    pub v3_ipv4_checksum: V3Ipv4Checksum,
+    /// Trackers feeding effective priority and Fault.
+    pub track: Vec<TrackRef>,
+    /// `track_interface` entries.
+    pub track_interfaces: Vec<TrackInterface>,
+    /// Send a GARP/NA for our own source when leaving Fault in unicast mode,
+    /// so the master can reach us before our timer fires (keepalived #1283).
+    pub unicast_fault_announce: bool,
+}
+
+impl InstanceConfig {
+    /// An instance with keepalived's defaults; tests and the parser fill the rest.
+    pub fn new(name: &str, interface: &str, vrid: u8, version: Version, vips: &[IpAddr]) -> Self {
+        let family = vips.first().map(Family::of).unwrap_or(Family::V4);
+        InstanceConfig {
+            name: name.to_owned(),
+            interface: interface.to_owned(),
+            vrid,
+            family,
+            version: if family == Family::V6 { Version::V3 } else { version },
+            priority: 100,
+            initial_state: InitialState::Backup,
+            advert_int: Duration::from_secs(1),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            auth: Auth::None,
+            src_addr: None,
+            unicast_peers: Vec::new(),
+            mcast_group: None,
+            vips: vips.iter().map(|a| VipConfig::host(*a)).collect(),
+            excluded_vips: Vec::new(),
+            garp: GarpConfig::default(),
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            down_timer_adverts: 3,
+            dont_track_primary: false,
+            skip_check_adv_addr: false,
+            check_unicast_src: false,
+            v3_ipv4_checksum: V3Ipv4Checksum::PseudoHeader,
+            track: Vec::new(),
+            track_interfaces: Vec::new(),
+            unicast_fault_announce: true,
+        }
+    }
+
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+}
+
+/// One `unicast_peer` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnicastPeer {
+    pub addr: IpAddr,
+    /// Accepted TTL range of adverts from this peer; implies source checking.
+    pub min_ttl: u8,
+    pub max_ttl: u8,
+}
+
+impl UnicastPeer {
+    pub fn new(addr: IpAddr) -> Self {
+        UnicastPeer { addr, min_ttl: 0, max_ttl: 255 }
+    }
+}
+
+/// One `virtual_ipaddress` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VipConfig {
+    pub addr: IpAddr,
+    pub prefix: u8,
+    /// `dev`: `None` = the instance's interface.
+    pub dev: Option<String>,
+    pub broadcast: Option<Ipv4Addr>,
+    /// rtnetlink scope value (0 = global).
+    pub scope: u8,
+    pub label: Option<String>,
+    /// `no_track`: deleting it by hand does not make the master step down.
+    pub no_track: bool,
+}
+
+impl VipConfig {
+    /// `/32` or `/128`, scope global, no label.
+    pub fn host(addr: IpAddr) -> Self {
+        let prefix = match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        VipConfig { addr, prefix, dev: None, broadcast: None, scope: 0, label: None, no_track: false }
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA policy (keepalived-reference §2.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GarpConfig {
+    /// Second burst this long after becoming master; zero = none.
+    pub master_delay: Duration,
+    /// Rounds (over all VIPs) per burst.
+    pub master_repeat: u8,
+    /// Periodic refresh while master; zero = off.
+    pub master_refresh: Duration,
+    pub master_refresh_repeat: u8,
+    /// When a master hears a lower-priority advert: a burst now and again
+    /// after this delay (zero = no second burst).
+    pub lower_prio_delay: Duration,
+    pub lower_prio_repeat: u8,
+}
+
+impl Default for GarpConfig {
+    fn default() -> Self {
+        GarpConfig {
+            master_delay: Duration::from_secs(5),
+            master_repeat: 5,
+            master_refresh: Duration::ZERO,
+            master_refresh_repeat: 1,
+            lower_prio_delay: Duration::from_secs(5),
+            lower_prio_repeat: 5,
+        }
+    }
+}
+
+/// Index into `Config::trackers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackerId(pub u16);
+
+/// A named tracker whose results arrive as events.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    pub name: String,
+    pub kind: TrackerKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackerKind {
+    /// `vrrp_script`: Up after `rise` consecutive successes, Down after
+    /// `fall` consecutive failures; `init_fail` starts Down.
+    Script { rise: u32, fall: u32, init_fail: bool },
+    /// `track_file`: an integer read from a file.
+    File,
+}
+
+/// A reference from an instance or group to a tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackRef {
+    pub tracker: TrackerId,
+    /// 0 = failure means Fault; otherwise added to the priority
+    /// (positive while up, negative while down).
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// One `track_interface` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackInterface {
+    pub interface: String,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// One `vrrp_sync_group`.
+#[derive(Clone, Debug)]
+pub struct SyncGroupConfig {
+    pub name: String,
+    /// Indexes into `Config::instances`.
+    pub members: Vec<usize>,
+}

@@ -1,0 +1,142 @@
+//! What the engine asks the drivers to do, and what it wants logged.
+//!
+//! Effects are plain `Copy` values collected in a buffer the caller owns and
+//! reuses, so a steady-state `handle` call allocates nothing.
+
+use core::net::IpAddr;
+
+use super::state::{Reason, State};
+use super::{GroupId, InstanceId};
+use crate::time::Instant;
+use crate::wire::WireError;
+use crate::wire::vrrp::ChecksumForm;
+
+/// States reported to notify scripts and the FIFO: the four states plus the
+/// pseudo-state STOP (keepalived-reference §3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyState {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+}
+
+impl NotifyState {
+    pub const fn name(self) -> &'static str {
+        match self {
+            NotifyState::Master => "MASTER",
+            NotifyState::Backup => "BACKUP",
+            NotifyState::Fault => "FAULT",
+            NotifyState::Stop => "STOP",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send one advert (to the group, or one per unicast peer) with this
+    /// priority; build it with `Engine::advert`.
+    SendAdvert { inst: InstanceId, priority: u8 },
+    /// Install the VIPs and excluded VIPs.
+    AddVips { inst: InstanceId },
+    /// Remove them.
+    RemoveVips { inst: InstanceId },
+    /// Send `rounds` rounds of GARP / unsolicited NA over all of the
+    /// instance's addresses, spaced by the interface's GARP interval.
+    Announce { inst: InstanceId, rounds: u8 },
+    /// Send one GARP / NA for the instance's own source address (unicast,
+    /// leaving Fault; keepalived #1283).
+    AnnounceSource { inst: InstanceId },
+    /// The instance changed state. Drivers log it and, when `notify`, run
+    /// notifies (false for keepalived's silent start-up Fault and for the
+    /// shutdown step, whose STOP comes as `Notify`).
+    StateChange { inst: InstanceId, from: State, to: State, reason: Reason, notify: bool },
+    /// Instance notify without a state change of its own (STOP on shutdown).
+    Notify { inst: InstanceId, state: NotifyState },
+    /// A sync group's shared state changed.
+    GroupState { group: GroupId, state: NotifyState },
+    /// Something to log.
+    Log(LogEvent),
+}
+
+/// Log lines as values, so tests can assert what gets logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogEvent {
+    /// Backup discarded an advert of lower priority (it will preempt).
+    LowerPriorityDiscarded { inst: InstanceId, from: IpAddr, priority: u8, ours: u8 },
+    /// Master heard a lower-priority advert: "forcing new election".
+    MasterRxLowerPriority { inst: InstanceId, from: IpAddr, priority: u8, ours: u8 },
+    /// A backup started its `preempt_delay`.
+    PreemptDelayStarted { inst: InstanceId, until: Instant },
+    /// Effective priority changed.
+    PriorityChanged { inst: InstanceId, from: u8, to: u8 },
+    /// Two address owners on one VRID; ours is lowered to 254.
+    OwnerConflict { inst: InstanceId, from: IpAddr },
+    /// An advert carrying our own priority and address: a loop or a clone.
+    OwnAdvertSeen { inst: InstanceId, from: IpAddr },
+    /// An advert was rejected. `inst` is `None` when no instance matched.
+    RxError { inst: Option<InstanceId>, src: Option<IpAddr>, error: WireError },
+    /// The first advert from `from`, or one whose checksum form differs from
+    /// that peer's previous one.
+    ChecksumForm { inst: InstanceId, from: IpAddr, form: ChecksumForm },
+    /// A member wanted MASTER but its sync group is not ready.
+    SyncGroupWait { inst: InstanceId },
+    /// A VIP this master owns was deleted from the interface.
+    VipDeleted { inst: InstanceId, addr: IpAddr },
+}
+
+/// The effect buffer a caller passes to `handle`; reuse it between calls.
+///
+/// Its capacity is set once from the engine's size
+/// (`Engine::effects_capacity`), which bounds what one event can produce, so
+/// pushes never reallocate in practice. Should a bound ever be wrong the
+/// buffer grows rather than drop an effect: losing a `RemoveVips` would be
+/// worse than one allocation.
+#[derive(Debug, Default)]
+pub struct Effects {
+    items: Vec<Effect>,
+}
+
+impl Effects {
+    pub fn with_capacity(n: usize) -> Effects {
+        Effects { items: Vec::with_capacity(n) }
+    }
+
+    pub fn push(&mut self, e: Effect) {
+        debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
+        self.items.push(e);
+    }
+
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    pub fn as_slice(&self) -> &[Effect] {
+        &self.items
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> core::slice::Iter<'_, Effect> {
+        self.items.iter()
+    }
+
+    /// Moves the effects out, leaving the buffer empty with its capacity.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.items.drain(..)
+    }
+}
+
+impl<'a> IntoIterator for &'a Effects {
+    type Item = &'a Effect;
+    type IntoIter = core::slice::Iter<'a, Effect>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}

@@ -1,0 +1,557 @@
+//! One VRRP instance: the RFC 9568 §6 state machine with keepalived's
+//! extensions. Everything that crosses instances (sync groups, trackers,
+//! demultiplexing) lives in the engine.
+
+use core::net::IpAddr;
+
+use super::effects::{Effect, Effects, LogEvent, NotifyState};
+use super::events::RxAdvert;
+use super::state::{Reason, State};
+use super::stats::Stats;
+use super::{GroupId, IfaceId, InstanceId, timing};
+use crate::config::{Family, InstanceConfig};
+use crate::time::{Centis, Duration, Instant, Secs};
+use crate::wire::WireError;
+use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
+
+/// What a master did with a valid advert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MasterRx {
+    /// Stayed master (priority 0 answered, or our own advert).
+    Stay,
+    /// Stayed master over a lower-priority sender and sent a GARP burst of
+    /// this many rounds (0 = none).
+    Lower { rounds: u8 },
+    /// Yielded to a better master.
+    Yield,
+}
+
+#[derive(Debug)]
+pub struct Instance {
+    pub id: InstanceId,
+    pub cfg: InstanceConfig,
+    pub iface: IfaceId,
+    pub group: Option<GroupId>,
+    pub state: State,
+    /// Why the current state was entered.
+    pub reason: Reason,
+    pub since: Instant,
+    /// Configured priority; an owner is lowered to 254 when a second owner
+    /// shows up (keepalived-reference §2.3).
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// RFC 9568 Master_Adver_Interval: adopted from the master's adverts in
+    /// v3, our own `advert_int` otherwise.
+    pub master_adver_int: Duration,
+    /// Address and priority of the master whose adverts we last accepted.
+    pub master: Option<(IpAddr, u8)>,
+    pub stats: Stats,
+
+    pub(super) want_master: bool,
+    pub(super) start_at: Option<Instant>,
+    pub(super) track_ifaces: Vec<(IfaceId, i32, bool)>,
+    /// Interface of each VIP then each excluded VIP, in config order.
+    vip_ifaces: Vec<IfaceId>,
+    addrs4: Vec<[u8; 4]>,
+    addrs6: Vec<[u8; 16]>,
+    down_at: Option<Instant>,
+    /// The reason recorded if the down timer fires.
+    down_cause: Reason,
+    advert_at: Option<Instant>,
+    preempt_until: Option<Instant>,
+    garp_second_at: Option<Instant>,
+    garp_refresh_at: Option<Instant>,
+    garp_lower_at: Option<(Instant, u8)>,
+    /// Source and checksum form of the last accepted advert, so a change of
+    /// peer or form is logged once rather than per packet.
+    last_form: Option<(IpAddr, ChecksumForm)>,
+}
+
+impl Instance {
+    pub(super) fn new(
+        id: InstanceId,
+        cfg: InstanceConfig,
+        iface: IfaceId,
+        track_ifaces: Vec<(IfaceId, i32, bool)>,
+        vip_ifaces: Vec<IfaceId>,
+    ) -> Instance {
+        let mut addrs4 = Vec::new();
+        let mut addrs6 = Vec::new();
+        for v in &cfg.vips {
+            match v.addr {
+                IpAddr::V4(a) if cfg.family == Family::V4 => addrs4.push(a.octets()),
+                IpAddr::V6(a) if cfg.family == Family::V6 => addrs6.push(a.octets()),
+                // Mixed families are a config error; the wrong-family entry
+                // simply is not advertised.
+                _ => {}
+            }
+        }
+        Instance {
+            id,
+            iface,
+            group: None,
+            state: State::Init,
+            reason: Reason::Startup,
+            since: Instant::ZERO,
+            base_priority: cfg.priority,
+            effective_priority: cfg.priority,
+            master_adver_int: cfg.advert_int,
+            master: None,
+            stats: Stats::default(),
+            want_master: false,
+            start_at: None,
+            track_ifaces,
+            vip_ifaces,
+            addrs4,
+            addrs6,
+            down_at: None,
+            down_cause: Reason::MasterDown,
+            advert_at: None,
+            preempt_until: None,
+            garp_second_at: None,
+            garp_refresh_at: None,
+            garp_lower_at: None,
+            last_form: None,
+            cfg,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// When the Master_Down_Timer fires, if running.
+    pub fn down_deadline(&self) -> Option<Instant> {
+        self.down_at
+    }
+
+    /// When the next advert is due, if master.
+    pub fn advert_deadline(&self) -> Option<Instant> {
+        self.advert_at
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.start_at,
+            self.down_at,
+            self.advert_at,
+            self.garp_second_at,
+            self.garp_refresh_at,
+            self.garp_lower_at.map(|(t, _)| t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub(super) fn advert(&self, priority: u8) -> Advert<'_> {
+        let (interval, auth) = match self.cfg.version {
+            Version::V2 => (Interval::V2(Secs::from_duration_clamped(self.cfg.advert_int)), self.cfg.auth),
+            Version::V3 => (Interval::V3(Centis::from_duration_clamped(self.cfg.advert_int)), Auth::None),
+        };
+        let addrs = match self.cfg.family {
+            Family::V4 => Addrs::V4(&self.addrs4),
+            Family::V6 => Addrs::V6(&self.addrs6),
+        };
+        Advert { version: self.cfg.version, vrid: self.cfg.vrid, priority, interval, auth, addrs }
+    }
+
+    pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
+        self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
+    }
+
+    /// Whether deleting `addr` from `iface` must make this master step down.
+    pub(super) fn tracks_vip(&self, iface: IfaceId, addr: IpAddr) -> bool {
+        self.cfg
+            .vips
+            .iter()
+            .chain(&self.cfg.excluded_vips)
+            .zip(&self.vip_ifaces)
+            .any(|(v, &f)| v.addr == addr && f == iface && !v.no_track)
+    }
+
+    pub(super) fn has_peer(&self, addr: IpAddr) -> bool {
+        self.cfg.unicast_peers.iter().any(|p| p.addr == addr)
+    }
+
+    fn send_advert(&mut self, priority: u8, fx: &mut Effects) {
+        self.stats.adverts_sent += 1;
+        if priority == 0 {
+            self.stats.pri_zero_sent += 1;
+        }
+        fx.push(Effect::SendAdvert { inst: self.id, priority });
+    }
+
+    fn master_down(&self) -> Duration {
+        timing::master_down(
+            self.cfg.version,
+            self.effective_priority,
+            self.master_adver_int,
+            self.cfg.down_timer_adverts,
+        )
+    }
+
+    fn skew(&self) -> Duration {
+        timing::skew(self.cfg.version, self.effective_priority, self.master_adver_int)
+    }
+
+    /// The one place states change. Runs the exit actions of `self.state`,
+    /// then the entry actions of `to`, and reports the change.
+    pub(super) fn transition(&mut self, now: Instant, to: State, reason: Reason, notify: bool, fx: &mut Effects) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        fx.push(Effect::StateChange { inst: self.id, from, to, reason, notify });
+        if from == State::Master {
+            self.leave_master(reason, true, fx);
+        }
+        self.state = to;
+        self.reason = reason;
+        self.since = now;
+        match to {
+            State::Master => self.enter_master(now, fx),
+            State::Backup => self.enter_backup(now, from, reason, fx),
+            State::Fault | State::Init => self.stop_timers(),
+        }
+    }
+
+    /// Leaving Master: priority 0 only when releasing (§2.5), never when
+    /// yielding to a better master.
+    fn leave_master(&mut self, reason: Reason, release_vips: bool, fx: &mut Effects) {
+        if reason.releases_with_priority_zero() {
+            self.send_advert(0, fx);
+        }
+        if release_vips {
+            fx.push(Effect::RemoveVips { inst: self.id });
+        }
+        self.stats.release_master += 1;
+        self.advert_at = None;
+        self.garp_second_at = None;
+        self.garp_refresh_at = None;
+        self.garp_lower_at = None;
+    }
+
+    /// RFC 9568 §6.4.1/§6.4.2 "transition to Active", in keepalived's order:
+    /// advert, addresses, GARP burst, delayed burst and refresh armed.
+    fn enter_master(&mut self, now: Instant, fx: &mut Effects) {
+        self.master_adver_int = self.cfg.advert_int;
+        self.master = None;
+        self.down_at = None;
+        self.preempt_until = None;
+        self.stats.master_transitions += 1;
+        self.send_advert(self.effective_priority, fx);
+        fx.push(Effect::AddVips { inst: self.id });
+        let garp = self.cfg.garp;
+        if garp.master_repeat > 0 {
+            fx.push(Effect::Announce { inst: self.id, rounds: garp.master_repeat });
+        }
+        self.garp_second_at = (!garp.master_delay.is_zero() && garp.master_repeat > 0).then(|| now + garp.master_delay);
+        self.garp_refresh_at = (!garp.master_refresh.is_zero()).then(|| now + garp.master_refresh);
+        self.advert_at = Some(now + self.cfg.advert_int);
+    }
+
+    fn enter_backup(&mut self, now: Instant, from: State, reason: Reason, fx: &mut Effects) {
+        self.preempt_until = None;
+        self.want_master = false;
+        if matches!(from, State::Init | State::Fault) {
+            self.master_adver_int = self.cfg.advert_int;
+            self.master = None;
+        }
+        let wait = match reason {
+            // Re-take the VIP after Skew unless a peer wins (§2.3).
+            Reason::VipDeleted => self.skew(),
+            // An owner leaving Fault waits one advert plus Skew (§2.3).
+            Reason::FaultCleared if self.effective_priority == 255 => self.cfg.advert_int + self.skew(),
+            _ => self.master_down(),
+        };
+        self.down_at = Some(now + wait);
+        self.down_cause = Reason::MasterDown;
+        if from == State::Fault && self.cfg.is_unicast() && self.cfg.unicast_fault_announce {
+            fx.push(Effect::AnnounceSource { inst: self.id });
+        }
+    }
+
+    fn stop_timers(&mut self) {
+        self.down_at = None;
+        self.advert_at = None;
+        self.preempt_until = None;
+        self.garp_second_at = None;
+        self.garp_refresh_at = None;
+        self.garp_lower_at = None;
+        self.want_master = false;
+        self.master = None;
+    }
+
+    /// Shutdown: a master sends priority 0 and releases its addresses; every
+    /// instance reports STOP.
+    pub(super) fn stop(&mut self, now: Instant, release_vips: bool, fx: &mut Effects) {
+        let from = self.state;
+        if from == State::Master {
+            self.leave_master(Reason::Shutdown, release_vips, fx);
+        }
+        self.state = State::Init;
+        self.reason = Reason::Shutdown;
+        self.since = now;
+        self.start_at = None;
+        self.stop_timers();
+        if from != State::Init {
+            fx.push(Effect::StateChange { inst: self.id, from, to: State::Init, reason: Reason::Shutdown, notify: false });
+            fx.push(Effect::Notify { inst: self.id, state: NotifyState::Stop });
+        }
+    }
+
+    /// Takes the Master_Down_Timer if it has fired, returning why.
+    pub(super) fn take_due_down_timer(&mut self, now: Instant) -> Option<Reason> {
+        if self.state != State::Backup || self.down_at.is_none_or(|t| t > now) {
+            return None;
+        }
+        self.down_at = None;
+        Some(self.down_cause)
+    }
+
+    /// A sync group held us in Backup: wait a full interval again.
+    pub(super) fn restart_down_timer(&mut self, now: Instant) {
+        self.down_at = Some(now + self.master_down());
+    }
+
+    /// Adverts and GARP schedules of a master.
+    pub(super) fn master_timers(&mut self, now: Instant, fx: &mut Effects) {
+        if self.state != State::Master {
+            return;
+        }
+        if let Some(t) = self.advert_at.filter(|&t| t <= now) {
+            self.send_advert(self.effective_priority, fx);
+            // Keep the phase; if the loop fell behind by a whole interval,
+            // restart from now rather than burst to catch up.
+            let next = t + self.cfg.advert_int;
+            self.advert_at = Some(if next > now { next } else { now + self.cfg.advert_int });
+        }
+        if self.garp_second_at.is_some_and(|t| t <= now) {
+            self.garp_second_at = None;
+            fx.push(Effect::Announce { inst: self.id, rounds: self.cfg.garp.master_repeat });
+        }
+        if let Some(t) = self.garp_refresh_at.filter(|&t| t <= now) {
+            let rounds = self.cfg.garp.master_refresh_repeat;
+            if rounds > 0 {
+                fx.push(Effect::Announce { inst: self.id, rounds });
+            }
+            let next = t + self.cfg.garp.master_refresh;
+            self.garp_refresh_at = Some(if next > now { next } else { now + self.cfg.garp.master_refresh });
+        }
+        if let Some((_, rounds)) = self.garp_lower_at.filter(|&(t, _)| t <= now) {
+            self.garp_lower_at = None;
+            fx.push(Effect::Announce { inst: self.id, rounds });
+        }
+    }
+
+    /// Applies a new effective priority. A running backup down timer moves
+    /// by the change in Skew (keepalived-reference §2.2); a master's next
+    /// advert carries the new value.
+    pub(super) fn set_effective_priority(&mut self, prio: u8, fx: &mut Effects) {
+        let old = self.effective_priority;
+        if old == prio {
+            return;
+        }
+        let old_skew = self.skew();
+        self.effective_priority = prio;
+        let new_skew = self.skew();
+        if let Some(t) = self.down_at {
+            self.down_at = Some(if new_skew >= old_skew {
+                t + new_skew.saturating_sub(old_skew)
+            } else {
+                t - old_skew.saturating_sub(new_skew)
+            });
+        }
+        fx.push(Effect::Log(LogEvent::PriorityChanged { inst: self.id, from: old, to: prio }));
+    }
+
+    /// The instance checks of keepalived-reference §2.7, in its order, after
+    /// the wire checks have passed.
+    pub(super) fn validate(&self, rx: &RxAdvert<'_>) -> Result<(), WireError> {
+        let adv = &rx.advert;
+        let multicast = rx.dst.is_multicast();
+        // Step 9: multicast adverts for multicast instances, unicast for unicast.
+        if multicast == self.cfg.is_unicast() {
+            return Err(WireError::Source);
+        }
+        // Step 3 and 11: TTL 255 on multicast; unicast peers by their range.
+        if multicast {
+            if rx.ttl != 255 {
+                return Err(WireError::IpTtl);
+            }
+        } else {
+            let peer = self.cfg.unicast_peers.iter().find(|p| p.addr == rx.src);
+            let ranged = self.cfg.unicast_peers.iter().any(|p| p.min_ttl != 0 || p.max_ttl != 255);
+            match peer {
+                None if self.cfg.check_unicast_src || ranged => return Err(WireError::Source),
+                Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => return Err(WireError::IpTtl),
+                _ => {}
+            }
+        }
+        // Step 4: version, v2 authentication and interval.
+        if adv.version != self.cfg.version {
+            return Err(WireError::Version);
+        }
+        if self.cfg.version == Version::V2 {
+            match (&self.cfg.auth, &adv.auth) {
+                (Auth::None, Auth::None) => {}
+                (ours @ Auth::Simple(_), theirs @ Auth::Simple(_)) => {
+                    if !ours.matches(theirs) {
+                        return Err(WireError::AuthFailure);
+                    }
+                }
+                _ => return Err(WireError::AuthTypeMismatch),
+            }
+            // RFC 3768 §7.1: a v2 interval differing from ours is an error.
+            // keepalived drops it without counting; vipd counts and logs it,
+            // because the usual outcome is a second master.
+            if let Interval::V2(s) = adv.interval {
+                if s.to_duration() != self.cfg.advert_int {
+                    return Err(WireError::Interval);
+                }
+            }
+        }
+        // Steps 6 and 10: the address list, order-free. Backups may skip it
+        // for the master they already follow (`skip_check_adv_addr`).
+        let skip = self.state == State::Backup
+            && self.cfg.skip_check_adv_addr
+            && self.master.is_some_and(|(a, _)| a == rx.src);
+        if !skip && !self.same_addresses(&adv.addrs) {
+            return Err(WireError::AddressList);
+        }
+        Ok(())
+    }
+
+    fn same_addresses(&self, addrs: &Addrs<'_>) -> bool {
+        match addrs {
+            Addrs::V4(a) => a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x)),
+            Addrs::V6(a) => a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x)),
+        }
+    }
+
+    /// Counters and the once-per-peer checksum-form log of an accepted advert.
+    pub(super) fn note_accepted(&mut self, rx: &RxAdvert<'_>, fx: &mut Effects) {
+        self.stats.adverts_rcvd += 1;
+        if rx.advert.priority == 0 {
+            self.stats.pri_zero_rcvd += 1;
+        }
+        if rx.advert.version == Version::V3 && rx.src.is_ipv4() {
+            self.stats.count_checksum_form(rx.checksum);
+            if self.last_form != Some((rx.src, rx.checksum)) {
+                self.last_form = Some((rx.src, rx.checksum));
+                fx.push(Effect::Log(LogEvent::ChecksumForm { inst: self.id, from: rx.src, form: rx.checksum }));
+            }
+        }
+    }
+
+    fn advert_interval(adv: &Advert<'_>) -> Duration {
+        match adv.interval {
+            Interval::V2(s) => s.to_duration(),
+            Interval::V3(c) => c.to_duration(),
+        }
+    }
+
+    /// RFC 9568 §6.4.2 (Backup) with keepalived's `nopreempt` and
+    /// `preempt_delay` (keepalived-reference §2.3–2.4).
+    pub(super) fn backup_rx(&mut self, now: Instant, rx: &RxAdvert<'_>, fx: &mut Effects) {
+        let prio = rx.advert.priority;
+        if prio == 0 {
+            // The master is leaving: take over after Skew alone.
+            self.down_at = Some(now + self.skew());
+            self.down_cause = Reason::PriorityZero;
+            self.want_master = false;
+            return;
+        }
+        let ours = self.effective_priority;
+        let mut accept = !self.cfg.preempt || prio >= ours;
+        if prio >= ours {
+            self.preempt_until = None;
+        } else if self.cfg.preempt && !self.cfg.preempt_delay.is_zero() {
+            let until = *self.preempt_until.get_or_insert_with(|| {
+                let until = now + self.cfg.preempt_delay;
+                fx.push(Effect::Log(LogEvent::PreemptDelayStarted { inst: self.id, until }));
+                until
+            });
+            accept = now < until;
+        }
+        if accept {
+            if self.cfg.version == Version::V3 {
+                self.master_adver_int = Self::advert_interval(&rx.advert);
+            }
+            self.master = Some((rx.src, prio));
+            self.down_at = Some(now + self.master_down());
+            self.down_cause = Reason::MasterDown;
+            self.want_master = false;
+        } else {
+            // Lower priority and we may preempt: discard, leave the timer
+            // running, take over when it fires.
+            self.down_cause = Reason::Preempt;
+            fx.push(Effect::Log(LogEvent::LowerPriorityDiscarded { inst: self.id, from: rx.src, priority: prio, ours }));
+        }
+    }
+
+    /// RFC 9568 §6.4.3 (Active) with keepalived's answers to lower-priority
+    /// adverts and owner conflicts (keepalived-reference §2.3).
+    pub(super) fn master_rx(
+        &mut self,
+        now: Instant,
+        rx: &RxAdvert<'_>,
+        ours_addr: Option<IpAddr>,
+        fx: &mut Effects,
+    ) -> MasterRx {
+        let prio = rx.advert.priority;
+        if prio == 0 {
+            self.send_advert(self.effective_priority, fx);
+            self.advert_at = Some(now + self.cfg.advert_int);
+            return MasterRx::Stay;
+        }
+        if prio == 255 && self.effective_priority == 255 {
+            fx.push(Effect::Log(LogEvent::OwnerConflict { inst: self.id, from: rx.src }));
+            self.base_priority = 254;
+            self.set_effective_priority(254, fx);
+        }
+        let ours = self.effective_priority;
+        let ours_addr = ours_addr.unwrap_or(match rx.src {
+            IpAddr::V4(_) => IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+        });
+        if prio == ours && rx.src == ours_addr {
+            fx.push(Effect::Log(LogEvent::OwnAdvertSeen { inst: self.id, from: rx.src }));
+            return MasterRx::Stay;
+        }
+        if prio < ours || (prio == ours && rx.src < ours_addr) {
+            fx.push(Effect::Log(LogEvent::MasterRxLowerPriority { inst: self.id, from: rx.src, priority: prio, ours }));
+            if !self.cfg.lower_prio_no_advert {
+                self.send_advert(ours, fx);
+                self.advert_at = Some(now + self.cfg.advert_int);
+            }
+            let rounds = self.cfg.garp.lower_prio_repeat;
+            self.announce_lower_prio(now, rounds, fx);
+            return MasterRx::Lower { rounds };
+        }
+        if self.cfg.higher_prio_send_advert {
+            self.send_advert(ours, fx);
+        }
+        if self.cfg.version == Version::V3 {
+            self.master_adver_int = Self::advert_interval(&rx.advert);
+        }
+        self.master = Some((rx.src, prio));
+        self.transition(now, State::Backup, Reason::HigherPriority { from: rx.src, priority: prio }, true, fx);
+        MasterRx::Yield
+    }
+
+    /// GARPs after hearing a lower-priority advert: a burst now and one more
+    /// after `garp_lower_prio_delay`, so a backup that briefly became master
+    /// does not leave stale ARP entries behind.
+    pub(super) fn announce_lower_prio(&mut self, now: Instant, rounds: u8, fx: &mut Effects) {
+        if rounds == 0 {
+            return;
+        }
+        fx.push(Effect::Announce { inst: self.id, rounds });
+        let delay = self.cfg.garp.lower_prio_delay;
+        if !delay.is_zero() {
+            self.garp_lower_at = Some((now + delay, rounds));
+        }
+    }
+}

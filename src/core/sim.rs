@@ -1,0 +1,1 @@
+//! Simulated LAN (being written).
