@@ -146,18 +146,35 @@ impl Instance {
 
     pub(super) fn advert(&self, priority: u8) -> Advert<'_> {
         let (interval, auth) = match self.cfg.version {
-            Version::V2 => (Interval::V2(Secs::from_duration_clamped(self.cfg.advert_int)), self.cfg.auth),
-            Version::V3 => (Interval::V3(Centis::from_duration_clamped(self.cfg.advert_int)), Auth::None),
+            Version::V2 => (
+                Interval::V2(Secs::from_duration_clamped(self.cfg.advert_int)),
+                self.cfg.auth,
+            ),
+            Version::V3 => (
+                Interval::V3(Centis::from_duration_clamped(self.cfg.advert_int)),
+                Auth::None,
+            ),
         };
         let addrs = match self.cfg.family {
             Family::V4 => Addrs::V4(&self.addrs4),
             Family::V6 => Addrs::V6(&self.addrs6),
         };
-        Advert { version: self.cfg.version, vrid: self.cfg.vrid, priority, interval, auth, addrs }
+        Advert {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval,
+            auth,
+            addrs,
+        }
     }
 
     pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
-        self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
+        self.cfg
+            .vips
+            .iter()
+            .chain(&self.cfg.excluded_vips)
+            .any(|v| v.addr == addr)
     }
 
     /// Whether deleting `addr` from `iface` must make this master step down.
@@ -179,7 +196,10 @@ impl Instance {
         if priority == 0 {
             self.stats.pri_zero_sent += 1;
         }
-        fx.push(Effect::SendAdvert { inst: self.id, priority });
+        fx.push(Effect::SendAdvert {
+            inst: self.id,
+            priority,
+        });
     }
 
     fn master_down(&self) -> Duration {
@@ -192,17 +212,34 @@ impl Instance {
     }
 
     fn skew(&self) -> Duration {
-        timing::skew(self.cfg.version, self.effective_priority, self.master_adver_int)
+        timing::skew(
+            self.cfg.version,
+            self.effective_priority,
+            self.master_adver_int,
+        )
     }
 
     /// The one place states change. Runs the exit actions of `self.state`,
     /// then the entry actions of `to`, and reports the change.
-    pub(super) fn transition(&mut self, now: Instant, to: State, reason: Reason, notify: bool, fx: &mut Effects) {
+    pub(super) fn transition(
+        &mut self,
+        now: Instant,
+        to: State,
+        reason: Reason,
+        notify: bool,
+        fx: &mut Effects,
+    ) {
         let from = self.state;
         if from == to {
             return;
         }
-        fx.push(Effect::StateChange { inst: self.id, from, to, reason, notify });
+        fx.push(Effect::StateChange {
+            inst: self.id,
+            from,
+            to,
+            reason,
+            notify,
+        });
         if from == State::Master {
             self.leave_master(reason, true, fx);
         }
@@ -244,9 +281,13 @@ impl Instance {
         fx.push(Effect::AddVips { inst: self.id });
         let garp = self.cfg.garp;
         if garp.master_repeat > 0 {
-            fx.push(Effect::Announce { inst: self.id, rounds: garp.master_repeat });
+            fx.push(Effect::Announce {
+                inst: self.id,
+                rounds: garp.master_repeat,
+            });
         }
-        self.garp_second_at = (!garp.master_delay.is_zero() && garp.master_repeat > 0).then(|| now + garp.master_delay);
+        self.garp_second_at = (!garp.master_delay.is_zero() && garp.master_repeat > 0)
+            .then(|| now + garp.master_delay);
         self.garp_refresh_at = (!garp.master_refresh.is_zero()).then(|| now + garp.master_refresh);
         self.advert_at = Some(now + self.cfg.advert_int);
     }
@@ -262,7 +303,9 @@ impl Instance {
             // Re-take the VIP after Skew unless a peer wins (§2.3).
             Reason::VipDeleted => self.skew(),
             // An owner leaving Fault waits one advert plus Skew (§2.3).
-            Reason::FaultCleared if self.effective_priority == 255 => self.cfg.advert_int + self.skew(),
+            Reason::FaultCleared if self.effective_priority == 255 => {
+                self.cfg.advert_int + self.skew()
+            }
             _ => self.master_down(),
         };
         self.down_at = Some(now + wait);
@@ -296,8 +339,17 @@ impl Instance {
         self.start_at = None;
         self.stop_timers();
         if from != State::Init {
-            fx.push(Effect::StateChange { inst: self.id, from, to: State::Init, reason: Reason::Shutdown, notify: false });
-            fx.push(Effect::Notify { inst: self.id, state: NotifyState::Stop });
+            fx.push(Effect::StateChange {
+                inst: self.id,
+                from,
+                to: State::Init,
+                reason: Reason::Shutdown,
+                notify: false,
+            });
+            fx.push(Effect::Notify {
+                inst: self.id,
+                state: NotifyState::Stop,
+            });
         }
     }
 
@@ -325,23 +377,40 @@ impl Instance {
             // Keep the phase; if the loop fell behind by a whole interval,
             // restart from now rather than burst to catch up.
             let next = t + self.cfg.advert_int;
-            self.advert_at = Some(if next > now { next } else { now + self.cfg.advert_int });
+            self.advert_at = Some(if next > now {
+                next
+            } else {
+                now + self.cfg.advert_int
+            });
         }
         if self.garp_second_at.is_some_and(|t| t <= now) {
             self.garp_second_at = None;
-            fx.push(Effect::Announce { inst: self.id, rounds: self.cfg.garp.master_repeat });
+            fx.push(Effect::Announce {
+                inst: self.id,
+                rounds: self.cfg.garp.master_repeat,
+            });
         }
         if let Some(t) = self.garp_refresh_at.filter(|&t| t <= now) {
             let rounds = self.cfg.garp.master_refresh_repeat;
             if rounds > 0 {
-                fx.push(Effect::Announce { inst: self.id, rounds });
+                fx.push(Effect::Announce {
+                    inst: self.id,
+                    rounds,
+                });
             }
             let next = t + self.cfg.garp.master_refresh;
-            self.garp_refresh_at = Some(if next > now { next } else { now + self.cfg.garp.master_refresh });
+            self.garp_refresh_at = Some(if next > now {
+                next
+            } else {
+                now + self.cfg.garp.master_refresh
+            });
         }
         if let Some((_, rounds)) = self.garp_lower_at.filter(|&(t, _)| t <= now) {
             self.garp_lower_at = None;
-            fx.push(Effect::Announce { inst: self.id, rounds });
+            fx.push(Effect::Announce {
+                inst: self.id,
+                rounds,
+            });
         }
     }
 
@@ -363,7 +432,11 @@ impl Instance {
                 t - old_skew.saturating_sub(new_skew)
             });
         }
-        fx.push(Effect::Log(LogEvent::PriorityChanged { inst: self.id, from: old, to: prio }));
+        fx.push(Effect::Log(LogEvent::PriorityChanged {
+            inst: self.id,
+            from: old,
+            to: prio,
+        }));
     }
 
     /// The instance checks of keepalived-reference §2.7, in its order, after
@@ -382,10 +455,16 @@ impl Instance {
             }
         } else {
             let peer = self.cfg.unicast_peers.iter().find(|p| p.addr == rx.src);
-            let ranged = self.cfg.unicast_peers.iter().any(|p| p.min_ttl != 0 || p.max_ttl != 255);
+            let ranged = self
+                .cfg
+                .unicast_peers
+                .iter()
+                .any(|p| p.min_ttl != 0 || p.max_ttl != 255);
             match peer {
                 None if self.cfg.check_unicast_src || ranged => return Err(WireError::Source),
-                Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => return Err(WireError::IpTtl),
+                Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => {
+                    return Err(WireError::IpTtl);
+                }
                 _ => {}
             }
         }
@@ -425,8 +504,12 @@ impl Instance {
 
     fn same_addresses(&self, addrs: &Addrs<'_>) -> bool {
         match addrs {
-            Addrs::V4(a) => a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x)),
-            Addrs::V6(a) => a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x)),
+            Addrs::V4(a) => {
+                a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x))
+            }
+            Addrs::V6(a) => {
+                a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x))
+            }
         }
     }
 
@@ -440,7 +523,11 @@ impl Instance {
             self.stats.count_checksum_form(rx.checksum);
             if self.last_form != Some((rx.src, rx.checksum)) {
                 self.last_form = Some((rx.src, rx.checksum));
-                fx.push(Effect::Log(LogEvent::ChecksumForm { inst: self.id, from: rx.src, form: rx.checksum }));
+                fx.push(Effect::Log(LogEvent::ChecksumForm {
+                    inst: self.id,
+                    from: rx.src,
+                    form: rx.checksum,
+                }));
             }
         }
     }
@@ -470,7 +557,10 @@ impl Instance {
         } else if self.cfg.preempt && !self.cfg.preempt_delay.is_zero() {
             let until = *self.preempt_until.get_or_insert_with(|| {
                 let until = now + self.cfg.preempt_delay;
-                fx.push(Effect::Log(LogEvent::PreemptDelayStarted { inst: self.id, until }));
+                fx.push(Effect::Log(LogEvent::PreemptDelayStarted {
+                    inst: self.id,
+                    until,
+                }));
                 until
             });
             accept = now < until;
@@ -487,7 +577,12 @@ impl Instance {
             // Lower priority and we may preempt: discard, leave the timer
             // running, take over when it fires.
             self.down_cause = Reason::Preempt;
-            fx.push(Effect::Log(LogEvent::LowerPriorityDiscarded { inst: self.id, from: rx.src, priority: prio, ours }));
+            fx.push(Effect::Log(LogEvent::LowerPriorityDiscarded {
+                inst: self.id,
+                from: rx.src,
+                priority: prio,
+                ours,
+            }));
         }
     }
 
@@ -507,7 +602,10 @@ impl Instance {
             return MasterRx::Stay;
         }
         if prio == 255 && self.effective_priority == 255 {
-            fx.push(Effect::Log(LogEvent::OwnerConflict { inst: self.id, from: rx.src }));
+            fx.push(Effect::Log(LogEvent::OwnerConflict {
+                inst: self.id,
+                from: rx.src,
+            }));
             self.base_priority = 254;
             self.set_effective_priority(254, fx);
         }
@@ -517,11 +615,19 @@ impl Instance {
             IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
         });
         if prio == ours && rx.src == ours_addr {
-            fx.push(Effect::Log(LogEvent::OwnAdvertSeen { inst: self.id, from: rx.src }));
+            fx.push(Effect::Log(LogEvent::OwnAdvertSeen {
+                inst: self.id,
+                from: rx.src,
+            }));
             return MasterRx::Stay;
         }
         if prio < ours || (prio == ours && rx.src < ours_addr) {
-            fx.push(Effect::Log(LogEvent::MasterRxLowerPriority { inst: self.id, from: rx.src, priority: prio, ours }));
+            fx.push(Effect::Log(LogEvent::MasterRxLowerPriority {
+                inst: self.id,
+                from: rx.src,
+                priority: prio,
+                ours,
+            }));
             if !self.cfg.lower_prio_no_advert {
                 self.send_advert(ours, fx);
                 self.advert_at = Some(now + self.cfg.advert_int);
@@ -537,7 +643,16 @@ impl Instance {
             self.master_adver_int = Self::advert_interval(&rx.advert);
         }
         self.master = Some((rx.src, prio));
-        self.transition(now, State::Backup, Reason::HigherPriority { from: rx.src, priority: prio }, true, fx);
+        self.transition(
+            now,
+            State::Backup,
+            Reason::HigherPriority {
+                from: rx.src,
+                priority: prio,
+            },
+            true,
+            fx,
+        );
         MasterRx::Yield
     }
 
@@ -548,7 +663,10 @@ impl Instance {
         if rounds == 0 {
             return;
         }
-        fx.push(Effect::Announce { inst: self.id, rounds });
+        fx.push(Effect::Announce {
+            inst: self.id,
+            rounds,
+        });
         let delay = self.cfg.garp.lower_prio_delay;
         if !delay.is_zero() {
             self.garp_lower_at = Some((now + delay, rounds));

@@ -53,8 +53,14 @@ pub struct GroupId(pub u16);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BuildError {
     TooMany(&'static str),
-    DuplicateVrid { first: String, second: String },
-    BadReference { instance: String, what: &'static str },
+    DuplicateVrid {
+        first: String,
+        second: String,
+    },
+    BadReference {
+        instance: String,
+        what: &'static str,
+    },
 }
 
 impl core::fmt::Display for BuildError {
@@ -110,7 +116,8 @@ const EFFECTS_PER_INSTANCE: usize = 24;
 impl Engine {
     /// Builds the engine. All allocation happens here.
     pub fn new(cfg: &Config) -> Result<Engine, BuildError> {
-        if cfg.instances.len() > usize::from(u16::MAX) || cfg.trackers.len() > usize::from(u16::MAX) {
+        if cfg.instances.len() > usize::from(u16::MAX) || cfg.trackers.len() > usize::from(u16::MAX)
+        {
             return Err(BuildError::TooMany("instances or trackers"));
         }
         let mut ifaces: Vec<Iface> = Vec::new();
@@ -121,7 +128,12 @@ impl Engine {
             if ifaces.len() >= usize::from(u16::MAX) {
                 return Err(BuildError::TooMany("interfaces"));
             }
-            ifaces.push(Iface { name: name.to_owned(), up: false, primary4: None, link_local6: None });
+            ifaces.push(Iface {
+                name: name.to_owned(),
+                up: false,
+                primary4: None,
+                link_local6: None,
+            });
             Ok(IfaceId((ifaces.len() - 1) as u16))
         };
 
@@ -151,10 +163,19 @@ impl Engine {
             }
             for t in &ic.track {
                 if usize::from(t.tracker.0) >= cfg.trackers.len() {
-                    return Err(BuildError::BadReference { instance: ic.name.clone(), what: "tracker" });
+                    return Err(BuildError::BadReference {
+                        instance: ic.name.clone(),
+                        what: "tracker",
+                    });
                 }
             }
-            instances.push(Instance::new(InstanceId(n as u16), ic.clone(), iface, track_ifaces, vip_ifaces));
+            instances.push(Instance::new(
+                InstanceId(n as u16),
+                ic.clone(),
+                iface,
+                track_ifaces,
+                vip_ifaces,
+            ));
         }
 
         let mut groups = Vec::with_capacity(cfg.sync_groups.len());
@@ -162,21 +183,35 @@ impl Engine {
             let mut members = Vec::with_capacity(gc.members.len());
             for &m in &gc.members {
                 let Some(inst) = instances.get_mut(m) else {
-                    return Err(BuildError::BadReference { instance: gc.name.clone(), what: "group member" });
+                    return Err(BuildError::BadReference {
+                        instance: gc.name.clone(),
+                        what: "group member",
+                    });
                 };
                 inst.group = Some(GroupId(g as u16));
                 members.push(InstanceId(m as u16));
             }
-            groups.push(Group { members, reported: None });
+            groups.push(Group {
+                members,
+                reported: None,
+            });
         }
 
-        let mut demux: Vec<_> =
-            instances.iter().map(|i| (i.iface, i.cfg.family, i.cfg.vrid, i.id)).collect();
+        let mut demux: Vec<_> = instances
+            .iter()
+            .map(|i| (i.iface, i.cfg.family, i.cfg.vrid, i.id))
+            .collect();
         demux.sort();
         for w in demux.windows(2) {
-            let (a, b) = (&instances[usize::from(w[0].3.0)], &instances[usize::from(w[1].3.0)]);
+            let (a, b) = (
+                &instances[usize::from(w[0].3.0)],
+                &instances[usize::from(w[1].3.0)],
+            );
             if w[0].0 == w[1].0 && w[0].1 == w[1].1 && w[0].2 == w[1].2 && !disjoint_unicast(a, b) {
-                return Err(BuildError::DuplicateVrid { first: a.cfg.name.clone(), second: b.cfg.name.clone() });
+                return Err(BuildError::DuplicateVrid {
+                    first: a.cfg.name.clone(),
+                    second: b.cfg.name.clone(),
+                });
             }
         }
 
@@ -220,7 +255,10 @@ impl Engine {
     }
 
     pub fn iface_by_name(&self, name: &str) -> Option<IfaceId> {
-        self.ifaces.iter().position(|f| f.name == name).map(|i| IfaceId(i as u16))
+        self.ifaces
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| IfaceId(i as u16))
     }
 
     pub fn tracker_status(&self, id: TrackerId) -> Option<TrackStatus> {
@@ -236,7 +274,11 @@ impl Engine {
     /// are, Backup otherwise; `None` before start.
     pub fn group_state(&self, id: GroupId) -> Option<NotifyState> {
         let g = self.groups.get(usize::from(id.0))?;
-        let states = || g.members.iter().map(|m| self.instances[usize::from(m.0)].state);
+        let states = || {
+            g.members
+                .iter()
+                .map(|m| self.instances[usize::from(m.0)].state)
+        };
         if states().any(|s| s == State::Init) {
             None
         } else if states().any(|s| s == State::Fault) {
@@ -274,7 +316,10 @@ impl Engine {
 
     /// The earliest time `handle(now, Event::Timer)` has work to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.instances.iter().filter_map(Instance::next_deadline).min()
+        self.instances
+            .iter()
+            .filter_map(Instance::next_deadline)
+            .min()
     }
 
     /// Processes one event at `now`, pushing what must happen into `fx`.
@@ -283,19 +328,26 @@ impl Engine {
             Event::Start => self.start(now, fx),
             Event::Timer => self.timers(now, fx),
             Event::Advert(rx) => self.rx_advert(now, &rx, fx),
-            Event::RxError { iface, family, vrid, error } => {
-                match vrid.and_then(|v| self.lookup(iface, family, v, None)) {
-                    Some(i) => self.instances[i].stats.count_error(error),
-                    None => count(&mut self.global_errors[error.index()]),
-                }
-            }
+            Event::RxError {
+                iface,
+                family,
+                vrid,
+                error,
+            } => match vrid.and_then(|v| self.lookup(iface, family, v, None)) {
+                Some(i) => self.instances[i].stats.count_error(error),
+                None => count(&mut self.global_errors[error.index()]),
+            },
             Event::Link { iface, up } => {
                 if let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) {
                     f.up = up;
                     self.reevaluate(now, fx);
                 }
             }
-            Event::Address { iface, addr, present } => self.address(now, iface, addr, present, fx),
+            Event::Address {
+                iface,
+                addr,
+                present,
+            } => self.address(now, iface, addr, present, fx),
             Event::ScriptResult { tracker, success } => {
                 if let Some(t) = self.trackers.get_mut(usize::from(tracker.0)) {
                     if t.script_result(success) {
@@ -342,7 +394,9 @@ impl Engine {
             return;
         }
         let inst = &self.instances[i];
-        if inst.base_priority == 255 && inst.cfg.initial_state == crate::config::InitialState::Master {
+        if inst.base_priority == 255
+            && inst.cfg.initial_state == crate::config::InitialState::Master
+        {
             self.instances[i].want_master = true;
             self.try_master(i, now, Reason::Owner, fx);
         } else {
@@ -356,7 +410,10 @@ impl Engine {
         }
         for (g, group) in self.groups.iter_mut().enumerate() {
             group.reported = None;
-            fx.push(Effect::GroupState { group: GroupId(g as u16), state: NotifyState::Stop });
+            fx.push(Effect::GroupState {
+                group: GroupId(g as u16),
+                state: NotifyState::Stop,
+            });
         }
         self.started = false;
     }
@@ -391,7 +448,9 @@ impl Engine {
             s.want_master || s.state == State::Master
         });
         if !ready {
-            fx.push(Effect::Log(LogEvent::SyncGroupWait { inst: self.instances[i].id }));
+            fx.push(Effect::Log(LogEvent::SyncGroupWait {
+                inst: self.instances[i].id,
+            }));
             self.instances[i].restart_down_timer(now);
             return;
         }
@@ -406,7 +465,9 @@ impl Engine {
 
     /// A member left Master for Backup: the group's other masters follow.
     fn group_follow_backup(&mut self, i: usize, now: Instant, fx: &mut Effects) {
-        let Some(g) = self.instances[i].group else { return };
+        let Some(g) = self.instances[i].group else {
+            return;
+        };
         for k in 0..self.groups[usize::from(g.0)].members.len() {
             let m = usize::from(self.groups[usize::from(g.0)].members[k].0);
             if m != i && self.instances[m].state == State::Master {
@@ -421,7 +482,10 @@ impl Engine {
             if state.is_some() && state != self.groups[g].reported {
                 self.groups[g].reported = state;
                 if let Some(state) = state {
-                    fx.push(Effect::GroupState { group: GroupId(g as u16), state });
+                    fx.push(Effect::GroupState {
+                        group: GroupId(g as u16),
+                        state,
+                    });
                 }
             }
         }
@@ -448,7 +512,11 @@ impl Engine {
             add(Contribution::Fault { silent: false });
         }
         for &(id, weight, reverse) in &inst.track_ifaces {
-            let status = if up(id) { TrackStatus::Up } else { TrackStatus::Down };
+            let status = if up(id) {
+                TrackStatus::Up
+            } else {
+                TrackStatus::Down
+            };
             add(track::updown_contribution(status, weight, reverse));
         }
         for r in &inst.cfg.track {
@@ -456,7 +524,11 @@ impl Engine {
         }
         // An owner's priority never moves, so weights are ignored; faults
         // still apply.
-        (fault, fault && !loud, track::effective_priority(inst.base_priority, sum))
+        (
+            fault,
+            fault && !loud,
+            track::effective_priority(inst.base_priority, sum),
+        )
     }
 
     fn contribution(&self, r: &TrackRef) -> Contribution {
@@ -500,12 +572,24 @@ impl Engine {
             match (state, fault) {
                 (State::Init, _) => {}
                 (State::Fault, false) => {
-                    self.instances[i].transition(now, State::Backup, Reason::FaultCleared, true, fx);
+                    self.instances[i].transition(
+                        now,
+                        State::Backup,
+                        Reason::FaultCleared,
+                        true,
+                        fx,
+                    );
                 }
                 (State::Fault, true) => {}
                 (_, true) => {
                     let notify = !silent;
-                    self.instances[i].transition(now, State::Fault, Reason::TrackerFault, notify, fx);
+                    self.instances[i].transition(
+                        now,
+                        State::Fault,
+                        Reason::TrackerFault,
+                        notify,
+                        fx,
+                    );
                 }
                 (_, false) => {}
             }
@@ -514,8 +598,17 @@ impl Engine {
 
     // ----- addresses -------------------------------------------------------------
 
-    fn address(&mut self, now: Instant, iface: IfaceId, addr: IpAddr, present: bool, fx: &mut Effects) {
-        let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) else { return };
+    fn address(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        addr: IpAddr,
+        present: bool,
+        fx: &mut Effects,
+    ) {
+        let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) else {
+            return;
+        };
         let is_vip = self.instances.iter().any(|i| i.owns_vip(addr));
         if !is_vip {
             // The first non-VIP address is the primary one; VIPs never are,
@@ -540,7 +633,10 @@ impl Engine {
         for i in 0..self.instances.len() {
             let inst = &self.instances[i];
             if inst.state == State::Master && inst.tracks_vip(iface, addr) {
-                fx.push(Effect::Log(LogEvent::VipDeleted { inst: inst.id, addr }));
+                fx.push(Effect::Log(LogEvent::VipDeleted {
+                    inst: inst.id,
+                    addr,
+                }));
                 self.instances[i].transition(now, State::Backup, Reason::VipDeleted, true, fx);
                 self.group_follow_backup(i, now, fx);
             }
@@ -549,8 +645,16 @@ impl Engine {
 
     // ----- receive ---------------------------------------------------------------
 
-    fn lookup(&self, iface: IfaceId, family: Family, vrid: u8, src: Option<IpAddr>) -> Option<usize> {
-        let start = self.demux.partition_point(|e| (e.0, e.1, e.2) < (iface, family, vrid));
+    fn lookup(
+        &self,
+        iface: IfaceId,
+        family: Family,
+        vrid: u8,
+        src: Option<IpAddr>,
+    ) -> Option<usize> {
+        let start = self
+            .demux
+            .partition_point(|e| (e.0, e.1, e.2) < (iface, family, vrid));
         let mut first = None;
         for e in &self.demux[start..] {
             if (e.0, e.1, e.2) != (iface, family, vrid) {
@@ -570,7 +674,11 @@ impl Engine {
         let family = Family::of(&rx.src);
         let Some(i) = self.lookup(rx.iface, family, rx.advert.vrid, Some(rx.src)) else {
             count(&mut self.global_errors[WireError::VrId.index()]);
-            fx.push(Effect::Log(LogEvent::RxError { inst: None, src: Some(rx.src), error: WireError::VrId }));
+            fx.push(Effect::Log(LogEvent::RxError {
+                inst: None,
+                src: Some(rx.src),
+                error: WireError::VrId,
+            }));
             return;
         };
         // RFC 9568 §6.4: adverts are ignored in Initialize; keepalived also
@@ -582,7 +690,11 @@ impl Engine {
         let inst = &mut self.instances[i];
         if let Err(error) = inst.validate(rx) {
             inst.stats.count_error(error);
-            fx.push(Effect::Log(LogEvent::RxError { inst: Some(inst.id), src: Some(rx.src), error }));
+            fx.push(Effect::Log(LogEvent::RxError {
+                inst: Some(inst.id),
+                src: Some(rx.src),
+                error,
+            }));
             return;
         }
         inst.note_accepted(rx, fx);
@@ -600,7 +712,9 @@ impl Engine {
     /// keepalived answers a lower-priority advert with GARPs from every
     /// master of the sync group, not only the one that heard it.
     fn group_lower_prio_burst(&mut self, i: usize, now: Instant, rounds: u8, fx: &mut Effects) {
-        let Some(g) = self.instances[i].group else { return };
+        let Some(g) = self.instances[i].group else {
+            return;
+        };
         for k in 0..self.groups[usize::from(g.0)].members.len() {
             let m = usize::from(self.groups[usize::from(g.0)].members[k].0);
             if m != i && self.instances[m].state == State::Master {
@@ -623,5 +737,9 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
 fn disjoint_unicast(a: &Instance, b: &Instance) -> bool {
     a.cfg.is_unicast()
         && b.cfg.is_unicast()
-        && !a.cfg.unicast_peers.iter().any(|p| b.cfg.unicast_peers.iter().any(|q| q.addr == p.addr))
+        && !a
+            .cfg
+            .unicast_peers
+            .iter()
+            .any(|p| b.cfg.unicast_peers.iter().any(|q| q.addr == p.addr))
 }

@@ -26,11 +26,18 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(cfg: &TrackerConfig) -> Tracker {
         let status = match cfg.kind {
-            TrackerKind::Script { init_fail: true, .. } => TrackStatus::Down,
+            TrackerKind::Script {
+                init_fail: true, ..
+            } => TrackStatus::Down,
             TrackerKind::Script { .. } => TrackStatus::Unknown,
             TrackerKind::File => TrackStatus::Up,
         };
-        Tracker { kind: cfg.kind, status, streak: 0, value: 0 }
+        Tracker {
+            kind: cfg.kind,
+            status,
+            streak: 0,
+            value: 0,
+        }
     }
 
     /// Feeds one script result; returns whether the status changed.
@@ -116,13 +123,21 @@ pub fn updown_contribution(status: TrackStatus, weight: i32, reverse: bool) -> C
 /// below −253 = Fault.
 pub fn file_contribution(value: i64, weight: i32, reverse: bool) -> Contribution {
     if weight == 0 {
-        return if value != 0 { Contribution::Fault { silent: false } } else { Contribution::Weight(0) };
+        return if value != 0 {
+            Contribution::Fault { silent: false }
+        } else {
+            Contribution::Weight(0)
+        };
     }
     let mut w = value.saturating_mul(i64::from(weight));
     if reverse {
         w = w.saturating_neg();
     }
-    if w < -253 { Contribution::Fault { silent: false } } else { Contribution::Weight(w) }
+    if w < -253 {
+        Contribution::Fault { silent: false }
+    } else {
+        Contribution::Weight(w)
+    }
 }
 
 /// Effective priority: base + Σ weights clamped to 1..=254; the owner's 255
@@ -141,7 +156,11 @@ mod tests {
     fn script(rise: u32, fall: u32, init_fail: bool) -> Tracker {
         Tracker::new(&TrackerConfig {
             name: "chk".into(),
-            kind: TrackerKind::Script { rise, fall, init_fail },
+            kind: TrackerKind::Script {
+                rise,
+                fall,
+                init_fail,
+            },
         })
     }
 
@@ -192,7 +211,10 @@ mod tests {
         assert_eq!(updown_contribution(Down, 0, false), Fault { silent: false });
         assert_eq!(updown_contribution(Up, 0, true), Fault { silent: false });
         assert_eq!(updown_contribution(Up, 0, false), Weight(0));
-        assert_eq!(updown_contribution(Unknown, 0, false), Fault { silent: true });
+        assert_eq!(
+            updown_contribution(Unknown, 0, false),
+            Fault { silent: true }
+        );
         assert_eq!(updown_contribution(Unknown, -50, false), Weight(0));
     }
 
@@ -205,15 +227,26 @@ mod tests {
         assert_eq!(file_contribution(3, 10, true), Weight(-30));
         assert_eq!(file_contribution(-253, 1, false), Weight(-253));
         assert_eq!(file_contribution(-254, 1, false), Fault { silent: false });
-        assert_eq!(file_contribution(i64::MAX, i32::MAX, true), Fault { silent: false });
+        assert_eq!(
+            file_contribution(i64::MAX, i32::MAX, true),
+            Fault { silent: false }
+        );
     }
 
     #[test]
     fn clamping() {
         assert_eq!(effective_priority(100, 50), 150);
-        assert_eq!(effective_priority(100, 200), 254, "255 is never reached by adding");
+        assert_eq!(
+            effective_priority(100, 200),
+            254,
+            "255 is never reached by adding"
+        );
         assert_eq!(effective_priority(100, -150), 1, "never below 1");
-        assert_eq!(effective_priority(255, -100), 255, "the owner never changes");
+        assert_eq!(
+            effective_priority(255, -100),
+            255,
+            "the owner never changes"
+        );
         assert_eq!(effective_priority(1, i64::MIN), 1);
         assert_eq!(effective_priority(254, i64::MAX), 254);
     }
