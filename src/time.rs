@@ -204,16 +204,40 @@ mod tests {
 
     #[test]
     fn centis_and_secs_convert_in_one_place() {
-        assert_eq!(Centis::new(100).map(Centis::to_duration), Some(Duration::from_secs(1)));
-        assert_eq!(Centis::new(1).map(Centis::to_duration), Some(Duration::from_millis(10)));
-        assert_eq!(Centis::new(4095).map(Centis::to_duration), Some(Duration::from_millis(40_950)));
+        assert_eq!(
+            Centis::new(100).map(Centis::to_duration),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            Centis::new(1).map(Centis::to_duration),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(
+            Centis::new(4095).map(Centis::to_duration),
+            Some(Duration::from_millis(40_950))
+        );
         assert_eq!(Centis::new(4096), None);
         assert_eq!(Secs::new(255).to_duration(), Duration::from_secs(255));
-        assert_eq!(Centis::from_duration_clamped(Duration::from_millis(4)), Centis::new(1).unwrap());
-        assert_eq!(Centis::from_duration_clamped(Duration::from_secs(100)), Centis::MAX);
-        assert_eq!(Secs::from_duration_clamped(Duration::from_millis(500)).get(), 1);
-        assert_eq!(Secs::from_duration_clamped(Duration::from_millis(1499)).get(), 1);
-        assert_eq!(Secs::from_duration_clamped(Duration::from_secs(300)).get(), 255);
+        assert_eq!(
+            Centis::from_duration_clamped(Duration::from_millis(4)),
+            Centis::new(1).unwrap()
+        );
+        assert_eq!(
+            Centis::from_duration_clamped(Duration::from_secs(100)),
+            Centis::MAX
+        );
+        assert_eq!(
+            Secs::from_duration_clamped(Duration::from_millis(500)).get(),
+            1
+        );
+        assert_eq!(
+            Secs::from_duration_clamped(Duration::from_millis(1499)).get(),
+            1
+        );
+        assert_eq!(
+            Secs::from_duration_clamped(Duration::from_secs(300)).get(),
+            255
+        );
     }
 
     #[test]
@@ -226,8 +250,17 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        assert_eq!(Instant::from_micros(5) - Duration::from_micros(10), Instant::ZERO);
-        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_micros(1), Instant::from_micros(u64::MAX));
-        assert_eq!(Instant::from_micros(3).saturating_since(Instant::from_micros(9)), Duration::ZERO);
+        assert_eq!(
+            Instant::from_micros(5) - Duration::from_micros(10),
+            Instant::ZERO
+        );
+        assert_eq!(
+            Instant::from_micros(u64::MAX) + Duration::from_micros(1),
+            Instant::from_micros(u64::MAX)
+        );
+        assert_eq!(
+            Instant::from_micros(3).saturating_since(Instant::from_micros(9)),
+            Duration::ZERO
+        );
     }
 }

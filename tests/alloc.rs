@@ -192,7 +192,7 @@ fn run(now: &mut Instant, until: Instant, a: &mut Node, b: &mut Node, buf: &mut 
 }
 
 fn tick(now: Instant, x: &mut Node, y: &mut Node, buf: &mut [u8; 4096]) -> u64 {
-    if !x.engine.next_deadline().is_some_and(|t| t <= now) {
+    if x.engine.next_deadline().is_none_or(|t| t > now) {
         return 0;
     }
     x.fx.clear();
@@ -252,7 +252,7 @@ fn no_allocation_after_start() {
             6 => Event::Start,
             _ => Event::ScriptResult {
                 tracker: TrackerId(0),
-                success: step % 4 != 0,
+                success: !step.is_multiple_of(4),
             },
         };
         a.fx.clear();

@@ -103,7 +103,11 @@ impl InstanceConfig {
             interface: interface.to_owned(),
             vrid,
             family,
-            version: if family == Family::V6 { Version::V3 } else { version },
+            version: if family == Family::V6 {
+                Version::V3
+            } else {
+                version
+            },
             priority: 100,
             initial_state: InitialState::Backup,
             advert_int: Duration::from_secs(1),
@@ -145,7 +149,11 @@ pub struct UnicastPeer {
 
 impl UnicastPeer {
     pub fn new(addr: IpAddr) -> Self {
-        UnicastPeer { addr, min_ttl: 0, max_ttl: 255 }
+        UnicastPeer {
+            addr,
+            min_ttl: 0,
+            max_ttl: 255,
+        }
     }
 }
 
@@ -171,7 +179,15 @@ impl VipConfig {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         };
-        VipConfig { addr, prefix, dev: None, broadcast: None, scope: 0, label: None, no_track: false }
+        VipConfig {
+            addr,
+            prefix,
+            dev: None,
+            broadcast: None,
+            scope: 0,
+            label: None,
+            no_track: false,
+        }
     }
 }
 
@@ -219,7 +235,11 @@ pub struct TrackerConfig {
 pub enum TrackerKind {
     /// `vrrp_script`: Up after `rise` consecutive successes, Down after
     /// `fall` consecutive failures; `init_fail` starts Down.
-    Script { rise: u32, fall: u32, init_fail: bool },
+    Script {
+        rise: u32,
+        fall: u32,
+        init_fail: bool,
+    },
     /// `track_file`: an integer read from a file.
     File,
 }

@@ -20,6 +20,8 @@ pub mod timing;
 pub mod track;
 
 mod instance;
+#[cfg(test)]
+mod tests;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -1,0 +1,723 @@
+//! Engine tests against single events: receive checks and their counters,
+//! effect order, GARP schedule, shutdown, start-up variants.
+
+use core::net::IpAddr;
+
+use super::sim::{Lan, MCAST4};
+use super::*;
+use crate::config::{InitialState, InstanceConfig, UnicastPeer};
+use crate::time::Secs;
+use crate::wire::vrrp::{Addrs, Auth, ChecksumForm, Interval, Version};
+
+const VIP: [u8; 4] = [10, 0, 0, 100];
+
+fn vip() -> IpAddr {
+    IpAddr::from(VIP)
+}
+
+fn us(n: u64) -> Instant {
+    Instant::from_micros(n)
+}
+
+fn secs(n: u64) -> Instant {
+    Instant::from_micros(n * 1_000_000)
+}
+
+fn one(i: InstanceConfig) -> Config {
+    Config {
+        instances: vec![i],
+        ..Config::default()
+    }
+}
+
+fn v2(prio: u8) -> InstanceConfig {
+    let mut i = InstanceConfig::new("VI_1", "eth0", 51, Version::V2, &[vip()]);
+    i.priority = prio;
+    i
+}
+
+/// An engine with its link up and address reported, started at t = 0.
+fn started(cfg: Config) -> (Engine, Effects) {
+    let mut e = Engine::new(&cfg).unwrap();
+    let mut fx = Effects::with_capacity(e.effects_capacity());
+    let eth0 = IfaceId(0);
+    e.handle(
+        Instant::ZERO,
+        Event::Link {
+            iface: eth0,
+            up: true,
+        },
+        &mut fx,
+    );
+    e.handle(
+        Instant::ZERO,
+        Event::Address {
+            iface: eth0,
+            addr: IpAddr::from([10, 0, 0, 1]),
+            present: true,
+        },
+        &mut fx,
+    );
+    fx.clear();
+    e.handle(Instant::ZERO, Event::Start, &mut fx);
+    (e, fx)
+}
+
+const PEER: [u8; 4] = [10, 0, 0, 2];
+static ONE_VIP: [[u8; 4]; 1] = [VIP];
+
+fn rx(advert: Advert<'_>) -> RxAdvert<'_> {
+    RxAdvert {
+        iface: IfaceId(0),
+        src: IpAddr::from(PEER),
+        dst: IpAddr::V4(MCAST4),
+        ttl: 255,
+        advert,
+        checksum: ChecksumForm::V2,
+    }
+}
+
+fn advert(prio: u8) -> Advert<'static> {
+    Advert {
+        version: Version::V2,
+        vrid: 51,
+        priority: prio,
+        interval: Interval::V2(Secs::new(1)),
+        auth: Auth::None,
+        addrs: Addrs::V4(&ONE_VIP),
+    }
+}
+
+fn inst(e: &Engine) -> &Instance {
+    &e.instances()[0]
+}
+
+#[test]
+fn receive_checks_charge_the_right_counter() {
+    static TWO: [[u8; 4]; 2] = [VIP, [10, 0, 0, 101]];
+    static OTHER: [[u8; 4]; 1] = [[10, 0, 0, 99]];
+    let (mut e, mut fx) = started(one(v2(100)));
+    let cases: &[(RxAdvert<'_>, WireError)] = &[
+        (
+            RxAdvert {
+                ttl: 254,
+                ..rx(advert(200))
+            },
+            WireError::IpTtl,
+        ),
+        (
+            RxAdvert {
+                dst: IpAddr::from(PEER),
+                ..rx(advert(200))
+            },
+            WireError::Source,
+        ),
+        (
+            rx(Advert {
+                version: Version::V3,
+                interval: Interval::V3(crate::time::Centis::new(100).unwrap()),
+                ..advert(200)
+            }),
+            WireError::Version,
+        ),
+        (
+            rx(Advert {
+                auth: Auth::Simple(*b"secret\0\0"),
+                ..advert(200)
+            }),
+            WireError::AuthTypeMismatch,
+        ),
+        (
+            rx(Advert {
+                interval: Interval::V2(Secs::new(2)),
+                ..advert(200)
+            }),
+            WireError::Interval,
+        ),
+        (
+            rx(Advert {
+                addrs: Addrs::V4(&TWO),
+                ..advert(200)
+            }),
+            WireError::AddressList,
+        ),
+        (
+            rx(Advert {
+                addrs: Addrs::V4(&OTHER),
+                ..advert(200)
+            }),
+            WireError::AddressList,
+        ),
+    ];
+    for (n, (r, err)) in cases.iter().enumerate() {
+        let before = inst(&e).stats.error(*err);
+        fx.clear();
+        e.handle(us(n as u64), Event::Advert(*r), &mut fx);
+        assert_eq!(inst(&e).stats.error(*err), before + 1, "case {n}: {err:?}");
+        assert!(
+            fx.iter()
+                .any(|f| matches!(f, Effect::Log(LogEvent::RxError { error, .. }) if error == err))
+        );
+    }
+    assert_eq!(inst(&e).stats.adverts_rcvd, 0, "none accepted");
+    // The timer was never reset by a rejected advert.
+    assert_eq!(inst(&e).down_deadline(), Some(us(3_609_375)));
+
+    // Unknown VRID: router-level counter.
+    fx.clear();
+    e.handle(
+        secs(1),
+        Event::Advert(rx(Advert {
+            vrid: 9,
+            ..advert(200)
+        })),
+        &mut fx,
+    );
+    assert_eq!(e.global_error(WireError::VrId), 1);
+    // Wire-level errors reported by the driver land on the instance when the
+    // VRID is known, else on the router.
+    e.handle(
+        secs(1),
+        Event::RxError {
+            iface: IfaceId(0),
+            family: Family::V4,
+            vrid: Some(51),
+            error: WireError::Checksum,
+        },
+        &mut fx,
+    );
+    e.handle(
+        secs(1),
+        Event::RxError {
+            iface: IfaceId(0),
+            family: Family::V4,
+            vrid: None,
+            error: WireError::Checksum,
+        },
+        &mut fx,
+    );
+    assert_eq!(inst(&e).stats.error(WireError::Checksum), 1);
+    assert_eq!(e.global_error(WireError::Checksum), 1);
+}
+
+#[test]
+fn simple_password_is_checked() {
+    let mut cfg = v2(100);
+    cfg.auth = Auth::Simple(*b"abcdefgh");
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(
+        us(1),
+        Event::Advert(rx(Advert {
+            auth: Auth::Simple(*b"abcdefgX"),
+            ..advert(200)
+        })),
+        &mut fx,
+    );
+    assert_eq!(inst(&e).stats.error(WireError::AuthFailure), 1);
+    e.handle(us(2), Event::Advert(rx(advert(200))), &mut fx);
+    assert_eq!(inst(&e).stats.error(WireError::AuthTypeMismatch), 1);
+    e.handle(
+        us(3),
+        Event::Advert(rx(Advert {
+            auth: Auth::Ah,
+            ..advert(200)
+        })),
+        &mut fx,
+    );
+    assert_eq!(inst(&e).stats.error(WireError::AuthTypeMismatch), 2);
+    e.handle(
+        us(4),
+        Event::Advert(rx(Advert {
+            auth: Auth::Simple(*b"abcdefgh"),
+            ..advert(200)
+        })),
+        &mut fx,
+    );
+    assert_eq!(inst(&e).stats.adverts_rcvd, 1);
+    // Our own adverts carry the password.
+    assert_eq!(
+        e.advert(InstanceId(0), 100).unwrap().auth,
+        Auth::Simple(*b"abcdefgh")
+    );
+}
+
+#[test]
+fn master_entry_effects_in_keepalived_order_and_garp_schedule() {
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Master;
+    cfg.garp.master_refresh = Duration::from_secs(60);
+    cfg.garp.master_refresh_repeat = 2;
+    let (mut e, mut fx) = started(one(cfg));
+    let id = InstanceId(0);
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            Effect::StateChange {
+                inst: id,
+                from: State::Init,
+                to: State::Master,
+                reason: Reason::Owner,
+                notify: true
+            },
+            Effect::SendAdvert {
+                inst: id,
+                priority: 255
+            },
+            Effect::AddVips { inst: id },
+            Effect::Announce {
+                inst: id,
+                rounds: 5
+            },
+        ]
+    );
+    // Collect announcements over two minutes.
+    let mut announces = Vec::new();
+    let mut now = Instant::ZERO;
+    while let Some(t) = e.next_deadline().filter(|&t| t <= secs(125)) {
+        now = t;
+        fx.clear();
+        e.handle(now, Event::Timer, &mut fx);
+        for f in &fx {
+            if let Effect::Announce { rounds, .. } = f {
+                announces.push((now, *rounds));
+            }
+        }
+    }
+    assert!(now >= secs(124));
+    assert_eq!(announces, vec![(secs(5), 5), (secs(60), 2), (secs(120), 2)]);
+    assert_eq!(inst(&e).stats.adverts_sent, 126);
+}
+
+#[test]
+fn master_answers_lower_priority_with_advert_and_garps() {
+    let mut cfg = v2(150);
+    cfg.garp.lower_prio_delay = Duration::from_secs(2);
+    cfg.garp.lower_prio_repeat = 3;
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+    fx.clear();
+    e.handle(secs(5), Event::Advert(rx(advert(100))), &mut fx);
+    let id = InstanceId(0);
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            Effect::Log(LogEvent::MasterRxLowerPriority {
+                inst: id,
+                from: IpAddr::from(PEER),
+                priority: 100,
+                ours: 150
+            }),
+            Effect::SendAdvert {
+                inst: id,
+                priority: 150
+            },
+            Effect::Announce {
+                inst: id,
+                rounds: 3
+            },
+        ]
+    );
+    // The advert timer restarted from the answer; the second burst comes 2 s later.
+    assert_eq!(inst(&e).advert_deadline(), Some(secs(6)));
+    fx.clear();
+    e.handle(secs(7), Event::Timer, &mut fx);
+    assert!(fx.iter().any(|f| *f
+        == Effect::Announce {
+            inst: id,
+            rounds: 3
+        }));
+
+    // Equal priority from a lower address: also "lower".
+    fx.clear();
+    let low = RxAdvert {
+        src: IpAddr::from([10, 0, 0, 0]),
+        ..rx(advert(150))
+    };
+    e.handle(secs(8), Event::Advert(low), &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+    // Equal priority from a higher address: yield, without priority 0.
+    fx.clear();
+    e.handle(secs(9), Event::Advert(rx(advert(150))), &mut fx);
+    assert_eq!(inst(&e).state, State::Backup);
+    assert!(
+        !fx.iter()
+            .any(|f| matches!(f, Effect::SendAdvert { priority: 0, .. }))
+    );
+    assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: id }));
+}
+
+#[test]
+fn higher_prio_send_advert_sends_one_before_yielding() {
+    let mut cfg = v2(150);
+    cfg.higher_prio_send_advert = true;
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    fx.clear();
+    e.handle(secs(5), Event::Advert(rx(advert(200))), &mut fx);
+    let sends: Vec<_> = fx
+        .iter()
+        .filter(|f| matches!(f, Effect::SendAdvert { .. }))
+        .collect();
+    assert_eq!(
+        sends,
+        vec![&Effect::SendAdvert {
+            inst: InstanceId(0),
+            priority: 150
+        }]
+    );
+    assert_eq!(inst(&e).state, State::Backup);
+}
+
+#[test]
+fn two_owners_lower_ours_to_254() {
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Master;
+    let (mut e, mut fx) = started(one(cfg));
+    fx.clear();
+    e.handle(secs(1), Event::Advert(rx(advert(255))), &mut fx);
+    assert!(
+        fx.iter()
+            .any(|f| matches!(f, Effect::Log(LogEvent::OwnerConflict { .. })))
+    );
+    assert_eq!(inst(&e).effective_priority, 254);
+    assert_eq!(inst(&e).state, State::Backup);
+}
+
+#[test]
+fn priority_zero_answered_by_master_and_shortens_backup_timer() {
+    let (mut e, mut fx) = started(one(v2(100)));
+    e.handle(secs(1), Event::Advert(rx(advert(200))), &mut fx);
+    assert_eq!(inst(&e).down_deadline(), Some(us(4_609_375)));
+    e.handle(secs(2), Event::Advert(rx(advert(0))), &mut fx);
+    assert_eq!(inst(&e).down_deadline(), Some(us(2_609_375)));
+    assert_eq!(inst(&e).stats.pri_zero_rcvd, 1);
+    fx.clear();
+    e.handle(us(2_609_375), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+    assert_eq!(inst(&e).reason, Reason::PriorityZero);
+    fx.clear();
+    e.handle(secs(3), Event::Advert(rx(advert(0))), &mut fx);
+    assert_eq!(
+        fx.as_slice(),
+        &[Effect::SendAdvert {
+            inst: InstanceId(0),
+            priority: 100
+        }]
+    );
+    assert_eq!(inst(&e).advert_deadline(), Some(secs(4)));
+}
+
+#[test]
+fn shutdown_releases_masters_and_reports_stop() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    fx.clear();
+    e.handle(secs(5), Event::Shutdown { release_vips: true }, &mut fx);
+    let id = InstanceId(0);
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            Effect::SendAdvert {
+                inst: id,
+                priority: 0
+            },
+            Effect::RemoveVips { inst: id },
+            Effect::StateChange {
+                inst: id,
+                from: State::Master,
+                to: State::Init,
+                reason: Reason::Shutdown,
+                notify: false
+            },
+            Effect::Notify {
+                inst: id,
+                state: NotifyState::Stop
+            },
+        ]
+    );
+    assert_eq!(e.next_deadline(), None);
+    // `-V`: priority 0 still goes out, the addresses stay.
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    fx.clear();
+    e.handle(
+        secs(5),
+        Event::Shutdown {
+            release_vips: false,
+        },
+        &mut fx,
+    );
+    assert!(fx.iter().any(|f| *f
+        == Effect::SendAdvert {
+            inst: id,
+            priority: 0
+        }));
+    assert!(!fx.iter().any(|f| matches!(f, Effect::RemoveVips { .. })));
+}
+
+#[test]
+fn state_master_below_255_is_only_a_hint() {
+    let mut cfg = v2(150);
+    cfg.initial_state = InitialState::Master;
+    let (e, fx) = started(one(cfg));
+    assert_eq!(inst(&e).state, State::Backup);
+    assert_eq!(inst(&e).down_deadline(), Some(us(3_414_062)));
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SendAdvert { .. })));
+    // 255 with state BACKUP waits the full timer too.
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Backup;
+    let (e, _) = started(one(cfg));
+    assert_eq!(inst(&e).state, State::Backup);
+    assert_eq!(inst(&e).down_deadline(), Some(us(3_003_906)));
+}
+
+#[test]
+fn link_down_means_fault_unless_dont_track_primary() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    fx.clear();
+    e.handle(
+        secs(5),
+        Event::Link {
+            iface: IfaceId(0),
+            up: false,
+        },
+        &mut fx,
+    );
+    assert_eq!(inst(&e).state, State::Fault);
+    assert!(fx.iter().any(|f| *f
+        == Effect::SendAdvert {
+            inst: InstanceId(0),
+            priority: 0
+        }));
+    // Adverts are ignored in Fault, counters untouched.
+    e.handle(secs(6), Event::Advert(rx(advert(200))), &mut fx);
+    assert_eq!(inst(&e).stats.adverts_rcvd, 0);
+    // An owner leaving Fault waits one advert + skew.
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Master;
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(
+        secs(1),
+        Event::Link {
+            iface: IfaceId(0),
+            up: false,
+        },
+        &mut fx,
+    );
+    e.handle(
+        secs(2),
+        Event::Link {
+            iface: IfaceId(0),
+            up: true,
+        },
+        &mut fx,
+    );
+    assert_eq!(inst(&e).state, State::Backup);
+    assert_eq!(
+        inst(&e).down_deadline(),
+        Some(secs(3) + Duration::from_micros(3_906))
+    );
+
+    let mut cfg = v2(150);
+    cfg.dont_track_primary = true;
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(
+        secs(1),
+        Event::Link {
+            iface: IfaceId(0),
+            up: false,
+        },
+        &mut fx,
+    );
+    assert_eq!(inst(&e).state, State::Backup);
+}
+
+#[test]
+fn unknown_link_is_down_so_never_master() {
+    let mut e = Engine::new(&one(v2(150))).unwrap();
+    let mut fx = Effects::with_capacity(e.effects_capacity());
+    e.handle(Instant::ZERO, Event::Start, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+}
+
+#[test]
+fn startup_delay_holds_instances_in_init() {
+    let mut cfg = one(v2(150));
+    cfg.startup_delay = Duration::from_secs(10);
+    let (mut e, mut fx) = started(cfg);
+    assert_eq!(inst(&e).state, State::Init);
+    assert_eq!(e.next_deadline(), Some(secs(10)));
+    e.handle(secs(10), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Backup);
+    assert_eq!(inst(&e).down_deadline(), Some(us(13_414_062)));
+}
+
+#[test]
+fn unicast_ttl_range_and_leaving_fault_announces_source() {
+    let mut cfg = v2(100);
+    let mut peer = UnicastPeer::new(IpAddr::from(PEER));
+    peer.min_ttl = 250;
+    cfg.unicast_peers.push(peer);
+    let (mut e, mut fx) = started(one(cfg));
+    let uni = RxAdvert {
+        dst: IpAddr::from([10, 0, 0, 1]),
+        ttl: 200,
+        ..rx(advert(200))
+    };
+    e.handle(secs(1), Event::Advert(uni), &mut fx);
+    assert_eq!(inst(&e).stats.error(WireError::IpTtl), 1);
+    e.handle(
+        secs(1),
+        Event::Advert(RxAdvert { ttl: 250, ..uni }),
+        &mut fx,
+    );
+    assert_eq!(inst(&e).stats.adverts_rcvd, 1);
+    e.handle(
+        secs(1),
+        Event::Advert(RxAdvert {
+            src: IpAddr::from([10, 0, 0, 9]),
+            ttl: 250,
+            ..uni
+        }),
+        &mut fx,
+    );
+    assert_eq!(
+        inst(&e).stats.error(WireError::Source),
+        1,
+        "min_ttl implies source checking"
+    );
+
+    e.handle(
+        secs(2),
+        Event::Link {
+            iface: IfaceId(0),
+            up: false,
+        },
+        &mut fx,
+    );
+    fx.clear();
+    e.handle(
+        secs(3),
+        Event::Link {
+            iface: IfaceId(0),
+            up: true,
+        },
+        &mut fx,
+    );
+    assert!(fx.iter().any(|f| *f
+        == Effect::AnnounceSource {
+            inst: InstanceId(0)
+        }));
+}
+
+#[test]
+fn duplicate_vrid_is_refused_unless_unicast_peers_differ() {
+    let a = v2(100);
+    let mut b = v2(100);
+    b.name = "VI_2".into();
+    let cfg = Config {
+        instances: vec![a.clone(), b.clone()],
+        ..Config::default()
+    };
+    assert!(matches!(
+        Engine::new(&cfg),
+        Err(BuildError::DuplicateVrid { .. })
+    ));
+    let (mut a, mut b) = (a, b);
+    a.unicast_peers
+        .push(UnicastPeer::new(IpAddr::from([10, 0, 0, 2])));
+    b.unicast_peers
+        .push(UnicastPeer::new(IpAddr::from([10, 0, 0, 3])));
+    let cfg = Config {
+        instances: vec![a, b],
+        ..Config::default()
+    };
+    let (mut e, mut fx) = started(cfg);
+    // Demultiplexed by source.
+    let from3 = RxAdvert {
+        src: IpAddr::from([10, 0, 0, 3]),
+        dst: IpAddr::from([10, 0, 0, 1]),
+        ..rx(advert(200))
+    };
+    e.handle(secs(1), Event::Advert(from3), &mut fx);
+    assert_eq!(e.instances()[0].stats.adverts_rcvd, 0);
+    assert_eq!(e.instances()[1].stats.adverts_rcvd, 1);
+}
+
+#[test]
+fn skip_check_adv_addr_only_for_the_known_master_in_backup() {
+    static OTHER: [[u8; 4]; 1] = [[10, 0, 0, 99]];
+    let mut cfg = v2(100);
+    cfg.skip_check_adv_addr = true;
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(
+        secs(1),
+        Event::Advert(rx(Advert {
+            addrs: Addrs::V4(&OTHER),
+            ..advert(200)
+        })),
+        &mut fx,
+    );
+    assert_eq!(
+        inst(&e).stats.error(WireError::AddressList),
+        1,
+        "not yet our master"
+    );
+    e.handle(secs(1), Event::Advert(rx(advert(200))), &mut fx);
+    e.handle(
+        secs(2),
+        Event::Advert(rx(Advert {
+            addrs: Addrs::V4(&OTHER),
+            ..advert(200)
+        })),
+        &mut fx,
+    );
+    assert_eq!(inst(&e).stats.adverts_rcvd, 2);
+}
+
+#[test]
+fn effects_capacity_is_never_exceeded_in_a_busy_simulation() {
+    // debug_assert in Effects::push trips if a bound is wrong; drive a lot
+    // of transitions through a sync group with many members.
+    let mut lan = Lan::new();
+    let mk = |prio: u8| {
+        let instances: Vec<_> = (0..20u8)
+            .map(|n| {
+                let mut i = InstanceConfig::new(
+                    &format!("VI_{n}"),
+                    "eth0",
+                    n + 1,
+                    Version::V3,
+                    &[IpAddr::from([10, 0, 1, n])],
+                );
+                i.priority = prio;
+                i.advert_int = Duration::from_millis(10);
+                i
+            })
+            .collect();
+        Config {
+            instances,
+            sync_groups: vec![crate::config::SyncGroupConfig {
+                name: "G".into(),
+                members: (0..20).collect(),
+            }],
+            ..Config::default()
+        }
+    };
+    let a = lan.add_router("A", 1, mk(150));
+    let b = lan.add_router("B", 2, mk(100));
+    lan.start(a);
+    lan.start(b);
+    for k in 0..20 {
+        lan.run_for(Duration::from_millis(300));
+        if k % 2 == 0 {
+            lan.cable(a, false);
+        } else {
+            lan.cable(a, true);
+        }
+    }
+    lan.run_for(Duration::from_secs(1));
+    assert_eq!(lan.masters("VI_7"), vec![a]);
+}
