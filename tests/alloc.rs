@@ -76,14 +76,15 @@ fn config(prio: u8) -> Config {
         sync_groups: vec![SyncGroupConfig {
             name: "G".into(),
             members: vec![1, 3],
+            notify: Default::default(),
         }],
         trackers: vec![TrackerConfig {
-            name: "chk".into(),
             kind: TrackerKind::Script {
                 rise: 2,
                 fall: 2,
                 init_fail: false,
             },
+            ..TrackerConfig::script("chk", &["true"])
         }],
         ..Config::default()
     }

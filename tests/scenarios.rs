@@ -377,12 +377,12 @@ fn tracked(prio: u8, weight: i32) -> Config {
     Config {
         instances: vec![i],
         trackers: vec![TrackerConfig {
-            name: "chk".into(),
             kind: TrackerKind::Script {
                 rise: 1,
                 fall: 1,
                 init_fail: false,
             },
+            ..TrackerConfig::script("chk", &["true"])
         }],
         ..Config::default()
     }
@@ -499,6 +499,7 @@ fn grouped(prio: u8, track_eth1: bool) -> Config {
         sync_groups: vec![SyncGroupConfig {
             name: "G".into(),
             members: vec![0, 1],
+            notify: Default::default(),
         }],
         ..Config::default()
     }

@@ -3,7 +3,8 @@
 //! Defaults follow keepalived 2.2.7 (see `keepalived-reference.md` §1.2–1.5);
 //! `Default` impls carry them so the parser only writes what a file says.
 
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 
 use crate::time::Duration;
 use crate::wire::vrrp::{Auth, V3Ipv4Checksum, Version};
@@ -34,6 +35,7 @@ pub enum InitialState {
 /// The whole daemon configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
+    pub globals: Globals,
     pub instances: Vec<InstanceConfig>,
     pub sync_groups: Vec<SyncGroupConfig>,
     /// Named trackers (`vrrp_script`, `track_file`, …); instances and groups
@@ -41,6 +43,84 @@ pub struct Config {
     pub trackers: Vec<TrackerConfig>,
     /// `vrrp_startup_delay`: instances stay in Init this long after start.
     pub startup_delay: Duration,
+    /// `static_ipaddress`: installed at start whatever the VRRP state.
+    pub static_addresses: Vec<VipConfig>,
+}
+
+/// `global_defs` settings that are not per-instance defaults (those are
+/// copied into each [`InstanceConfig`] by the config layer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Globals {
+    pub router_id: Option<String>,
+    /// `script_user`: default user (and group) of every script.
+    pub script_user: Option<ScriptUser>,
+    pub enable_script_security: bool,
+    /// `notify_fifo` / `vrrp_notify_fifo` and their reader scripts.
+    pub notify_fifo: Option<Fifo>,
+    pub notify_fifo_script: Option<Script>,
+    pub vrrp_notify_fifo: Option<Fifo>,
+    pub vrrp_notify_fifo_script: Option<Script>,
+    /// Minimum gap between GARPs / NAs on one interface (0 = back to back).
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
+    pub mcast_group4: Ipv4Addr,
+    pub mcast_group6: Ipv6Addr,
+    /// `default_interface`: for static addresses without `dev`.
+    pub default_interface: Option<String>,
+}
+
+impl Default for Globals {
+    fn default() -> Self {
+        Globals {
+            router_id: None,
+            script_user: None,
+            enable_script_security: false,
+            notify_fifo: None,
+            notify_fifo_script: None,
+            vrrp_notify_fifo: None,
+            vrrp_notify_fifo_script: None,
+            garp_interval: Duration::ZERO,
+            gna_interval: Duration::ZERO,
+            mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
+            mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            default_interface: None,
+        }
+    }
+}
+
+/// A user and optional group scripts run as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptUser {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+/// A command to run: argv already split, and who runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    pub argv: Vec<String>,
+    pub user: Option<ScriptUser>,
+}
+
+/// A notify FIFO, created if missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fifo {
+    pub path: PathBuf,
+    pub user: Option<ScriptUser>,
+}
+
+/// Notify scripts of an instance or a sync group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Notify {
+    pub master: Option<Script>,
+    pub backup: Option<Script>,
+    pub fault: Option<Script>,
+    pub stop: Option<Script>,
+    pub deleted: Option<Script>,
+    /// `notify`: gets `INSTANCE|GROUP name state priority` appended.
+    pub generic: Option<Script>,
+    pub master_rx_lower_pri: Option<Script>,
+    pub priority_changes: bool,
 }
 
 /// One `vrrp_instance`.
@@ -92,6 +172,16 @@ pub struct InstanceConfig {
     /// Send a GARP/NA for our own source when leaving Fault in unicast mode,
     /// so the master can reach us before our timer fires (keepalived #1283).
     pub unicast_fault_announce: bool,
+    /// TTL / hop limit of unicast adverts; `None` = 255 for IPv4, the
+    /// kernel default for IPv6.
+    pub unicast_ttl: Option<u8>,
+    /// Fault while the configured source address is missing.
+    pub track_src_ip: bool,
+    /// Accept mode (RFC 9568 §6.1): answer traffic to the VIPs as master.
+    pub accept: bool,
+    /// `strict_mode` / `vrrp_strict` was in force when the config was read.
+    pub strict: bool,
+    pub notify: Notify,
 }
 
 impl InstanceConfig {
@@ -130,6 +220,11 @@ impl InstanceConfig {
             track: Vec::new(),
             track_interfaces: Vec::new(),
             unicast_fault_announce: true,
+            unicast_ttl: None,
+            track_src_ip: false,
+            accept: true,
+            strict: false,
+            notify: Notify::default(),
         }
     }
 
@@ -170,15 +265,27 @@ pub struct VipConfig {
     pub label: Option<String>,
     /// `no_track`: deleting it by hand does not make the master step down.
     pub no_track: bool,
+    /// `peer`: the other end of a point-to-point address.
+    pub peer: Option<IpAddr>,
+    /// IPv6: added with IFA_F_NODAD (keepalived's default; `-nodad` clears).
+    pub nodad: bool,
+    /// IPv6 `preferred_lft` seconds; `None` = forever. keepalived's default
+    /// is 0 (deprecated) for a /128 so it is never picked as a source.
+    pub preferred_lft: Option<u32>,
+    pub home: bool,
+    pub mngtmpaddr: bool,
+    pub noprefixroute: bool,
+    pub autojoin: bool,
 }
 
 impl VipConfig {
     /// `/32` or `/128`, scope global, no label.
     pub fn host(addr: IpAddr) -> Self {
-        let prefix = match addr {
-            IpAddr::V4(_) => 32,
-            IpAddr::V6(_) => 128,
-        };
+        VipConfig::new(addr, if addr.is_ipv4() { 32 } else { 128 })
+    }
+
+    /// keepalived's defaults for `addr/prefix`.
+    pub fn new(addr: IpAddr, prefix: u8) -> Self {
         VipConfig {
             addr,
             prefix,
@@ -187,6 +294,17 @@ impl VipConfig {
             scope: 0,
             label: None,
             no_track: false,
+            peer: None,
+            nodad: addr.is_ipv6(),
+            preferred_lft: if addr.is_ipv6() && prefix == 128 {
+                Some(0)
+            } else {
+                None
+            },
+            home: false,
+            mngtmpaddr: false,
+            noprefixroute: false,
+            autojoin: false,
         }
     }
 }
@@ -229,6 +347,57 @@ pub struct TrackerId(pub u16);
 pub struct TrackerConfig {
     pub name: String,
     pub kind: TrackerKind,
+    /// Weight used by references that do not give their own.
+    pub weight: i32,
+    pub reverse: bool,
+    /// `vrrp_script` details.
+    pub script: Option<CheckScript>,
+    /// `track_file` details.
+    pub file: Option<TrackFile>,
+}
+
+impl TrackerConfig {
+    /// A check script tracker with keepalived's defaults (1 s, rise/fall 1).
+    pub fn script(name: &str, argv: &[&str]) -> TrackerConfig {
+        TrackerConfig {
+            name: name.to_owned(),
+            kind: TrackerKind::Script {
+                rise: 1,
+                fall: 1,
+                init_fail: false,
+            },
+            weight: 0,
+            reverse: false,
+            script: Some(CheckScript {
+                script: Script {
+                    argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+                    user: None,
+                },
+                interval: Duration::from_secs(1),
+                timeout: Duration::from_secs(1),
+            }),
+            file: None,
+        }
+    }
+}
+
+/// `vrrp_script` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckScript {
+    pub script: Script,
+    pub interval: Duration,
+    /// Killed and counted as failed after this long.
+    pub timeout: Duration,
+}
+
+/// `track_file` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackFile {
+    pub path: PathBuf,
+    /// `init_file [VAL]`: create the file with this value if missing.
+    pub init: Option<i64>,
+    /// `init_file … overwrite`: write it even if it exists.
+    pub overwrite: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,4 +437,5 @@ pub struct SyncGroupConfig {
     pub name: String,
     /// Indexes into `Config::instances`.
     pub members: Vec<usize>,
+    pub notify: Notify,
 }

@@ -702,6 +702,7 @@ fn effects_capacity_is_never_exceeded_in_a_busy_simulation() {
             sync_groups: vec![crate::config::SyncGroupConfig {
                 name: "G".into(),
                 members: (0..20).collect(),
+                notify: Default::default(),
             }],
             ..Config::default()
         }

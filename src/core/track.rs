@@ -155,12 +155,12 @@ mod tests {
 
     fn script(rise: u32, fall: u32, init_fail: bool) -> Tracker {
         Tracker::new(&TrackerConfig {
-            name: "chk".into(),
             kind: TrackerKind::Script {
                 rise,
                 fall,
                 init_fail,
             },
+            ..TrackerConfig::script("chk", &["true"])
         })
     }
 
