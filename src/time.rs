@@ -157,7 +157,7 @@ impl Centis {
     /// Rounds `d` to the nearest centisecond and clamps into 1..=4095; used
     /// when a v3 master advertises its own (µs) interval.
     pub const fn from_duration_clamped(d: Duration) -> Centis {
-        let cs = (d.0 + 5_000) / 10_000;
+        let cs = d.0.saturating_add(5_000) / 10_000;
         if cs == 0 {
             Centis(1)
         } else if cs > 0x0fff {
@@ -187,7 +187,7 @@ impl Secs {
 
     /// Rounds `d` to whole seconds and clamps into 1..=255.
     pub const fn from_duration_clamped(d: Duration) -> Secs {
-        let s = (d.0 + 500_000) / 1_000_000;
+        let s = d.0.saturating_add(500_000) / 1_000_000;
         if s == 0 {
             Secs(1)
         } else if s > 255 {
@@ -204,40 +204,16 @@ mod tests {
 
     #[test]
     fn centis_and_secs_convert_in_one_place() {
-        assert_eq!(
-            Centis::new(100).map(Centis::to_duration),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(
-            Centis::new(1).map(Centis::to_duration),
-            Some(Duration::from_millis(10))
-        );
-        assert_eq!(
-            Centis::new(4095).map(Centis::to_duration),
-            Some(Duration::from_millis(40_950))
-        );
+        assert_eq!(Centis::new(100).map(Centis::to_duration), Some(Duration::from_secs(1)));
+        assert_eq!(Centis::new(1).map(Centis::to_duration), Some(Duration::from_millis(10)));
+        assert_eq!(Centis::new(4095).map(Centis::to_duration), Some(Duration::from_millis(40_950)));
         assert_eq!(Centis::new(4096), None);
         assert_eq!(Secs::new(255).to_duration(), Duration::from_secs(255));
-        assert_eq!(
-            Centis::from_duration_clamped(Duration::from_millis(4)),
-            Centis::new(1).unwrap()
-        );
-        assert_eq!(
-            Centis::from_duration_clamped(Duration::from_secs(100)),
-            Centis::MAX
-        );
-        assert_eq!(
-            Secs::from_duration_clamped(Duration::from_millis(500)).get(),
-            1
-        );
-        assert_eq!(
-            Secs::from_duration_clamped(Duration::from_millis(1499)).get(),
-            1
-        );
-        assert_eq!(
-            Secs::from_duration_clamped(Duration::from_secs(300)).get(),
-            255
-        );
+        assert_eq!(Centis::from_duration_clamped(Duration::from_millis(4)), Centis::new(1).unwrap());
+        assert_eq!(Centis::from_duration_clamped(Duration::from_secs(100)), Centis::MAX);
+        assert_eq!(Secs::from_duration_clamped(Duration::from_millis(500)).get(), 1);
+        assert_eq!(Secs::from_duration_clamped(Duration::from_millis(1499)).get(), 1);
+        assert_eq!(Secs::from_duration_clamped(Duration::from_secs(300)).get(), 255);
     }
 
     #[test]
@@ -250,17 +226,8 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        assert_eq!(
-            Instant::from_micros(5) - Duration::from_micros(10),
-            Instant::ZERO
-        );
-        assert_eq!(
-            Instant::from_micros(u64::MAX) + Duration::from_micros(1),
-            Instant::from_micros(u64::MAX)
-        );
-        assert_eq!(
-            Instant::from_micros(3).saturating_since(Instant::from_micros(9)),
-            Duration::ZERO
-        );
+        assert_eq!(Instant::from_micros(5) - Duration::from_micros(10), Instant::ZERO);
+        assert_eq!(Instant::from_micros(u64::MAX) + Duration::from_micros(1), Instant::from_micros(u64::MAX));
+        assert_eq!(Instant::from_micros(3).saturating_since(Instant::from_micros(9)), Duration::ZERO);
     }
 }

@@ -6,9 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::IpAddr;
 
-use vipd::config::{
-    Config, InstanceConfig, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId, TrackerKind,
-};
+use vipd::config::{Config, InstanceConfig, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId, TrackerKind};
 use vipd::core::sim::{MCAST4, MCAST6};
 use vipd::core::{Effect, Effects, Engine, Event, IfaceId, RxAdvert, State};
 use vipd::time::{Duration, Instant};
@@ -51,39 +49,23 @@ fn config(prio: u8) -> Config {
     let v4: IpAddr = "10.0.0.100".parse().unwrap();
     let v6: IpAddr = "fd00::100".parse().unwrap();
     let mut instances = Vec::new();
-    for (n, (version, addr, ms)) in [
-        (Version::V2, v4, 1000),
-        (Version::V3, v4, 10),
-        (Version::V3, v6, 10),
-        (Version::V3, v4, 50),
-    ]
-    .into_iter()
-    .enumerate()
+    for (n, (version, addr, ms)) in
+        [(Version::V2, v4, 1000), (Version::V3, v4, 10), (Version::V3, v6, 10), (Version::V3, v4, 50)]
+            .into_iter()
+            .enumerate()
     {
         let mut i = InstanceConfig::new(&format!("VI_{n}"), "eth0", 10 + n as u8, version, &[addr]);
         i.priority = prio;
         i.advert_int = Duration::from_millis(ms);
         i.garp.master_refresh = Duration::from_secs(1);
-        i.track.push(TrackRef {
-            tracker: TrackerId(0),
-            weight: -10,
-            reverse: false,
-        });
+        i.track.push(TrackRef { tracker: TrackerId(0), weight: -10, reverse: false });
         instances.push(i);
     }
     Config {
         instances,
-        sync_groups: vec![SyncGroupConfig {
-            name: "G".into(),
-            members: vec![1, 3],
-            notify: Default::default(),
-        }],
+        sync_groups: vec![SyncGroupConfig { name: "G".into(), members: vec![1, 3], notify: Default::default() }],
         trackers: vec![TrackerConfig {
-            kind: TrackerKind::Script {
-                rise: 2,
-                fall: 2,
-                init_fail: false,
-            },
+            kind: TrackerKind::Script { rise: 2, fall: 2, init_fail: false },
             ..TrackerConfig::script("chk", &["true"])
         }],
         ..Config::default()
@@ -111,25 +93,11 @@ impl Node {
 
     fn boot(&mut self, now: Instant) {
         for ev in [
-            Event::Link {
-                iface: IfaceId(0),
-                up: true,
-            },
-            Event::Address {
-                iface: IfaceId(0),
-                addr: self.addr4,
-                present: true,
-            },
-            Event::Address {
-                iface: IfaceId(0),
-                addr: self.addr6,
-                present: true,
-            },
+            Event::Link { iface: IfaceId(0), up: true },
+            Event::Address { iface: IfaceId(0), addr: self.addr4, present: true },
+            Event::Address { iface: IfaceId(0), addr: self.addr6, present: true },
             Event::Start,
-            Event::ScriptResult {
-                tracker: TrackerId(0),
-                success: true,
-            },
+            Event::ScriptResult { tracker: TrackerId(0), success: true },
         ] {
             self.fx.clear();
             self.engine.handle(now, ev, &mut self.fx);
@@ -145,29 +113,13 @@ fn deliver(now: Instant, from: &Node, to: &mut Node, buf: &mut [u8; 4096]) -> u6
         let Effect::SendAdvert { inst, priority } = *e else {
             continue;
         };
-        let (Some(advert), Some(src)) = (
-            from.engine.advert(inst, priority),
-            from.engine.source_addr(inst),
-        ) else {
+        let (Some(advert), Some(src)) = (from.engine.advert(inst, priority), from.engine.source_addr(inst)) else {
             continue;
         };
-        let dst = if src.is_ipv4() {
-            IpAddr::V4(MCAST4)
-        } else {
-            IpAddr::V6(MCAST6)
-        };
-        let len = advert
-            .emit(buf, src, dst, V3Ipv4Checksum::PseudoHeader)
-            .unwrap();
+        let dst = if src.is_ipv4() { IpAddr::V4(MCAST4) } else { IpAddr::V6(MCAST6) };
+        let len = advert.emit(buf, src, dst, V3Ipv4Checksum::PseudoHeader).unwrap();
         let (advert, checksum) = Advert::parse(&buf[..len], src, dst).unwrap();
-        let rx = RxAdvert {
-            iface: IfaceId(0),
-            src,
-            dst,
-            ttl: 255,
-            advert,
-            checksum,
-        };
+        let rx = RxAdvert { iface: IfaceId(0), src, dst, ttl: 255, advert, checksum };
         to.engine.handle(now, Event::Advert(rx), &mut to.fx);
         n += 1;
     }
@@ -178,10 +130,7 @@ fn deliver(now: Instant, from: &Node, to: &mut Node, buf: &mut [u8; 4096]) -> u6
 fn run(now: &mut Instant, until: Instant, a: &mut Node, b: &mut Node, buf: &mut [u8; 4096]) -> u64 {
     let mut adverts = 0;
     loop {
-        let next = [a.engine.next_deadline(), b.engine.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [a.engine.next_deadline(), b.engine.next_deadline()].into_iter().flatten().min();
         let Some(next) = next.filter(|&t| t <= until) else {
             break;
         };
@@ -210,34 +159,13 @@ fn no_allocation_after_start() {
     a.boot(now);
     b.boot(now);
     // Reach steady state: A master everywhere.
-    run(
-        &mut now,
-        Instant::from_millis(10_000),
-        &mut a,
-        &mut b,
-        &mut buf,
-    );
-    assert!(
-        a.engine
-            .instances()
-            .iter()
-            .all(|i| i.state == State::Master)
-    );
-    assert!(
-        b.engine
-            .instances()
-            .iter()
-            .all(|i| i.state == State::Backup)
-    );
+    run(&mut now, Instant::from_millis(10_000), &mut a, &mut b, &mut buf);
+    assert!(a.engine.instances().iter().all(|i| i.state == State::Master));
+    assert!(b.engine.instances().iter().all(|i| i.state == State::Backup));
 
     ARMED.with(|x| x.set(true));
     let rcvd = |a: &Node, b: &Node| -> u64 {
-        a.engine
-            .instances()
-            .iter()
-            .chain(b.engine.instances())
-            .map(|i| i.stats.adverts_rcvd)
-            .sum()
+        a.engine.instances().iter().chain(b.engine.instances()).map(|i| i.stats.adverts_rcvd).sum()
     };
     let rcvd_before = rcvd(&a, &b);
     let mut adverts = 0;
@@ -251,10 +179,7 @@ fn no_allocation_after_start() {
         let event = match step % 16 {
             2 => Event::Shutdown { release_vips: true },
             6 => Event::Start,
-            _ => Event::ScriptResult {
-                tracker: TrackerId(0),
-                success: !step.is_multiple_of(4),
-            },
+            _ => Event::ScriptResult { tracker: TrackerId(0), success: !step.is_multiple_of(4) },
         };
         a.fx.clear();
         a.engine.handle(now, event, &mut a.fx);
@@ -263,25 +188,12 @@ fn no_allocation_after_start() {
     ARMED.with(|x| x.set(false));
     let allocations = COUNT.with(Cell::get);
     assert!(adverts >= 10_000);
-    assert_eq!(
-        allocations, 0,
-        "{allocations} allocations for {adverts} adverts"
-    );
+    assert_eq!(allocations, 0, "{allocations} allocations for {adverts} adverts");
     let both = || a.engine.instances().iter().chain(b.engine.instances());
     let sent: u64 = both().map(|i| i.stats.adverts_sent).sum();
     let rcvd: u64 = both().map(|i| i.stats.adverts_rcvd).sum();
     assert!(sent >= 10_000 && rcvd >= 10_000, "sent {sent} rcvd {rcvd}");
     // The handovers really happened, both ways.
-    assert!(
-        b.engine
-            .instances()
-            .iter()
-            .all(|i| i.stats.master_transitions >= 2)
-    );
-    assert!(
-        a.engine
-            .instances()
-            .iter()
-            .all(|i| i.stats.pri_zero_sent >= 2)
-    );
+    assert!(b.engine.instances().iter().all(|i| i.stats.master_transitions >= 2));
+    assert!(a.engine.instances().iter().all(|i| i.stats.pri_zero_sent >= 2));
 }

@@ -8,8 +8,8 @@
 use std::net::IpAddr;
 
 use vipd::config::{
-    Config, InstanceConfig, SyncGroupConfig, TrackInterface, TrackRef, TrackerConfig, TrackerId,
-    TrackerKind, UnicastPeer,
+    Config, InstanceConfig, SyncGroupConfig, TrackInterface, TrackRef, TrackerConfig, TrackerId, TrackerKind,
+    UnicastPeer,
 };
 use vipd::core::sim::{Lan, RouterId};
 use vipd::core::{LogEvent, Reason, State};
@@ -39,10 +39,7 @@ fn instance(version: Version, prio: u8, advert_ms: u64) -> InstanceConfig {
 }
 
 fn config(instances: Vec<InstanceConfig>) -> Config {
-    Config {
-        instances,
-        ..Config::default()
-    }
+    Config { instances, ..Config::default() }
 }
 
 /// A at priority 150 and B at 100, both started at t = 0.
@@ -57,12 +54,7 @@ fn pair(version: Version, advert_ms: u64) -> (Lan, RouterId, RouterId) {
 
 /// Time of the last advert `r` sent before `t`.
 fn last_advert_before(lan: &Lan, r: RouterId, t: Instant) -> Instant {
-    lan.sent
-        .iter()
-        .rev()
-        .find(|s| s.router == r && s.at < t)
-        .map(|s| s.at)
-        .expect("an advert")
+    lan.sent.iter().rev().find(|s| s.router == r && s.at < t).map(|s| s.at).expect("an advert")
 }
 
 #[test]
@@ -70,25 +62,13 @@ fn initial_election_v2() {
     let (mut lan, a, b) = pair(Version::V2, 1000);
     lan.run_until(secs(20));
     assert_eq!(lan.entered(a, "VI_1", State::Master), Some(us(3_414_062)));
-    assert_eq!(
-        lan.entered(b, "VI_1", State::Master),
-        None,
-        "B never master"
-    );
+    assert_eq!(lan.entered(b, "VI_1", State::Master), None, "B never master");
     assert_eq!(lan.state(b, "VI_1"), State::Backup);
     assert_eq!(lan.holders(vip()), vec![a]);
     // One advert a second from A, on the phase set when it became master.
-    let times: Vec<u64> = lan
-        .sent
-        .iter()
-        .filter(|s| s.router == a)
-        .map(|s| s.at.as_micros())
-        .collect();
+    let times: Vec<u64> = lan.sent.iter().filter(|s| s.router == a).map(|s| s.at.as_micros()).collect();
     assert_eq!(times.len(), 17);
-    assert!(
-        times.windows(2).all(|w| w[1] - w[0] == 1_000_000),
-        "{times:?}"
-    );
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 1_000_000), "{times:?}");
     assert!(lan.sent.iter().all(|s| s.router == a && s.priority == 150));
     let engine = lan.engine(b);
     let i = engine.instance_by_name("VI_1").unwrap();
@@ -128,11 +108,7 @@ fn graceful_handover_after_priority_zero_at_exactly_skew() {
     lan.run_until(secs(10));
     lan.stop(a);
     lan.run_until(secs(20));
-    let zero = lan
-        .sent
-        .iter()
-        .find(|s| s.priority == 0)
-        .expect("priority 0 sent");
+    let zero = lan.sent.iter().find(|s| s.priority == 0).expect("priority 0 sent");
     assert_eq!((zero.router, zero.at), (a, secs(10)));
     // Skew of priority 100: 156/256 s.
     assert_eq!(lan.entered(b, "VI_1", State::Master), Some(us(10_609_375)));
@@ -155,18 +131,8 @@ fn silent_master_taken_over_at_master_down() {
     lan.run_until(secs(20));
     let last = last_advert_before(&lan, a, secs(10));
     assert_eq!(last, us(9_414_062));
-    assert_eq!(
-        lan.entered(b, "VI_1", State::Master),
-        Some(last + Duration::from_micros(3_609_375))
-    );
-    assert_eq!(
-        lan.transitions
-            .iter()
-            .rfind(|t| t.router == b)
-            .unwrap()
-            .reason,
-        Reason::MasterDown
-    );
+    assert_eq!(lan.entered(b, "VI_1", State::Master), Some(last + Duration::from_micros(3_609_375)));
+    assert_eq!(lan.transitions.iter().rfind(|t| t.router == b).unwrap().reason, Reason::MasterDown);
     // A went to Fault and released its address (its priority 0 never got out).
     assert_eq!(lan.state(a, "VI_1"), State::Fault);
     assert_eq!(lan.holders(vip()), vec![b]);
@@ -184,31 +150,15 @@ fn returning_higher_priority_router_preempts() {
     // its own Master_Down.
     assert_eq!(lan.entered(a, "VI_1", State::Backup), Some(secs(20)));
     assert_eq!(lan.entered(a, "VI_1", State::Master), Some(us(23_414_062)));
-    assert_eq!(
-        lan.transitions
-            .iter()
-            .rfind(|t| t.router == a)
-            .unwrap()
-            .reason,
-        Reason::Preempt
-    );
+    assert_eq!(lan.transitions.iter().rfind(|t| t.router == a).unwrap().reason, Reason::Preempt);
     assert_eq!(lan.entered(b, "VI_1", State::Backup), Some(us(23_414_062)));
     assert!(matches!(
-        lan.transitions
-            .iter()
-            .rfind(|t| t.router == b)
-            .unwrap()
-            .reason,
+        lan.transitions.iter().rfind(|t| t.router == b).unwrap().reason,
         Reason::HigherPriority { priority: 150, .. }
     ));
-    assert!(lan.logs(a).iter().any(|(_, l)| matches!(
-        l,
-        LogEvent::LowerPriorityDiscarded {
-            priority: 100,
-            ours: 150,
-            ..
-        }
-    )));
+    assert!(
+        lan.logs(a).iter().any(|(_, l)| matches!(l, LogEvent::LowerPriorityDiscarded { priority: 100, ours: 150, .. }))
+    );
     assert_eq!(lan.masters("VI_1"), vec![a]);
     assert_eq!(lan.holders(vip()), vec![a]);
 }
@@ -246,25 +196,13 @@ fn preempt_delay_postpones_takeover() {
     lan.run_until(secs(20));
     // B's adverts: 3.609375 + k s. The first one A hears starts the delay;
     // adverts inside the delay are accepted, the rest discarded.
-    let first = lan
-        .sent
-        .iter()
-        .find(|s| s.router == b && s.at >= secs(5))
-        .unwrap()
-        .at;
+    let first = lan.sent.iter().find(|s| s.router == b && s.at >= secs(5)).unwrap().at;
     assert_eq!(first, us(5_609_375));
     let until = first + Duration::from_secs(2);
     let last_accepted = last_advert_before(&lan, b, until);
     assert_eq!(last_accepted, us(6_609_375));
-    assert_eq!(
-        lan.entered(a, "VI_1", State::Master),
-        Some(last_accepted + Duration::from_micros(3_414_062))
-    );
-    assert!(
-        lan.logs(a)
-            .iter()
-            .any(|(t, l)| *t == first && matches!(l, LogEvent::PreemptDelayStarted { .. }))
-    );
+    assert_eq!(lan.entered(a, "VI_1", State::Master), Some(last_accepted + Duration::from_micros(3_414_062)));
+    assert!(lan.logs(a).iter().any(|(t, l)| *t == first && matches!(l, LogEvent::PreemptDelayStarted { .. })));
 
     // Without the delay, A preempts Master_Down after start.
     let mut lan = Lan::new();
@@ -314,29 +252,15 @@ fn v3_backup_adopts_the_masters_interval() {
     assert_eq!(bi.master_adver_int, Duration::from_millis(500));
     // Master_Down from the adopted interval: 1.5 s + 156 × 0.5 s / 256.
     let last = last_advert_before(&lan, a, secs(10));
-    assert_eq!(
-        bi.down_deadline(),
-        Some(last + Duration::from_micros(1_804_687))
-    );
+    assert_eq!(bi.down_deadline(), Some(last + Duration::from_micros(1_804_687)));
     lan.kill(a);
     lan.run_until(secs(20));
-    assert_eq!(
-        lan.entered(b, "VI_1", State::Master),
-        Some(last + Duration::from_micros(1_804_687))
-    );
+    assert_eq!(lan.entered(b, "VI_1", State::Master), Some(last + Duration::from_micros(1_804_687)));
     // As master, B advertises its own interval again.
     let bi = lan.engine(b).instance_by_name("VI_1").unwrap();
     assert_eq!(bi.master_adver_int, Duration::from_secs(2));
-    let times: Vec<u64> = lan
-        .sent
-        .iter()
-        .filter(|s| s.router == b)
-        .map(|s| s.at.as_micros())
-        .collect();
-    assert!(
-        times.windows(2).all(|w| w[1] - w[0] == 2_000_000),
-        "{times:?}"
-    );
+    let times: Vec<u64> = lan.sent.iter().filter(|s| s.router == b).map(|s| s.at.as_micros()).collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 2_000_000), "{times:?}");
 }
 
 #[test]
@@ -349,39 +273,17 @@ fn v2_interval_mismatch_is_counted_and_ignored() {
     lan.run_until(secs(20));
     // RFC 3768 §7.1: B drops A's adverts, so both end up master.
     assert_eq!(lan.masters("VI_1"), vec![a, b]);
-    assert!(
-        lan.engine(b)
-            .instance_by_name("VI_1")
-            .unwrap()
-            .stats
-            .error(WireError::Interval)
-            > 0
-    );
-    assert!(
-        lan.engine(a)
-            .instance_by_name("VI_1")
-            .unwrap()
-            .stats
-            .error(WireError::Interval)
-            > 0
-    );
+    assert!(lan.engine(b).instance_by_name("VI_1").unwrap().stats.error(WireError::Interval) > 0);
+    assert!(lan.engine(a).instance_by_name("VI_1").unwrap().stats.error(WireError::Interval) > 0);
 }
 
 fn tracked(prio: u8, weight: i32) -> Config {
     let mut i = instance(Version::V2, prio, 1000);
-    i.track.push(TrackRef {
-        tracker: TrackerId(0),
-        weight,
-        reverse: false,
-    });
+    i.track.push(TrackRef { tracker: TrackerId(0), weight, reverse: false });
     Config {
         instances: vec![i],
         trackers: vec![TrackerConfig {
-            kind: TrackerKind::Script {
-                rise: 1,
-                fall: 1,
-                init_fail: false,
-            },
+            kind: TrackerKind::Script { rise: 1, fall: 1, init_fail: false },
             ..TrackerConfig::script("chk", &["true"])
         }],
         ..Config::default()
@@ -398,10 +300,7 @@ fn weight_zero_tracker_forces_fault_and_back() {
     // Until the unweighted check reports, A is held in a silent Fault.
     assert_eq!(lan.state(a, "VI_1"), State::Fault);
     let t = lan.transitions.iter().find(|t| t.router == a).unwrap();
-    assert_eq!(
-        (t.from, t.to, t.reason),
-        (State::Init, State::Fault, Reason::Startup)
-    );
+    assert_eq!((t.from, t.to, t.reason), (State::Init, State::Fault, Reason::Startup));
     lan.script_result(a, TrackerId(0), true);
     lan.run_until(secs(10));
     assert_eq!(lan.entered(a, "VI_1", State::Master), Some(us(3_414_062)));
@@ -410,11 +309,7 @@ fn weight_zero_tracker_forces_fault_and_back() {
     assert_eq!(lan.state(a, "VI_1"), State::Fault);
     lan.run_until(secs(20));
     // Entering Fault, the master sent priority 0: B takes over after Skew.
-    assert!(
-        lan.sent
-            .iter()
-            .any(|s| s.router == a && s.priority == 0 && s.at == secs(10))
-    );
+    assert!(lan.sent.iter().any(|s| s.router == a && s.priority == 0 && s.at == secs(10)));
     assert_eq!(lan.entered(b, "VI_1", State::Master), Some(us(10_609_375)));
     assert_eq!(lan.holders(vip()), vec![b]);
 
@@ -439,23 +334,10 @@ fn weights_move_mastership() {
     // 150 − 60 = 90 < 100: A keeps advertising 90, B discards those and
     // preempts Master_Down after the last advert it accepted.
     lan.script_result(a, TrackerId(0), false);
-    assert_eq!(
-        lan.engine(a)
-            .instance_by_name("VI_1")
-            .unwrap()
-            .effective_priority,
-        90
-    );
+    assert_eq!(lan.engine(a).instance_by_name("VI_1").unwrap().effective_priority, 90);
     lan.run_until(secs(20));
-    assert!(
-        lan.sent
-            .iter()
-            .any(|s| s.router == a && s.priority == 90 && s.at == us(10_414_062))
-    );
-    assert_eq!(
-        lan.entered(b, "VI_1", State::Master),
-        Some(us(9_414_062 + 3_609_375))
-    );
+    assert!(lan.sent.iter().any(|s| s.router == a && s.priority == 90 && s.at == us(10_414_062)));
+    assert_eq!(lan.entered(b, "VI_1", State::Master), Some(us(9_414_062 + 3_609_375)));
     assert_eq!(lan.masters("VI_1"), vec![b]);
     assert_eq!(lan.state(a, "VI_1"), State::Backup);
 
@@ -463,44 +345,21 @@ fn weights_move_mastership() {
     lan.script_result(a, TrackerId(0), true);
     lan.run_until(secs(30));
     let last_b = last_advert_before(&lan, b, secs(20));
-    assert_eq!(
-        lan.entered(a, "VI_1", State::Master),
-        Some(last_b + Duration::from_micros(3_414_062))
-    );
+    assert_eq!(lan.entered(a, "VI_1", State::Master), Some(last_b + Duration::from_micros(3_414_062)));
     assert_eq!(lan.masters("VI_1"), vec![a]);
 }
 
 fn grouped(prio: u8, track_eth1: bool) -> Config {
-    let mut i1 = InstanceConfig::new(
-        "VI_1",
-        "eth0",
-        1,
-        Version::V2,
-        &["10.0.0.101".parse().unwrap()],
-    );
-    let mut i2 = InstanceConfig::new(
-        "VI_2",
-        "eth0",
-        2,
-        Version::V2,
-        &["10.0.0.102".parse().unwrap()],
-    );
+    let mut i1 = InstanceConfig::new("VI_1", "eth0", 1, Version::V2, &["10.0.0.101".parse().unwrap()]);
+    let mut i2 = InstanceConfig::new("VI_2", "eth0", 2, Version::V2, &["10.0.0.102".parse().unwrap()]);
     i1.priority = prio;
     i2.priority = prio;
     if track_eth1 {
-        i2.track_interfaces.push(TrackInterface {
-            interface: "eth1".into(),
-            weight: 0,
-            reverse: false,
-        });
+        i2.track_interfaces.push(TrackInterface { interface: "eth1".into(), weight: 0, reverse: false });
     }
     Config {
         instances: vec![i1, i2],
-        sync_groups: vec![SyncGroupConfig {
-            name: "G".into(),
-            members: vec![0, 1],
-            notify: Default::default(),
-        }],
+        sync_groups: vec![SyncGroupConfig { name: "G".into(), members: vec![0, 1], notify: Default::default() }],
         ..Config::default()
     }
 }
@@ -526,14 +385,8 @@ fn sync_group_fails_over_together() {
     assert_eq!(lan.entered(b, "VI_2", State::Master), Some(us(10_609_375)));
     assert_eq!(lan.holders("10.0.0.101".parse().unwrap()), vec![b]);
     assert_eq!(lan.holders("10.0.0.102".parse().unwrap()), vec![b]);
-    assert_eq!(
-        lan.engine(a).group_state(vipd::core::GroupId(0)),
-        Some(vipd::core::NotifyState::Fault)
-    );
-    assert_eq!(
-        lan.engine(b).group_state(vipd::core::GroupId(0)),
-        Some(vipd::core::NotifyState::Master)
-    );
+    assert_eq!(lan.engine(a).group_state(vipd::core::GroupId(0)), Some(vipd::core::NotifyState::Fault));
+    assert_eq!(lan.engine(b).group_state(vipd::core::GroupId(0)), Some(vipd::core::NotifyState::Master));
 
     // eth1 back: both return to Backup and preempt together.
     lan.link(a, "eth1", true);
@@ -567,16 +420,8 @@ fn sync_group_holds_a_member_whose_master_is_alive() {
     assert_eq!(lan.masters("VI_2"), vec![c]);
     lan.kill(a);
     lan.run_until(secs(30));
-    assert_eq!(
-        lan.state(b, "VI_1"),
-        State::Backup,
-        "held back by its group"
-    );
-    assert!(
-        lan.logs(b)
-            .iter()
-            .any(|(_, l)| matches!(l, LogEvent::SyncGroupWait { .. }))
-    );
+    assert_eq!(lan.state(b, "VI_1"), State::Backup, "held back by its group");
+    assert!(lan.logs(b).iter().any(|(_, l)| matches!(l, LogEvent::SyncGroupWait { .. })));
     lan.kill(c);
     lan.run_until(secs(40));
     assert_eq!(lan.state(b, "VI_1"), State::Master);
@@ -599,11 +444,7 @@ fn partition_gives_two_masters_and_heal_converges_within_one_interval() {
     // (keepalived's default), and B yielded on that answer.
     let yielded = lan.entered(b, "VI_1", State::Backup).unwrap();
     assert!(yielded >= secs(20) && yielded < secs(21), "{yielded}");
-    assert!(
-        lan.logs(a)
-            .iter()
-            .any(|(t, l)| *t == yielded && matches!(l, LogEvent::MasterRxLowerPriority { .. }))
-    );
+    assert!(lan.logs(a).iter().any(|(t, l)| *t == yielded && matches!(l, LogEvent::MasterRxLowerPriority { .. })));
     lan.run_until(secs(40));
     assert_eq!(lan.masters("VI_1"), vec![a]);
 }
@@ -623,12 +464,7 @@ fn lower_prio_no_advert_waits_for_the_masters_own_schedule() {
     lan.heal();
     lan.run_until(secs(22));
     // A's next scheduled advert after the heal, not B's, ends the split.
-    let next_a = lan
-        .sent
-        .iter()
-        .find(|s| s.router == a && s.at >= secs(20))
-        .unwrap()
-        .at;
+    let next_a = lan.sent.iter().find(|s| s.router == a && s.at >= secs(20)).unwrap().at;
     assert_eq!(next_a, us(20_414_062));
     assert_eq!(lan.entered(b, "VI_1", State::Backup), Some(next_a));
 }
@@ -639,11 +475,7 @@ fn deleted_vip_releases_and_retakes_after_skew() {
     lan.run_until(secs(10));
     lan.delete_address(a, "eth0", vip());
     assert_eq!(lan.state(a, "VI_1"), State::Backup);
-    assert!(
-        lan.sent
-            .iter()
-            .any(|s| s.router == a && s.priority == 0 && s.at == secs(10))
-    );
+    assert!(lan.sent.iter().any(|s| s.router == a && s.priority == 0 && s.at == secs(10)));
     lan.run_until(secs(20));
     // A waits Skew(150) = 0.414 s, B Skew(100) = 0.609 s: A re-takes it.
     assert_eq!(lan.entered(a, "VI_1", State::Master), Some(us(10_414_062)));
@@ -656,8 +488,7 @@ fn unicast_pair_elects_and_fails_over() {
     let mut lan = Lan::new();
     let mk = |prio: u8, peer: &str| {
         let mut i = instance(Version::V3, prio, 100);
-        i.unicast_peers
-            .push(UnicastPeer::new(peer.parse().unwrap()));
+        i.unicast_peers.push(UnicastPeer::new(peer.parse().unwrap()));
         i.check_unicast_src = true;
         config(vec![i])
     };
@@ -671,19 +502,8 @@ fn unicast_pair_elects_and_fails_over() {
     assert_eq!(lan.masters("VI_1"), vec![a]);
     lan.start(c);
     lan.run_until(secs(10));
-    assert_eq!(
-        lan.state(a, "VI_1"),
-        State::Master,
-        "C is not a configured peer"
-    );
-    assert!(
-        lan.engine(a)
-            .instance_by_name("VI_1")
-            .unwrap()
-            .stats
-            .error(WireError::Source)
-            > 0
-    );
+    assert_eq!(lan.state(a, "VI_1"), State::Master, "C is not a configured peer");
+    assert!(lan.engine(a).instance_by_name("VI_1").unwrap().stats.error(WireError::Source) > 0);
     lan.kill(c);
     lan.stop(a);
     lan.run_until(secs(11));
@@ -701,11 +521,7 @@ fn rfc9568_checksum_peer_is_accepted_and_counted() {
     assert_eq!(bi.stats.rcvd_pseudo_header_csum, 0);
     assert_eq!(bi.stats.error(WireError::Checksum), 0);
     // The form is logged once per peer, not per packet.
-    let forms = lan
-        .logs(b)
-        .iter()
-        .filter(|(_, l)| matches!(l, LogEvent::ChecksumForm { .. }))
-        .count();
+    let forms = lan.logs(b).iter().filter(|(_, l)| matches!(l, LogEvent::ChecksumForm { .. })).count();
     assert_eq!(forms, 1);
 }
 

@@ -50,18 +50,9 @@ pub enum Effect {
     /// The instance changed state. Drivers log it and, when `notify`, run
     /// notifies (false for keepalived's silent start-up Fault and for the
     /// shutdown step, whose STOP comes as `Notify`).
-    StateChange {
-        inst: InstanceId,
-        from: State,
-        to: State,
-        reason: Reason,
-        notify: bool,
-    },
+    StateChange { inst: InstanceId, from: State, to: State, reason: Reason, notify: bool },
     /// Instance notify without a state change of its own (STOP on shutdown).
-    Notify {
-        inst: InstanceId,
-        state: NotifyState,
-    },
+    Notify { inst: InstanceId, state: NotifyState },
     /// A sync group's shared state changed.
     GroupState { group: GroupId, state: NotifyState },
     /// Something to log.
@@ -72,19 +63,9 @@ pub enum Effect {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogEvent {
     /// Backup discarded an advert of lower priority (it will preempt).
-    LowerPriorityDiscarded {
-        inst: InstanceId,
-        from: IpAddr,
-        priority: u8,
-        ours: u8,
-    },
+    LowerPriorityDiscarded { inst: InstanceId, from: IpAddr, priority: u8, ours: u8 },
     /// Master heard a lower-priority advert: "forcing new election".
-    MasterRxLowerPriority {
-        inst: InstanceId,
-        from: IpAddr,
-        priority: u8,
-        ours: u8,
-    },
+    MasterRxLowerPriority { inst: InstanceId, from: IpAddr, priority: u8, ours: u8 },
     /// A backup started its `preempt_delay`.
     PreemptDelayStarted { inst: InstanceId, until: Instant },
     /// Effective priority changed.
@@ -94,18 +75,10 @@ pub enum LogEvent {
     /// An advert carrying our own priority and address: a loop or a clone.
     OwnAdvertSeen { inst: InstanceId, from: IpAddr },
     /// An advert was rejected. `inst` is `None` when no instance matched.
-    RxError {
-        inst: Option<InstanceId>,
-        src: Option<IpAddr>,
-        error: WireError,
-    },
+    RxError { inst: Option<InstanceId>, src: Option<IpAddr>, error: WireError },
     /// The first advert from `from`, or one whose checksum form differs from
     /// that peer's previous one.
-    ChecksumForm {
-        inst: InstanceId,
-        from: IpAddr,
-        form: ChecksumForm,
-    },
+    ChecksumForm { inst: InstanceId, from: IpAddr, form: ChecksumForm },
     /// A member wanted MASTER but its sync group is not ready.
     SyncGroupWait { inst: InstanceId },
     /// A VIP this master owns was deleted from the interface.
@@ -126,16 +99,11 @@ pub struct Effects {
 
 impl Effects {
     pub fn with_capacity(n: usize) -> Effects {
-        Effects {
-            items: Vec::with_capacity(n),
-        }
+        Effects { items: Vec::with_capacity(n) }
     }
 
     pub fn push(&mut self, e: Effect) {
-        debug_assert!(
-            self.items.len() < self.items.capacity(),
-            "effects capacity bound exceeded"
-        );
+        debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
         self.items.push(e);
     }
 

@@ -32,20 +32,11 @@ pub enum Event<'a> {
     Advert(RxAdvert<'a>),
     /// A packet the wire layer rejected; `vrid` when it could be read, so the
     /// right instance's counter moves.
-    RxError {
-        iface: IfaceId,
-        family: Family,
-        vrid: Option<u8>,
-        error: WireError,
-    },
+    RxError { iface: IfaceId, family: Family, vrid: Option<u8>, error: WireError },
     /// Interface operational state (IFF_UP and IFF_RUNNING both set = up).
     Link { iface: IfaceId, up: bool },
     /// An address appeared on or left an interface.
-    Address {
-        iface: IfaceId,
-        addr: IpAddr,
-        present: bool,
-    },
+    Address { iface: IfaceId, addr: IpAddr, present: bool },
     /// A check script finished: exit 0 = success; failure, signal or timeout
     /// = not.
     ScriptResult { tracker: TrackerId, success: bool },

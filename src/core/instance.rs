@@ -19,9 +19,8 @@ use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
 pub(super) enum MasterRx {
     /// Stayed master (priority 0 answered, or our own advert).
     Stay,
-    /// Stayed master over a lower-priority sender and sent a GARP burst of
-    /// this many rounds (0 = none).
-    Lower { rounds: u8 },
+    /// Stayed master over a lower-priority sender (and announced).
+    Lower,
     /// Yielded to a better master.
     Yield,
 }
@@ -48,7 +47,6 @@ pub struct Instance {
     pub stats: Stats,
 
     pub(super) want_master: bool,
-    pub(super) start_at: Option<Instant>,
     pub(super) track_ifaces: Vec<(IfaceId, i32, bool)>,
     /// Interface of each VIP then each excluded VIP, in config order.
     vip_ifaces: Vec<IfaceId>,
@@ -99,7 +97,6 @@ impl Instance {
             master: None,
             stats: Stats::default(),
             want_master: false,
-            start_at: None,
             track_ifaces,
             vip_ifaces,
             addrs4,
@@ -131,50 +128,26 @@ impl Instance {
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.start_at,
-            self.down_at,
-            self.advert_at,
-            self.garp_second_at,
-            self.garp_refresh_at,
-            self.garp_lower_at.map(|(t, _)| t),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        [self.down_at, self.advert_at, self.garp_second_at, self.garp_refresh_at, self.garp_lower_at.map(|(t, _)| t)]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(super) fn advert(&self, priority: u8) -> Advert<'_> {
         let (interval, auth) = match self.cfg.version {
-            Version::V2 => (
-                Interval::V2(Secs::from_duration_clamped(self.cfg.advert_int)),
-                self.cfg.auth,
-            ),
-            Version::V3 => (
-                Interval::V3(Centis::from_duration_clamped(self.cfg.advert_int)),
-                Auth::None,
-            ),
+            Version::V2 => (Interval::V2(Secs::from_duration_clamped(self.cfg.advert_int)), self.cfg.auth),
+            Version::V3 => (Interval::V3(Centis::from_duration_clamped(self.cfg.advert_int)), Auth::None),
         };
         let addrs = match self.cfg.family {
             Family::V4 => Addrs::V4(&self.addrs4),
             Family::V6 => Addrs::V6(&self.addrs6),
         };
-        Advert {
-            version: self.cfg.version,
-            vrid: self.cfg.vrid,
-            priority,
-            interval,
-            auth,
-            addrs,
-        }
+        Advert { version: self.cfg.version, vrid: self.cfg.vrid, priority, interval, auth, addrs }
     }
 
     pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
-        self.cfg
-            .vips
-            .iter()
-            .chain(&self.cfg.excluded_vips)
-            .any(|v| v.addr == addr)
+        self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
     }
 
     /// Whether deleting `addr` from `iface` must make this master step down.
@@ -187,6 +160,15 @@ impl Instance {
             .any(|(v, &f)| v.addr == addr && f == iface && !v.no_track)
     }
 
+    /// The multicast group of the instance's adverts (RFC 9568 §5.1.1.2,
+    /// §5.1.2.2 unless `mcast_dst_ip` says otherwise).
+    pub fn group_addr(&self) -> IpAddr {
+        self.cfg.mcast_group.unwrap_or(match self.cfg.family {
+            Family::V4 => IpAddr::V4(core::net::Ipv4Addr::new(224, 0, 0, 18)),
+            Family::V6 => IpAddr::V6(core::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+        })
+    }
+
     pub(super) fn has_peer(&self, addr: IpAddr) -> bool {
         self.cfg.unicast_peers.iter().any(|p| p.addr == addr)
     }
@@ -196,10 +178,7 @@ impl Instance {
         if priority == 0 {
             self.stats.pri_zero_sent += 1;
         }
-        fx.push(Effect::SendAdvert {
-            inst: self.id,
-            priority,
-        });
+        fx.push(Effect::SendAdvert { inst: self.id, priority });
     }
 
     fn master_down(&self) -> Duration {
@@ -212,34 +191,16 @@ impl Instance {
     }
 
     fn skew(&self) -> Duration {
-        timing::skew(
-            self.cfg.version,
-            self.effective_priority,
-            self.master_adver_int,
-        )
+        timing::skew(self.cfg.version, self.effective_priority, self.master_adver_int)
     }
 
     /// The one place states change. Runs the exit actions of `self.state`,
     /// then the entry actions of `to`, and reports the change.
-    pub(super) fn transition(
-        &mut self,
-        now: Instant,
-        to: State,
-        reason: Reason,
-        notify: bool,
-        fx: &mut Effects,
-    ) {
+    pub(super) fn transition(&mut self, now: Instant, to: State, reason: Reason, notify: bool, fx: &mut Effects) {
         let from = self.state;
         if from == to {
             return;
         }
-        fx.push(Effect::StateChange {
-            inst: self.id,
-            from,
-            to,
-            reason,
-            notify,
-        });
         if from == State::Master {
             self.leave_master(reason, true, fx);
         }
@@ -251,15 +212,20 @@ impl Instance {
             State::Backup => self.enter_backup(now, from, reason, fx),
             State::Fault | State::Init => self.stop_timers(),
         }
+        // Last, so notify scripts run once the addresses are in place (or
+        // gone), in keepalived's order.
+        fx.push(Effect::StateChange { inst: self.id, from, to, reason, notify });
     }
 
     /// Leaving Master: priority 0 only when releasing (§2.5), never when
-    /// yielding to a better master.
-    fn leave_master(&mut self, reason: Reason, release_vips: bool, fx: &mut Effects) {
-        if reason.releases_with_priority_zero() {
-            self.send_advert(0, fx);
-        }
-        if release_vips {
+    /// yielding to a better master. `release` false (`-V` on shutdown)
+    /// keeps the addresses and so sends no priority 0 either: a peer taking
+    /// over would hold them too.
+    fn leave_master(&mut self, reason: Reason, release: bool, fx: &mut Effects) {
+        if release {
+            if reason.releases_with_priority_zero() {
+                self.send_advert(0, fx);
+            }
             fx.push(Effect::RemoveVips { inst: self.id });
         }
         self.stats.release_master += 1;
@@ -281,13 +247,9 @@ impl Instance {
         fx.push(Effect::AddVips { inst: self.id });
         let garp = self.cfg.garp;
         if garp.master_repeat > 0 {
-            fx.push(Effect::Announce {
-                inst: self.id,
-                rounds: garp.master_repeat,
-            });
+            fx.push(Effect::Announce { inst: self.id, rounds: garp.master_repeat });
         }
-        self.garp_second_at = (!garp.master_delay.is_zero() && garp.master_repeat > 0)
-            .then(|| now + garp.master_delay);
+        self.garp_second_at = (!garp.master_delay.is_zero() && garp.master_repeat > 0).then(|| now + garp.master_delay);
         self.garp_refresh_at = (!garp.master_refresh.is_zero()).then(|| now + garp.master_refresh);
         self.advert_at = Some(now + self.cfg.advert_int);
     }
@@ -303,9 +265,7 @@ impl Instance {
             // Re-take the VIP after Skew unless a peer wins (§2.3).
             Reason::VipDeleted => self.skew(),
             // An owner leaving Fault waits one advert plus Skew (§2.3).
-            Reason::FaultCleared if self.effective_priority == 255 => {
-                self.cfg.advert_int + self.skew()
-            }
+            Reason::FaultCleared if self.effective_priority == 255 => self.cfg.advert_int + self.skew(),
             _ => self.master_down(),
         };
         self.down_at = Some(now + wait);
@@ -336,7 +296,6 @@ impl Instance {
         self.state = State::Init;
         self.reason = Reason::Shutdown;
         self.since = now;
-        self.start_at = None;
         self.stop_timers();
         if from != State::Init {
             fx.push(Effect::StateChange {
@@ -346,10 +305,7 @@ impl Instance {
                 reason: Reason::Shutdown,
                 notify: false,
             });
-            fx.push(Effect::Notify {
-                inst: self.id,
-                state: NotifyState::Stop,
-            });
+            fx.push(Effect::Notify { inst: self.id, state: NotifyState::Stop });
         }
     }
 
@@ -362,9 +318,21 @@ impl Instance {
         Some(self.down_cause)
     }
 
+    /// `vrrp_startup_delay`: a fresh Backup's first timer moves back by
+    /// `delay` (keepalived 2.2 starts instances at once and only delays
+    /// their timers); an owner that would have gone master at once waits
+    /// exactly the delay.
+    pub(super) fn delay_first_timer(&mut self, now: Instant, delay: Duration, owner: bool) {
+        if self.state == State::Backup {
+            self.down_at = Some(if owner { now + delay } else { self.down_at.unwrap_or(now) + delay });
+        }
+    }
+
     /// A sync group held us in Backup: wait a full interval again.
     pub(super) fn restart_down_timer(&mut self, now: Instant) {
-        self.down_at = Some(now + self.master_down());
+        if self.state == State::Backup {
+            self.down_at = Some(now + self.master_down());
+        }
     }
 
     /// Adverts and GARP schedules of a master.
@@ -377,40 +345,23 @@ impl Instance {
             // Keep the phase; if the loop fell behind by a whole interval,
             // restart from now rather than burst to catch up.
             let next = t + self.cfg.advert_int;
-            self.advert_at = Some(if next > now {
-                next
-            } else {
-                now + self.cfg.advert_int
-            });
+            self.advert_at = Some(if next > now { next } else { now + self.cfg.advert_int });
         }
         if self.garp_second_at.is_some_and(|t| t <= now) {
             self.garp_second_at = None;
-            fx.push(Effect::Announce {
-                inst: self.id,
-                rounds: self.cfg.garp.master_repeat,
-            });
+            fx.push(Effect::Announce { inst: self.id, rounds: self.cfg.garp.master_repeat });
         }
         if let Some(t) = self.garp_refresh_at.filter(|&t| t <= now) {
             let rounds = self.cfg.garp.master_refresh_repeat;
             if rounds > 0 {
-                fx.push(Effect::Announce {
-                    inst: self.id,
-                    rounds,
-                });
+                fx.push(Effect::Announce { inst: self.id, rounds });
             }
             let next = t + self.cfg.garp.master_refresh;
-            self.garp_refresh_at = Some(if next > now {
-                next
-            } else {
-                now + self.cfg.garp.master_refresh
-            });
+            self.garp_refresh_at = Some(if next > now { next } else { now + self.cfg.garp.master_refresh });
         }
         if let Some((_, rounds)) = self.garp_lower_at.filter(|&(t, _)| t <= now) {
             self.garp_lower_at = None;
-            fx.push(Effect::Announce {
-                inst: self.id,
-                rounds,
-            });
+            fx.push(Effect::Announce { inst: self.id, rounds });
         }
     }
 
@@ -432,11 +383,7 @@ impl Instance {
                 t - old_skew.saturating_sub(new_skew)
             });
         }
-        fx.push(Effect::Log(LogEvent::PriorityChanged {
-            inst: self.id,
-            from: old,
-            to: prio,
-        }));
+        fx.push(Effect::Log(LogEvent::PriorityChanged { inst: self.id, from: old, to: prio }));
     }
 
     /// The instance checks of keepalived-reference §2.7, in its order, after
@@ -455,11 +402,7 @@ impl Instance {
             }
         } else {
             let peer = self.cfg.unicast_peers.iter().find(|p| p.addr == rx.src);
-            let ranged = self
-                .cfg
-                .unicast_peers
-                .iter()
-                .any(|p| p.min_ttl != 0 || p.max_ttl != 255);
+            let ranged = self.cfg.unicast_peers.iter().any(|p| p.min_ttl != 0 || p.max_ttl != 255);
             match peer {
                 None if self.cfg.check_unicast_src || ranged => return Err(WireError::Source),
                 Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => {
@@ -504,12 +447,8 @@ impl Instance {
 
     fn same_addresses(&self, addrs: &Addrs<'_>) -> bool {
         match addrs {
-            Addrs::V4(a) => {
-                a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x))
-            }
-            Addrs::V6(a) => {
-                a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x))
-            }
+            Addrs::V4(a) => a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x)),
+            Addrs::V6(a) => a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x)),
         }
     }
 
@@ -523,11 +462,7 @@ impl Instance {
             self.stats.count_checksum_form(rx.checksum);
             if self.last_form != Some((rx.src, rx.checksum)) {
                 self.last_form = Some((rx.src, rx.checksum));
-                fx.push(Effect::Log(LogEvent::ChecksumForm {
-                    inst: self.id,
-                    from: rx.src,
-                    form: rx.checksum,
-                }));
+                fx.push(Effect::Log(LogEvent::ChecksumForm { inst: self.id, from: rx.src, form: rx.checksum }));
             }
         }
     }
@@ -547,7 +482,6 @@ impl Instance {
             // The master is leaving: take over after Skew alone.
             self.down_at = Some(now + self.skew());
             self.down_cause = Reason::PriorityZero;
-            self.want_master = false;
             return;
         }
         let ours = self.effective_priority;
@@ -557,10 +491,7 @@ impl Instance {
         } else if self.cfg.preempt && !self.cfg.preempt_delay.is_zero() {
             let until = *self.preempt_until.get_or_insert_with(|| {
                 let until = now + self.cfg.preempt_delay;
-                fx.push(Effect::Log(LogEvent::PreemptDelayStarted {
-                    inst: self.id,
-                    until,
-                }));
+                fx.push(Effect::Log(LogEvent::PreemptDelayStarted { inst: self.id, until }));
                 until
             });
             accept = now < until;
@@ -601,40 +532,29 @@ impl Instance {
             self.advert_at = Some(now + self.cfg.advert_int);
             return MasterRx::Stay;
         }
-        if prio == 255 && self.effective_priority == 255 {
-            fx.push(Effect::Log(LogEvent::OwnerConflict {
-                inst: self.id,
-                from: rx.src,
-            }));
-            self.base_priority = 254;
-            self.set_effective_priority(254, fx);
-        }
-        let ours = self.effective_priority;
         let ours_addr = ours_addr.unwrap_or(match rx.src {
             IpAddr::V4(_) => IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
         });
-        if prio == ours && rx.src == ours_addr {
-            fx.push(Effect::Log(LogEvent::OwnAdvertSeen {
-                inst: self.id,
-                from: rx.src,
-            }));
+        if prio == self.effective_priority && rx.src == ours_addr {
+            fx.push(Effect::Log(LogEvent::OwnAdvertSeen { inst: self.id, from: rx.src }));
             return MasterRx::Stay;
         }
+        if prio == 255 && self.effective_priority == 255 {
+            fx.push(Effect::Log(LogEvent::OwnerConflict { inst: self.id, from: rx.src }));
+            self.base_priority = 254;
+            self.set_effective_priority(254, fx);
+        }
+        let ours = self.effective_priority;
         if prio < ours || (prio == ours && rx.src < ours_addr) {
-            fx.push(Effect::Log(LogEvent::MasterRxLowerPriority {
-                inst: self.id,
-                from: rx.src,
-                priority: prio,
-                ours,
-            }));
+            fx.push(Effect::Log(LogEvent::MasterRxLowerPriority { inst: self.id, from: rx.src, priority: prio, ours }));
             if !self.cfg.lower_prio_no_advert {
                 self.send_advert(ours, fx);
                 self.advert_at = Some(now + self.cfg.advert_int);
             }
             let rounds = self.cfg.garp.lower_prio_repeat;
             self.announce_lower_prio(now, rounds, fx);
-            return MasterRx::Lower { rounds };
+            return MasterRx::Lower;
         }
         if self.cfg.higher_prio_send_advert {
             self.send_advert(ours, fx);
@@ -643,16 +563,7 @@ impl Instance {
             self.master_adver_int = Self::advert_interval(&rx.advert);
         }
         self.master = Some((rx.src, prio));
-        self.transition(
-            now,
-            State::Backup,
-            Reason::HigherPriority {
-                from: rx.src,
-                priority: prio,
-            },
-            true,
-            fx,
-        );
+        self.transition(now, State::Backup, Reason::HigherPriority { from: rx.src, priority: prio }, true, fx);
         MasterRx::Yield
     }
 
@@ -663,10 +574,7 @@ impl Instance {
         if rounds == 0 {
             return;
         }
-        fx.push(Effect::Announce {
-            inst: self.id,
-            rounds,
-        });
+        fx.push(Effect::Announce { inst: self.id, rounds });
         let delay = self.cfg.garp.lower_prio_delay;
         if !delay.is_zero() {
             self.garp_lower_at = Some((now + delay, rounds));

@@ -55,6 +55,11 @@ pub struct GroupId(pub u16);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BuildError {
     TooMany(&'static str),
+    /// A value the engine cannot run with (advert interval 0, AH auth…).
+    Invalid {
+        instance: String,
+        what: &'static str,
+    },
     DuplicateVrid {
         first: String,
         second: String,
@@ -69,14 +74,18 @@ impl core::fmt::Display for BuildError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             BuildError::TooMany(what) => write!(f, "too many {what}"),
-            BuildError::DuplicateVrid { first, second } => write!(
-                f,
-                "instances {first} and {second} use the same VRID on the same interface and family"
-            ),
+            BuildError::DuplicateVrid { first, second } => {
+                write!(f, "instances {first} and {second} use the same VRID on the same interface and family")
+            }
             BuildError::BadReference { instance, what } => write!(f, "{instance}: unknown {what}"),
+            BuildError::Invalid { instance, what } => write!(f, "{instance}: {what}"),
         }
     }
 }
+
+/// Addresses remembered per interface; more are ignored (the first ones
+/// are the primary ones, which is what matters).
+const IFACE_ADDRS: usize = 16;
 
 /// What the engine knows of an interface, from driver events.
 #[derive(Clone, Debug)]
@@ -85,8 +94,31 @@ pub struct Iface {
     /// Until the driver reports the link, it counts as down: an instance must
     /// never become master on an interface nobody has seen.
     pub up: bool,
-    pub primary4: Option<Ipv4Addr>,
-    pub link_local6: Option<Ipv6Addr>,
+    /// Addresses other than our VIPs, in the order they appeared.
+    addrs: heapless::Vec<IpAddr, IFACE_ADDRS>,
+}
+
+impl Iface {
+    /// The first IPv4 address: the source of IPv4 adverts. When it goes,
+    /// the next one takes over, as the kernel promotes secondaries.
+    pub fn primary4(&self) -> Option<Ipv4Addr> {
+        self.addrs.iter().find_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+    }
+
+    /// The first link-local IPv6 address: the source of IPv6 adverts.
+    pub fn link_local6(&self) -> Option<Ipv6Addr> {
+        self.addrs.iter().find_map(|a| match a {
+            IpAddr::V6(a) if is_link_local(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    pub fn has_addr(&self, addr: IpAddr) -> bool {
+        self.addrs.contains(&addr)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -118,8 +150,7 @@ const EFFECTS_PER_INSTANCE: usize = 24;
 impl Engine {
     /// Builds the engine. All allocation happens here.
     pub fn new(cfg: &Config) -> Result<Engine, BuildError> {
-        if cfg.instances.len() > usize::from(u16::MAX) || cfg.trackers.len() > usize::from(u16::MAX)
-        {
+        if cfg.instances.len() > usize::from(u16::MAX) || cfg.trackers.len() > usize::from(u16::MAX) {
             return Err(BuildError::TooMany("instances or trackers"));
         }
         let mut ifaces: Vec<Iface> = Vec::new();
@@ -130,17 +161,20 @@ impl Engine {
             if ifaces.len() >= usize::from(u16::MAX) {
                 return Err(BuildError::TooMany("interfaces"));
             }
-            ifaces.push(Iface {
-                name: name.to_owned(),
-                up: false,
-                primary4: None,
-                link_local6: None,
-            });
+            ifaces.push(Iface { name: name.to_owned(), up: false, addrs: heapless::Vec::new() });
             Ok(IfaceId((ifaces.len() - 1) as u16))
         };
 
         let mut instances = Vec::with_capacity(cfg.instances.len());
         for (n, ic) in cfg.instances.iter().enumerate() {
+            let invalid = |what| Err(BuildError::Invalid { instance: ic.name.clone(), what });
+            if ic.advert_int.is_zero() {
+                return invalid("advert interval 0");
+            }
+            if ic.auth == crate::wire::vrrp::Auth::Ah {
+                // Every peer's advert would be rejected: a second master.
+                return invalid("AH authentication is not implemented");
+            }
             let iface = intern(&ic.interface)?;
             let mut track_ifaces = Vec::with_capacity(ic.track_interfaces.len() + ic.vips.len());
             for t in &ic.track_interfaces {
@@ -165,55 +199,40 @@ impl Engine {
             }
             for t in &ic.track {
                 if usize::from(t.tracker.0) >= cfg.trackers.len() {
-                    return Err(BuildError::BadReference {
-                        instance: ic.name.clone(),
-                        what: "tracker",
-                    });
+                    return Err(BuildError::BadReference { instance: ic.name.clone(), what: "tracker" });
                 }
             }
-            instances.push(Instance::new(
-                InstanceId(n as u16),
-                ic.clone(),
-                iface,
-                track_ifaces,
-                vip_ifaces,
-            ));
+            instances.push(Instance::new(InstanceId(n as u16), ic.clone(), iface, track_ifaces, vip_ifaces));
         }
 
+        if cfg.sync_groups.len() > usize::from(u16::MAX) {
+            return Err(BuildError::TooMany("sync groups"));
+        }
         let mut groups = Vec::with_capacity(cfg.sync_groups.len());
         for (g, gc) in cfg.sync_groups.iter().enumerate() {
             let mut members = Vec::with_capacity(gc.members.len());
             for &m in &gc.members {
-                let Some(inst) = instances.get_mut(m) else {
-                    return Err(BuildError::BadReference {
+                if instances.get(m).is_some_and(|i: &Instance| i.group.is_some()) {
+                    return Err(BuildError::Invalid {
                         instance: gc.name.clone(),
-                        what: "group member",
+                        what: "an instance is in two sync groups",
                     });
+                }
+                let Some(inst) = instances.get_mut(m) else {
+                    return Err(BuildError::BadReference { instance: gc.name.clone(), what: "group member" });
                 };
                 inst.group = Some(GroupId(g as u16));
                 members.push(InstanceId(m as u16));
             }
-            groups.push(Group {
-                members,
-                reported: None,
-            });
+            groups.push(Group { members, reported: None });
         }
 
-        let mut demux: Vec<_> = instances
-            .iter()
-            .map(|i| (i.iface, i.cfg.family, i.cfg.vrid, i.id))
-            .collect();
+        let mut demux: Vec<_> = instances.iter().map(|i| (i.iface, i.cfg.family, i.cfg.vrid, i.id)).collect();
         demux.sort();
         for w in demux.windows(2) {
-            let (a, b) = (
-                &instances[usize::from(w[0].3.0)],
-                &instances[usize::from(w[1].3.0)],
-            );
-            if w[0].0 == w[1].0 && w[0].1 == w[1].1 && w[0].2 == w[1].2 && !disjoint_unicast(a, b) {
-                return Err(BuildError::DuplicateVrid {
-                    first: a.cfg.name.clone(),
-                    second: b.cfg.name.clone(),
-                });
+            let (a, b) = (&instances[usize::from(w[0].3.0)], &instances[usize::from(w[1].3.0)]);
+            if w[0].0 == w[1].0 && w[0].1 == w[1].1 && w[0].2 == w[1].2 && !separable(a, b) {
+                return Err(BuildError::DuplicateVrid { first: a.cfg.name.clone(), second: b.cfg.name.clone() });
             }
         }
 
@@ -257,10 +276,7 @@ impl Engine {
     }
 
     pub fn iface_by_name(&self, name: &str) -> Option<IfaceId> {
-        self.ifaces
-            .iter()
-            .position(|f| f.name == name)
-            .map(|i| IfaceId(i as u16))
+        self.ifaces.iter().position(|f| f.name == name).map(|i| IfaceId(i as u16))
     }
 
     pub fn tracker_status(&self, id: TrackerId) -> Option<TrackStatus> {
@@ -276,11 +292,7 @@ impl Engine {
     /// are, Backup otherwise; `None` before start.
     pub fn group_state(&self, id: GroupId) -> Option<NotifyState> {
         let g = self.groups.get(usize::from(id.0))?;
-        let states = || {
-            g.members
-                .iter()
-                .map(|m| self.instances[usize::from(m.0)].state)
-        };
+        let states = || g.members.iter().map(|m| self.instances[usize::from(m.0)].state);
         if states().any(|s| s == State::Init) {
             None
         } else if states().any(|s| s == State::Fault) {
@@ -311,17 +323,14 @@ impl Engine {
         }
         let f = self.ifaces.get(usize::from(inst.iface.0))?;
         match inst.cfg.family {
-            Family::V4 => f.primary4.map(IpAddr::V4),
-            Family::V6 => f.link_local6.map(IpAddr::V6),
+            Family::V4 => f.primary4().map(IpAddr::V4),
+            Family::V6 => f.link_local6().map(IpAddr::V6),
         }
     }
 
     /// The earliest time `handle(now, Event::Timer)` has work to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.instances
-            .iter()
-            .filter_map(Instance::next_deadline)
-            .min()
+        self.instances.iter().filter_map(Instance::next_deadline).min()
     }
 
     /// Processes one event at `now`, pushing what must happen into `fx`.
@@ -330,26 +339,19 @@ impl Engine {
             Event::Start => self.start(now, fx),
             Event::Timer => self.timers(now, fx),
             Event::Advert(rx) => self.rx_advert(now, &rx, fx),
-            Event::RxError {
-                iface,
-                family,
-                vrid,
-                error,
-            } => match vrid.and_then(|v| self.lookup(iface, family, v, None)) {
-                Some(i) => self.instances[i].stats.count_error(error),
-                None => count(&mut self.global_errors[error.index()]),
-            },
+            Event::RxError { iface, family, vrid, error } => {
+                match vrid.and_then(|v| self.lookup(iface, family, v, None)) {
+                    Some(i) => self.instances[i].stats.count_error(error),
+                    None => count(&mut self.global_errors[error.index()]),
+                }
+            }
             Event::Link { iface, up } => {
                 if let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) {
                     f.up = up;
                     self.reevaluate(now, fx);
                 }
             }
-            Event::Address {
-                iface,
-                addr,
-                present,
-            } => self.address(now, iface, addr, present, fx),
+            Event::Address { iface, addr, present } => self.address(now, iface, addr, present, fx),
             Event::ScriptResult { tracker, success } => {
                 if let Some(t) = self.trackers.get_mut(usize::from(tracker.0)) {
                     if t.script_result(success) {
@@ -377,16 +379,30 @@ impl Engine {
         }
         self.started = true;
         for i in 0..self.instances.len() {
-            if self.startup_delay.is_zero() {
-                self.start_instance(i, now, fx);
-            } else {
-                self.instances[i].start_at = Some(now + self.startup_delay);
-            }
+            // keepalived-reference §2.10: addresses left by a crash are
+            // removed before the election, so they are never used as a
+            // source and never held by two routers.
+            fx.push(Effect::RemoveVips { inst: self.instances[i].id });
+            self.start_instance(i, now, fx);
+        }
+    }
+
+    /// Whether instance `i` goes Master at start: an owner (255) whose state
+    /// is not BACKUP, and, in a sync group, only when every member is one
+    /// (keepalived's `vrrp_complete_init`); otherwise it starts as a backup.
+    fn starts_as_owner(&self, i: usize) -> bool {
+        let owner = |inst: &Instance| {
+            inst.base_priority == 255 && inst.cfg.initial_state == crate::config::InitialState::Master
+        };
+        match self.instances[i].group {
+            None => owner(&self.instances[i]),
+            Some(g) => self.groups[usize::from(g.0)].members.iter().all(|m| owner(&self.instances[usize::from(m.0)])),
         }
     }
 
     /// keepalived-reference §2.3: every instance starts in Backup or Fault;
-    /// only an owner (255) whose state is not BACKUP goes Master at once.
+    /// only an owner goes Master at once. `vrrp_startup_delay` pushes the
+    /// first timer back without holding the instance out of Backup.
     fn start_instance(&mut self, i: usize, now: Instant, fx: &mut Effects) {
         let (fault, silent, prio) = self.evaluate_with_group(i);
         self.instances[i].effective_priority = prio;
@@ -395,14 +411,15 @@ impl Engine {
             self.instances[i].transition(now, State::Fault, Reason::Startup, notify, fx);
             return;
         }
-        let inst = &self.instances[i];
-        if inst.base_priority == 255
-            && inst.cfg.initial_state == crate::config::InitialState::Master
-        {
+        let owner = self.starts_as_owner(i);
+        if owner && self.startup_delay.is_zero() {
             self.instances[i].want_master = true;
-            self.try_master(i, now, Reason::Owner, fx);
+            self.instances[i].transition(now, State::Master, Reason::Owner, true, fx);
         } else {
             self.instances[i].transition(now, State::Backup, Reason::Startup, true, fx);
+            if !self.startup_delay.is_zero() {
+                self.instances[i].delay_first_timer(now, self.startup_delay, owner);
+            }
         }
     }
 
@@ -411,11 +428,10 @@ impl Engine {
             inst.stop(now, release_vips, fx);
         }
         for (g, group) in self.groups.iter_mut().enumerate() {
-            group.reported = None;
-            fx.push(Effect::GroupState {
-                group: GroupId(g as u16),
-                state: NotifyState::Stop,
-            });
+            // Only groups that reported a state report STOP, once.
+            if group.reported.take().is_some() {
+                fx.push(Effect::GroupState { group: GroupId(g as u16), state: NotifyState::Stop });
+            }
         }
         self.started = false;
     }
@@ -424,10 +440,6 @@ impl Engine {
 
     fn timers(&mut self, now: Instant, fx: &mut Effects) {
         for i in 0..self.instances.len() {
-            if self.instances[i].start_at.is_some_and(|t| t <= now) {
-                self.instances[i].start_at = None;
-                self.start_instance(i, now, fx);
-            }
             // RFC 9568 §6.4.2: Master_Down_Timer fired in Backup.
             if let Some(cause) = self.instances[i].take_due_down_timer(now) {
                 self.instances[i].want_master = true;
@@ -450,9 +462,7 @@ impl Engine {
             s.want_master || s.state == State::Master
         });
         if !ready {
-            fx.push(Effect::Log(LogEvent::SyncGroupWait {
-                inst: self.instances[i].id,
-            }));
+            fx.push(Effect::Log(LogEvent::SyncGroupWait { inst: self.instances[i].id }));
             self.instances[i].restart_down_timer(now);
             return;
         }
@@ -484,10 +494,7 @@ impl Engine {
             if state.is_some() && state != self.groups[g].reported {
                 self.groups[g].reported = state;
                 if let Some(state) = state {
-                    fx.push(Effect::GroupState {
-                        group: GroupId(g as u16),
-                        state,
-                    });
+                    fx.push(Effect::GroupState { group: GroupId(g as u16), state });
                 }
             }
         }
@@ -513,12 +520,18 @@ impl Engine {
         if !inst.cfg.dont_track_primary && !up(inst.iface) {
             add(Contribution::Fault { silent: false });
         }
+        // No address to send adverts from: a master would go silent while
+        // holding its VIPs, so this is a fault.
+        if self.source_of(inst).is_none() {
+            add(Contribution::Fault { silent: false });
+        }
+        if let (true, Some(src)) = (inst.cfg.track_src_ip, inst.cfg.src_addr) {
+            if !self.ifaces.get(usize::from(inst.iface.0)).is_some_and(|f| f.has_addr(src)) {
+                add(Contribution::Fault { silent: false });
+            }
+        }
         for &(id, weight, reverse) in &inst.track_ifaces {
-            let status = if up(id) {
-                TrackStatus::Up
-            } else {
-                TrackStatus::Down
-            };
+            let status = if up(id) { TrackStatus::Up } else { TrackStatus::Down };
             add(track::updown_contribution(status, weight, reverse));
         }
         for r in &inst.cfg.track {
@@ -526,11 +539,7 @@ impl Engine {
         }
         // An owner's priority never moves, so weights are ignored; faults
         // still apply.
-        (
-            fault,
-            fault && !loud,
-            track::effective_priority(inst.base_priority, sum),
-        )
+        (fault, fault && !loud, track::effective_priority(inst.base_priority, sum))
     }
 
     fn contribution(&self, r: &TrackRef) -> Contribution {
@@ -574,24 +583,12 @@ impl Engine {
             match (state, fault) {
                 (State::Init, _) => {}
                 (State::Fault, false) => {
-                    self.instances[i].transition(
-                        now,
-                        State::Backup,
-                        Reason::FaultCleared,
-                        true,
-                        fx,
-                    );
+                    self.instances[i].transition(now, State::Backup, Reason::FaultCleared, true, fx);
                 }
                 (State::Fault, true) => {}
                 (_, true) => {
                     let notify = !silent;
-                    self.instances[i].transition(
-                        now,
-                        State::Fault,
-                        Reason::TrackerFault,
-                        notify,
-                        fx,
-                    );
+                    self.instances[i].transition(now, State::Fault, Reason::TrackerFault, notify, fx);
                 }
                 (_, false) => {}
             }
@@ -600,30 +597,27 @@ impl Engine {
 
     // ----- addresses -------------------------------------------------------------
 
-    fn address(
-        &mut self,
-        now: Instant,
-        iface: IfaceId,
-        addr: IpAddr,
-        present: bool,
-        fx: &mut Effects,
-    ) {
+    fn address(&mut self, now: Instant, iface: IfaceId, addr: IpAddr, present: bool, fx: &mut Effects) {
         let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) else {
             return;
         };
         let is_vip = self.instances.iter().any(|i| i.owns_vip(addr));
         if !is_vip {
-            // The first non-VIP address is the primary one; VIPs never are,
-            // so a VIP left behind by a crash cannot become our advert source.
-            match addr {
-                IpAddr::V4(a) if present && f.primary4.is_none() => f.primary4 = Some(a),
-                IpAddr::V4(a) if !present && f.primary4 == Some(a) => f.primary4 = None,
-                IpAddr::V6(a) if is_link_local(&a) && present && f.link_local6.is_none() => {
-                    f.link_local6 = Some(a)
+            // VIPs are never remembered, so a VIP left behind by a crash
+            // cannot become our advert source.
+            let known = f.addrs.iter().position(|a| *a == addr);
+            match (present, known) {
+                (true, None) => {
+                    let _ = f.addrs.push(addr);
                 }
-                IpAddr::V6(a) if !present && f.link_local6 == Some(a) => f.link_local6 = None,
-                _ => {}
+                (false, Some(i)) => {
+                    f.addrs.remove(i);
+                }
+                _ => return,
             }
+            // The source address may have changed or gone (track_src_ip,
+            // no address to advertise from).
+            self.reevaluate(now, fx);
             return;
         }
         if present {
@@ -635,10 +629,7 @@ impl Engine {
         for i in 0..self.instances.len() {
             let inst = &self.instances[i];
             if inst.state == State::Master && inst.tracks_vip(iface, addr) {
-                fx.push(Effect::Log(LogEvent::VipDeleted {
-                    inst: inst.id,
-                    addr,
-                }));
+                fx.push(Effect::Log(LogEvent::VipDeleted { inst: inst.id, addr }));
                 self.instances[i].transition(now, State::Backup, Reason::VipDeleted, true, fx);
                 self.group_follow_backup(i, now, fx);
             }
@@ -647,24 +638,24 @@ impl Engine {
 
     // ----- receive ---------------------------------------------------------------
 
-    fn lookup(
-        &self,
-        iface: IfaceId,
-        family: Family,
-        vrid: u8,
-        src: Option<IpAddr>,
-    ) -> Option<usize> {
-        let start = self
-            .demux
-            .partition_point(|e| (e.0, e.1, e.2) < (iface, family, vrid));
+    /// The instance an advert is for: same interface, family and VRID;
+    /// among instances sharing those, a multicast advert goes to the one
+    /// listening on its group and a unicast one to the one that has the
+    /// sender as a peer. When none fits, the first instance gets it (and
+    /// counts the mismatch).
+    fn lookup(&self, iface: IfaceId, family: Family, vrid: u8, rx: Option<(IpAddr, IpAddr)>) -> Option<usize> {
+        let start = self.demux.partition_point(|e| (e.0, e.1, e.2) < (iface, family, vrid));
         let mut first = None;
         for e in &self.demux[start..] {
             if (e.0, e.1, e.2) != (iface, family, vrid) {
                 break;
             }
             let i = usize::from(e.3.0);
-            // Unicast instances sharing a VRID are told apart by peer address.
-            if src.is_none_or(|s| self.instances[i].has_peer(s)) {
+            let inst = &self.instances[i];
+            let fits = rx.is_none_or(|(src, dst)| {
+                if dst.is_multicast() { !inst.cfg.is_unicast() && inst.group_addr() == dst } else { inst.has_peer(src) }
+            });
+            if fits {
                 return Some(i);
             }
             first.get_or_insert(i);
@@ -674,13 +665,9 @@ impl Engine {
 
     fn rx_advert(&mut self, now: Instant, rx: &RxAdvert<'_>, fx: &mut Effects) {
         let family = Family::of(&rx.src);
-        let Some(i) = self.lookup(rx.iface, family, rx.advert.vrid, Some(rx.src)) else {
+        let Some(i) = self.lookup(rx.iface, family, rx.advert.vrid, Some((rx.src, rx.dst))) else {
             count(&mut self.global_errors[WireError::VrId.index()]);
-            fx.push(Effect::Log(LogEvent::RxError {
-                inst: None,
-                src: Some(rx.src),
-                error: WireError::VrId,
-            }));
+            fx.push(Effect::Log(LogEvent::RxError { inst: None, src: Some(rx.src), error: WireError::VrId }));
             return;
         };
         // RFC 9568 §6.4: adverts are ignored in Initialize; keepalived also
@@ -692,11 +679,7 @@ impl Engine {
         let inst = &mut self.instances[i];
         if let Err(error) = inst.validate(rx) {
             inst.stats.count_error(error);
-            fx.push(Effect::Log(LogEvent::RxError {
-                inst: Some(inst.id),
-                src: Some(rx.src),
-                error,
-            }));
+            fx.push(Effect::Log(LogEvent::RxError { inst: Some(inst.id), src: Some(rx.src), error }));
             return;
         }
         inst.note_accepted(rx, fx);
@@ -704,7 +687,7 @@ impl Engine {
             State::Backup => inst.backup_rx(now, rx, fx),
             State::Master => match inst.master_rx(now, rx, ours, fx) {
                 MasterRx::Yield => self.group_follow_backup(i, now, fx),
-                MasterRx::Lower { rounds } => self.group_lower_prio_burst(i, now, rounds, fx),
+                MasterRx::Lower => self.group_lower_prio_burst(i, now, fx),
                 MasterRx::Stay => {}
             },
             State::Init | State::Fault => {}
@@ -713,13 +696,14 @@ impl Engine {
 
     /// keepalived answers a lower-priority advert with GARPs from every
     /// master of the sync group, not only the one that heard it.
-    fn group_lower_prio_burst(&mut self, i: usize, now: Instant, rounds: u8, fx: &mut Effects) {
+    fn group_lower_prio_burst(&mut self, i: usize, now: Instant, fx: &mut Effects) {
         let Some(g) = self.instances[i].group else {
             return;
         };
         for k in 0..self.groups[usize::from(g.0)].members.len() {
             let m = usize::from(self.groups[usize::from(g.0)].members[k].0);
             if m != i && self.instances[m].state == State::Master {
+                let rounds = self.instances[m].cfg.garp.lower_prio_repeat;
                 self.instances[m].announce_lower_prio(now, rounds, fx);
             }
         }
@@ -734,14 +718,14 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
-/// Two unicast instances may share a VRID on one interface when their peer
-/// sets do not overlap (keepalived-reference §1.3).
-fn disjoint_unicast(a: &Instance, b: &Instance) -> bool {
-    a.cfg.is_unicast()
-        && b.cfg.is_unicast()
-        && !a
-            .cfg
-            .unicast_peers
-            .iter()
-            .any(|p| b.cfg.unicast_peers.iter().any(|q| q.addr == p.addr))
+/// Two instances may share a VRID on one interface and family when
+/// adverts can tell them apart (keepalived-reference §1.3): one unicast and
+/// one multicast, different multicast groups, or unicast peer sets that do
+/// not overlap.
+fn separable(a: &Instance, b: &Instance) -> bool {
+    match (a.cfg.is_unicast(), b.cfg.is_unicast()) {
+        (true, true) => !a.cfg.unicast_peers.iter().any(|p| b.cfg.unicast_peers.iter().any(|q| q.addr == p.addr)),
+        (false, false) => a.group_addr() != b.group_addr(),
+        _ => true,
+    }
 }

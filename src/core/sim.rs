@@ -159,29 +159,14 @@ impl Lan {
             return;
         }
         router.running = true;
-        router.engine =
-            Engine::new(&router.config).unwrap_or_else(|e| panic!("{}: {e}", router.name));
+        router.engine = Engine::new(&router.config).unwrap_or_else(|e| panic!("{}: {e}", router.name));
         router.fx = Effects::with_capacity(router.engine.effects_capacity());
         let (a4, a6, cable) = (router.addr4, router.addr6, router.cable);
         for i in 0..router.engine.ifaces().len() {
             let iface = super::IfaceId(i as u16);
             self.feed(r, Event::Link { iface, up: cable });
-            self.feed(
-                r,
-                Event::Address {
-                    iface,
-                    addr: IpAddr::V4(a4),
-                    present: true,
-                },
-            );
-            self.feed(
-                r,
-                Event::Address {
-                    iface,
-                    addr: IpAddr::V6(a6),
-                    present: true,
-                },
-            );
+            self.feed(r, Event::Address { iface, addr: IpAddr::V4(a4), present: true });
+            self.feed(r, Event::Address { iface, addr: IpAddr::V6(a6), present: true });
         }
         self.feed(r, Event::Start);
     }
@@ -206,13 +191,7 @@ impl Lan {
         self.routers[r.0].cable = plugged;
         if self.routers[r.0].running {
             for i in 0..self.routers[r.0].engine.ifaces().len() {
-                self.feed(
-                    r,
-                    Event::Link {
-                        iface: super::IfaceId(i as u16),
-                        up: plugged,
-                    },
-                );
+                self.feed(r, Event::Link { iface: super::IfaceId(i as u16), up: plugged });
             }
         }
     }
@@ -253,30 +232,18 @@ impl Lan {
     pub fn delete_address(&mut self, r: RouterId, iface: &str, addr: IpAddr) {
         self.routers[r.0].vips.remove(&(iface.to_owned(), addr));
         if let Some(id) = self.routers[r.0].engine.iface_by_name(iface) {
-            self.feed(
-                r,
-                Event::Address {
-                    iface: id,
-                    addr,
-                    present: false,
-                },
-            );
+            self.feed(r, Event::Address { iface: id, addr, present: false });
         }
     }
 
     pub fn state(&self, r: RouterId, instance: &str) -> State {
-        self.routers[r.0]
-            .engine
-            .instance_by_name(instance)
-            .map_or(State::Init, |i| i.state)
+        self.routers[r.0].engine.instance_by_name(instance).map_or(State::Init, |i| i.state)
     }
 
     /// Running routers holding `addr`.
     pub fn holders(&self, addr: IpAddr) -> Vec<RouterId> {
         (0..self.routers.len())
-            .filter(|&i| {
-                self.routers[i].running && self.routers[i].vips.iter().any(|(_, a)| *a == addr)
-            })
+            .filter(|&i| self.routers[i].running && self.routers[i].vips.iter().any(|(_, a)| *a == addr))
             .map(RouterId)
             .collect()
     }
@@ -292,11 +259,7 @@ impl Lan {
 
     /// When `r` last entered `to` for `instance`.
     pub fn entered(&self, r: RouterId, instance: &str, to: State) -> Option<Instant> {
-        self.transitions
-            .iter()
-            .rev()
-            .find(|t| t.router == r && t.instance == instance && t.to == to)
-            .map(|t| t.at)
+        self.transitions.iter().rev().find(|t| t.router == r && t.instance == instance && t.to == to).map(|t| t.at)
     }
 
     /// Runs until `until`, processing every packet and timer in time order.
@@ -304,12 +267,7 @@ impl Lan {
     pub fn run_until(&mut self, until: Instant) {
         loop {
             let next_packet = self.queue.peek().map(|Reverse((t, _, _))| *t);
-            let next_timer = self
-                .routers
-                .iter()
-                .filter(|r| r.running)
-                .filter_map(|r| r.engine.next_deadline())
-                .min();
+            let next_timer = self.routers.iter().filter(|r| r.running).filter_map(|r| r.engine.next_deadline()).min();
             let next = match (next_packet, next_timer) {
                 (Some(p), Some(t)) => p.min(t),
                 (Some(p), None) => p,
@@ -329,11 +287,8 @@ impl Lan {
                 continue;
             }
             for i in 0..self.routers.len() {
-                let due = self.routers[i].running
-                    && self.routers[i]
-                        .engine
-                        .next_deadline()
-                        .is_some_and(|t| t <= self.now);
+                let due =
+                    self.routers[i].running && self.routers[i].engine.next_deadline().is_some_and(|t| t <= self.now);
                 if due {
                     self.feed(RouterId(i), Event::Timer);
                 }
@@ -362,28 +317,12 @@ impl Lan {
         router.fx.clear();
         match Advert::parse(&p.bytes, p.src, p.dst) {
             Ok((advert, checksum)) => {
-                let rx = RxAdvert {
-                    iface,
-                    src: p.src,
-                    dst: p.dst,
-                    ttl: 255,
-                    advert,
-                    checksum,
-                };
+                let rx = RxAdvert { iface, src: p.src, dst: p.dst, ttl: 255, advert, checksum };
                 router.engine.handle(now, Event::Advert(rx), &mut router.fx);
             }
             Err(error) => {
                 let vrid = crate::wire::vrrp::peek_vrid(&p.bytes);
-                router.engine.handle(
-                    now,
-                    Event::RxError {
-                        iface,
-                        family,
-                        vrid,
-                        error,
-                    },
-                    &mut router.fx,
-                );
+                router.engine.handle(now, Event::RxError { iface, family, vrid, error }, &mut router.fx);
             }
         }
         self.apply(p.to);
@@ -406,22 +345,9 @@ impl Lan {
                 Effect::SendAdvert { inst, priority } => self.send(r, inst, priority),
                 Effect::AddVips { inst } => self.set_vips(r, inst, true),
                 Effect::RemoveVips { inst } => self.set_vips(r, inst, false),
-                Effect::StateChange {
-                    inst,
-                    from,
-                    to,
-                    reason,
-                    ..
-                } => {
+                Effect::StateChange { inst, from, to, reason, .. } => {
                     let instance = self.instance_name(r, inst);
-                    self.transitions.push(Transition {
-                        at: self.now,
-                        router: r,
-                        instance,
-                        from,
-                        to,
-                        reason,
-                    });
+                    self.transitions.push(Transition { at: self.now, router: r, instance, from, to, reason });
                 }
                 Effect::Announce { .. }
                 | Effect::AnnounceSource { .. }
@@ -433,11 +359,7 @@ impl Lan {
     }
 
     fn instance_name(&self, r: RouterId, inst: InstanceId) -> String {
-        self.routers[r.0]
-            .engine
-            .instance(inst)
-            .map(|i| i.cfg.name.clone())
-            .unwrap_or_default()
+        self.routers[r.0].engine.instance(inst).map(|i| i.cfg.name.clone()).unwrap_or_default()
     }
 
     fn set_vips(&mut self, r: RouterId, inst: InstanceId, add: bool) {
@@ -446,10 +368,7 @@ impl Lan {
             return;
         };
         for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-            let key = (
-                v.dev.clone().unwrap_or_else(|| i.cfg.interface.clone()),
-                v.addr,
-            );
+            let key = (v.dev.clone().unwrap_or_else(|| i.cfg.interface.clone()), v.addr);
             if add {
                 router.vips.insert(key);
             } else {
@@ -464,11 +383,9 @@ impl Lan {
             return;
         }
         let engine = &router.engine;
-        let (Some(i), Some(advert), Some(src)) = (
-            engine.instance(inst),
-            engine.advert(inst, priority),
-            engine.source_addr(inst),
-        ) else {
+        let (Some(i), Some(advert), Some(src)) =
+            (engine.instance(inst), engine.advert(inst, priority), engine.source_addr(inst))
+        else {
             return;
         };
         let dsts: Vec<IpAddr> = if i.cfg.is_unicast() {
@@ -480,12 +397,7 @@ impl Lan {
             })]
         };
         let iface = i.cfg.interface.clone();
-        self.sent.push(Sent {
-            at: self.now,
-            router: r,
-            instance: i.cfg.name.clone(),
-            priority,
-        });
+        self.sent.push(Sent { at: self.now, router: r, instance: i.cfg.name.clone(), priority });
         let mut frames = Vec::with_capacity(dsts.len());
         let mut buf = [0u8; 4096];
         for dst in dsts {
@@ -497,26 +409,14 @@ impl Lan {
         for (dst, bytes) in frames {
             for to in 0..self.routers.len() {
                 let peer = &self.routers[to];
-                let addressed = dst.is_multicast()
-                    || dst == IpAddr::V4(peer.addr4)
-                    || dst == IpAddr::V6(peer.addr6);
+                let addressed = dst.is_multicast() || dst == IpAddr::V4(peer.addr4) || dst == IpAddr::V6(peer.addr6);
                 if to == r.0 || !addressed || peer.segment != segment || self.lost() {
                     continue;
                 }
-                let packet = Packet {
-                    to: RouterId(to),
-                    iface: iface.clone(),
-                    src,
-                    dst,
-                    bytes: bytes.clone(),
-                };
+                let packet = Packet { to: RouterId(to), iface: iface.clone(), src, dst, bytes: bytes.clone() };
                 self.packets.push(Some(packet));
                 self.seq += 1;
-                self.queue.push(Reverse((
-                    self.now + self.latency,
-                    self.seq,
-                    self.packets.len() - 1,
-                )));
+                self.queue.push(Reverse((self.now + self.latency, self.seq, self.packets.len() - 1)));
             }
         }
     }
@@ -538,13 +438,7 @@ impl Lan {
         self.effects
             .iter()
             .filter(|(_, who, _)| *who == r)
-            .filter_map(|(t, _, e)| {
-                if let Effect::Log(l) = e {
-                    Some((*t, *l))
-                } else {
-                    None
-                }
-            })
+            .filter_map(|(t, _, e)| if let Effect::Log(l) = e { Some((*t, *l)) } else { None })
             .collect()
     }
 }

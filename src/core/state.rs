@@ -65,10 +65,7 @@ impl Reason {
     /// (keepalived-reference §2.5): yes on shutdown, fault and VIP loss; not
     /// when yielding to a better master.
     pub const fn releases_with_priority_zero(self) -> bool {
-        matches!(
-            self,
-            Reason::TrackerFault | Reason::VipDeleted | Reason::Shutdown
-        )
+        matches!(self, Reason::TrackerFault | Reason::VipDeleted | Reason::Shutdown)
     }
 }
 

@@ -24,10 +24,7 @@ fn secs(n: u64) -> Instant {
 }
 
 fn one(i: InstanceConfig) -> Config {
-    Config {
-        instances: vec![i],
-        ..Config::default()
-    }
+    Config { instances: vec![i], ..Config::default() }
 }
 
 fn v2(prio: u8) -> InstanceConfig {
@@ -41,23 +38,8 @@ fn started(cfg: Config) -> (Engine, Effects) {
     let mut e = Engine::new(&cfg).unwrap();
     let mut fx = Effects::with_capacity(e.effects_capacity());
     let eth0 = IfaceId(0);
-    e.handle(
-        Instant::ZERO,
-        Event::Link {
-            iface: eth0,
-            up: true,
-        },
-        &mut fx,
-    );
-    e.handle(
-        Instant::ZERO,
-        Event::Address {
-            iface: eth0,
-            addr: IpAddr::from([10, 0, 0, 1]),
-            present: true,
-        },
-        &mut fx,
-    );
+    e.handle(Instant::ZERO, Event::Link { iface: eth0, up: true }, &mut fx);
+    e.handle(Instant::ZERO, Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 1]), present: true }, &mut fx);
     fx.clear();
     e.handle(Instant::ZERO, Event::Start, &mut fx);
     (e, fx)
@@ -98,20 +80,8 @@ fn receive_checks_charge_the_right_counter() {
     static OTHER: [[u8; 4]; 1] = [[10, 0, 0, 99]];
     let (mut e, mut fx) = started(one(v2(100)));
     let cases: &[(RxAdvert<'_>, WireError)] = &[
-        (
-            RxAdvert {
-                ttl: 254,
-                ..rx(advert(200))
-            },
-            WireError::IpTtl,
-        ),
-        (
-            RxAdvert {
-                dst: IpAddr::from(PEER),
-                ..rx(advert(200))
-            },
-            WireError::Source,
-        ),
+        (RxAdvert { ttl: 254, ..rx(advert(200)) }, WireError::IpTtl),
+        (RxAdvert { dst: IpAddr::from(PEER), ..rx(advert(200)) }, WireError::Source),
         (
             rx(Advert {
                 version: Version::V3,
@@ -120,44 +90,17 @@ fn receive_checks_charge_the_right_counter() {
             }),
             WireError::Version,
         ),
-        (
-            rx(Advert {
-                auth: Auth::Simple(*b"secret\0\0"),
-                ..advert(200)
-            }),
-            WireError::AuthTypeMismatch,
-        ),
-        (
-            rx(Advert {
-                interval: Interval::V2(Secs::new(2)),
-                ..advert(200)
-            }),
-            WireError::Interval,
-        ),
-        (
-            rx(Advert {
-                addrs: Addrs::V4(&TWO),
-                ..advert(200)
-            }),
-            WireError::AddressList,
-        ),
-        (
-            rx(Advert {
-                addrs: Addrs::V4(&OTHER),
-                ..advert(200)
-            }),
-            WireError::AddressList,
-        ),
+        (rx(Advert { auth: Auth::Simple(*b"secret\0\0"), ..advert(200) }), WireError::AuthTypeMismatch),
+        (rx(Advert { interval: Interval::V2(Secs::new(2)), ..advert(200) }), WireError::Interval),
+        (rx(Advert { addrs: Addrs::V4(&TWO), ..advert(200) }), WireError::AddressList),
+        (rx(Advert { addrs: Addrs::V4(&OTHER), ..advert(200) }), WireError::AddressList),
     ];
     for (n, (r, err)) in cases.iter().enumerate() {
         let before = inst(&e).stats.error(*err);
         fx.clear();
         e.handle(us(n as u64), Event::Advert(*r), &mut fx);
         assert_eq!(inst(&e).stats.error(*err), before + 1, "case {n}: {err:?}");
-        assert!(
-            fx.iter()
-                .any(|f| matches!(f, Effect::Log(LogEvent::RxError { error, .. }) if error == err))
-        );
+        assert!(fx.iter().any(|f| matches!(f, Effect::Log(LogEvent::RxError { error, .. }) if error == err)));
     }
     assert_eq!(inst(&e).stats.adverts_rcvd, 0, "none accepted");
     // The timer was never reset by a rejected advert.
@@ -165,35 +108,18 @@ fn receive_checks_charge_the_right_counter() {
 
     // Unknown VRID: router-level counter.
     fx.clear();
-    e.handle(
-        secs(1),
-        Event::Advert(rx(Advert {
-            vrid: 9,
-            ..advert(200)
-        })),
-        &mut fx,
-    );
+    e.handle(secs(1), Event::Advert(rx(Advert { vrid: 9, ..advert(200) })), &mut fx);
     assert_eq!(e.global_error(WireError::VrId), 1);
     // Wire-level errors reported by the driver land on the instance when the
     // VRID is known, else on the router.
     e.handle(
         secs(1),
-        Event::RxError {
-            iface: IfaceId(0),
-            family: Family::V4,
-            vrid: Some(51),
-            error: WireError::Checksum,
-        },
+        Event::RxError { iface: IfaceId(0), family: Family::V4, vrid: Some(51), error: WireError::Checksum },
         &mut fx,
     );
     e.handle(
         secs(1),
-        Event::RxError {
-            iface: IfaceId(0),
-            family: Family::V4,
-            vrid: None,
-            error: WireError::Checksum,
-        },
+        Event::RxError { iface: IfaceId(0), family: Family::V4, vrid: None, error: WireError::Checksum },
         &mut fx,
     );
     assert_eq!(inst(&e).stats.error(WireError::Checksum), 1);
@@ -205,40 +131,16 @@ fn simple_password_is_checked() {
     let mut cfg = v2(100);
     cfg.auth = Auth::Simple(*b"abcdefgh");
     let (mut e, mut fx) = started(one(cfg));
-    e.handle(
-        us(1),
-        Event::Advert(rx(Advert {
-            auth: Auth::Simple(*b"abcdefgX"),
-            ..advert(200)
-        })),
-        &mut fx,
-    );
+    e.handle(us(1), Event::Advert(rx(Advert { auth: Auth::Simple(*b"abcdefgX"), ..advert(200) })), &mut fx);
     assert_eq!(inst(&e).stats.error(WireError::AuthFailure), 1);
     e.handle(us(2), Event::Advert(rx(advert(200))), &mut fx);
     assert_eq!(inst(&e).stats.error(WireError::AuthTypeMismatch), 1);
-    e.handle(
-        us(3),
-        Event::Advert(rx(Advert {
-            auth: Auth::Ah,
-            ..advert(200)
-        })),
-        &mut fx,
-    );
+    e.handle(us(3), Event::Advert(rx(Advert { auth: Auth::Ah, ..advert(200) })), &mut fx);
     assert_eq!(inst(&e).stats.error(WireError::AuthTypeMismatch), 2);
-    e.handle(
-        us(4),
-        Event::Advert(rx(Advert {
-            auth: Auth::Simple(*b"abcdefgh"),
-            ..advert(200)
-        })),
-        &mut fx,
-    );
+    e.handle(us(4), Event::Advert(rx(Advert { auth: Auth::Simple(*b"abcdefgh"), ..advert(200) })), &mut fx);
     assert_eq!(inst(&e).stats.adverts_rcvd, 1);
     // Our own adverts carry the password.
-    assert_eq!(
-        e.advert(InstanceId(0), 100).unwrap().auth,
-        Auth::Simple(*b"abcdefgh")
-    );
+    assert_eq!(e.advert(InstanceId(0), 100).unwrap().auth, Auth::Simple(*b"abcdefgh"));
 }
 
 #[test]
@@ -249,25 +151,16 @@ fn master_entry_effects_in_keepalived_order_and_garp_schedule() {
     cfg.garp.master_refresh_repeat = 2;
     let (mut e, mut fx) = started(one(cfg));
     let id = InstanceId(0);
+    // Stale addresses removed first; the state change (and its notify) comes
+    // after the advert, the addresses and the GARP burst.
     assert_eq!(
         fx.as_slice(),
         &[
-            Effect::StateChange {
-                inst: id,
-                from: State::Init,
-                to: State::Master,
-                reason: Reason::Owner,
-                notify: true
-            },
-            Effect::SendAdvert {
-                inst: id,
-                priority: 255
-            },
+            Effect::RemoveVips { inst: id },
+            Effect::SendAdvert { inst: id, priority: 255 },
             Effect::AddVips { inst: id },
-            Effect::Announce {
-                inst: id,
-                rounds: 5
-            },
+            Effect::Announce { inst: id, rounds: 5 },
+            Effect::StateChange { inst: id, from: State::Init, to: State::Master, reason: Reason::Owner, notify: true },
         ]
     );
     // Collect announcements over two minutes.
@@ -308,42 +201,26 @@ fn master_answers_lower_priority_with_advert_and_garps() {
                 priority: 100,
                 ours: 150
             }),
-            Effect::SendAdvert {
-                inst: id,
-                priority: 150
-            },
-            Effect::Announce {
-                inst: id,
-                rounds: 3
-            },
+            Effect::SendAdvert { inst: id, priority: 150 },
+            Effect::Announce { inst: id, rounds: 3 },
         ]
     );
     // The advert timer restarted from the answer; the second burst comes 2 s later.
     assert_eq!(inst(&e).advert_deadline(), Some(secs(6)));
     fx.clear();
     e.handle(secs(7), Event::Timer, &mut fx);
-    assert!(fx.iter().any(|f| *f
-        == Effect::Announce {
-            inst: id,
-            rounds: 3
-        }));
+    assert!(fx.iter().any(|f| *f == Effect::Announce { inst: id, rounds: 3 }));
 
     // Equal priority from a lower address: also "lower".
     fx.clear();
-    let low = RxAdvert {
-        src: IpAddr::from([10, 0, 0, 0]),
-        ..rx(advert(150))
-    };
+    let low = RxAdvert { src: IpAddr::from([10, 0, 0, 0]), ..rx(advert(150)) };
     e.handle(secs(8), Event::Advert(low), &mut fx);
     assert_eq!(inst(&e).state, State::Master);
     // Equal priority from a higher address: yield, without priority 0.
     fx.clear();
     e.handle(secs(9), Event::Advert(rx(advert(150))), &mut fx);
     assert_eq!(inst(&e).state, State::Backup);
-    assert!(
-        !fx.iter()
-            .any(|f| matches!(f, Effect::SendAdvert { priority: 0, .. }))
-    );
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SendAdvert { priority: 0, .. })));
     assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: id }));
 }
 
@@ -355,17 +232,8 @@ fn higher_prio_send_advert_sends_one_before_yielding() {
     e.handle(secs(4), Event::Timer, &mut fx);
     fx.clear();
     e.handle(secs(5), Event::Advert(rx(advert(200))), &mut fx);
-    let sends: Vec<_> = fx
-        .iter()
-        .filter(|f| matches!(f, Effect::SendAdvert { .. }))
-        .collect();
-    assert_eq!(
-        sends,
-        vec![&Effect::SendAdvert {
-            inst: InstanceId(0),
-            priority: 150
-        }]
-    );
+    let sends: Vec<_> = fx.iter().filter(|f| matches!(f, Effect::SendAdvert { .. })).collect();
+    assert_eq!(sends, vec![&Effect::SendAdvert { inst: InstanceId(0), priority: 150 }]);
     assert_eq!(inst(&e).state, State::Backup);
 }
 
@@ -376,10 +244,7 @@ fn two_owners_lower_ours_to_254() {
     let (mut e, mut fx) = started(one(cfg));
     fx.clear();
     e.handle(secs(1), Event::Advert(rx(advert(255))), &mut fx);
-    assert!(
-        fx.iter()
-            .any(|f| matches!(f, Effect::Log(LogEvent::OwnerConflict { .. })))
-    );
+    assert!(fx.iter().any(|f| matches!(f, Effect::Log(LogEvent::OwnerConflict { .. }))));
     assert_eq!(inst(&e).effective_priority, 254);
     assert_eq!(inst(&e).state, State::Backup);
 }
@@ -398,13 +263,7 @@ fn priority_zero_answered_by_master_and_shortens_backup_timer() {
     assert_eq!(inst(&e).reason, Reason::PriorityZero);
     fx.clear();
     e.handle(secs(3), Event::Advert(rx(advert(0))), &mut fx);
-    assert_eq!(
-        fx.as_slice(),
-        &[Effect::SendAdvert {
-            inst: InstanceId(0),
-            priority: 100
-        }]
-    );
+    assert_eq!(fx.as_slice(), &[Effect::SendAdvert { inst: InstanceId(0), priority: 100 }]);
     assert_eq!(inst(&e).advert_deadline(), Some(secs(4)));
 }
 
@@ -418,10 +277,7 @@ fn shutdown_releases_masters_and_reports_stop() {
     assert_eq!(
         fx.as_slice(),
         &[
-            Effect::SendAdvert {
-                inst: id,
-                priority: 0
-            },
+            Effect::SendAdvert { inst: id, priority: 0 },
             Effect::RemoveVips { inst: id },
             Effect::StateChange {
                 inst: id,
@@ -430,30 +286,29 @@ fn shutdown_releases_masters_and_reports_stop() {
                 reason: Reason::Shutdown,
                 notify: false
             },
-            Effect::Notify {
-                inst: id,
-                state: NotifyState::Stop
-            },
+            Effect::Notify { inst: id, state: NotifyState::Stop },
         ]
     );
     assert_eq!(e.next_deadline(), None);
-    // `-V`: priority 0 still goes out, the addresses stay.
     let (mut e, mut fx) = started(one(v2(150)));
     e.handle(secs(4), Event::Timer, &mut fx);
     fx.clear();
-    e.handle(
-        secs(5),
-        Event::Shutdown {
-            release_vips: false,
-        },
-        &mut fx,
+    e.handle(secs(5), Event::Shutdown { release_vips: false }, &mut fx);
+    // `-V`: the addresses stay, so no priority 0 either (keepalived skips
+    // the whole release); a peer taking over would hold them too.
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            Effect::StateChange {
+                inst: id,
+                from: State::Master,
+                to: State::Init,
+                reason: Reason::Shutdown,
+                notify: false
+            },
+            Effect::Notify { inst: id, state: NotifyState::Stop },
+        ]
     );
-    assert!(fx.iter().any(|f| *f
-        == Effect::SendAdvert {
-            inst: id,
-            priority: 0
-        }));
-    assert!(!fx.iter().any(|f| matches!(f, Effect::RemoveVips { .. })));
 }
 
 #[test]
@@ -477,20 +332,9 @@ fn link_down_means_fault_unless_dont_track_primary() {
     let (mut e, mut fx) = started(one(v2(150)));
     e.handle(secs(4), Event::Timer, &mut fx);
     fx.clear();
-    e.handle(
-        secs(5),
-        Event::Link {
-            iface: IfaceId(0),
-            up: false,
-        },
-        &mut fx,
-    );
+    e.handle(secs(5), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
     assert_eq!(inst(&e).state, State::Fault);
-    assert!(fx.iter().any(|f| *f
-        == Effect::SendAdvert {
-            inst: InstanceId(0),
-            priority: 0
-        }));
+    assert!(fx.iter().any(|f| *f == Effect::SendAdvert { inst: InstanceId(0), priority: 0 }));
     // Adverts are ignored in Fault, counters untouched.
     e.handle(secs(6), Event::Advert(rx(advert(200))), &mut fx);
     assert_eq!(inst(&e).stats.adverts_rcvd, 0);
@@ -498,39 +342,15 @@ fn link_down_means_fault_unless_dont_track_primary() {
     let mut cfg = v2(255);
     cfg.initial_state = InitialState::Master;
     let (mut e, mut fx) = started(one(cfg));
-    e.handle(
-        secs(1),
-        Event::Link {
-            iface: IfaceId(0),
-            up: false,
-        },
-        &mut fx,
-    );
-    e.handle(
-        secs(2),
-        Event::Link {
-            iface: IfaceId(0),
-            up: true,
-        },
-        &mut fx,
-    );
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    e.handle(secs(2), Event::Link { iface: IfaceId(0), up: true }, &mut fx);
     assert_eq!(inst(&e).state, State::Backup);
-    assert_eq!(
-        inst(&e).down_deadline(),
-        Some(secs(3) + Duration::from_micros(3_906))
-    );
+    assert_eq!(inst(&e).down_deadline(), Some(secs(3) + Duration::from_micros(3_906)));
 
     let mut cfg = v2(150);
     cfg.dont_track_primary = true;
     let (mut e, mut fx) = started(one(cfg));
-    e.handle(
-        secs(1),
-        Event::Link {
-            iface: IfaceId(0),
-            up: false,
-        },
-        &mut fx,
-    );
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
     assert_eq!(inst(&e).state, State::Backup);
 }
 
@@ -543,15 +363,27 @@ fn unknown_link_is_down_so_never_master() {
 }
 
 #[test]
-fn startup_delay_holds_instances_in_init() {
+fn startup_delay_pushes_back_the_first_timer_only() {
     let mut cfg = one(v2(150));
     cfg.startup_delay = Duration::from_secs(10);
     let (mut e, mut fx) = started(cfg);
-    assert_eq!(inst(&e).state, State::Init);
-    assert_eq!(e.next_deadline(), Some(secs(10)));
-    e.handle(secs(10), Event::Timer, &mut fx);
+    // keepalived 2.2: in Backup at once (adverts are processed), the first
+    // timer later by the delay.
     assert_eq!(inst(&e).state, State::Backup);
     assert_eq!(inst(&e).down_deadline(), Some(us(13_414_062)));
+    e.handle(secs(1), Event::Advert(rx(advert(200))), &mut fx);
+    assert_eq!(inst(&e).down_deadline(), Some(us(4_414_062)), "an advert restarts it normally");
+
+    // An owner waits exactly the delay.
+    let mut owner = v2(255);
+    owner.initial_state = InitialState::Master;
+    let mut cfg = one(owner);
+    cfg.startup_delay = Duration::from_secs(10);
+    let (mut e, mut fx) = started(cfg);
+    assert_eq!(inst(&e).state, State::Backup);
+    assert_eq!(e.next_deadline(), Some(secs(10)));
+    e.handle(secs(10), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
 }
 
 #[test]
@@ -561,55 +393,18 @@ fn unicast_ttl_range_and_leaving_fault_announces_source() {
     peer.min_ttl = 250;
     cfg.unicast_peers.push(peer);
     let (mut e, mut fx) = started(one(cfg));
-    let uni = RxAdvert {
-        dst: IpAddr::from([10, 0, 0, 1]),
-        ttl: 200,
-        ..rx(advert(200))
-    };
+    let uni = RxAdvert { dst: IpAddr::from([10, 0, 0, 1]), ttl: 200, ..rx(advert(200)) };
     e.handle(secs(1), Event::Advert(uni), &mut fx);
     assert_eq!(inst(&e).stats.error(WireError::IpTtl), 1);
-    e.handle(
-        secs(1),
-        Event::Advert(RxAdvert { ttl: 250, ..uni }),
-        &mut fx,
-    );
+    e.handle(secs(1), Event::Advert(RxAdvert { ttl: 250, ..uni }), &mut fx);
     assert_eq!(inst(&e).stats.adverts_rcvd, 1);
-    e.handle(
-        secs(1),
-        Event::Advert(RxAdvert {
-            src: IpAddr::from([10, 0, 0, 9]),
-            ttl: 250,
-            ..uni
-        }),
-        &mut fx,
-    );
-    assert_eq!(
-        inst(&e).stats.error(WireError::Source),
-        1,
-        "min_ttl implies source checking"
-    );
+    e.handle(secs(1), Event::Advert(RxAdvert { src: IpAddr::from([10, 0, 0, 9]), ttl: 250, ..uni }), &mut fx);
+    assert_eq!(inst(&e).stats.error(WireError::Source), 1, "min_ttl implies source checking");
 
-    e.handle(
-        secs(2),
-        Event::Link {
-            iface: IfaceId(0),
-            up: false,
-        },
-        &mut fx,
-    );
+    e.handle(secs(2), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
     fx.clear();
-    e.handle(
-        secs(3),
-        Event::Link {
-            iface: IfaceId(0),
-            up: true,
-        },
-        &mut fx,
-    );
-    assert!(fx.iter().any(|f| *f
-        == Effect::AnnounceSource {
-            inst: InstanceId(0)
-        }));
+    e.handle(secs(3), Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+    assert!(fx.iter().any(|f| *f == Effect::AnnounceSource { inst: InstanceId(0) }));
 }
 
 #[test]
@@ -617,30 +412,15 @@ fn duplicate_vrid_is_refused_unless_unicast_peers_differ() {
     let a = v2(100);
     let mut b = v2(100);
     b.name = "VI_2".into();
-    let cfg = Config {
-        instances: vec![a.clone(), b.clone()],
-        ..Config::default()
-    };
-    assert!(matches!(
-        Engine::new(&cfg),
-        Err(BuildError::DuplicateVrid { .. })
-    ));
+    let cfg = Config { instances: vec![a.clone(), b.clone()], ..Config::default() };
+    assert!(matches!(Engine::new(&cfg), Err(BuildError::DuplicateVrid { .. })));
     let (mut a, mut b) = (a, b);
-    a.unicast_peers
-        .push(UnicastPeer::new(IpAddr::from([10, 0, 0, 2])));
-    b.unicast_peers
-        .push(UnicastPeer::new(IpAddr::from([10, 0, 0, 3])));
-    let cfg = Config {
-        instances: vec![a, b],
-        ..Config::default()
-    };
+    a.unicast_peers.push(UnicastPeer::new(IpAddr::from([10, 0, 0, 2])));
+    b.unicast_peers.push(UnicastPeer::new(IpAddr::from([10, 0, 0, 3])));
+    let cfg = Config { instances: vec![a, b], ..Config::default() };
     let (mut e, mut fx) = started(cfg);
     // Demultiplexed by source.
-    let from3 = RxAdvert {
-        src: IpAddr::from([10, 0, 0, 3]),
-        dst: IpAddr::from([10, 0, 0, 1]),
-        ..rx(advert(200))
-    };
+    let from3 = RxAdvert { src: IpAddr::from([10, 0, 0, 3]), dst: IpAddr::from([10, 0, 0, 1]), ..rx(advert(200)) };
     e.handle(secs(1), Event::Advert(from3), &mut fx);
     assert_eq!(e.instances()[0].stats.adverts_rcvd, 0);
     assert_eq!(e.instances()[1].stats.adverts_rcvd, 1);
@@ -652,28 +432,10 @@ fn skip_check_adv_addr_only_for_the_known_master_in_backup() {
     let mut cfg = v2(100);
     cfg.skip_check_adv_addr = true;
     let (mut e, mut fx) = started(one(cfg));
-    e.handle(
-        secs(1),
-        Event::Advert(rx(Advert {
-            addrs: Addrs::V4(&OTHER),
-            ..advert(200)
-        })),
-        &mut fx,
-    );
-    assert_eq!(
-        inst(&e).stats.error(WireError::AddressList),
-        1,
-        "not yet our master"
-    );
+    e.handle(secs(1), Event::Advert(rx(Advert { addrs: Addrs::V4(&OTHER), ..advert(200) })), &mut fx);
+    assert_eq!(inst(&e).stats.error(WireError::AddressList), 1, "not yet our master");
     e.handle(secs(1), Event::Advert(rx(advert(200))), &mut fx);
-    e.handle(
-        secs(2),
-        Event::Advert(rx(Advert {
-            addrs: Addrs::V4(&OTHER),
-            ..advert(200)
-        })),
-        &mut fx,
-    );
+    e.handle(secs(2), Event::Advert(rx(Advert { addrs: Addrs::V4(&OTHER), ..advert(200) })), &mut fx);
     assert_eq!(inst(&e).stats.adverts_rcvd, 2);
 }
 
@@ -685,13 +447,8 @@ fn effects_capacity_is_never_exceeded_in_a_busy_simulation() {
     let mk = |prio: u8| {
         let instances: Vec<_> = (0..20u8)
             .map(|n| {
-                let mut i = InstanceConfig::new(
-                    &format!("VI_{n}"),
-                    "eth0",
-                    n + 1,
-                    Version::V3,
-                    &[IpAddr::from([10, 0, 1, n])],
-                );
+                let mut i =
+                    InstanceConfig::new(&format!("VI_{n}"), "eth0", n + 1, Version::V3, &[IpAddr::from([10, 0, 1, n])]);
                 i.priority = prio;
                 i.advert_int = Duration::from_millis(10);
                 i
@@ -721,4 +478,148 @@ fn effects_capacity_is_never_exceeded_in_a_busy_simulation() {
     }
     lan.run_for(Duration::from_secs(1));
     assert_eq!(lan.masters("VI_7"), vec![a]);
+}
+
+#[test]
+fn owner_in_a_mixed_sync_group_starts_as_backup() {
+    let mut owner = v2(255);
+    owner.initial_state = InitialState::Master;
+    let mut other = InstanceConfig::new("VI_2", "eth0", 52, Version::V2, &[IpAddr::from([10, 0, 0, 101])]);
+    other.priority = 100;
+    let cfg = Config {
+        instances: vec![owner.clone(), other],
+        sync_groups: vec![crate::config::SyncGroupConfig {
+            name: "G".into(),
+            members: vec![0, 1],
+            notify: Default::default(),
+        }],
+        ..Config::default()
+    };
+    let (mut e, mut fx) = started(cfg);
+    assert_eq!(e.instances()[0].state, State::Backup);
+    assert_eq!(e.instances()[1].state, State::Backup);
+    // No deadline in the past: the loop would spin.
+    assert!(e.next_deadline().is_some_and(|t| t > Instant::ZERO));
+    while let Some(now) = e.next_deadline().filter(|&t| t <= secs(4)) {
+        e.handle(now, Event::Timer, &mut fx);
+    }
+    // VI_1 (owner, 3.0039 s) waits for VI_2 (3.609 s), then both go.
+    assert!(e.instances().iter().all(|i| i.state == State::Master), "the group goes master together");
+    assert!(e.instances().iter().all(|i| i.since == us(3_609_375)));
+    assert_eq!(e.group_state(GroupId(0)), Some(NotifyState::Master));
+
+    // A group of owners only starts master at once.
+    let mut owner2 = owner.clone();
+    owner2.name = "VI_2".into();
+    owner2.vrid = 52;
+    let cfg = Config {
+        instances: vec![owner, owner2],
+        sync_groups: vec![crate::config::SyncGroupConfig {
+            name: "G".into(),
+            members: vec![0, 1],
+            notify: Default::default(),
+        }],
+        ..Config::default()
+    };
+    let (e, _) = started(cfg);
+    assert!(e.instances().iter().all(|i| i.state == State::Master));
+}
+
+#[test]
+fn an_owner_ignores_its_own_looped_advert() {
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Master;
+    let (mut e, mut fx) = started(one(cfg));
+    fx.clear();
+    let own = RxAdvert { src: IpAddr::from([10, 0, 0, 1]), ..rx(advert(255)) };
+    e.handle(secs(1), Event::Advert(own), &mut fx);
+    assert_eq!(inst(&e).effective_priority, 255);
+    assert_eq!(inst(&e).state, State::Master);
+    assert!(fx.iter().any(|f| matches!(f, Effect::Log(LogEvent::OwnAdvertSeen { .. }))));
+}
+
+#[test]
+fn primary_address_falls_back_and_no_source_is_a_fault() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    let eth0 = IfaceId(0);
+    e.handle(secs(1), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 9]), present: true }, &mut fx);
+    e.handle(secs(1), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 1]), present: false }, &mut fx);
+    assert_eq!(e.source_addr(InstanceId(0)), Some(IpAddr::from([10, 0, 0, 9])));
+    assert_eq!(inst(&e).state, State::Backup);
+    e.handle(secs(2), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 9]), present: false }, &mut fx);
+    assert_eq!(e.source_addr(InstanceId(0)), None);
+    assert_eq!(inst(&e).state, State::Fault);
+    e.handle(secs(3), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 7]), present: true }, &mut fx);
+    assert_eq!(inst(&e).state, State::Backup);
+    // A VIP showing up on the interface never becomes the source.
+    e.handle(secs(4), Event::Address { iface: eth0, addr: vip(), present: true }, &mut fx);
+    e.handle(secs(4), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 7]), present: false }, &mut fx);
+    assert_eq!(e.source_addr(InstanceId(0)), None);
+}
+
+#[test]
+fn track_src_ip_faults_when_the_configured_source_goes() {
+    let mut cfg = v2(150);
+    cfg.src_addr = Some(IpAddr::from([10, 0, 0, 5]));
+    cfg.track_src_ip = true;
+    let (mut e, mut fx) = started(one(cfg));
+    assert_eq!(inst(&e).state, State::Fault, "10.0.0.5 is not on eth0");
+    let eth0 = IfaceId(0);
+    e.handle(secs(1), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 5]), present: true }, &mut fx);
+    assert_eq!(inst(&e).state, State::Backup);
+    e.handle(secs(2), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 0, 5]), present: false }, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+}
+
+#[test]
+fn group_stop_is_reported_once_and_only_after_a_state() {
+    let mut a = v2(100);
+    let mut b = InstanceConfig::new("VI_2", "eth0", 52, Version::V2, &[IpAddr::from([10, 0, 0, 101])]);
+    a.priority = 100;
+    b.priority = 100;
+    let cfg = Config {
+        instances: vec![a, b],
+        sync_groups: vec![crate::config::SyncGroupConfig {
+            name: "G".into(),
+            members: vec![0, 1],
+            notify: Default::default(),
+        }],
+        ..Config::default()
+    };
+    let mut e = Engine::new(&cfg).unwrap();
+    let mut fx = Effects::with_capacity(e.effects_capacity());
+    e.handle(Instant::ZERO, Event::Shutdown { release_vips: true }, &mut fx);
+    assert!(!fx.iter().any(|f| matches!(f, Effect::GroupState { .. })), "never started");
+    let (mut e, mut fx) = started(cfg);
+    assert!(fx.iter().any(|f| *f == Effect::GroupState { group: GroupId(0), state: NotifyState::Backup }));
+    fx.clear();
+    e.handle(secs(1), Event::Shutdown { release_vips: true }, &mut fx);
+    e.handle(secs(1), Event::Shutdown { release_vips: true }, &mut fx);
+    let stops = fx.iter().filter(|f| matches!(f, Effect::GroupState { state: NotifyState::Stop, .. })).count();
+    assert_eq!(stops, 1);
+}
+
+#[test]
+fn unicast_and_multicast_instances_share_a_vrid() {
+    let a = v2(100);
+    let mut b = v2(100);
+    b.name = "VI_2".into();
+    b.unicast_peers.push(UnicastPeer::new(IpAddr::from(PEER)));
+    let (mut e, mut fx) = started(Config { instances: vec![a, b], ..Config::default() });
+    e.handle(secs(1), Event::Advert(rx(advert(200))), &mut fx);
+    let uni = RxAdvert { dst: IpAddr::from([10, 0, 0, 1]), ..rx(advert(200)) };
+    e.handle(secs(1), Event::Advert(uni), &mut fx);
+    assert_eq!(e.instances()[0].stats.adverts_rcvd, 1);
+    assert_eq!(e.instances()[1].stats.adverts_rcvd, 1);
+    assert_eq!(e.instances()[0].stats.error(WireError::Source), 0);
+}
+
+#[test]
+fn unusable_configs_are_refused() {
+    let mut cfg = v2(100);
+    cfg.advert_int = Duration::ZERO;
+    assert!(matches!(Engine::new(&one(cfg)), Err(BuildError::Invalid { .. })));
+    let mut cfg = v2(100);
+    cfg.auth = Auth::Ah;
+    assert!(matches!(Engine::new(&one(cfg)), Err(BuildError::Invalid { .. })));
 }

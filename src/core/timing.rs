@@ -16,21 +16,13 @@ pub fn skew(version: Version, priority: u8, master_adver_int: Duration) -> Durat
     let weight = 256 - u64::from(priority);
     match version {
         Version::V2 => Duration::from_micros(weight * 1_000_000 / 256),
-        Version::V3 => {
-            Duration::from_micros(weight.saturating_mul(master_adver_int.as_micros()) / 256)
-        }
+        Version::V3 => Duration::from_micros(weight.saturating_mul(master_adver_int.as_micros()) / 256),
     }
 }
 
 /// Master_Down_Interval = `down_adverts` × Master_Adver_Interval + Skew_Time.
-pub fn master_down(
-    version: Version,
-    priority: u8,
-    master_adver_int: Duration,
-    down_adverts: u8,
-) -> Duration {
-    master_adver_int.saturating_mul(u64::from(down_adverts))
-        + skew(version, priority, master_adver_int)
+pub fn master_down(version: Version, priority: u8, master_adver_int: Duration, down_adverts: u8) -> Duration {
+    master_adver_int.saturating_mul(u64::from(down_adverts)) + skew(version, priority, master_adver_int)
 }
 
 #[cfg(test)]
@@ -39,9 +31,7 @@ mod tests {
     use crate::time::{Centis, Secs};
 
     fn cs(n: u16) -> Duration {
-        Centis::new(n)
-            .map(Centis::to_duration)
-            .unwrap_or(Duration::MAX)
+        Centis::new(n).map(Centis::to_duration).unwrap_or(Duration::MAX)
     }
 
     /// (priority, interval, skew µs, master_down µs) for v3.
@@ -67,16 +57,8 @@ mod tests {
     fn v3_skew_and_master_down() {
         for &(prio, interval, skew_us, down_us) in V3_TABLE {
             let i = cs(interval);
-            assert_eq!(
-                skew(Version::V3, prio, i).as_micros(),
-                skew_us,
-                "skew p{prio} {interval}cs"
-            );
-            assert_eq!(
-                master_down(Version::V3, prio, i, 3).as_micros(),
-                down_us,
-                "down p{prio} {interval}cs"
-            );
+            assert_eq!(skew(Version::V3, prio, i).as_micros(), skew_us, "skew p{prio} {interval}cs");
+            assert_eq!(master_down(Version::V3, prio, i, 3).as_micros(), down_us, "down p{prio} {interval}cs");
         }
     }
 
@@ -96,16 +78,8 @@ mod tests {
     fn v2_skew_and_master_down() {
         for &(prio, secs, skew_us, down_us) in V2_TABLE {
             let i = Secs::new(secs).to_duration();
-            assert_eq!(
-                skew(Version::V2, prio, i).as_micros(),
-                skew_us,
-                "skew p{prio} {secs}s"
-            );
-            assert_eq!(
-                master_down(Version::V2, prio, i, 3).as_micros(),
-                down_us,
-                "down p{prio} {secs}s"
-            );
+            assert_eq!(skew(Version::V2, prio, i).as_micros(), skew_us, "skew p{prio} {secs}s");
+            assert_eq!(master_down(Version::V2, prio, i, 3).as_micros(), down_us, "down p{prio} {secs}s");
         }
     }
 
@@ -113,15 +87,9 @@ mod tests {
     fn measured_keepalived_values() {
         // keepalived-reference §2.2: v3 0.5 s prio 100 start-up to MASTER 1.805 s
         // expected; prio-200 takeover 0.109 s after a priority-0 advert.
-        assert_eq!(
-            master_down(Version::V3, 100, cs(50), 3).as_micros(),
-            1_804_687
-        );
+        assert_eq!(master_down(Version::V3, 100, cs(50), 3).as_micros(), 1_804_687);
         assert_eq!(skew(Version::V3, 200, cs(50)).as_micros(), 109_375);
         // down_timer_adverts is honoured.
-        assert_eq!(
-            master_down(Version::V3, 100, cs(10), 30).as_micros(),
-            3_060_937
-        );
+        assert_eq!(master_down(Version::V3, 100, cs(10), 30).as_micros(), 3_060_937);
     }
 }

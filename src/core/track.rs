@@ -26,18 +26,11 @@ pub struct Tracker {
 impl Tracker {
     pub fn new(cfg: &TrackerConfig) -> Tracker {
         let status = match cfg.kind {
-            TrackerKind::Script {
-                init_fail: true, ..
-            } => TrackStatus::Down,
+            TrackerKind::Script { init_fail: true, .. } => TrackStatus::Down,
             TrackerKind::Script { .. } => TrackStatus::Unknown,
             TrackerKind::File => TrackStatus::Up,
         };
-        Tracker {
-            kind: cfg.kind,
-            status,
-            streak: 0,
-            value: 0,
-        }
+        Tracker { kind: cfg.kind, status, streak: 0, value: 0 }
     }
 
     /// Feeds one script result; returns whether the status changed.
@@ -93,51 +86,48 @@ pub enum Contribution {
 }
 
 /// The contribution of an up/down tracker (script or interface) with this
-/// weight and `reverse` flag.
+/// weight and `reverse` flag (keepalived.conf(5), track_interface):
 ///
-/// - weight 0: down = Fault;
-/// - weight > 0: added while up;
-/// - weight < 0: added while down;
-/// - `reverse` swaps up and down first.
+/// - weight 0: Fault while down; with `reverse`, Fault while up;
+/// - weight > 0: added while up; with `reverse`, subtracted while up;
+/// - weight < 0: added (so subtracted) while down; with `reverse`, its
+///   absolute value is added while down.
 ///
-/// A script that has not reported counts as neither up nor down: no weight,
-/// and a silent Fault when unweighted.
+/// `reverse` keeps the condition and flips the direction of the change; it
+/// does not swap up and down. A script that has not reported counts as
+/// neither: no weight, and a silent Fault when unweighted.
 pub fn updown_contribution(status: TrackStatus, weight: i32, reverse: bool) -> Contribution {
     let up = match status {
         TrackStatus::Unknown if weight == 0 => return Contribution::Fault { silent: true },
         TrackStatus::Unknown => return Contribution::Weight(0),
-        TrackStatus::Up => !reverse,
-        TrackStatus::Down => reverse,
+        TrackStatus::Up => true,
+        TrackStatus::Down => false,
     };
+    let w = i64::from(weight);
+    let sign = if reverse { -1 } else { 1 };
     match (weight, up) {
-        (0, false) => Contribution::Fault { silent: false },
-        (0, true) => Contribution::Weight(0),
-        (w, true) if w > 0 => Contribution::Weight(i64::from(w)),
-        (w, false) if w < 0 => Contribution::Weight(i64::from(w)),
+        (0, _) if up == reverse => Contribution::Fault { silent: false },
+        (0, _) => Contribution::Weight(0),
+        (w0, true) if w0 > 0 => Contribution::Weight(sign * w),
+        (w0, false) if w0 < 0 => Contribution::Weight(sign * w),
         _ => Contribution::Weight(0),
     }
 }
 
-/// The contribution of a `track_file` value: weight 0 and a non-zero value
-/// = Fault; otherwise value × weight (negated by `reverse`), and a result
-/// below −253 = Fault.
+/// The contribution of a `track_file` value (keepalived.conf(5), Track
+/// files): with weight 0 a non-zero value means Fault (`reverse`: a zero
+/// value does); otherwise value × weight, negated by `reverse`, limited to
+/// −254..=253, and a result below −253 means Fault.
 pub fn file_contribution(value: i64, weight: i32, reverse: bool) -> Contribution {
     if weight == 0 {
-        return if value != 0 {
-            Contribution::Fault { silent: false }
-        } else {
-            Contribution::Weight(0)
-        };
+        return if (value != 0) != reverse { Contribution::Fault { silent: false } } else { Contribution::Weight(0) };
     }
-    let mut w = value.saturating_mul(i64::from(weight));
+    let mut w = value.clamp(-254, 254).saturating_mul(i64::from(weight));
     if reverse {
         w = w.saturating_neg();
     }
-    if w < -253 {
-        Contribution::Fault { silent: false }
-    } else {
-        Contribution::Weight(w)
-    }
+    let w = w.clamp(-254, 253);
+    if w < -253 { Contribution::Fault { silent: false } } else { Contribution::Weight(w) }
 }
 
 /// Effective priority: base + Σ weights clamped to 1..=254; the owner's 255
@@ -155,11 +145,7 @@ mod tests {
 
     fn script(rise: u32, fall: u32, init_fail: bool) -> Tracker {
         Tracker::new(&TrackerConfig {
-            kind: TrackerKind::Script {
-                rise,
-                fall,
-                init_fail,
-            },
+            kind: TrackerKind::Script { rise, fall, init_fail },
             ..TrackerConfig::script("chk", &["true"])
         })
     }
@@ -205,16 +191,17 @@ mod tests {
         assert_eq!(updown_contribution(Down, 10, false), Weight(0));
         assert_eq!(updown_contribution(Up, -10, false), Weight(0));
         assert_eq!(updown_contribution(Down, -10, false), Weight(-10));
-        assert_eq!(updown_contribution(Up, 10, true), Weight(0));
-        assert_eq!(updown_contribution(Down, 10, true), Weight(10));
-        assert_eq!(updown_contribution(Up, -10, true), Weight(-10));
+        // reverse: "the priority is decreased when up and increased when down".
+        assert_eq!(updown_contribution(Up, 10, true), Weight(-10));
+        assert_eq!(updown_contribution(Down, 10, true), Weight(0));
+        assert_eq!(updown_contribution(Up, -10, true), Weight(0));
+        assert_eq!(updown_contribution(Down, -10, true), Weight(10));
+        // "weight 0 reverse will cause the instance to be down when up".
         assert_eq!(updown_contribution(Down, 0, false), Fault { silent: false });
         assert_eq!(updown_contribution(Up, 0, true), Fault { silent: false });
+        assert_eq!(updown_contribution(Down, 0, true), Weight(0));
         assert_eq!(updown_contribution(Up, 0, false), Weight(0));
-        assert_eq!(
-            updown_contribution(Unknown, 0, false),
-            Fault { silent: true }
-        );
+        assert_eq!(updown_contribution(Unknown, 0, false), Fault { silent: true });
         assert_eq!(updown_contribution(Unknown, -50, false), Weight(0));
     }
 
@@ -223,30 +210,22 @@ mod tests {
         use Contribution::*;
         assert_eq!(file_contribution(0, 0, false), Weight(0));
         assert_eq!(file_contribution(3, 0, false), Fault { silent: false });
+        assert_eq!(file_contribution(0, 0, true), Fault { silent: false });
+        assert_eq!(file_contribution(3, 0, true), Weight(0));
         assert_eq!(file_contribution(3, 10, false), Weight(30));
         assert_eq!(file_contribution(3, 10, true), Weight(-30));
         assert_eq!(file_contribution(-253, 1, false), Weight(-253));
         assert_eq!(file_contribution(-254, 1, false), Fault { silent: false });
-        assert_eq!(
-            file_contribution(i64::MAX, i32::MAX, true),
-            Fault { silent: false }
-        );
+        assert_eq!(file_contribution(300, 1, false), Weight(253));
+        assert_eq!(file_contribution(i64::MAX, i32::MAX, true), Fault { silent: false });
     }
 
     #[test]
     fn clamping() {
         assert_eq!(effective_priority(100, 50), 150);
-        assert_eq!(
-            effective_priority(100, 200),
-            254,
-            "255 is never reached by adding"
-        );
+        assert_eq!(effective_priority(100, 200), 254, "255 is never reached by adding");
         assert_eq!(effective_priority(100, -150), 1, "never below 1");
-        assert_eq!(
-            effective_priority(255, -100),
-            255,
-            "the owner never changes"
-        );
+        assert_eq!(effective_priority(255, -100), 255, "the owner never changes");
         assert_eq!(effective_priority(1, i64::MIN), 1);
         assert_eq!(effective_priority(254, i64::MAX), 254);
     }
