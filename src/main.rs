@@ -1,28 +1,139 @@
-//! vipd command line. The daemon loop, configuration loading and drivers
-//! arrive in later steps; today the binary reports what it is.
+//! vipd command line: argh parsing and exit codes only.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use argh::FromArgs;
+use vipd::config::{self, Loaded};
+
+/// eprintln! without the panic when stderr is closed.
+macro_rules! err {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 
 /// vipd: a small VRRP daemon that reads keepalived.conf.
 #[derive(FromArgs)]
 struct Cli {
+    /// configuration file (default /etc/vipd/vipd.conf, else
+    /// /etc/keepalived/keepalived.conf)
+    #[argh(option, short = 'f', long = "use-file")]
+    use_file: Option<PathBuf>,
+
+    /// configuration id for @ID conditional lines (default: the short host
+    /// name)
+    #[argh(option, short = 'i', long = "config-id")]
+    config_id: Option<String>,
+
+    /// check the configuration, print every diagnostic and exit
+    #[argh(switch, short = 't', long = "config-test")]
+    config_test: bool,
+
     /// print the version and exit
     #[argh(switch, short = 'v')]
     version: bool,
+
+    #[argh(subcommand)]
+    command: Option<Command>,
 }
 
-/// EX_USAGE from sysexits.h: the command line asked for nothing vipd can do.
-const EX_USAGE: i32 = 64;
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Check(Check),
+}
 
-fn main() {
+/// Check a configuration file and print every diagnostic.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "check")]
+struct Check {
+    /// print diagnostics as JSON lines on standard output
+    #[argh(switch)]
+    json: bool,
+
+    /// print the effective configuration, every default filled in
+    #[argh(switch)]
+    dump: bool,
+
+    /// configuration id for @ID conditional lines
+    #[argh(option, short = 'i', long = "config-id")]
+    config_id: Option<String>,
+
+    /// configuration file (default as for vipd -f)
+    #[argh(positional)]
+    file: Option<PathBuf>,
+}
+
+/// Exit status of a check with errors.
+const EXIT_CONFIG_ERRORS: u8 = 1;
+/// Exit status when the daemon cannot start because of its configuration
+/// (keepalived's KEEPALIVED_EXIT_CONFIG).
+const EXIT_CONFIG: u8 = 2;
+/// EX_USAGE: the command line asked for nothing vipd can do.
+const EX_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
     if cli.version {
-        println!(
-            "vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)",
-            env!("CARGO_PKG_VERSION")
-        );
-        return;
+        println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
     }
-    eprintln!("vipd: no daemon mode in this build yet; see vipd(8). Use -v for the version.");
-    std::process::exit(EX_USAGE);
+    let id = |own: Option<String>| own.or(cli.config_id.clone()).unwrap_or_else(config::lexer::default_config_id);
+    match cli.command {
+        Some(Command::Check(c)) => {
+            let path = c.file.or(cli.use_file).unwrap_or_else(config::default_path);
+            check(&path, &id(c.config_id), c.json, c.dump)
+        }
+        None if cli.config_test => {
+            let path = cli.use_file.unwrap_or_else(config::default_path);
+            check(&path, &id(None), false, false)
+        }
+        None => {
+            let path = cli.use_file.clone().unwrap_or_else(config::default_path);
+            let loaded = config::load(&path, &id(None));
+            if loaded.has_errors() {
+                print_text(&loaded);
+                err!("vipd: {}: not starting: the configuration has errors", path.display());
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            err!("vipd: no daemon mode in this build yet; see vipd(8). `vipd -t` checks a configuration.");
+            ExitCode::from(EX_USAGE)
+        }
+    }
+}
+
+fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> ExitCode {
+    let loaded = config::load(path, config_id);
+    // Write errors (a closed pipe from `| head`) end the output quietly
+    // instead of panicking inside println!.
+    let mut out = std::io::stdout().lock();
+    if json {
+        for d in &loaded.diagnostics {
+            if writeln!(out, "{}", d.to_json(&loaded.sources)).is_err() {
+                break;
+            }
+        }
+    } else {
+        print_text(&loaded);
+        err!(
+            "vipd: {}: {} error{}, {} warning{}",
+            path.display(),
+            loaded.errors(),
+            if loaded.errors() == 1 { "" } else { "s" },
+            loaded.warnings(),
+            if loaded.warnings() == 1 { "" } else { "s" },
+        );
+    }
+    if dump && !loaded.has_errors() {
+        let _ = out.write_all(config::dump::dump(&loaded.config).as_bytes());
+    }
+    if loaded.has_errors() { ExitCode::from(EXIT_CONFIG_ERRORS) } else { ExitCode::SUCCESS }
+}
+
+fn print_text(loaded: &Loaded) {
+    for d in &loaded.diagnostics {
+        err!("{}", d.display(&loaded.sources));
+    }
 }

@@ -193,11 +193,7 @@ impl InstanceConfig {
             interface: interface.to_owned(),
             vrid,
             family,
-            version: if family == Family::V6 {
-                Version::V3
-            } else {
-                version
-            },
+            version: if family == Family::V6 { Version::V3 } else { version },
             priority: 100,
             initial_state: InitialState::Backup,
             advert_int: Duration::from_secs(1),
@@ -244,11 +240,7 @@ pub struct UnicastPeer {
 
 impl UnicastPeer {
     pub fn new(addr: IpAddr) -> Self {
-        UnicastPeer {
-            addr,
-            min_ttl: 0,
-            max_ttl: 255,
-        }
+        UnicastPeer { addr, min_ttl: 0, max_ttl: 255 }
     }
 }
 
@@ -296,11 +288,7 @@ impl VipConfig {
             no_track: false,
             peer: None,
             nodad: addr.is_ipv6(),
-            preferred_lft: if addr.is_ipv6() && prefix == 128 {
-                Some(0)
-            } else {
-                None
-            },
+            preferred_lft: if addr.is_ipv6() && prefix == 128 { Some(0) } else { None },
             home: false,
             mngtmpaddr: false,
             noprefixroute: false,
@@ -361,18 +349,11 @@ impl TrackerConfig {
     pub fn script(name: &str, argv: &[&str]) -> TrackerConfig {
         TrackerConfig {
             name: name.to_owned(),
-            kind: TrackerKind::Script {
-                rise: 1,
-                fall: 1,
-                init_fail: false,
-            },
+            kind: TrackerKind::Script { rise: 1, fall: 1, init_fail: false },
             weight: 0,
             reverse: false,
             script: Some(CheckScript {
-                script: Script {
-                    argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-                    user: None,
-                },
+                script: Script { argv: argv.iter().map(|s| (*s).to_owned()).collect(), user: None },
                 interval: Duration::from_secs(1),
                 timeout: Duration::from_secs(1),
             }),
@@ -404,11 +385,7 @@ pub struct TrackFile {
 pub enum TrackerKind {
     /// `vrrp_script`: Up after `rise` consecutive successes, Down after
     /// `fall` consecutive failures; `init_fail` starts Down.
-    Script {
-        rise: u32,
-        fall: u32,
-        init_fail: bool,
-    },
+    Script { rise: u32, fall: u32, init_fail: bool },
     /// `track_file`: an integer read from a file.
     File,
 }

@@ -1,0 +1,279 @@
+//! `vipd check --dump`: the effective configuration, every default filled
+//! in, in keepalived syntax (so the output is itself a valid config).
+
+use core::fmt::Write;
+
+use super::model::*;
+use crate::time::Duration;
+use crate::wire::vrrp::{Auth, Version};
+
+fn secs(d: Duration) -> String {
+    let s = d.to_string();
+    s.trim_end_matches('s').to_owned()
+}
+
+fn quote_argv(argv: &[String]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| {
+            if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "'\"#!\\{}".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    let joined = words.join(" ");
+    format!("\"{}\"", joined.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn user(u: &Option<ScriptUser>) -> String {
+    match u {
+        Some(ScriptUser { user, group: Some(g) }) => format!(" {user} {g}"),
+        Some(ScriptUser { user, group: None }) => format!(" {user}"),
+        None => String::new(),
+    }
+}
+
+fn script(out: &mut String, indent: &str, kw: &str, s: &Option<Script>) {
+    if let Some(s) = s {
+        let _ = writeln!(out, "{indent}{kw} {}{}", quote_argv(&s.argv), user(&s.user));
+    }
+}
+
+fn notify(out: &mut String, indent: &str, n: &Notify) {
+    script(out, indent, "notify_master", &n.master);
+    script(out, indent, "notify_backup", &n.backup);
+    script(out, indent, "notify_fault", &n.fault);
+    script(out, indent, "notify_stop", &n.stop);
+    script(out, indent, "notify_deleted", &n.deleted);
+    script(out, indent, "notify", &n.generic);
+    script(out, indent, "notify_master_rx_lower_pri", &n.master_rx_lower_pri);
+    let _ = writeln!(out, "{indent}notify_priority_changes {}", on(n.priority_changes));
+}
+
+fn on(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn vip(out: &mut String, v: &VipConfig, dev: &str) {
+    let _ = write!(out, "        {}/{} dev {}", v.addr, v.prefix, v.dev.as_deref().unwrap_or(dev));
+    if let Some(b) = v.broadcast {
+        let _ = write!(out, " brd {b}");
+    }
+    if v.addr.is_ipv4() {
+        let scope = match v.scope {
+            0 => "global".to_owned(),
+            200 => "site".to_owned(),
+            253 => "link".to_owned(),
+            254 => "host".to_owned(),
+            255 => "nowhere".to_owned(),
+            n => n.to_string(),
+        };
+        let _ = write!(out, " scope {scope}");
+    }
+    if let Some(l) = &v.label {
+        let _ = write!(out, " label {l}");
+    }
+    if let Some(p) = v.peer {
+        let _ = write!(out, " peer {p}");
+    }
+    if v.addr.is_ipv6() {
+        match v.preferred_lft {
+            Some(n) => {
+                let _ = write!(out, " preferred_lft {n}");
+            }
+            None => out.push_str(" preferred_lft forever"),
+        }
+        if !v.nodad {
+            out.push_str(" -nodad");
+        }
+    }
+    for (set, word) in [
+        (v.home, "home"),
+        (v.mngtmpaddr, "mngtmpaddr"),
+        (v.noprefixroute, "noprefixroute"),
+        (v.autojoin, "autojoin"),
+        (v.no_track, "no_track"),
+    ] {
+        if set {
+            let _ = write!(out, " {word}");
+        }
+    }
+    out.push('\n');
+}
+
+/// Renders `config` with every value explicit.
+pub fn dump(config: &Config) -> String {
+    let mut out = String::new();
+    let g = &config.globals;
+    out.push_str("global_defs {\n");
+    if let Some(r) = &g.router_id {
+        let _ = writeln!(out, "    router_id {r}");
+    }
+    if let Some(u) = &g.script_user {
+        let _ = writeln!(out, "    script_user{}", user(&Some(u.clone())));
+    }
+    if g.enable_script_security {
+        out.push_str("    enable_script_security\n");
+    }
+    for (kw, f) in [("notify_fifo", &g.notify_fifo), ("vrrp_notify_fifo", &g.vrrp_notify_fifo)] {
+        if let Some(f) = f {
+            let _ = writeln!(out, "    {kw} {}{}", f.path.display(), user(&f.user));
+        }
+    }
+    script(&mut out, "    ", "notify_fifo_script", &g.notify_fifo_script);
+    script(&mut out, "    ", "vrrp_notify_fifo_script", &g.vrrp_notify_fifo_script);
+    let _ = writeln!(out, "    vrrp_mcast_group4 {}", g.mcast_group4);
+    let _ = writeln!(out, "    vrrp_mcast_group6 {}", g.mcast_group6);
+    if let Some(d) = &g.default_interface {
+        let _ = writeln!(out, "    default_interface {d}");
+    }
+    let _ = writeln!(out, "    vrrp_garp_interval {}", secs(g.garp_interval));
+    let _ = writeln!(out, "    vrrp_gna_interval {}", secs(g.gna_interval));
+    let _ = writeln!(out, "    vrrp_startup_delay {}", secs(config.startup_delay));
+    out.push_str("}\n");
+
+    if !config.static_addresses.is_empty() {
+        out.push_str("\nstatic_ipaddress {\n");
+        let dev = g.default_interface.as_deref().unwrap_or("eth0");
+        for v in &config.static_addresses {
+            vip(&mut out, v, dev);
+        }
+        out.push_str("}\n");
+    }
+
+    for t in &config.trackers {
+        match (&t.script, &t.file, t.kind) {
+            (Some(s), _, TrackerKind::Script { rise, fall, init_fail }) => {
+                let _ = writeln!(out, "\nvrrp_script {} {{", t.name);
+                let _ = writeln!(out, "    script {}", quote_argv(&s.script.argv));
+                let _ = writeln!(out, "    interval {}", secs(s.interval));
+                let _ = writeln!(out, "    timeout {}", secs(s.timeout));
+                let _ = writeln!(out, "    weight {}{}", t.weight, if t.reverse { " reverse" } else { "" });
+                let _ = writeln!(out, "    rise {rise}\n    fall {fall}");
+                if let Some(u) = &s.script.user {
+                    let _ = writeln!(out, "    user{}", user(&Some(u.clone())));
+                }
+                if init_fail {
+                    out.push_str("    init_fail\n");
+                }
+                out.push_str("}\n");
+            }
+            (_, Some(f), _) => {
+                let _ = writeln!(out, "\ntrack_file {} {{", t.name);
+                let _ = writeln!(out, "    file \"{}\"", f.path.display());
+                let _ = writeln!(out, "    weight {}{}", t.weight, if t.reverse { " reverse" } else { "" });
+                if let Some(v) = f.init {
+                    let _ = writeln!(out, "    init_file {v}{}", if f.overwrite { " overwrite" } else { "" });
+                }
+                out.push_str("}\n");
+            }
+            _ => {}
+        }
+    }
+
+    for g in &config.sync_groups {
+        let _ = writeln!(out, "\nvrrp_sync_group {} {{\n    group {{", g.name);
+        for &m in &g.members {
+            if let Some(i) = config.instances.get(m) {
+                let _ = writeln!(out, "        {}", i.name);
+            }
+        }
+        out.push_str("    }\n");
+        notify(&mut out, "    ", &g.notify);
+        out.push_str("}\n");
+    }
+
+    for i in &config.instances {
+        instance(&mut out, i, config);
+    }
+    out
+}
+
+fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
+    let _ = writeln!(out, "\nvrrp_instance {} {{", i.name);
+    let state = if i.initial_state == InitialState::Master { "MASTER" } else { "BACKUP" };
+    let _ = writeln!(out, "    state {state}");
+    let _ = writeln!(out, "    interface {}", i.interface);
+    let _ = writeln!(out, "    virtual_router_id {}", i.vrid);
+    let _ = writeln!(out, "    version {}", if i.version == Version::V2 { 2 } else { 3 });
+    let _ = writeln!(out, "    priority {}", i.priority);
+    let _ = writeln!(out, "    advert_int {}", secs(i.advert_int));
+    out.push_str(if i.preempt { "    preempt\n" } else { "    nopreempt\n" });
+    let _ = writeln!(out, "    preempt_delay {}", secs(i.preempt_delay));
+    if let Auth::Simple(p) = i.auth {
+        let pass: String = p.iter().take_while(|b| **b != 0).map(|b| char::from(*b)).collect();
+        let _ = writeln!(out, "    authentication {{\n        auth_type PASS\n        auth_pass \"{pass}\"\n    }}");
+    }
+    if let Some(a) = i.src_addr {
+        let kw = if i.is_unicast() { "unicast_src_ip" } else { "mcast_src_ip" };
+        let _ = writeln!(out, "    {kw} {a}");
+    }
+    if i.is_unicast() {
+        out.push_str("    unicast_peer {\n");
+        for p in &i.unicast_peers {
+            let _ = writeln!(out, "        {} min_ttl {} max_ttl {}", p.addr, p.min_ttl, p.max_ttl);
+        }
+        out.push_str("    }\n");
+        if let Some(t) = i.unicast_ttl {
+            let _ = writeln!(out, "    unicast_ttl {t}");
+        }
+    } else if let Some(g) = i.mcast_group {
+        let _ = writeln!(out, "    mcast_dst_ip {g}");
+    }
+    let _ = writeln!(out, "    check_unicast_src {}", on(i.check_unicast_src));
+    if i.track_src_ip {
+        out.push_str("    track_src_ip\n");
+    }
+    for (kw, list) in [("virtual_ipaddress", &i.vips), ("virtual_ipaddress_excluded", &i.excluded_vips)] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "    {kw} {{");
+            for v in list {
+                vip(out, v, &i.interface);
+            }
+            out.push_str("    }\n");
+        }
+    }
+    if !i.track_interfaces.is_empty() {
+        out.push_str("    track_interface {\n");
+        for t in &i.track_interfaces {
+            let _ =
+                writeln!(out, "        {} weight {}{}", t.interface, t.weight, if t.reverse { " reverse" } else { "" });
+        }
+        out.push_str("    }\n");
+    }
+    for (kw, file) in [("track_script", false), ("track_file", true)] {
+        let refs: Vec<_> = i
+            .track
+            .iter()
+            .filter_map(|r| config.trackers.get(usize::from(r.tracker.0)).map(|t| (r, t)))
+            .filter(|(_, t)| (t.kind == TrackerKind::File) == file)
+            .collect();
+        if !refs.is_empty() {
+            let _ = writeln!(out, "    {kw} {{");
+            for (r, t) in refs {
+                let _ =
+                    writeln!(out, "        {} weight {}{}", t.name, r.weight, if r.reverse { " reverse" } else { "" });
+            }
+            out.push_str("    }\n");
+        }
+    }
+    if i.dont_track_primary {
+        out.push_str("    dont_track_primary\n");
+    }
+    notify(out, "    ", &i.notify);
+    let gc = &i.garp;
+    let _ = writeln!(out, "    garp_master_delay {}", secs(gc.master_delay));
+    let _ = writeln!(out, "    garp_master_repeat {}", gc.master_repeat);
+    let _ = writeln!(out, "    garp_master_refresh {}", secs(gc.master_refresh));
+    let _ = writeln!(out, "    garp_master_refresh_repeat {}", gc.master_refresh_repeat);
+    let _ = writeln!(out, "    garp_lower_prio_delay {}", secs(gc.lower_prio_delay));
+    let _ = writeln!(out, "    garp_lower_prio_repeat {}", gc.lower_prio_repeat);
+    let _ = writeln!(out, "    down_timer_adverts {}", i.down_timer_adverts);
+    let _ = writeln!(out, "    lower_prio_no_advert {}", on(i.lower_prio_no_advert));
+    let _ = writeln!(out, "    higher_prio_send_advert {}", on(i.higher_prio_send_advert));
+    let _ = writeln!(out, "    skip_check_adv_addr {}", on(i.skip_check_adv_addr));
+    let _ = writeln!(out, "    strict_mode {}", on(i.strict));
+    out.push_str("    accept\n}\n");
+}
