@@ -684,3 +684,22 @@ fn dump_is_itself_a_valid_config_with_the_same_values() {
     assert!(!again.has_errors(), "{:#?}", again.diagnostics);
     assert_eq!(config::dump::dump(&again.config), text);
 }
+
+#[test]
+fn every_keyword_is_in_the_man_page() {
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/vipd.conf.5")).unwrap();
+    let words: Vec<&str> =
+        man.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '*')).filter(|w| !w.is_empty()).collect();
+    let mut missing = Vec::new();
+    for (_, table) in config::keywords::ALL {
+        for (kw, _) in *table {
+            let listed = words.iter().any(|w| {
+                *w == *kw || w.strip_suffix('*').is_some_and(|prefix| !prefix.is_empty() && kw.starts_with(prefix))
+            });
+            if !listed {
+                missing.push(*kw);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in man/vipd.conf.5: {missing:?}");
+}

@@ -160,7 +160,7 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("vmac_prefix", VMAC),
     ("vmac_addr_prefix", VMAC),
     ("disable_local_igmp", Ignored("vipd creates no macvlan interfaces")),
-    ("dynamic_interfaces", Ignored("vipd waits for configured interfaces to appear")),
+    ("dynamic_interfaces", Ignored("vipd checks that configured interfaces exist")),
     ("vrrp_garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
     ("linkbeat_use_polling", Ignored("vipd always uses netlink link state")),
     ("fifo_write_vrrp_states_on_reload", RELOAD),
