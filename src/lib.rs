@@ -15,5 +15,7 @@
 
 pub mod config;
 pub mod core;
+pub mod daemon;
+pub mod sys;
 pub mod time;
 pub mod wire;

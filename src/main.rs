@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 use vipd::config::{self, Loaded};
+use vipd::daemon;
 
 /// eprintln! without the panic when stderr is closed.
 macro_rules! err {
@@ -34,6 +35,30 @@ struct Cli {
     /// print the version and exit
     #[argh(switch, short = 'v')]
     version: bool,
+
+    /// stay in the foreground (accepted for keepalived compatibility; vipd
+    /// never forks)
+    #[argh(switch, short = 'n', long = "dont-fork")]
+    _dont_fork: bool,
+
+    /// log to the console (accepted for keepalived compatibility; vipd
+    /// always logs to standard error)
+    #[argh(switch, short = 'l', long = "log-console")]
+    _log_console: bool,
+
+    /// log detail: timeouts, priority-0 adverts, GARP rounds, discarded
+    /// adverts
+    #[argh(switch, short = 'D', long = "log-detail")]
+    log_detail: bool,
+
+    /// pid file (default /run/vipd.pid)
+    #[argh(option, short = 'p', long = "pid")]
+    pid: Option<PathBuf>,
+
+    /// on exit, leave the virtual addresses in place and send no
+    /// priority-0 advert
+    #[argh(switch, short = 'V', long = "dont-release-vrrp")]
+    dont_release_vrrp: bool,
 
     #[argh(subcommand)]
     command: Option<Command>,
@@ -68,11 +93,6 @@ struct Check {
 
 /// Exit status of a check with errors.
 const EXIT_CONFIG_ERRORS: u8 = 1;
-/// Exit status when the daemon cannot start because of its configuration
-/// (keepalived's KEEPALIVED_EXIT_CONFIG).
-const EXIT_CONFIG: u8 = 2;
-/// EX_USAGE: the command line asked for nothing vipd can do.
-const EX_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
     let cli: Cli = argh::from_env();
@@ -91,15 +111,14 @@ fn main() -> ExitCode {
             check(&path, &id(None), false, false)
         }
         None => {
-            let path = cli.use_file.clone().unwrap_or_else(config::default_path);
-            let loaded = config::load(&path, &id(None));
-            if loaded.has_errors() {
-                print_text(&loaded);
-                err!("vipd: {}: not starting: the configuration has errors", path.display());
-                return ExitCode::from(EXIT_CONFIG);
-            }
-            err!("vipd: no daemon mode in this build yet; see vipd(8). `vipd -t` checks a configuration.");
-            ExitCode::from(EX_USAGE)
+            let opts = daemon::Options {
+                config: cli.use_file.clone().unwrap_or_else(config::default_path),
+                config_id: id(None),
+                pid_file: cli.pid.clone().unwrap_or_else(|| PathBuf::from("/run/vipd.pid")),
+                detail: cli.log_detail,
+                release_vips: !cli.dont_release_vrrp,
+            };
+            ExitCode::from(daemon::run(&opts))
         }
     }
 }

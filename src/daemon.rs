@@ -1,0 +1,695 @@
+//! The composition root and the one event loop.
+//!
+//! ```text
+//!  VRRP sockets ─┐
+//!  netlink ──────┼─► Event ─► Engine::handle ─► Effects ─► sockets, netlink, GARP, log
+//!  timerfd ──────┤                     └─► next_deadline ─► timerfd
+//!  signals ──────┘
+//! ```
+//!
+//! Everything runs on one `smol::LocalExecutor` on the main thread. Each
+//! input has a task that waits for readiness on its own `dup` of the fd, so
+//! no task holds a borrow of the daemon across an await; when the fd is
+//! readable the task borrows the daemon, drains the fd without blocking and
+//! hands each event to the engine. Nothing on that path allocates.
+
+use core::cell::RefCell;
+use core::net::IpAddr;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use async_io::Async;
+
+use crate::config::{self, Family, Loaded};
+use crate::core::{Effect, Effects, Engine, Event, IfaceId, InstanceId, LogEvent, NotifyState, RxAdvert, State};
+use crate::sys::garp::Announcer;
+use crate::sys::netlink::{NetEvent, Netlink};
+use crate::sys::vrrp::{Rx, VrrpSocket};
+use crate::sys::{clock, netlink};
+use crate::time::{Duration, Instant};
+use crate::wire::WireError;
+use crate::wire::vrrp::{Advert, AdvertBuf};
+
+/// Exit statuses (vipd(8)); keepalived's where it has one.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Could not run: missing interface, pid file held, socket errors.
+    pub const FATAL: u8 = 1;
+    /// The configuration has errors.
+    pub const CONFIG: u8 = 2;
+    /// Missing CAP_NET_RAW or CAP_NET_ADMIN.
+    pub const PERMISSION: u8 = 4;
+}
+
+/// What the command line decides.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    pub config_id: String,
+    pub pid_file: PathBuf,
+    /// `-D`: detail lines (timeouts, priority 0 sent, GARPs).
+    pub detail: bool,
+    /// False with `-V`: leave the addresses in place on exit.
+    pub release_vips: bool,
+}
+
+/// Repeated receive errors are logged at most this often per instance and
+/// error, with a count of what was suppressed.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+struct RateLimit {
+    last: Option<Instant>,
+    suppressed: u32,
+}
+
+struct Log {
+    detail: bool,
+    /// `[instance][error]`, plus one row for errors without an instance.
+    limits: Vec<RateLimit>,
+}
+
+impl Log {
+    fn line(&self, args: core::fmt::Arguments<'_>) {
+        let mut err = io::stderr().lock();
+        let _ = err.write_fmt(args);
+        let _ = err.write_all(b"\n");
+    }
+}
+
+macro_rules! log {
+    ($log:expr, $($t:tt)*) => { $log.line(format_args!($($t)*)) };
+}
+
+/// Everything the loop needs, owned in one place.
+struct Daemon {
+    engine: Engine,
+    fx: Effects,
+    netlink: Netlink,
+    announcer: Announcer,
+    sockets: Vec<VrrpSocket>,
+    /// `IfaceId` → kernel ifindex (0: not present) and MAC.
+    ifindex: Vec<u32>,
+    mac: Vec<[u8; 6]>,
+    /// `IfaceId` → socket index, per family.
+    socket_of: Vec<[Option<usize>; 2]>,
+    /// IP id of each instance's next IPv4 advert (keepalived counts from 1).
+    ip_id: Vec<u16>,
+    timer: OwnedFd,
+    armed: Option<Instant>,
+    buf: AdvertBuf,
+    log: Log,
+    release_vips: bool,
+    stopping: bool,
+    rx_copy: Box<[u8; 4096]>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
+pub fn run(opts: &Options) -> u8 {
+    let loaded = config::load(&opts.config, &opts.config_id);
+    let mut err = io::stderr().lock();
+    for d in &loaded.diagnostics {
+        let _ = writeln!(err, "{}", d.display(&loaded.sources));
+    }
+    drop(err);
+    if loaded.has_errors() {
+        fail(format_args!("{}: not starting: the configuration has errors", opts.config.display()));
+        return exit::CONFIG;
+    }
+    if let Err(missing) = check_capabilities() {
+        fail(format_args!("missing capability {missing} (run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN)"));
+        return exit::PERMISSION;
+    }
+    let _pid = match PidFile::create(&opts.pid_file) {
+        Ok(p) => p,
+        Err(e) => {
+            fail(format_args!("{e}"));
+            return exit::FATAL;
+        }
+    };
+    let daemon = match Daemon::new(&loaded, opts) {
+        Ok(d) => d,
+        Err(e) => {
+            fail(format_args!("{e}"));
+            return exit::FATAL;
+        }
+    };
+    let ex = smol::LocalExecutor::new();
+    let d = Rc::new(RefCell::new(daemon));
+    match smol::block_on(ex.run(main_loop(&ex, d.clone()))) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            fail(format_args!("{e}"));
+            // Leave nothing behind even when the loop fails.
+            d.borrow_mut().stop();
+            exit::FATAL
+        }
+    }
+}
+
+fn fail(args: core::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "vipd: {args}");
+}
+
+/// CAP_NET_ADMIN (12) for addresses, CAP_NET_RAW (13) for VRRP and ARP.
+fn check_capabilities() -> Result<(), &'static str> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return Ok(()) };
+    let Some(eff) = status.lines().find_map(|l| l.strip_prefix("CapEff:")) else { return Ok(()) };
+    let Ok(bits) = u64::from_str_radix(eff.trim(), 16) else { return Ok(()) };
+    match (bits & (1 << 13) != 0, bits & (1 << 12) != 0) {
+        (false, false) => Err("CAP_NET_RAW and CAP_NET_ADMIN"),
+        (false, true) => Err("CAP_NET_RAW"),
+        (true, false) => Err("CAP_NET_ADMIN"),
+        (true, true) => Ok(()),
+    }
+}
+
+/// The pid file, removed on drop.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn create(path: &Path) -> Result<PidFile, String> {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if let Ok(pid) = text.trim().parse::<u32>() {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if pid != std::process::id() && comm.trim() == "vipd" {
+                    return Err(format!("{}: vipd is already running as pid {pid}", path.display()));
+                }
+            }
+        }
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("{}: cannot write the pid file: {e}", path.display()))?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn family_slot(f: Family) -> usize {
+    match f {
+        Family::V4 => 0,
+        Family::V6 => 1,
+    }
+}
+
+impl Daemon {
+    fn new(loaded: &Loaded, opts: &Options) -> Result<Daemon, String> {
+        let cfg = &loaded.config;
+        let engine = Engine::new(cfg).map_err(|e| format!("configuration: {e}"))?;
+        let fx = Effects::with_capacity(engine.effects_capacity());
+        let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
+        let (links, addrs) = netlink.dump().map_err(|e| format!("netlink dump: {e}"))?;
+        let n = engine.ifaces().len();
+        let mut ifindex = vec![0u32; n];
+        let mut mac = vec![[0u8; 6]; n];
+        for (i, f) in engine.ifaces().iter().enumerate() {
+            let Some(l) = links.iter().find(|l| l.name.as_str() == f.name) else {
+                return Err(format!("interface `{}` does not exist", f.name));
+            };
+            ifindex[i] = l.index;
+            mac[i] = l.mac.unwrap_or([0; 6]);
+        }
+        let timer = rustix::time::timerfd_create(
+            rustix::time::TimerfdClockId::Monotonic,
+            rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
+        )
+        .map_err(|e| format!("timerfd: {e}"))?;
+
+        // One receive socket per interface and family, joined to the
+        // groups of the multicast instances on it.
+        let mut sockets = Vec::new();
+        let mut socket_of = vec![[None, None]; n];
+        for inst in engine.instances() {
+            let slot = family_slot(inst.cfg.family);
+            let iface = usize::from(inst.iface.0);
+            if socket_of[iface][slot].is_some() {
+                continue;
+            }
+            let mut groups: Vec<IpAddr> = Vec::new();
+            for other in engine.instances() {
+                if other.iface == inst.iface && other.cfg.family == inst.cfg.family && !other.cfg.is_unicast() {
+                    let g = other.group_addr();
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
+            }
+            let name = &engine.ifaces()[iface].name;
+            let sock = VrrpSocket::open(name, ifindex[iface], inst.cfg.family, &groups)
+                .map_err(|e| format!("VRRP socket on `{name}`: {e}"))?;
+            socket_of[iface][slot] = Some(sockets.len());
+            sockets.push(sock);
+        }
+        let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
+        let instances = engine.instances().len();
+        let limits =
+            (0..(instances + 1) * WireError::ALL.len()).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
+        let mut d = Daemon {
+            ip_id: vec![0; instances],
+            engine,
+            fx,
+            netlink,
+            announcer,
+            sockets,
+            ifindex,
+            mac,
+            socket_of,
+            timer,
+            armed: None,
+            buf: AdvertBuf::new(),
+            log: Log { detail: opts.detail, limits },
+            release_vips: opts.release_vips,
+            stopping: false,
+            rx_copy: Box::new([0; 4096]),
+        };
+        // Links and addresses first, then start: the engine never sees an
+        // interface it has not been told about.
+        let now = clock::now();
+        for l in &links {
+            if let Some(id) = d.iface_of_index(l.index) {
+                d.handle(now, Event::Link { iface: id, up: netlink::link_is_up(l) });
+            }
+        }
+        for a in &addrs {
+            if let Some(id) = d.iface_of_index(a.index) {
+                d.handle(now, Event::Address { iface: id, addr: a.addr, present: true });
+            }
+        }
+        log!(d.log, "vipd {} starting: {} instance(s)", env!("CARGO_PKG_VERSION"), instances);
+        d.handle(now, Event::Start);
+        Ok(d)
+    }
+
+    fn iface_of_index(&self, index: u32) -> Option<IfaceId> {
+        self.ifindex.iter().position(|&i| i == index && i != 0).map(|i| IfaceId(i as u16))
+    }
+
+    /// One event through the engine, then its effects, then the timer.
+    fn handle(&mut self, now: Instant, event: Event<'_>) {
+        self.fx.clear();
+        self.engine.handle(now, event, &mut self.fx);
+        self.apply(now);
+        self.rearm();
+    }
+
+    fn rearm(&mut self) {
+        let next = self.engine.next_deadline();
+        if next == self.armed {
+            return;
+        }
+        self.armed = next;
+        // Zero disarms; a deadline already past fires at once (1 ns).
+        let (sec, nsec) = match next {
+            None => (0, 0),
+            Some(t) => {
+                let us = t.as_micros().max(1);
+                ((us / 1_000_000) as i64, ((us % 1_000_000) * 1_000) as i64)
+            }
+        };
+        let spec = rustix::time::Itimerspec {
+            it_interval: rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: rustix::time::Timespec { tv_sec: sec, tv_nsec: nsec },
+        };
+        if let Err(e) = rustix::time::timerfd_settime(&self.timer, rustix::time::TimerfdTimerFlags::ABSTIME, &spec) {
+            log!(self.log, "cannot arm the timer: {e}");
+        }
+    }
+
+    fn apply(&mut self, now: Instant) {
+        // Taken out so effects can be carried out with `&mut self`; the
+        // buffer goes back with its capacity, so nothing allocates.
+        let mut fx = core::mem::take(&mut self.fx);
+        for e in fx.iter() {
+            match *e {
+                Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
+                Effect::AddVips { inst } => self.vips(inst, true),
+                Effect::RemoveVips { inst } => self.vips(inst, false),
+                Effect::Announce { inst, rounds } => self.announce(inst, rounds),
+                Effect::AnnounceSource { inst } => self.announce_source(inst),
+                Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
+                Effect::Notify { inst, state } => {
+                    if state == NotifyState::Stop {
+                        log!(self.log, "({}) Stopped", self.name(inst));
+                    }
+                }
+                Effect::GroupState { group, state } => {
+                    log!(self.log, "VRRP_Group({}) Syncing instances to {} state", group.0, state.name())
+                }
+                Effect::Log(l) => self.log_event(now, l),
+            }
+        }
+        fx.clear();
+        self.fx = fx;
+    }
+
+    fn name(&self, inst: InstanceId) -> &str {
+        self.engine.instance(inst).map_or("?", |i| i.name())
+    }
+
+    fn send_advert(&mut self, inst: InstanceId, priority: u8) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let Some(src) = self.engine.source_addr(inst) else { return };
+        let Some(sock) = self.socket_of[usize::from(i.iface.0)][family_slot(i.cfg.family)] else { return };
+        let Some(advert) = self.engine.advert(inst, priority) else { return };
+        let id = &mut self.ip_id[usize::from(inst.0)];
+        *id = id.wrapping_add(1).max(1);
+        let ip_id = *id;
+        let ttl = if i.cfg.is_unicast() { i.cfg.unicast_ttl.unwrap_or(255) } else { 255 };
+        let mode = i.cfg.v3_ipv4_checksum;
+        let mut send = |dst: IpAddr| {
+            let bytes = match self.buf.emit(&advert, src, dst, mode) {
+                Ok(b) => b,
+                Err(e) => {
+                    log!(self.log, "({}) cannot build advert: {e}", i.name());
+                    return;
+                }
+            };
+            if let Err(e) = self.sockets[sock].send(src, dst, ttl, ip_id, bytes) {
+                log!(self.log, "({}) cannot send advert to {dst}: {e}", i.name());
+            }
+        };
+        if i.cfg.is_unicast() {
+            for p in &i.cfg.unicast_peers {
+                send(p.addr);
+            }
+        } else {
+            send(i.group_addr());
+        }
+        if priority == 0 && self.log.detail {
+            log!(self.log, "({}) sent 0 priority", i.name());
+        }
+    }
+
+    fn vips(&mut self, inst: InstanceId, add: bool) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
+            let iface = match &v.dev {
+                Some(dev) => self.engine.iface_by_name(dev),
+                None => Some(i.iface),
+            };
+            let Some(index) = iface.map(|f| self.ifindex[usize::from(f.0)]).filter(|&x| x != 0) else { continue };
+            let r = if add { self.netlink.add_addr(index, v) } else { self.netlink.del_addr(index, v) };
+            if let Err(e) = r {
+                let what = if add { "add" } else { "remove" };
+                log!(self.log, "({}) cannot {what} {}/{}: {e}", i.name(), v.addr, v.prefix);
+            }
+        }
+        if self.log.detail {
+            let what = if add { "setting" } else { "removing" };
+            log!(self.log, "({}) {what} VIPs.", i.name());
+        }
+    }
+
+    fn announce(&mut self, inst: InstanceId, rounds: u8) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        for _ in 0..rounds {
+            for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
+                let iface = match &v.dev {
+                    Some(dev) => self.engine.iface_by_name(dev),
+                    None => Some(i.iface),
+                };
+                let Some(f) = iface else { continue };
+                let (index, mac) = (self.ifindex[usize::from(f.0)], self.mac[usize::from(f.0)]);
+                let r = match v.addr {
+                    IpAddr::V4(a) => self.announcer.garp(index, mac, a),
+                    IpAddr::V6(a) => {
+                        let router = Announcer::forwarding(&self.engine.ifaces()[usize::from(f.0)].name);
+                        self.announcer.na(index, mac, a, router)
+                    }
+                };
+                if let Err(e) = r {
+                    log!(self.log, "({}) cannot announce {}: {e}", i.name(), v.addr);
+                }
+            }
+        }
+        if self.log.detail {
+            log!(self.log, "({}) Sending/queueing {rounds} round(s) of gratuitous ARPs/NAs", i.name());
+        }
+    }
+
+    fn announce_source(&mut self, inst: InstanceId) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let Some(src) = self.engine.source_addr(inst) else { return };
+        let f = usize::from(i.iface.0);
+        let r = match src {
+            IpAddr::V4(a) => self.announcer.garp(self.ifindex[f], self.mac[f], a),
+            IpAddr::V6(a) => self.announcer.na(self.ifindex[f], self.mac[f], a, false),
+        };
+        if let Err(e) = r {
+            log!(self.log, "({}) cannot announce {src}: {e}", i.name());
+        }
+    }
+
+    fn log_state(&self, inst: InstanceId, from: State, to: State, reason: crate::core::Reason) {
+        let name = self.name(inst);
+        match to {
+            State::Init => {}
+            State::Backup if from == State::Init => log!(self.log, "({name}) Entering BACKUP STATE (init)"),
+            _ => log!(self.log, "({name}) Entering {to} STATE"),
+        }
+        if self.log.detail {
+            log!(self.log, "({name}) {from} -> {to}: {reason}");
+        }
+    }
+
+    fn log_event(&mut self, now: Instant, l: LogEvent) {
+        match l {
+            LogEvent::LowerPriorityDiscarded { inst, from, priority, .. } => {
+                if self.log.detail {
+                    log!(
+                        self.log,
+                        "({}) received lower priority ({priority}) advert from {from} - discarding",
+                        self.name(inst)
+                    );
+                }
+            }
+            LogEvent::MasterRxLowerPriority { inst, from, priority, ours } => log!(
+                self.log,
+                "({}) Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election",
+                self.name(inst)
+            ),
+            LogEvent::PreemptDelayStarted { inst, until } => {
+                log!(self.log, "({}) preempt delay started, until {until}", self.name(inst))
+            }
+            LogEvent::PriorityChanged { inst, from, to } => {
+                log!(self.log, "({}) Changing effective priority from {from} to {to}", self.name(inst))
+            }
+            LogEvent::OwnerConflict { inst, from } => log!(
+                self.log,
+                "({}) CONFIGURATION ERROR: local instance and a remote instance ({from}) are both address owners; lowering ours to 254",
+                self.name(inst)
+            ),
+            LogEvent::OwnAdvertSeen { inst, from } => {
+                log!(
+                    self.log,
+                    "({}) WARNING: advert received from {from} with our own address and priority",
+                    self.name(inst)
+                )
+            }
+            LogEvent::RxError { inst, src, error } => self.log_rx_error(now, inst, src, error),
+            LogEvent::ChecksumForm { inst, from, form } => {
+                log!(self.log, "({}) {from} sends VRRPv3 checksums in the {form:?} form", self.name(inst))
+            }
+            LogEvent::SyncGroupWait { inst } => {
+                if self.log.detail {
+                    log!(self.log, "({}) waiting for its sync group to become master", self.name(inst));
+                }
+            }
+            LogEvent::VipDeleted { inst, addr } => {
+                log!(self.log, "({}) virtual address {addr} was deleted; releasing mastership", self.name(inst))
+            }
+        }
+    }
+
+    fn log_rx_error(&mut self, now: Instant, inst: Option<InstanceId>, src: Option<IpAddr>, error: WireError) {
+        let row = inst.map_or(self.engine.instances().len(), |i| usize::from(i.0));
+        let Some(limit) = self.log.limits.get_mut(row * WireError::ALL.len() + error.index()) else { return };
+        if limit.last.is_some_and(|t| now.saturating_since(t) < ERROR_LOG_INTERVAL) {
+            limit.suppressed = limit.suppressed.saturating_add(1);
+            return;
+        }
+        let suppressed = core::mem::take(&mut limit.suppressed);
+        limit.last = Some(now);
+        let who = inst.map_or("(?)".to_owned(), |i| format!("({})", self.name(i)));
+        let from = src.map_or(String::new(), |s| format!(" from {s}"));
+        let more = if suppressed > 0 { format!(" ({suppressed} more suppressed)") } else { String::new() };
+        log!(self.log, "{who} discarded advert{from}: {error}{more}");
+    }
+
+    fn on_packet(&mut self, sock: usize) -> io::Result<bool> {
+        let iface_idx = self.sockets[sock].ifindex();
+        let Some(iface) = self.iface_of_index(iface_idx) else { return Ok(false) };
+        let family = self.sockets[sock].family();
+        let rx = match self.sockets[sock].recv()? {
+            None => return Ok(false),
+            Some(Rx::Bad { error, .. }) => Err(error),
+            Some(Rx::Packet { src, dst, ttl, payload }) => {
+                let n = payload.len().min(self.rx_copy.len());
+                self.rx_copy[..n].copy_from_slice(&payload[..n]);
+                Ok((src, dst, ttl, n))
+            }
+        };
+        let now = clock::now();
+        match rx {
+            Err(error) => self.handle(now, Event::RxError { iface, family, vrid: None, error }),
+            Ok((src, dst, ttl, n)) => {
+                // The advert borrows `rx_copy` while the engine and the effect
+                // buffer are borrowed mutably: disjoint fields, no copy.
+                self.fx.clear();
+                match Advert::parse(&self.rx_copy[..n], src, dst) {
+                    Ok((advert, checksum)) => {
+                        let ev = Event::Advert(RxAdvert { iface, src, dst, ttl, advert, checksum });
+                        self.engine.handle(now, ev, &mut self.fx);
+                    }
+                    Err(error) => {
+                        let vrid = crate::wire::vrrp::peek_vrid(&self.rx_copy[..n]);
+                        self.engine.handle(now, Event::RxError { iface, family, vrid, error }, &mut self.fx);
+                    }
+                }
+                self.apply(now);
+                self.rearm();
+            }
+        }
+        Ok(true)
+    }
+
+    fn on_netlink(&mut self) {
+        while let Some(ev) = self.netlink.next_event() {
+            let now = clock::now();
+            match ev {
+                NetEvent::Link { index, up, deleted, .. } => {
+                    if let Some(iface) = self.iface_of_index(index) {
+                        self.handle(now, Event::Link { iface, up: up && !deleted });
+                    }
+                }
+                NetEvent::Addr { index, addr, present, .. } => {
+                    if let Some(iface) = self.iface_of_index(index) {
+                        self.handle(now, Event::Address { iface, addr, present });
+                    }
+                }
+                NetEvent::Overrun => {
+                    log!(self.log, "netlink: receive buffer overrun, re-reading links and addresses");
+                    self.resync(now);
+                }
+            }
+        }
+    }
+
+    /// After a netlink overrun: report every link and address again.
+    fn resync(&mut self, now: Instant) {
+        let Ok((links, addrs)) = self.netlink.dump() else { return };
+        for l in &links {
+            if let Some(iface) = self.iface_of_index(l.index) {
+                self.handle(now, Event::Link { iface, up: netlink::link_is_up(l) });
+            }
+        }
+        for a in &addrs {
+            if let Some(iface) = self.iface_of_index(a.index) {
+                self.handle(now, Event::Address { iface, addr: a.addr, present: true });
+            }
+        }
+    }
+
+    fn on_timer(&mut self) {
+        let mut expirations = [0u8; 8];
+        let _ = rustix::io::read(&self.timer, &mut expirations);
+        self.armed = None;
+        let now = clock::now();
+        if self.engine.next_deadline().is_some_and(|t| t <= now) {
+            self.handle(now, Event::Timer);
+        } else {
+            self.rearm();
+        }
+    }
+
+    /// Graceful stop: priority 0 from masters, addresses released (unless
+    /// `-V`), STOP logged.
+    fn stop(&mut self) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        let release_vips = self.release_vips;
+        self.handle(clock::now(), Event::Shutdown { release_vips });
+    }
+}
+
+fn dup_async(fd: impl AsFd) -> io::Result<Async<OwnedFd>> {
+    let dup = rustix::io::fcntl_dupfd_cloexec(fd, 0)?;
+    Async::new_nonblocking(dup)
+}
+
+async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>) -> io::Result<()> {
+    let signals =
+        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int, async_signal::Signal::Hup])?;
+
+    let timer = dup_async(&d.borrow().timer)?;
+    let dt = d.clone();
+    ex.spawn(async move {
+        loop {
+            if timer.readable().await.is_err() {
+                return;
+            }
+            dt.borrow_mut().on_timer();
+        }
+    })
+    .detach();
+
+    let nl = dup_async(d.borrow().netlink.event_fd())?;
+    let dn = d.clone();
+    ex.spawn(async move {
+        loop {
+            if nl.readable().await.is_err() {
+                return;
+            }
+            dn.borrow_mut().on_netlink();
+        }
+    })
+    .detach();
+
+    for i in 0..d.borrow().sockets.len() {
+        let ready = dup_async(d.borrow().sockets[i].as_fd())?;
+        let ds = d.clone();
+        ex.spawn(async move {
+            loop {
+                if ready.readable().await.is_err() {
+                    return;
+                }
+                // Drain what is queued, but yield between bursts so one busy
+                // interface cannot starve the timer.
+                for _ in 0..64 {
+                    match ds.borrow_mut().on_packet(i) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = writeln!(io::stderr().lock(), "vipd: receive error: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+
+    use smol::stream::StreamExt;
+    let mut signals = signals;
+    while let Some(sig) = signals.next().await {
+        match sig? {
+            async_signal::Signal::Hup => {
+                let _ =
+                    writeln!(io::stderr().lock(), "vipd: SIGHUP: reload is not supported yet; configuration unchanged");
+            }
+            _ => {
+                d.borrow_mut().stop();
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The netlink and GARP/NA drivers allocate nothing on their per-event
+//! paths (add/delete an address, drain events, send a GARP or NA, read the
+//! forwarding flag), checked with a counting global allocator on the
+//! thread that drives them, inside a throw-away network namespace.
+//!
+//! Needs root; skipped with a message otherwise.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use vipd::config::VipConfig;
+use vipd::sys::garp::Announcer;
+use vipd::sys::netlink::{NetEvent, Netlink, link_is_up};
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note() {
+    // `try_with`: the allocator also runs while thread-locals are torn down.
+    let _ = ARMED.try_with(|armed| {
+        if armed.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        note();
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        note();
+        // SAFETY: as above.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    COUNT.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    let out = f();
+    ARMED.with(|a| a.set(false));
+    (out, COUNT.with(|c| c.get()))
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Deletes the namespace when dropped, also when the test fails.
+struct NetNs(String);
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+fn one_round(nl: &mut Netlink, ann: &Announcer, va: u32, mac: [u8; 6], vips: &[VipConfig]) -> usize {
+    for vip in vips {
+        nl.add_addr(va, vip).unwrap();
+        nl.add_addr(va, vip).unwrap();
+    }
+    ann.garp(va, mac, Ipv4Addr::new(10, 77, 0, 100)).unwrap();
+    let router = Announcer::forwarding("va");
+    ann.na(va, mac, "fd00:77::100".parse::<Ipv6Addr>().unwrap(), router).unwrap();
+    for vip in vips {
+        nl.del_addr(va, vip).unwrap();
+        nl.del_addr(va, vip).unwrap();
+    }
+    let mut events = 0;
+    while let Some(ev) = nl.next_event() {
+        assert_ne!(ev, NetEvent::Overrun);
+        events += 1;
+    }
+    events
+}
+
+#[test]
+fn sys_drivers_do_not_allocate_per_event() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root and network namespaces");
+        return;
+    }
+    let name = format!("vipd-alloc-{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "del", &name]).output();
+    run(&["netns", "add", &name]);
+    let ns = NetNs(name);
+    let exec = |args: &[&str]| run(&[&["netns", "exec", ns.0.as_str(), "ip"], args].concat());
+    exec(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+    exec(&["link", "set", "va", "up"]);
+    exec(&["link", "set", "vb", "up"]);
+    let netns = File::open(format!("/run/netns/{}", ns.0)).unwrap();
+
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns only reads the fd, which `netns` keeps open, and
+            // moves this thread alone.
+            assert_eq!(unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+            let mut nl = Netlink::open().unwrap();
+            let ann = Announcer::open().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let (va, mac) = loop {
+                let (links, _) = nl.dump().unwrap();
+                let up = |n: &str| links.iter().find(|l| l.name == n && link_is_up(l)).cloned();
+                if let (Some(va), Some(_)) = (up("va"), up("vb")) {
+                    break (va.index, va.mac.unwrap());
+                }
+                assert!(Instant::now() < deadline, "veth not up");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let mut v4 = VipConfig::new(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 100)), 24);
+            v4.label = Some("va:vip".into());
+            v4.broadcast = Some(Ipv4Addr::new(10, 77, 0, 255));
+            let v6 = VipConfig::host("fd00:77::100".parse().unwrap());
+            let vips = [v4, v6];
+            // The counter sees this thread's allocations.
+            assert_eq!(allocations(|| std::hint::black_box(Box::new(1u8))).1, 1);
+            // Once unmeasured, for anything std sets up lazily.
+            one_round(&mut nl, &ann, va, mac, &vips);
+            let (events, count) = allocations(|| one_round(&mut nl, &ann, va, mac, &vips));
+            assert_eq!(count, 0, "allocations on the per-event paths");
+            // Two adds and two deletes were reported back.
+            assert!(events >= 4, "{events} events");
+        });
+    });
+}
