@@ -239,7 +239,7 @@ vrrp_instance VI_3 {
         "19:5: error: vrrp_script `nothere` is not defined",
         "25:1: error: vrrp_instance `VI_2` has priority 255, which weights never change | use weight 0 trackers on an address owner, or a priority below 255",
         "25:1: error: vrrp_instance `VI_2` uses VRID 51 on `eth0` like `VI_1` at line 6 | every instance on an interface and family needs its own virtual_router_id",
-        "36:1: error: vrrp_instance `VI_3`: interface `eth9` does not exist",
+        "37:3: error: vrrp_instance `VI_3`: interface `eth9` does not exist",
         "40:3: error: VRRPv3 has no authentication | remove the authentication block",
     ];
     assert_eq!(d, expected);
@@ -307,9 +307,11 @@ fn garp_settings_follow_keepalived() {
     let (a, b) = (&c.instances[0].garp, &c.instances[1].garp);
     assert_eq!((a.master_delay, a.master_repeat), (Duration::from_secs(2), 3));
     assert_eq!(a.master_refresh, Duration::from_secs(60));
-    // Unset lower-priority settings follow the master ones.
+    // Unset lower-priority settings follow the *global* master ones, not
+    // the instance's own (keepalived 2.2.7, measured with `-d`).
     assert_eq!((a.lower_prio_delay, a.lower_prio_repeat), (Duration::from_secs(2), 3));
-    assert_eq!((b.lower_prio_delay, b.lower_prio_repeat), (Duration::ZERO, 1));
+    assert_eq!((b.lower_prio_delay, b.lower_prio_repeat), (Duration::from_secs(2), 1));
+    assert_eq!(b.master_delay, Duration::ZERO);
     // vrrp_garp_interval 0 (keepalived's own template) is accepted.
     ok("global_defs {\n vrrp_garp_interval 0\n vrrp_gna_interval 0.000001\n}");
 }
@@ -317,6 +319,21 @@ fn garp_settings_follow_keepalived() {
 #[test]
 fn scripts_trackers_and_groups() {
     let c = ok(r#"
+vrrp_script chk_later {
+  script "/usr/bin/check a 'b c'"
+  interval 2
+  timeout 5
+  rise 3
+  fall 4
+  weight 30
+  user nobody nogroup
+  init_fail
+}
+track_file tf {
+  file "/run/tf"
+  weight 2 reverse
+  init_file 7 overwrite
+}
 vrrp_instance VI_1 {
   interface eth0
   virtual_router_id 1
@@ -351,21 +368,6 @@ vrrp_sync_group G {
     eth2
   }
   notify "/bin/notify group"
-}
-vrrp_script chk_later {
-  script "/usr/bin/check a 'b c'"
-  interval 2
-  timeout 5
-  rise 3
-  fall 4
-  weight 30
-  user nobody nogroup
-  init_fail
-}
-track_file tf {
-  file "/run/tf"
-  weight 2 reverse
-  init_file 7 overwrite
 }
 "#);
     let i = &c.instances[0];
@@ -421,6 +423,7 @@ fn strict_mode() {
     assert_eq!(
         d,
         [
+            "4:1: warning: vrrp_instance `A` is unicast without `unicast_src_ip`: adverts leave from the interface's first address",
             "4:1: error: strict mode: `A` has authentication | strict mode does not allow authentication",
             "4:1: error: strict mode: `A` uses unicast",
             "5:2: error: strict mode: `A` has `state MASTER` but is not the address owner (priority 255)",
@@ -702,4 +705,87 @@ fn every_keyword_is_in_the_man_page() {
         }
     }
     assert!(missing.is_empty(), "not in man/vipd.conf.5: {missing:?}");
+}
+
+#[test]
+fn keepalived_reading_differences_are_refused() {
+    let inst = |body: &str| {
+        format!(
+            "vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n{body}\n virtual_ipaddress {{\n  10.0.0.1\n }}\n}}\n"
+        )
+    };
+    // Switches keepalived turns on whatever their argument.
+    assert_eq!(
+        diags("global_defs {\n vrrp_strict off\n}"),
+        [
+            "2:14: error: `vrrp_strict` takes no value | keepalived 2.2.7 ignores `off` and turns `vrrp_strict` on; remove the line to leave it off"
+        ]
+    );
+    assert_eq!(
+        diags(&inst(" state MASTER\n state BACKUP")),
+        ["5:2: error: `state` is given twice | keepalived 2.2.7 keeps MASTER from line 4; keep one"]
+    );
+    assert_eq!(
+        diags(&inst(" priority 255\n nopreempt")),
+        [
+            "5:2: error: vrrp_instance `A` is the address owner (priority 255); keepalived ignores `nopreempt` for it | use a priority below 255 with `state BACKUP`"
+        ]
+    );
+    // A tracker defined after its use is dropped by keepalived.
+    assert_eq!(
+        diags(&format!("{}vrrp_script s {{\n script /bin/true\n}}\n", inst(" track_script {\n  s\n }"))),
+        [
+            "5:3: error: `s` is defined after this use; keepalived 2.2.7 ignores such a reference | move its definition above the block that uses it"
+        ]
+    );
+    // GARP times are whole seconds and a repeat of 0 is one round there.
+    assert_eq!(
+        diags(&inst(" garp_master_delay 2.5\n garp_master_repeat 0")),
+        [
+            "4:20: error: `2.5` is not a whole number (`garp_master_delay`)",
+            "5:21: error: `garp_master_repeat 0` sends one round in keepalived | use 1, or a delay of 0",
+        ]
+    );
+}
+
+#[test]
+fn tracker_weights_keep_reverse_and_refuse_no_reverse() {
+    let c = ok("vrrp_script s {\n script /bin/true\n weight -10 reverse\n}\n\
+                vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n track_script {\n  s weight 5\n }\n}");
+    assert_eq!((c.instances[0].track[0].weight, c.instances[0].track[0].reverse), (5, true));
+    let d = diags(
+        "vrrp_script s {\n script /bin/true\n}\n\
+                   vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n track_script {\n  s no_reverse\n }\n}",
+    );
+    assert_eq!(
+        d,
+        [
+            "11:5: error: `no_reverse` is not understood by keepalived 2.2.7 | it ignores the option and keeps the tracker's `reverse`; remove it"
+        ]
+    );
+}
+
+#[test]
+fn unicast_and_address_checks() {
+    let base = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n";
+    assert_eq!(
+        diags(&format!("{base} unicast_peer {{\n }}\n virtual_ipaddress {{\n  10.0.0.1 dev eth9\n }}\n}}")),
+        [
+            "4:2: warning: vrrp_instance `A`: empty `unicast_peer` block; adverts go to the multicast group",
+            "7:3: error: interface `eth9` of `10.0.0.1` does not exist",
+        ]
+    );
+    assert_eq!(
+        diags(&format!(
+            "{base} unicast_fault_no_peer\n unicast_peer {{\n }}\n virtual_ipaddress {{\n  10.0.0.1\n }}\n}}"
+        )),
+        ["5:2: error: vrrp_instance `A` has no unicast peers and `unicast_fault_no_peer`: it would stay in FAULT"]
+    );
+    let many: String = (1..=90).map(|n| format!("  fd00::{n:x}\n")).collect();
+    assert_eq!(
+        diags(&format!("{base} virtual_ipaddress {{\n{many} }}\n}}")),
+        [
+            "1:1: error: vrrp_instance `A` has 90 IPv6 addresses; at most 89 fit an advert at MTU 1500 | move the rest to virtual_ipaddress_excluded"
+        ]
+    );
 }

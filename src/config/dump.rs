@@ -129,8 +129,13 @@ pub fn dump(config: &Config) -> String {
     if let Some(d) = &g.default_interface {
         let _ = writeln!(out, "    default_interface {d}");
     }
-    let _ = writeln!(out, "    vrrp_garp_interval {}", secs(g.garp_interval));
-    let _ = writeln!(out, "    vrrp_gna_interval {}", secs(g.gna_interval));
+    // keepalived 2.2.7 refuses an interval of 0, its default: leave it out.
+    if !g.garp_interval.is_zero() {
+        let _ = writeln!(out, "    vrrp_garp_interval {}", secs(g.garp_interval));
+    }
+    if !g.gna_interval.is_zero() {
+        let _ = writeln!(out, "    vrrp_gna_interval {}", secs(g.gna_interval));
+    }
     let _ = writeln!(out, "    vrrp_startup_delay {}", secs(config.startup_delay));
     out.push_str("}\n");
 
@@ -222,7 +227,10 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     } else if let Some(g) = i.mcast_group {
         let _ = writeln!(out, "    mcast_dst_ip {g}");
     }
-    let _ = writeln!(out, "    check_unicast_src {}", on(i.check_unicast_src));
+    // Switches keepalived turns on whatever their argument: bare, or absent.
+    if i.check_unicast_src {
+        out.push_str("    check_unicast_src\n");
+    }
     if i.track_src_ip {
         out.push_str("    track_src_ip\n");
     }
@@ -273,7 +281,11 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     let _ = writeln!(out, "    down_timer_adverts {}", i.down_timer_adverts);
     let _ = writeln!(out, "    lower_prio_no_advert {}", on(i.lower_prio_no_advert));
     let _ = writeln!(out, "    higher_prio_send_advert {}", on(i.higher_prio_send_advert));
-    let _ = writeln!(out, "    skip_check_adv_addr {}", on(i.skip_check_adv_addr));
-    let _ = writeln!(out, "    strict_mode {}", on(i.strict));
+    if i.skip_check_adv_addr {
+        out.push_str("    skip_check_adv_addr\n");
+    }
+    if i.strict {
+        out.push_str("    strict_mode\n");
+    }
     out.push_str("    accept\n}\n");
 }

@@ -46,6 +46,13 @@ pub const TOP: &[(&str, Support)] = &[
     ("virtual_server_group", LVS),
     ("real_server", LVS),
     ("net_namespace", Refused("run vipd inside the namespace instead (ip netns exec)")),
+    // keepalived 2.2.7 takes these at the top level, not in global_defs.
+    ("use_pid_dir", PROCESS),
+    ("instance", PROCESS),
+    ("child_wait_time", PROCESS),
+    ("namespace_with_ipsets", PROCESS),
+    ("net_namespace_ipvs", LVS),
+    ("linkbeat_use_polling", Ignored("vipd always uses netlink link state")),
 ];
 
 pub const GLOBAL_DEFS: &[(&str, Support)] = &[
@@ -109,6 +116,7 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("vrrp_priority", SCHED),
     ("vrrp_rt_priority", SCHED),
     ("vrrp_rlimit_rttime", SCHED),
+    ("vrrp_rlimit_rtime", SCHED),
     ("vrrp_no_swap", SCHED),
     ("vrrp_cpu_affinity", SCHED),
     ("max_auto_priority", SCHED),
@@ -116,6 +124,8 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("checker_priority", LVS),
     ("checker_rt_priority", LVS),
     ("checker_rlimit_rttime", LVS),
+    ("checker_rlimit_rtime", LVS),
+    ("lvs_process_name", LVS),
     ("checker_no_swap", LVS),
     ("checker_cpu_affinity", LVS),
     ("checker_process_name", LVS),
@@ -123,11 +133,13 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("bfd_priority", LVS),
     ("bfd_rt_priority", LVS),
     ("bfd_rlimit_rttime", LVS),
+    ("bfd_rlimit_rtime", LVS),
     ("bfd_no_swap", LVS),
     ("bfd_cpu_affinity", LVS),
     ("bfd_process_name", LVS),
     ("lvs_flush", LVS),
     ("lvs_flush_on_stop", LVS),
+    ("lvs_flush_onstop", LVS),
     ("lvs_timeouts", LVS),
     ("lvs_sync_daemon", LVS),
     ("lvs_notify_fifo", LVS),
@@ -162,6 +174,7 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("disable_local_igmp", Ignored("vipd creates no macvlan interfaces")),
     ("dynamic_interfaces", Ignored("vipd checks that configured interfaces exist")),
     ("vrrp_garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
+    ("vrrp_vmac_garp_intvl", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
     ("linkbeat_use_polling", Ignored("vipd always uses netlink link state")),
     ("fifo_write_vrrp_states_on_reload", RELOAD),
     ("reload_check_config", RELOAD),
@@ -229,12 +242,13 @@ pub const INSTANCE: &[(&str, Support)] = &[
     ("virtual_routes", Ignored("vipd does not install routes; add them from a notify script")),
     ("virtual_rules", Ignored("vipd does not install rules; add them from a notify script")),
     ("garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
+    ("vmac_garp_intvl", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
     ("promote_secondaries", Ignored("set net.ipv4.conf.IF.promote_secondaries with sysctl")),
     ("kernel_rx_buf_size", PROCESS),
     ("linkbeat_use_polling", Ignored("vipd always uses netlink link state")),
     ("lvs_sync_daemon_interface", LVS),
-    ("old_unicast_checksum", Ignored("vipd accepts both VRRPv3 checksum forms on receive")),
-    ("unicast_fault_no_peer", Ignored("vipd needs at least one unicast_peer for unicast")),
+    ("old_unicast_checksum", Refused("keepalived sends the pre-1.3.6 unicast checksum with it; vipd does not")),
+    ("unicast_fault_no_peer", Yes),
     ("use_vmac", VMAC),
     ("use_vmac_addr", VMAC),
     ("vmac_xmit_base", VMAC),
@@ -302,6 +316,10 @@ pub fn suggest(table: &[(&str, Support)], block: &str, word: &str) -> Option<Str
         if *name != block && lookup(other, word).is_some() {
             return Some(format!("`{word}` belongs in {name}, not in {block}"));
         }
+    }
+    // Edit distance is quadratic; a long word is no typo of a keyword.
+    if word.len() > 64 {
+        return None;
     }
     let limit = (word.chars().count() / 3).clamp(1, 3);
     table

@@ -121,6 +121,9 @@ pub struct Notify {
     pub generic: Option<Script>,
     pub master_rx_lower_pri: Option<Script>,
     pub priority_changes: bool,
+    /// `notify_deleted`: report DELETED (not FAULT) when a reload removes
+    /// the instance.
+    pub report_deleted: bool,
 }
 
 /// One `vrrp_instance`.

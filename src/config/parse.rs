@@ -6,6 +6,9 @@
 use super::diag::{Diagnostic, Span};
 use super::lexer::{Line, Token};
 
+/// Deepest nesting of blocks accepted.
+pub const MAX_DEPTH: usize = 16;
+
 /// One statement: `keyword [args…]` with an optional block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -47,13 +50,40 @@ pub fn parse(lines: &[Line], diags: &mut Vec<Diagnostic>) -> Vec<Node> {
     // The statement ended most recently, if it may still take a `{` that
     // starts the next line, with the line it ended on.
     let mut prev_line_end: Option<u32> = None;
+    // Line of the last token of any kind, for the commented-out-keyword hint.
+    let mut last_line: Option<u32> = None;
+    // `{` past MAX_DEPTH: reported once, their contents kept one level up,
+    // and the matching `}` consumed. keepalived needs four levels; this
+    // stops a file of braces from nesting (and dropping) recursively.
+    let mut overflow: u32 = 0;
 
     for line in lines {
         let mut stmt: Vec<Token> = Vec::new();
         let line_no = line.tokens.first().map_or(0, |t| t.span.line);
+        let gap_before = last_line.is_none_or(|l| l + 1 < line_no);
+        if let Some(t) = line.tokens.last() {
+            last_line = Some(t.span.line);
+        }
         for tok in &line.tokens {
             if tok.quoted || (tok.text != "{" && tok.text != "}") {
                 stmt.push(tok.clone());
+                continue;
+            }
+            if tok.text == "{" && stack.len() >= MAX_DEPTH {
+                if overflow == 0 {
+                    diags.push(Diagnostic::error(tok.span, format!("blocks nested more than {MAX_DEPTH} deep")));
+                }
+                overflow += 1;
+                if !stmt.is_empty() {
+                    push(&mut stack, &mut top, statement(std::mem::take(&mut stmt)));
+                }
+                continue;
+            }
+            if tok.text == "}" && overflow > 0 {
+                overflow -= 1;
+                if !stmt.is_empty() {
+                    push(&mut stack, &mut top, statement(std::mem::take(&mut stmt)));
+                }
                 continue;
             }
             if tok.text == "{" {
@@ -64,7 +94,7 @@ pub fn parse(lines: &[Line], diags: &mut Vec<Diagnostic>) -> Vec<Node> {
                     stack.push(Node { block: Some(Block { open: tok.span, children: Vec::new() }), ..node });
                 } else {
                     let mut d = Diagnostic::error(tok.span, "`{` without a keyword before it");
-                    if prev_line_end.is_some_and(|l| l + 1 < line_no) || prev_line_end.is_none() {
+                    if gap_before && line.tokens.first().is_some_and(|f| f.span.col == tok.span.col) {
                         d = d.with_hint(
                             "the line before is a comment or blank: did you comment out the block's keyword?",
                         );
@@ -218,5 +248,17 @@ mod tests {
         assert_eq!(s, "a {b {c}}");
         assert_eq!(d.len(), 2);
         assert!(d.iter().all(|d| d.message.contains("never closed")));
+    }
+
+    #[test]
+    fn deep_nesting_is_capped_not_recursed() {
+        let src = "a {\n".repeat(100_000);
+        let (_, d) = run(&src);
+        assert_eq!(d.iter().filter(|d| d.message.contains("nested more than")).count(), 1);
+        assert_eq!(d.iter().filter(|d| d.message.contains("never closed")).count(), MAX_DEPTH);
+        let src = format!("{}{}", "b {\n".repeat(40), "}\n".repeat(40));
+        let (s, d) = run(&src);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(s.starts_with("b {b {"));
     }
 }

@@ -144,14 +144,18 @@ impl Cx<'_> {
     }
 
     fn int(&mut self, node: &Node, tok: &Token, lo: i64, hi: i64) -> Option<i64> {
+        self.int_for(node.name(), tok, lo, hi)
+    }
+
+    fn int_for(&mut self, what: &str, tok: &Token, lo: i64, hi: i64) -> Option<i64> {
         match tok.text.parse::<i64>() {
             Ok(v) if (lo..=hi).contains(&v) => Some(v),
             Ok(_) => {
-                self.error(tok.span, format!("`{}` is outside {lo}..{hi} for `{}`", tok.text, node.name()));
+                self.error(tok.span, format!("`{}` is outside {lo}..{hi} for `{}`", tok.text, what));
                 None
             }
             Err(_) => {
-                self.error(tok.span, format!("`{}` is not a whole number (`{}`)", tok.text, node.name()));
+                self.error(tok.span, format!("`{}` is not a whole number (`{}`)", tok.text, what));
                 None
             }
         }
@@ -179,6 +183,25 @@ impl Cx<'_> {
     fn secs_arg(&mut self, node: &Node, lo: u64, hi: u64) -> Option<Duration> {
         let t = self.one(node)?;
         self.secs(node, t, lo, hi)
+    }
+
+    /// A keyword keepalived 2.2.7 takes without a value: it ignores any
+    /// argument, so `vrrp_strict off` turns strict mode *on* there. vipd
+    /// refuses the argument rather than read it differently.
+    fn switch(&mut self, node: &Node) -> bool {
+        self.no_block(node);
+        if let Some(t) = node.args.first() {
+            self.error_hint(
+                t.span,
+                format!("`{}` takes no value", node.name()),
+                format!(
+                    "keepalived 2.2.7 ignores `{}` and turns `{}` on; remove the line to leave it off",
+                    t.text,
+                    node.name()
+                ),
+            );
+        }
+        true
     }
 
     /// keepalived's optional boolean: no argument = true.
@@ -286,6 +309,8 @@ struct TrackName {
     name: Token,
     weight: Option<i32>,
     reverse: bool,
+    /// Top-level position of the block that uses it.
+    pos: usize,
 }
 
 #[derive(Debug)]
@@ -293,6 +318,10 @@ struct RawInstance {
     span: Span,
     cfg: InstanceConfig,
     has_interface: bool,
+    interface_span: Span,
+    unicast_block: Option<Span>,
+    fault_no_peer: bool,
+    ttl_span: Option<Span>,
     has_vrid: bool,
     priority: Option<(u8, Span)>,
     state: Option<(InitialState, Span)>,
@@ -302,6 +331,7 @@ struct RawInstance {
     advert_int: Option<(Duration, Span)>,
     auth: Option<Span>,
     vip_spans: Vec<Span>,
+    evip_spans: Vec<Span>,
     scripts: Vec<TrackName>,
     files: Vec<TrackName>,
     weighted_iface: Option<Span>,
@@ -327,19 +357,23 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
 
     let mut raws: Vec<RawInstance> = Vec::new();
     let mut broken: Vec<String> = Vec::new();
+    let mut tracker_pos: Vec<usize> = Vec::new();
     let instance_names: Vec<&str> = nodes
         .iter()
         .filter(|n| n.name() == "vrrp_instance")
         .filter_map(|n| n.args.first().map(|t| t.text.as_str()))
         .collect();
     let mut groups: Vec<RawGroup> = Vec::new();
-    for node in nodes {
+    for (pos, node) in nodes.iter().enumerate() {
         if keywords::lookup(keywords::TOP, node.name()) != Some(Support::Yes) {
             continue;
         }
         match node.name() {
             "vrrp_instance" => {
-                if let Some(raw) = instance(&mut cx, node, &defaults) {
+                if let Some(mut raw) = instance(&mut cx, node, &defaults) {
+                    for t in raw.scripts.iter_mut().chain(raw.files.iter_mut()) {
+                        t.pos = pos;
+                    }
                     if let Some(first) = raws.iter().find(|r| r.cfg.name == raw.cfg.name) {
                         let at = first.span.line;
                         cx.error(
@@ -358,13 +392,20 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
                     track_file_block(&mut cx, node)
                 };
                 match t {
-                    Some(t) => define_tracker(&mut cx, &mut config, node, t),
+                    Some(t) => {
+                        if define_tracker(&mut cx, &mut config, node, t) {
+                            tracker_pos.push(pos);
+                        }
+                    }
                     // Already reported; references to it are not errors again.
                     None => broken.push(name_of(node)),
                 }
             }
             "vrrp_sync_group" => {
-                if let Some(g) = sync_group(&mut cx, node, &instance_names) {
+                if let Some(mut g) = sync_group(&mut cx, node, &instance_names) {
+                    for t in g.2.iter_mut().chain(g.3.iter_mut()) {
+                        t.pos = pos;
+                    }
                     groups.push(g);
                 }
             }
@@ -416,7 +457,7 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
     let mut kept = vec![None; raws.len()];
     for (i, raw) in raws.into_iter().enumerate() {
         let span = raw.span;
-        if let Some(inst) = finish_instance(&mut cx, raw, &config, &broken, iface_exists) {
+        if let Some(inst) = finish_instance(&mut cx, raw, &config, &tracker_pos, &broken, iface_exists) {
             kept[i] = Some(config.instances.len());
             config.instances.push(inst);
             spans.push(span);
@@ -455,11 +496,15 @@ fn zero_member_weights(cx: &mut Cx<'_>, group: &Node, r: &RawInstance) {
     }
 }
 
-fn define_tracker(cx: &mut Cx<'_>, config: &mut Config, node: &Node, t: TrackerConfig) {
+fn define_tracker(cx: &mut Cx<'_>, config: &mut Config, node: &Node, t: TrackerConfig) -> bool {
     if config.trackers.iter().any(|o| o.name == t.name) {
         cx.error(node.span(), format!("tracker `{}` is defined twice", t.name));
+        false
     } else if config.trackers.len() < usize::from(u16::MAX) {
         config.trackers.push(t);
+        true
+    } else {
+        false
     }
 }
 
@@ -479,6 +524,19 @@ fn block_name(cx: &mut Cx<'_>, node: &Node) -> Option<String> {
 // ----- global_defs -------------------------------------------------------------------
 
 fn global_defs(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut Defaults) {
+    global_items(cx, nodes, config, d);
+    // Unset global lower-priority GARP settings are the global master ones;
+    // instances inherit both (keepalived: an instance's own
+    // garp_master_* does not move its lower-priority ones).
+    if !d.lower_delay_set {
+        d.garp.lower_prio_delay = d.garp.master_delay;
+    }
+    if !d.lower_repeat_set {
+        d.garp.lower_prio_repeat = d.garp.master_repeat;
+    }
+}
+
+fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut Defaults) {
     for n in nodes {
         let g = &mut config.globals;
         if !cx.known(n, keywords::GLOBAL_DEFS, "global_defs") {
@@ -515,7 +573,7 @@ fn global_defs(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut Def
             "vrrp_garp_interval" => g.garp_interval = cx.secs_arg(n, 0, 4_294_967_295).unwrap_or(g.garp_interval),
             "vrrp_gna_interval" => g.gna_interval = cx.secs_arg(n, 0, 4_294_967_295).unwrap_or(g.gna_interval),
             "vrrp_startup_delay" => {
-                config.startup_delay = cx.secs_arg(n, 0, 3_600_000_000).unwrap_or(config.startup_delay)
+                config.startup_delay = cx.secs_arg(n, 0, 4_294_967_295_000_000).unwrap_or(config.startup_delay)
             }
             "vrrp_version" => {
                 if let Some(v) = cx.int_arg(n, 2, 3) {
@@ -533,9 +591,9 @@ fn global_defs(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut Def
             }
             "vrrp_lower_prio_no_advert" => d.lower_prio_no_advert = cx.flag(n),
             "vrrp_higher_prio_send_advert" => d.higher_prio_send_advert = cx.flag(n),
-            "vrrp_check_unicast_src" => d.check_unicast_src = cx.flag(n),
-            "vrrp_skip_check_adv_addr" => d.skip_check_adv_addr = cx.flag(n),
-            "vrrp_strict" => d.strict = cx.flag(n),
+            "vrrp_check_unicast_src" => d.check_unicast_src = cx.switch(n),
+            "vrrp_skip_check_adv_addr" => d.skip_check_adv_addr = cx.switch(n),
+            "vrrp_strict" => d.strict = cx.switch(n),
             "vrrp_notify_priority_changes" => d.notify_priority_changes = cx.flag(n),
             kw => {
                 let kw = kw.trim_start_matches("vrrp_");
@@ -550,17 +608,24 @@ fn global_defs(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut Def
 /// The `garp_*` settings shared by `global_defs` (with a `vrrp_` prefix)
 /// and instances.
 fn garp_setting(cx: &mut Cx<'_>, n: &Node, kw: &str, garp: &mut GarpConfig) {
-    let repeat = |cx: &mut Cx<'_>| cx.int_arg(n, 0, 255).map(|v| v as u8);
+    // keepalived reads these as whole seconds (a fraction is truncated, or
+    // the global form ignored) and turns a repeat of 0 into 1; vipd refuses
+    // both rather than differ.
+    let secs = |cx: &mut Cx<'_>| cx.int_arg(n, 0, 4294).map(|s| Duration::from_secs(s as u64));
+    let repeat = |cx: &mut Cx<'_>| {
+        let t = cx.one(n)?;
+        if t.text == "0" {
+            cx.error_hint(t.span, format!("`{} 0` sends one round in keepalived", n.name()), "use 1, or a delay of 0");
+            return None;
+        }
+        cx.int(n, t, 1, 255).map(|v| v as u8)
+    };
     match kw {
-        "garp_master_delay" => garp.master_delay = cx.secs_arg(n, 0, 255_000_000).unwrap_or(garp.master_delay),
+        "garp_master_delay" => garp.master_delay = secs(cx).unwrap_or(garp.master_delay),
         "garp_master_repeat" => garp.master_repeat = repeat(cx).unwrap_or(garp.master_repeat),
-        "garp_master_refresh" => {
-            garp.master_refresh = cx.secs_arg(n, 0, 4_294_967_000_000).unwrap_or(garp.master_refresh)
-        }
+        "garp_master_refresh" => garp.master_refresh = secs(cx).unwrap_or(garp.master_refresh),
         "garp_master_refresh_repeat" => garp.master_refresh_repeat = repeat(cx).unwrap_or(garp.master_refresh_repeat),
-        "garp_lower_prio_delay" => {
-            garp.lower_prio_delay = cx.secs_arg(n, 0, 255_000_000).unwrap_or(garp.lower_prio_delay)
-        }
+        "garp_lower_prio_delay" => garp.lower_prio_delay = secs(cx).unwrap_or(garp.lower_prio_delay),
         "garp_lower_prio_repeat" => garp.lower_prio_repeat = repeat(cx).unwrap_or(garp.lower_prio_repeat),
         _ => {}
     }
@@ -585,6 +650,10 @@ fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<RawInstance> {
         span: node.span(),
         cfg,
         has_interface: false,
+        interface_span: node.span(),
+        unicast_block: None,
+        fault_no_peer: false,
+        ttl_span: None,
         has_vrid: false,
         priority: None,
         state: None,
@@ -594,6 +663,7 @@ fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<RawInstance> {
         advert_int: None,
         auth: None,
         vip_spans: Vec::new(),
+        evip_spans: Vec::new(),
         scripts: Vec::new(),
         files: Vec::new(),
         weighted_iface: None,
@@ -630,6 +700,17 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                     }
                 };
                 if let Some(s) = s {
+                    if let Some((first, at)) = r.state {
+                        cx.error_hint(
+                            n.span(),
+                            "`state` is given twice",
+                            format!(
+                                "keepalived 2.2.7 keeps {} from line {}; keep one",
+                                if first == InitialState::Master { "MASTER" } else { "the last" },
+                                at.line
+                            ),
+                        );
+                    }
                     r.state = Some((s, n.span()));
                 }
             }
@@ -641,6 +722,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                 }
                 c.interface = i;
                 r.has_interface = true;
+                r.interface_span = n.span();
             }
         }
         "virtual_router_id" => {
@@ -688,14 +770,22 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
         }
         "unicast_peer" => {
             cx.extra(n, 0);
+            r.unicast_block = Some(n.span());
             for line in cx.block(n) {
                 if let Some(p) = unicast_peer(cx, line) {
                     c.unicast_peers.push(p);
                 }
             }
         }
-        "unicast_ttl" => c.unicast_ttl = cx.int_arg(n, 0, 255).map(|v| v as u8),
-        "check_unicast_src" => c.check_unicast_src = cx.flag(n),
+        "unicast_ttl" => {
+            c.unicast_ttl = cx.int_arg(n, 0, 255).map(|v| v as u8);
+            r.ttl_span = Some(n.span());
+        }
+        "unicast_fault_no_peer" => {
+            cx.none(n);
+            r.fault_no_peer = true;
+        }
+        "check_unicast_src" => c.check_unicast_src = cx.switch(n),
         "mcast_dst_ip" => {
             if let Some(a) = cx.addr_arg(n) {
                 if !a.is_multicast() {
@@ -725,6 +815,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                         cx.warn(line.span(), format!("`{}` is listed twice in this instance", v.addr));
                     }
                     if excluded {
+                        r.evip_spans.push(line.span());
                         c.excluded_vips.push(v);
                     } else {
                         r.vip_spans.push(line.span());
@@ -768,7 +859,13 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
         "notify_backup" => set_once(cx, n, &mut c.notify.backup),
         "notify_fault" => set_once(cx, n, &mut c.notify.fault),
         "notify_stop" => set_once(cx, n, &mut c.notify.stop),
-        "notify_deleted" => set_once(cx, n, &mut c.notify.deleted),
+        // keepalived: a switch (report DELETED to `notify`) or a command.
+        "notify_deleted" => {
+            c.notify.report_deleted = true;
+            if !n.args.is_empty() {
+                set_once(cx, n, &mut c.notify.deleted);
+            }
+        }
         "notify" => set_once(cx, n, &mut c.notify.generic),
         "notify_master_rx_lower_pri" => set_once(cx, n, &mut c.notify.master_rx_lower_pri),
         "notify_priority_changes" => c.notify.priority_changes = cx.flag(n),
@@ -860,7 +957,7 @@ fn unicast_peer(cx: &mut Cx<'_>, line: &Node) -> Option<UnicastPeer> {
         };
         match args.next() {
             Some(v) => {
-                if let Some(v) = cx.int(line, v, 0, 255) {
+                if let Some(v) = cx.int_for(&k.text, v, 0, 255) {
                     *slot = v as u8;
                 }
             }
@@ -876,16 +973,20 @@ fn unicast_peer(cx: &mut Cx<'_>, line: &Node) -> Option<UnicastPeer> {
 /// `NAME [weight N [reverse|no_reverse]]` in a track_* block.
 fn track_line(cx: &mut Cx<'_>, line: &Node, max: i64) -> Option<TrackName> {
     cx.no_block(line);
-    let mut t = TrackName { name: line.keyword.clone(), weight: None, reverse: false };
+    let mut t = TrackName { name: line.keyword.clone(), weight: None, reverse: false, pos: 0 };
     let mut args = line.args.iter();
     while let Some(k) = args.next() {
         match k.text.as_str() {
             "weight" => match args.next() {
-                Some(v) => t.weight = cx.int(line, v, -max, max).map(|w| w as i32),
+                Some(v) => t.weight = cx.int_for("weight", v, -max, max).map(|w| w as i32),
                 None => cx.error(k.span, "`weight` needs a value"),
             },
             "reverse" => t.reverse = true,
-            "no_reverse" => t.reverse = false,
+            "no_reverse" | "noreverse" => cx.error_hint(
+                k.span,
+                format!("`{}` is not understood by keepalived 2.2.7", k.text),
+                "it ignores the option and keeps the tracker's `reverse`; remove it",
+            ),
             _ => {
                 cx.error_hint(k.span, format!("unexpected `{}` after `{}`", k.text, t.name.text), "weight N [reverse]");
                 break;
@@ -927,7 +1028,12 @@ fn vip_line(cx: &mut Cx<'_>, line: &Node, _dev: Option<&str>) -> Option<VipConfi
             v
         };
         match k.text.as_str() {
-            "dev" => v.dev = value(cx).map(|t| t.text.clone()),
+            "dev" => {
+                if v.dev.is_some() {
+                    cx.error(k.span, "`dev` is given twice");
+                }
+                v.dev = value(cx).map(|t| t.text.clone());
+            }
             "brd" | "broadcast" => brd = value(cx),
             "scope" => {
                 if let Some(t) = value(cx) {
@@ -940,7 +1046,7 @@ fn vip_line(cx: &mut Cx<'_>, line: &Node, _dev: Option<&str>) -> Option<VipConfi
                         "link" => 253,
                         "host" => 254,
                         "nowhere" => 255,
-                        _ => cx.int(line, t, 0, 255).unwrap_or(0) as u8,
+                        _ => cx.int_for("scope", t, 0, 255).unwrap_or(0) as u8,
                     };
                 }
             }
@@ -964,7 +1070,7 @@ fn vip_line(cx: &mut Cx<'_>, line: &Node, _dev: Option<&str>) -> Option<VipConfi
                     v.preferred_lft = if t.text == "forever" {
                         None
                     } else {
-                        cx.int(line, t, 0, i64::from(u32::MAX)).map(|n| n as u32)
+                        cx.int_for("preferred_lft", t, 0, i64::from(u32::MAX)).map(|n| n as u32)
                     };
                 }
             }
@@ -1215,6 +1321,7 @@ fn finish_instance(
     cx: &mut Cx<'_>,
     mut r: RawInstance,
     config: &Config,
+    tracker_pos: &[usize],
     broken: &[String],
     iface_exists: IfaceCheck<'_>,
 ) -> Option<InstanceConfig> {
@@ -1230,7 +1337,7 @@ fn finish_instance(
             "vipd needs the interface adverts use, also in unicast mode",
         );
     } else if !iface_exists(&r.cfg.interface) {
-        cx.error(span, format!("vrrp_instance `{name}`: interface `{}` does not exist", r.cfg.interface));
+        cx.error(r.interface_span, format!("vrrp_instance `{name}`: interface `{}` does not exist", r.cfg.interface));
     }
 
     // The family comes from the first VIP; all must share it (§1.4).
@@ -1244,6 +1351,22 @@ fn finish_instance(
                 "put addresses of the other family in virtual_ipaddress_excluded, or in a second instance",
             );
         }
+    }
+    // keepalived moves addresses that do not fit one advert at MTU 1500 to
+    // the excluded list, changing what is announced; vipd refuses instead.
+    let fit = match family {
+        Family::V4 => 255,
+        Family::V6 => 89,
+    };
+    if r.cfg.vips.len() > fit && r.cfg.vips.len() <= 255 {
+        cx.error_hint(
+            span,
+            format!(
+                "vrrp_instance `{name}` has {} IPv6 addresses; at most {fit} fit an advert at MTU 1500",
+                r.cfg.vips.len()
+            ),
+            "move the rest to virtual_ipaddress_excluded",
+        );
     }
     if r.cfg.vips.len() > 255 {
         cx.error(
@@ -1315,6 +1438,52 @@ fn finish_instance(
     if let (Some((InitialState::Master, s)), Some(_)) = (r.state, r.preempt_delay) {
         cx.error(s, format!("vrrp_instance `{name}`: `preempt_delay` cannot be used with `state MASTER`"));
     }
+    // An owner without a `state` starts as MASTER too, and keepalived resets
+    // both settings for it.
+    if r.cfg.priority == 255 && r.state.is_none() {
+        for (set, what) in [(r.nopreempt, "nopreempt"), (r.preempt_delay, "preempt_delay")] {
+            if let Some(s) = set {
+                cx.error_hint(
+                    s,
+                    format!(
+                        "vrrp_instance `{name}` is the address owner (priority 255); keepalived ignores `{what}` for it"
+                    ),
+                    "use a priority below 255 with `state BACKUP`",
+                );
+            }
+        }
+    }
+
+    // Unicast (keepalived-reference §2.8).
+    if let Some(s) = r.unicast_block.filter(|_| r.cfg.unicast_peers.is_empty()) {
+        if r.fault_no_peer {
+            cx.error(
+                s,
+                format!(
+                    "vrrp_instance `{name}` has no unicast peers and `unicast_fault_no_peer`: it would stay in FAULT"
+                ),
+            );
+        } else {
+            cx.warn(
+                s,
+                format!("vrrp_instance `{name}`: empty `unicast_peer` block; adverts go to the multicast group"),
+            );
+        }
+    }
+    if let (Some(s), true) = (r.ttl_span, r.cfg.unicast_peers.is_empty()) {
+        cx.warn(s, format!("vrrp_instance `{name}`: `unicast_ttl` has no effect without unicast peers"));
+    }
+    if r.cfg.is_unicast() && r.cfg.src_addr.is_none() {
+        cx.warn(
+            span,
+            format!("vrrp_instance `{name}` is unicast without `unicast_src_ip`: adverts leave from the interface's first address"),
+        );
+    }
+    for (v, s) in r.cfg.vips.iter().chain(&r.cfg.excluded_vips).zip(r.vip_spans.iter().chain(&r.evip_spans)) {
+        if let Some(dev) = v.dev.as_deref().filter(|d| !iface_exists(d)) {
+            cx.error(*s, format!("interface `{dev}` of `{}` does not exist", v.addr));
+        }
+    }
 
     // Authentication is VRRPv2 over IPv4 only.
     if let Some(s) = r.auth {
@@ -1353,14 +1522,6 @@ fn finish_instance(
         cx.error(span, format!("vrrp_instance `{name}`: `track_src_ip` needs `unicast_src_ip` or `mcast_src_ip`"));
     }
 
-    // Unset lower-priority GARP settings follow the master ones (§1.2).
-    if !r.lower_delay_set {
-        r.cfg.garp.lower_prio_delay = r.cfg.garp.master_delay;
-    }
-    if !r.lower_repeat_set {
-        r.cfg.garp.lower_prio_repeat = r.cfg.garp.master_repeat;
-    }
-
     // Strict mode (§1.6).
     if r.cfg.strict {
         strict(cx, &mut r, &name);
@@ -1376,6 +1537,17 @@ fn finish_instance(
             cx.error(t.name.span, format!("{what} `{}` is not defined", t.name.text));
             continue;
         };
+        if tracker_pos.get(idx).is_some_and(|&p| p > t.pos) {
+            // keepalived 2.2.7 resolves names while reading: a tracker
+            // defined later is dropped ("track script … not found,
+            // ignoring"), so the same file would elect differently.
+            cx.error_hint(
+                t.name.span,
+                format!("`{}` is defined after this use; keepalived 2.2.7 ignores such a reference", t.name.text),
+                "move its definition above the block that uses it",
+            );
+            continue;
+        }
         let def = &config.trackers[idx];
         let kind_ok = matches!(
             (def.kind, r.files.iter().any(|f| f.name == t.name)),
@@ -1393,7 +1565,9 @@ fn finish_instance(
             continue;
         }
         let weight = t.weight.unwrap_or(def.weight);
-        let reverse = t.reverse || (t.weight.is_none() && def.reverse);
+        // keepalived keeps the tracker's `reverse` when a line overrides the
+        // weight.
+        let reverse = t.reverse || def.reverse;
         r.cfg.track.push(TrackRef { tracker: TrackerId(idx as u16), weight, reverse });
     }
     for t in &r.cfg.track_interfaces {
