@@ -137,7 +137,7 @@ pub fn run(opts: &Options) -> u8 {
     };
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
-    match smol::block_on(ex.run(main_loop(&ex, d.clone()))) {
+    match smol::block_on(ex.run(main_loop(&ex, d.clone(), opts))) {
         Ok(()) => exit::OK,
         Err(e) => {
             fail(format_args!("{e}"));
@@ -197,58 +197,116 @@ fn family_slot(f: Family) -> usize {
     }
 }
 
+/// Kernel view of the engine's interfaces: ifindex and MAC per `IfaceId`.
+struct Resolved {
+    ifindex: Vec<u32>,
+    mac: Vec<[u8; 6]>,
+    links: Vec<crate::wire::netlink::LinkInfo>,
+    addrs: Vec<crate::wire::netlink::AddrInfo>,
+}
+
+fn resolve(engine: &Engine, netlink: &mut Netlink) -> Result<Resolved, String> {
+    let (links, addrs) = netlink.dump().map_err(|e| format!("netlink dump: {e}"))?;
+    let n = engine.ifaces().len();
+    let mut ifindex = vec![0u32; n];
+    let mut mac = vec![[0u8; 6]; n];
+    for (i, f) in engine.ifaces().iter().enumerate() {
+        let Some(l) = links.iter().find(|l| l.name.as_str() == f.name) else {
+            return Err(format!("interface `{}` does not exist", f.name));
+        };
+        ifindex[i] = l.index;
+        mac[i] = l.mac.unwrap_or([0; 6]);
+    }
+    Ok(Resolved { ifindex, mac, links, addrs })
+}
+
+/// One receive socket per interface and family, joined to the groups of the
+/// multicast instances on it. Sockets in `reuse` with the same interface,
+/// family and groups are kept rather than reopened.
+fn open_sockets(
+    engine: &Engine,
+    ifindex: &[u32],
+    mut reuse: Vec<VrrpSocket>,
+) -> Result<(Vec<VrrpSocket>, Vec<[Option<usize>; 2]>), String> {
+    let mut sockets = Vec::new();
+    let mut socket_of = vec![[None, None]; ifindex.len()];
+    for inst in engine.instances() {
+        let slot = family_slot(inst.cfg.family);
+        let iface = usize::from(inst.iface.0);
+        if socket_of[iface][slot].is_some() {
+            continue;
+        }
+        let mut groups: Vec<IpAddr> = Vec::new();
+        for other in engine.instances() {
+            if other.iface == inst.iface && other.cfg.family == inst.cfg.family && !other.cfg.is_unicast() {
+                let g = other.group_addr();
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+        let same = |s: &VrrpSocket| {
+            s.ifindex() == ifindex[iface]
+                && s.family() == inst.cfg.family
+                && s.groups().len() == groups.len()
+                && groups.iter().all(|g| s.groups().contains(g))
+        };
+        let sock = match reuse.iter().position(same) {
+            Some(k) => reuse.swap_remove(k),
+            None => {
+                let name = &engine.ifaces()[iface].name;
+                VrrpSocket::open(name, ifindex[iface], inst.cfg.family, &groups)
+                    .map_err(|e| format!("VRRP socket on `{name}`: {e}"))?
+            }
+        };
+        socket_of[iface][slot] = Some(sockets.len());
+        sockets.push(sock);
+    }
+    Ok((sockets, socket_of))
+}
+
+/// Adds or removes one of `inst`'s addresses on its interface.
+fn vip_change(
+    netlink: &mut Netlink,
+    log: &Log,
+    engine: &Engine,
+    ifindex: &[u32],
+    inst: &crate::core::Instance,
+    v: &config::VipConfig,
+    add: bool,
+) {
+    let iface = match &v.dev {
+        Some(dev) => engine.iface_by_name(dev),
+        None => Some(inst.iface),
+    };
+    let Some(index) = iface.and_then(|f| ifindex.get(usize::from(f.0)).copied()).filter(|&x| x != 0) else {
+        return;
+    };
+    let r = if add { netlink.add_addr(index, v) } else { netlink.del_addr(index, v) };
+    if let Err(e) = r {
+        let what = if add { "add" } else { "remove" };
+        log!(log, "({}) cannot {what} {}/{}: {e}", inst.name(), v.addr, v.prefix);
+    }
+}
+
+fn rate_limits(instances: usize) -> Vec<RateLimit> {
+    (0..(instances + 1) * WireError::ALL.len()).map(|_| RateLimit { last: None, suppressed: 0 }).collect()
+}
+
 impl Daemon {
     fn new(loaded: &Loaded, opts: &Options) -> Result<Daemon, String> {
-        let cfg = &loaded.config;
-        let engine = Engine::new(cfg).map_err(|e| format!("configuration: {e}"))?;
+        let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
         let fx = Effects::with_capacity(engine.effects_capacity());
         let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
-        let (links, addrs) = netlink.dump().map_err(|e| format!("netlink dump: {e}"))?;
-        let n = engine.ifaces().len();
-        let mut ifindex = vec![0u32; n];
-        let mut mac = vec![[0u8; 6]; n];
-        for (i, f) in engine.ifaces().iter().enumerate() {
-            let Some(l) = links.iter().find(|l| l.name.as_str() == f.name) else {
-                return Err(format!("interface `{}` does not exist", f.name));
-            };
-            ifindex[i] = l.index;
-            mac[i] = l.mac.unwrap_or([0; 6]);
-        }
+        let r = resolve(&engine, &mut netlink)?;
         let timer = rustix::time::timerfd_create(
             rustix::time::TimerfdClockId::Monotonic,
             rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
         )
         .map_err(|e| format!("timerfd: {e}"))?;
-
-        // One receive socket per interface and family, joined to the
-        // groups of the multicast instances on it.
-        let mut sockets = Vec::new();
-        let mut socket_of = vec![[None, None]; n];
-        for inst in engine.instances() {
-            let slot = family_slot(inst.cfg.family);
-            let iface = usize::from(inst.iface.0);
-            if socket_of[iface][slot].is_some() {
-                continue;
-            }
-            let mut groups: Vec<IpAddr> = Vec::new();
-            for other in engine.instances() {
-                if other.iface == inst.iface && other.cfg.family == inst.cfg.family && !other.cfg.is_unicast() {
-                    let g = other.group_addr();
-                    if !groups.contains(&g) {
-                        groups.push(g);
-                    }
-                }
-            }
-            let name = &engine.ifaces()[iface].name;
-            let sock = VrrpSocket::open(name, ifindex[iface], inst.cfg.family, &groups)
-                .map_err(|e| format!("VRRP socket on `{name}`: {e}"))?;
-            socket_of[iface][slot] = Some(sockets.len());
-            sockets.push(sock);
-        }
+        let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, Vec::new())?;
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let instances = engine.instances().len();
-        let limits =
-            (0..(instances + 1) * WireError::ALL.len()).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
         let mut d = Daemon {
             ip_id: vec![0; instances],
             engine,
@@ -256,13 +314,13 @@ impl Daemon {
             netlink,
             announcer,
             sockets,
-            ifindex,
-            mac,
+            ifindex: r.ifindex,
+            mac: r.mac,
             socket_of,
             timer,
             armed: None,
             buf: AdvertBuf::new(),
-            log: Log { detail: opts.detail, limits },
+            log: Log { detail: opts.detail, limits: rate_limits(instances) },
             release_vips: opts.release_vips,
             stopping: false,
             rx_copy: Box::new([0; 4096]),
@@ -270,19 +328,113 @@ impl Daemon {
         // Links and addresses first, then start: the engine never sees an
         // interface it has not been told about.
         let now = clock::now();
-        for l in &links {
-            if let Some(id) = d.iface_of_index(l.index) {
-                d.handle(now, Event::Link { iface: id, up: netlink::link_is_up(l) });
-            }
-        }
-        for a in &addrs {
-            if let Some(id) = d.iface_of_index(a.index) {
-                d.handle(now, Event::Address { iface: id, addr: a.addr, present: true });
-            }
-        }
+        d.report_system(now, &r.links, &r.addrs);
         log!(d.log, "vipd {} starting: {} instance(s)", env!("CARGO_PKG_VERSION"), instances);
         d.handle(now, Event::Start);
         Ok(d)
+    }
+
+    fn report_system(
+        &mut self,
+        now: Instant,
+        links: &[crate::wire::netlink::LinkInfo],
+        addrs: &[crate::wire::netlink::AddrInfo],
+    ) {
+        for l in links {
+            if let Some(id) = self.iface_of_index(l.index) {
+                self.handle(now, Event::Link { iface: id, up: netlink::link_is_up(l) });
+            }
+        }
+        for a in addrs {
+            if let Some(id) = self.iface_of_index(a.index) {
+                self.handle(now, Event::Address { iface: id, addr: a.addr, present: true });
+            }
+        }
+    }
+
+    /// SIGHUP (keepalived-reference §3.4). A configuration with errors, or
+    /// naming an interface that does not exist, changes nothing. Otherwise
+    /// instances that stay the same virtual router keep their state; masters
+    /// that go send priority 0 and release their addresses, and addresses
+    /// dropped from a surviving master are removed; new instances start as
+    /// at boot. Returns whether the configuration changed (the receive
+    /// sockets may then be others: the caller restarts their readers).
+    fn reload(&mut self, path: &Path, config_id: &str) -> bool {
+        log!(self.log, "Reloading {}", path.display());
+        let loaded = config::load(path, config_id);
+        for d in &loaded.diagnostics {
+            log!(self.log, "{}", d.display(&loaded.sources));
+        }
+        if loaded.has_errors() {
+            log!(self.log, "reload: the configuration has errors; keeping the running one");
+            return false;
+        }
+        let mut engine = match Engine::new(&loaded.config) {
+            Ok(e) => e,
+            Err(e) => {
+                log!(self.log, "reload: {e}; keeping the running configuration");
+                return false;
+            }
+        };
+        let r = match resolve(&engine, &mut self.netlink) {
+            Ok(r) => r,
+            Err(e) => {
+                log!(self.log, "reload: {e}; keeping the running configuration");
+                return false;
+            }
+        };
+        // Release what the old configuration held and the new one does not.
+        let masters: Vec<(InstanceId, Option<InstanceId>)> = self
+            .engine
+            .instances()
+            .iter()
+            .filter(|i| i.state == State::Master)
+            .map(|o| (o.id, engine.reload_match(o)))
+            .collect();
+        for &(id, keep) in &masters {
+            if keep.is_none() {
+                self.send_advert(id, 0);
+                log!(self.log, "({}) removed by the reload: released with priority 0", self.name(id));
+            }
+            let Some(old) = self.engine.instance(id) else { continue };
+            let keep = keep.and_then(|k| engine.instance(k));
+            for v in old.cfg.vips.iter().chain(&old.cfg.excluded_vips) {
+                let kept = keep.is_some_and(|n| n.cfg.vips.iter().chain(&n.cfg.excluded_vips).any(|w| w == v));
+                if !kept {
+                    vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, old, v, false);
+                }
+            }
+        }
+        let old_sockets = core::mem::take(&mut self.sockets);
+        let (sockets, socket_of) = match open_sockets(&engine, &r.ifindex, old_sockets) {
+            Ok(s) => s,
+            Err(e) => {
+                // The old sockets are gone with the failed attempt; without
+                // sockets an instance must not stay master.
+                log!(self.log, "reload: {e}; stopping");
+                self.stop();
+                return true;
+            }
+        };
+        let instances = engine.instances().len();
+        let mut fx = Effects::with_capacity(engine.effects_capacity());
+        let now = clock::now();
+        core::mem::swap(&mut self.engine, &mut engine);
+        let old_engine = engine;
+        self.fx = Effects::with_capacity(self.engine.effects_capacity());
+        self.sockets = sockets;
+        self.socket_of = socket_of;
+        self.ifindex = r.ifindex;
+        self.mac = r.mac;
+        self.ip_id = vec![0; instances];
+        self.log.limits = rate_limits(instances);
+        self.report_system(now, &r.links, &r.addrs);
+        self.engine.start_from(&old_engine, now, &mut fx);
+        self.fx = fx;
+        self.apply(now);
+        self.rearm();
+        log!(self.log, "Reload finished: {instances} instance(s)");
+        true
     }
 
     fn iface_of_index(&self, index: u32) -> Option<IfaceId> {
@@ -388,16 +540,7 @@ impl Daemon {
     fn vips(&mut self, inst: InstanceId, add: bool) {
         let Some(i) = self.engine.instance(inst) else { return };
         for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-            let iface = match &v.dev {
-                Some(dev) => self.engine.iface_by_name(dev),
-                None => Some(i.iface),
-            };
-            let Some(index) = iface.map(|f| self.ifindex[usize::from(f.0)]).filter(|&x| x != 0) else { continue };
-            let r = if add { self.netlink.add_addr(index, v) } else { self.netlink.del_addr(index, v) };
-            if let Err(e) = r {
-                let what = if add { "add" } else { "remove" };
-                log!(self.log, "({}) cannot {what} {}/{}: {e}", i.name(), v.addr, v.prefix);
-            }
+            vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, i, v, add);
         }
         if self.log.detail {
             let what = if add { "setting" } else { "removing" };
@@ -624,7 +767,35 @@ fn dup_async(fd: impl AsFd) -> io::Result<Async<OwnedFd>> {
     Async::new_nonblocking(dup)
 }
 
-async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>) -> io::Result<()> {
+fn spawn_readers<'a>(ex: &smol::LocalExecutor<'a>, d: &Rc<RefCell<Daemon>>) -> io::Result<Vec<smol::Task<()>>> {
+    let mut tasks = Vec::new();
+    for i in 0..d.borrow().sockets.len() {
+        let ready = dup_async(d.borrow().sockets[i].as_fd())?;
+        let ds = d.clone();
+        tasks.push(ex.spawn(async move {
+            loop {
+                if ready.readable().await.is_err() {
+                    return;
+                }
+                // Drain what is queued, but yield between bursts so one busy
+                // interface cannot starve the timer.
+                for _ in 0..64 {
+                    match ds.borrow_mut().on_packet(i) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = writeln!(io::stderr().lock(), "vipd: receive error: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    Ok(tasks)
+}
+
+async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>, opts: &Options) -> io::Result<()> {
     let signals =
         async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int, async_signal::Signal::Hup])?;
 
@@ -652,38 +823,22 @@ async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>) -> io::
     })
     .detach();
 
-    for i in 0..d.borrow().sockets.len() {
-        let ready = dup_async(d.borrow().sockets[i].as_fd())?;
-        let ds = d.clone();
-        ex.spawn(async move {
-            loop {
-                if ready.readable().await.is_err() {
-                    return;
-                }
-                // Drain what is queued, but yield between bursts so one busy
-                // interface cannot starve the timer.
-                for _ in 0..64 {
-                    match ds.borrow_mut().on_packet(i) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) => {
-                            let _ = writeln!(io::stderr().lock(), "vipd: receive error: {e}");
-                            break;
-                        }
-                    }
-                }
-            }
-        })
-        .detach();
-    }
+    let mut readers = spawn_readers(ex, &d)?;
 
     use smol::stream::StreamExt;
     let mut signals = signals;
     while let Some(sig) = signals.next().await {
         match sig? {
             async_signal::Signal::Hup => {
-                let _ =
-                    writeln!(io::stderr().lock(), "vipd: SIGHUP: reload is not supported yet; configuration unchanged");
+                let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
+                if d.borrow().stopping {
+                    return Err(io::Error::other("the reload left no usable sockets"));
+                }
+                if reloaded {
+                    // Dropping a task cancels it (and closes its fd copy).
+                    readers.clear();
+                    readers = spawn_readers(ex, &d)?;
+                }
             }
             _ => {
                 d.borrow_mut().stop();

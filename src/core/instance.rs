@@ -254,6 +254,46 @@ impl Instance {
         self.advert_at = Some(now + self.cfg.advert_int);
     }
 
+    /// Whether `other` (from the configuration before a reload) is the same
+    /// virtual router: keepalived matches on VRID, family, interface,
+    /// unicast or not, source and group — not on the name.
+    pub(super) fn same_router(&self, other: &Instance) -> bool {
+        let (a, b) = (&self.cfg, &other.cfg);
+        a.vrid == b.vrid
+            && a.family == b.family
+            && a.interface == b.interface
+            && a.is_unicast() == b.is_unicast()
+            && a.src_addr == b.src_addr
+            && self.group_addr() == other.group_addr()
+    }
+
+    /// After a reload: carry on as `old` was, without a state change (no
+    /// notify). A master advertises and announces at once, and installs
+    /// its addresses (those already present stay; the caller removed the
+    /// ones the new configuration dropped); a backup keeps its timer and
+    /// the master it follows.
+    pub(super) fn resume(&mut self, now: Instant, old: &Instance, fx: &mut Effects) {
+        self.stats = old.stats;
+        self.since = old.since;
+        self.reason = old.reason;
+        match old.state {
+            State::Master => {
+                self.state = State::Master;
+                self.enter_master(now, fx);
+                self.stats.master_transitions = old.stats.master_transitions;
+            }
+            State::Backup => {
+                self.state = State::Backup;
+                self.master = old.master;
+                self.master_adver_int =
+                    if self.cfg.version == Version::V3 { old.master_adver_int } else { self.cfg.advert_int };
+                self.down_cause = old.down_cause;
+                self.down_at = Some(old.down_at.unwrap_or(now + self.master_down()));
+            }
+            State::Fault | State::Init => {}
+        }
+    }
+
     fn enter_backup(&mut self, now: Instant, from: State, reason: Reason, fx: &mut Effects) {
         self.preempt_until = None;
         self.want_master = false;

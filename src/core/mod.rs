@@ -139,6 +139,8 @@ pub struct Engine {
     started: bool,
     /// (iface, family, vrid) → instance, sorted for binary search.
     demux: Vec<(IfaceId, Family, u8, InstanceId)>,
+    /// Tracker names, to carry results over a reload.
+    tracker_names: Vec<String>,
     /// Errors of adverts no instance could be charged with (router-level
     /// `checksum-errors`, `version-errors`, `vrid-errors` of ietf-vrrp).
     global_errors: [u64; WireError::ALL.len()],
@@ -245,6 +247,7 @@ impl Engine {
             startup_delay: cfg.startup_delay,
             started: false,
             demux,
+            tracker_names: cfg.trackers.iter().map(|t| t.name.clone()).collect(),
             global_errors: [0; WireError::ALL.len()],
         };
         for i in 0..engine.instances.len() {
@@ -372,6 +375,50 @@ impl Engine {
     }
 
     // ----- start-up and shutdown -------------------------------------------------
+
+    /// Starts this engine, built from a reloaded configuration, in place of
+    /// `old` (keepalived-reference §3.4): an instance that is the same
+    /// virtual router as one of `old` keeps its state — a master stays
+    /// master and advertises at once — and check-script results carry over
+    /// by name; other instances start as at boot. The caller has already
+    /// released what `old` held and this engine does not (see
+    /// [`Engine::reload_match`]) and reported links and addresses.
+    pub fn start_from(&mut self, old: &Engine, now: Instant, fx: &mut Effects) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for (t, cfg_name) in self.trackers.iter_mut().zip(self.tracker_names.iter()) {
+            let prev = old.tracker_names.iter().position(|n| n == cfg_name).and_then(|i| old.trackers.get(i));
+            if let Some(prev) = prev.filter(|p| p.kind == t.kind) {
+                *t = *prev;
+            }
+        }
+        for i in 0..self.instances.len() {
+            let (fault, _, prio) = self.evaluate_with_group(i);
+            self.instances[i].effective_priority = prio;
+            let prev = old.instances.iter().find(|o| self.instances[i].same_router(o));
+            match prev {
+                Some(o) if !fault && matches!(o.state, State::Master | State::Backup) => {
+                    self.instances[i].resume(now, o, fx);
+                }
+                _ => {
+                    if prev.is_none() {
+                        fx.push(Effect::RemoveVips { inst: self.instances[i].id });
+                    }
+                    self.start_instance(i, now, fx);
+                }
+            }
+        }
+        self.reevaluate(now, fx);
+    }
+
+    /// What `old` must release before this engine takes over after a
+    /// reload: for each of its masters, whether it survives (`Some` new
+    /// instance) or goes (`None`: priority 0 and all addresses removed).
+    pub fn reload_match(&self, old_inst: &Instance) -> Option<InstanceId> {
+        self.instances.iter().find(|n| n.same_router(old_inst)).map(|n| n.id)
+    }
 
     fn start(&mut self, now: Instant, fx: &mut Effects) {
         if self.started {
