@@ -93,7 +93,7 @@ struct Daemon {
     ifindex: Vec<u32>,
     mac: Vec<[u8; 6]>,
     /// `IfaceId` → socket index, per family.
-    socket_of: Vec<[Option<usize>; 2]>,
+    socket_of: SocketIndex,
     /// IP id of each instance's next IPv4 advert (keepalived counts from 1).
     ip_id: Vec<u16>,
     timer: OwnedFd,
@@ -223,11 +223,14 @@ fn resolve(engine: &Engine, netlink: &mut Netlink) -> Result<Resolved, String> {
 /// One receive socket per interface and family, joined to the groups of the
 /// multicast instances on it. Sockets in `reuse` with the same interface,
 /// family and groups are kept rather than reopened.
+/// `IfaceId` → index of its socket in `Daemon::sockets`, per family.
+type SocketIndex = Vec<[Option<usize>; 2]>;
+
 fn open_sockets(
     engine: &Engine,
     ifindex: &[u32],
     mut reuse: Vec<VrrpSocket>,
-) -> Result<(Vec<VrrpSocket>, Vec<[Option<usize>; 2]>), String> {
+) -> Result<(Vec<VrrpSocket>, SocketIndex), String> {
     let mut sockets = Vec::new();
     let mut socket_of = vec![[None, None]; ifindex.len()];
     for inst in engine.instances() {
