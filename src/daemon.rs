@@ -479,6 +479,13 @@ impl Daemon {
         // Taken out so effects can be carried out with `&mut self`; the
         // buffer goes back with its capacity, so nothing allocates.
         let mut fx = core::mem::take(&mut self.fx);
+        // State lines first, as keepalived logs them before setting the
+        // addresses; the effects themselves keep the engine's order.
+        for e in fx.iter() {
+            if let Effect::StateChange { inst, from, to, reason, .. } = *e {
+                self.log_state(inst, from, to, reason);
+            }
+        }
         for e in fx.iter() {
             match *e {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
@@ -486,7 +493,8 @@ impl Daemon {
                 Effect::RemoveVips { inst } => self.vips(inst, false),
                 Effect::Announce { inst, rounds } => self.announce(inst, rounds),
                 Effect::AnnounceSource { inst } => self.announce_source(inst),
-                Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
+                // Logged above; notify scripts will run here.
+                Effect::StateChange { .. } => {}
                 Effect::Notify { inst, state } => {
                     if state == NotifyState::Stop {
                         log!(self.log, "({}) Stopped", self.name(inst));
@@ -639,7 +647,11 @@ impl Daemon {
             }
             LogEvent::RxError { inst, src, error } => self.log_rx_error(now, inst, src, error),
             LogEvent::ChecksumForm { inst, from, form } => {
-                log!(self.log, "({}) {from} sends VRRPv3 checksums in the {form:?} form", self.name(inst))
+                let form = match form {
+                    crate::wire::vrrp::ChecksumForm::NoPseudoHeader => "RFC 9568 form (no pseudo-header)",
+                    _ => "pseudo-header form (keepalived, RFC 5798)",
+                };
+                log!(self.log, "({}) {from} sends VRRPv3 checksums in the {form}", self.name(inst))
             }
             LogEvent::SyncGroupWait { inst } => {
                 if self.log.detail {

@@ -1,0 +1,726 @@
+//! The lab for the real-network tests (`tests/netns.rs`): network namespaces,
+//! a bridge, vipd and keepalived for real. std only; everything it starts
+//! goes through `ip`, `ping` and `sh`.
+//!
+//! ```text
+//!            switch namespace (SW): bridge br0
+//!          port r1        port r2        port c
+//!             │              │              │  (veth pairs)
+//!   R1 eth0 10.N.0.1   R2 eth0 10.N.0.2   C eth0 10.N.0.10      VIP 10.N.0.100
+//! ```
+//!
+//! Namespace names are `vipd-<pid>-<test>-{sw,r1,r2,c}`, so tests can run in
+//! parallel and never touch anything they did not create. Every test has its
+//! own subnet N (cosmetic: the labs are isolated from each other anyway).
+//! The [`Lab`] guard kills every process it started (SIGTERM, then SIGKILL,
+//! by pid) and deletes every namespace it created, on panic too. Processes
+//! stay in the test's process group, so Ctrl-C on `cargo test` stops them
+//! as well; the next run deletes the namespaces such a run left behind.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long to wait for anything that should happen (a log line, an
+/// address): generous, these tests assert behaviour, not timing.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+const VIPD: &str = env!("CARGO_BIN_EXE_vipd");
+const VRID: u8 = 51;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Router {
+    R1,
+    R2,
+}
+
+impl Router {
+    pub fn other(self) -> Router {
+        match self {
+            Router::R1 => Router::R2,
+            Router::R2 => Router::R1,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Router::R1 => "r1",
+            Router::R2 => "r2",
+        }
+    }
+
+    fn host(self) -> u8 {
+        match self {
+            Router::R1 => 1,
+            Router::R2 => 2,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Vipd,
+    Keepalived,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Vipd => "vipd",
+            Kind::Keepalived => "keepalived",
+        }
+    }
+}
+
+/// One VRRP instance, rendered as keepalived.conf (which both daemons read).
+#[derive(Clone, Copy, Debug)]
+pub struct Vrrp {
+    pub version: u8,
+    pub advert: Duration,
+    pub priority: u8,
+    /// `state MASTER` (a hint below priority 255) or `state BACKUP`.
+    pub master: bool,
+    pub nopreempt: bool,
+    /// `unicast_src_ip` + `unicast_peer` (the other router) instead of
+    /// multicast.
+    pub unicast: bool,
+    /// The cloud HA-VIP settings: `garp_master_delay 1`,
+    /// `garp_master_refresh 5`.
+    pub havip_garp: bool,
+    pub vip_prefix: u8,
+}
+
+impl Vrrp {
+    /// VRRPv2 with keepalived's default 1 s adverts.
+    pub const V2: Vrrp = Vrrp {
+        version: 2,
+        advert: Duration::from_secs(1),
+        priority: 100,
+        master: false,
+        nopreempt: false,
+        unicast: false,
+        havip_garp: false,
+        vip_prefix: 24,
+    };
+
+    /// VRRPv3 with 100 ms adverts.
+    pub const V3: Vrrp = Vrrp { version: 3, advert: Duration::from_millis(100), ..Vrrp::V2 };
+
+    /// Skew_Time of this router as a backup (keepalived-reference §2.2): v2
+    /// (256 − prio)/256 s whatever the interval, v3 scaled by the interval.
+    pub fn skew(&self) -> Duration {
+        let base = if self.version == 2 { Duration::from_secs(1) } else { self.advert };
+        base * (256 - u32::from(self.priority)) / 256
+    }
+
+    /// Master_Down_Interval: 3 adverts + skew.
+    pub fn master_down(&self) -> Duration {
+        self.advert * 3 + self.skew()
+    }
+
+    /// The takeover after a priority-0 advert (graceful stop): the skew.
+    pub fn takeover_prio0(&self) -> Duration {
+        self.skew()
+    }
+
+    /// The takeover after the master fell silent (cable pulled, SIGKILL).
+    pub fn takeover_silent(&self) -> Duration {
+        self.master_down()
+    }
+}
+
+/// The bound the tests put on a client's outage: twice the protocol's
+/// takeover time plus 200 ms.
+pub fn outage_bound(takeover: Duration) -> Duration {
+    takeover * 2 + Duration::from_millis(200)
+}
+
+/// A daemon started on a router.
+#[derive(Clone, Copy, Debug)]
+pub struct Daemon {
+    idx: usize,
+    pub router: Router,
+    pub kind: Kind,
+}
+
+/// A ping from the client to the VIP every 10 ms.
+pub struct Pinger {
+    idx: usize,
+    out: PathBuf,
+}
+
+/// `ip monitor address` on a router.
+pub struct Monitor {
+    idx: usize,
+    out: PathBuf,
+}
+
+struct Proc {
+    what: String,
+    child: Child,
+    status: Option<ExitStatus>,
+    /// The daemon's stdout + stderr.
+    log: Option<PathBuf>,
+    /// keepalived's VRRP child writes its pid here.
+    child_pid_file: Option<PathBuf>,
+    /// Byte offset in `log` up to which [`Lab::wait_for`] has matched.
+    cursor: usize,
+}
+
+pub struct Lab {
+    test: String,
+    /// The third byte of every address: 10.N.0.x.
+    pub net: u8,
+    prefix: String,
+    dir: PathBuf,
+    namespaces: Vec<String>,
+    procs: Vec<Proc>,
+    starts: usize,
+}
+
+fn is_root() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    // "Uid:	real	effective	saved	fs"
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        .unwrap_or(false)
+}
+
+fn command_exists(cmd: &str) -> bool {
+    Command::new("sh").args(["-c", "command -v \"$1\" >/dev/null", "sh", cmd]).status().is_ok_and(|s| s.success())
+}
+
+/// `kill -s SIG -- PID` through the shell's builtin (no procps needed).
+fn signal(sig: &str, target: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", "kill -s \"$1\" -- \"$2\" 2>/dev/null", "sh", sig, target])
+        .stdin(Stdio::null())
+        .status();
+}
+
+/// Deletes the namespaces an interrupted run left (`vipd-<pid>-...` whose
+/// test process is gone) once nothing runs in them any more: Ctrl-C on
+/// `cargo test` stops the daemons but skips [`Lab`]'s Drop.
+fn remove_abandoned_labs() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(ns) = line.split_whitespace().next() else { continue };
+        let Some(pid) = ns.strip_prefix("vipd-").and_then(|r| r.split('-').next()) else { continue };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let busy = Command::new("ip").args(["netns", "pids", ns]).output().map_or(true, |o| !o.stdout.is_empty());
+        if !busy {
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Lab {
+    /// Builds the lab for `test` (a short name: it goes in namespace names)
+    /// on subnet 10.`net`.0.0/24, or prints why it cannot and returns None.
+    pub fn new(test: &str, net: u8) -> Option<Lab> {
+        if !is_root() || !command_exists("ip") {
+            println!("skipping: needs root and network namespaces");
+            return None;
+        }
+        remove_abandoned_labs();
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("vipd-netns-{pid}-{test}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the test directory");
+        let mut lab = Lab {
+            test: test.to_owned(),
+            net,
+            prefix: format!("vipd-{pid}-{test}-"),
+            dir,
+            namespaces: Vec::new(),
+            procs: Vec::new(),
+            starts: 0,
+        };
+        let sw = lab.ns("sw");
+        let out = Command::new("ip").args(["netns", "add", &sw]).output().expect("run ip");
+        if !out.status.success() {
+            println!(
+                "skipping: needs root and network namespaces (ip netns add: {})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        lab.namespaces.push(sw.clone());
+        lab.ip(&["-n", &sw, "link", "set", "lo", "up"]);
+        lab.ip(&["-n", &sw, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0"]);
+        lab.ip(&["-n", &sw, "link", "set", "br0", "up"]);
+        for (host, port) in [("r1", 1u8), ("r2", 2), ("c", 10)] {
+            let ns = lab.ns(host);
+            lab.ip(&["netns", "add", &ns]);
+            lab.namespaces.push(ns.clone());
+            lab.ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            // The switch port is named after the host it leads to.
+            lab.ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", host, "netns", &sw]);
+            lab.ip(&["-n", &sw, "link", "set", host, "master", "br0"]);
+            lab.ip(&["-n", &sw, "link", "set", host, "up"]);
+            let addr = format!("10.{net}.0.{port}/24");
+            lab.ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+            lab.ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        }
+        Some(lab)
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("{}{host}", self.prefix)
+    }
+
+    fn router_ns(&self, r: Router) -> String {
+        self.ns(r.name())
+    }
+
+    /// Runs `ip ARGS`, panics with its stderr on failure, returns stdout.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip").args(args).stdin(Stdio::null()).output().expect("run ip");
+        assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn addr(&self, r: Router) -> String {
+        format!("10.{}.0.{}", self.net, r.host())
+    }
+
+    pub fn vip(&self) -> String {
+        format!("10.{}.0.100", self.net)
+    }
+
+    /// keepalived.conf for router `r` (peer: the other router).
+    pub fn config(&self, r: Router, v: &Vrrp) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# {} {}: generated by tests/netns/lab.rs", self.test, r.name());
+        let _ = writeln!(s, "global_defs {{\n    vrrp_version {}\n}}\n", v.version);
+        let _ = writeln!(s, "vrrp_instance VI_1 {{");
+        let _ = writeln!(s, "    state {}", if v.master { "MASTER" } else { "BACKUP" });
+        let _ = writeln!(s, "    interface eth0");
+        let _ = writeln!(s, "    virtual_router_id {VRID}");
+        let _ = writeln!(s, "    priority {}", v.priority);
+        let _ = writeln!(s, "    advert_int {}", v.advert.as_secs_f64());
+        if v.nopreempt {
+            let _ = writeln!(s, "    nopreempt");
+        }
+        if v.unicast {
+            let _ = writeln!(s, "    unicast_src_ip {}", self.addr(r));
+            let _ = writeln!(s, "    unicast_peer {{\n        {}\n    }}", self.addr(r.other()));
+        }
+        if v.havip_garp {
+            let _ = writeln!(s, "    garp_master_delay 1\n    garp_master_refresh 5");
+        }
+        let _ = writeln!(s, "    virtual_ipaddress {{\n        {}/{}\n    }}", self.vip(), v.vip_prefix);
+        let _ = writeln!(s, "}}");
+        s
+    }
+
+    /// Starts `kind` on router `r` with configuration `v`.
+    pub fn start(&mut self, r: Router, kind: Kind, v: &Vrrp) -> Daemon {
+        let conf = self.config(r, v);
+        self.start_conf(r, kind, &conf, &[])
+    }
+
+    /// Starts `kind` on router `r` with a configuration text and extra
+    /// arguments. Logs go to `<dir>/<router>-<kind>-<n>.log`.
+    pub fn start_conf(&mut self, r: Router, kind: Kind, conf: &str, extra: &[&str]) -> Daemon {
+        // VIPD_NETNS_KEEPALIVED_ONLY=1: keepalived in vipd's place, to tell
+        // a broken lab from a vipd bug.
+        let kind = if std::env::var_os("VIPD_NETNS_KEEPALIVED_ONLY").is_some() { Kind::Keepalived } else { kind };
+        self.starts += 1;
+        let base = format!("{}-{}-{}", r.name(), kind.name(), self.starts);
+        let conf_path = self.dir.join(format!("{base}.conf"));
+        let log = self.dir.join(format!("{base}.log"));
+        let pid_file = self.pid_file(r, kind);
+        let vrrp_pid_file = self.dir.join(format!("{}-{}.vrrp.pid", r.name(), kind.name()));
+        fs::write(&conf_path, conf).expect("write config");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.router_ns(r)]);
+        match kind {
+            Kind::Vipd => {
+                cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(&pid_file);
+            }
+            Kind::Keepalived => {
+                assert!(command_exists("keepalived"), "keepalived is not installed (scripts/test installs it)");
+                // As keepalived 2.2.7 was run for the reference captures
+                // (platform-notes Q7), console only.
+                cmd.args(["keepalived", "-n", "-l", "-D", "-G", "-P", "-f"]).arg(&conf_path);
+                cmd.arg("-p").arg(&pid_file).arg("-r").arg(&vrrp_pid_file);
+            }
+        }
+        cmd.args(extra);
+        let what = format!("{} on {}", base, self.router_ns(r));
+        let idx = self.spawn(what, cmd, &log, true);
+        if kind == Kind::Keepalived {
+            self.procs[idx].child_pid_file = Some(vrrp_pid_file);
+        }
+        Daemon { idx, router: r, kind }
+    }
+
+    /// One pid file per router and daemon, as in /run: a restart finds what
+    /// the last run left.
+    pub fn pid_file(&self, r: Router, kind: Kind) -> PathBuf {
+        self.dir.join(format!("{}-{}.pid", r.name(), kind.name()))
+    }
+
+    /// Runs vipd on `r` with `conf` until it exits (it must, within
+    /// [`TIMEOUT`]), behind `wrapper` (e.g. `setpriv ...`); returns its exit
+    /// code and output.
+    pub fn run_vipd(&mut self, r: Router, conf: &str, wrapper: &[&str]) -> (Option<i32>, String) {
+        self.starts += 1;
+        let base = format!("{}-vipd-{}", r.name(), self.starts);
+        let conf_path = self.dir.join(format!("{base}.conf"));
+        let log = self.dir.join(format!("{base}.log"));
+        fs::write(&conf_path, conf).expect("write config");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.router_ns(r)]).args(wrapper);
+        cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(self.pid_file(r, Kind::Vipd));
+        let what = format!("{base} on {}", self.router_ns(r));
+        let idx = self.spawn(what, cmd, &log, true);
+        let status = self.wait_exit(idx, TIMEOUT);
+        let status = status.unwrap_or_else(|| panic!("{} did not exit\n{}", self.procs[idx].what, self.status()));
+        (status.code(), fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    /// Starts `cmd` with stdout and stderr to `out` (the log
+    /// [`Lab::status`] shows when `log`) and tracks it for Drop.
+    fn spawn(&mut self, what: String, mut cmd: Command, out: &Path, log: bool) -> usize {
+        let file = fs::File::create(out).expect("create log");
+        let err = file.try_clone().expect("dup log");
+        // Same process group as the test: Ctrl-C on `cargo test` stops the
+        // daemons too (they release their VIPs) even though Drop never runs.
+        cmd.stdin(Stdio::null()).stdout(file).stderr(err);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
+        self.procs.push(Proc {
+            what,
+            child,
+            status: None,
+            log: log.then(|| out.to_path_buf()),
+            child_pid_file: None,
+            cursor: 0,
+        });
+        self.procs.len() - 1
+    }
+
+    pub fn log(&self, d: Daemon) -> String {
+        self.procs[d.idx].log.as_ref().map(|p| fs::read_to_string(p).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Waits for a log line containing `pat` after the last line matched on
+    /// this daemon; returns the line. Panics after [`TIMEOUT`] or when the
+    /// daemon exits first.
+    pub fn wait_for(&mut self, d: Daemon, pat: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let log = self.log(d);
+            let from = self.procs[d.idx].cursor.min(log.len());
+            if let Some(at) = log[from..].find(pat) {
+                let start = log[..from + at].rfind('\n').map_or(0, |i| i + 1);
+                let end = log[from + at..].find('\n').map_or(log.len(), |i| from + at + i);
+                self.procs[d.idx].cursor = end;
+                return log[start..end].to_owned();
+            }
+            if let Some(status) = self.poll_exit(d.idx) {
+                panic!("{} exited ({status}) before logging `{pat}`\n{}", self.procs[d.idx].what, self.status());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no `{pat}` within {TIMEOUT:?}\n{}",
+                self.procs[d.idx].what,
+                self.status()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Makes [`Lab::wait_for`] look only at what `d` logs from now on.
+    pub fn skip_log(&mut self, d: Daemon) {
+        self.procs[d.idx].cursor = self.log(d).len();
+    }
+
+    /// The state of the last `Entering X STATE` line: MASTER, BACKUP, FAULT.
+    pub fn state(&self, d: Daemon) -> Option<String> {
+        let log = self.log(d);
+        log.lines().rev().find_map(|l| {
+            let rest = &l[l.find("Entering ")? + "Entering ".len()..];
+            Some(rest[..rest.find(" STATE")?].to_owned())
+        })
+    }
+
+    pub fn is_running(&mut self, d: Daemon) -> bool {
+        self.poll_exit(d.idx).is_none()
+    }
+
+    fn poll_exit(&mut self, idx: usize) -> Option<ExitStatus> {
+        let p = &mut self.procs[idx];
+        if p.status.is_none() {
+            p.status = p.child.try_wait().ok().flatten();
+        }
+        p.status
+    }
+
+    fn wait_exit(&mut self, idx: usize, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(s) = self.poll_exit(idx) {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    /// SIGTERM; waits for the exit and returns the exit code (None: killed
+    /// by a signal). Panics if it does not exit within [`TIMEOUT`].
+    pub fn term(&mut self, d: Daemon) -> Option<i32> {
+        self.stop_with(d, "TERM")
+    }
+
+    /// Sends `sig` (TERM, INT); waits for the exit and returns the exit
+    /// code. Panics if it does not exit within [`TIMEOUT`].
+    pub fn stop_with(&mut self, d: Daemon, sig: &str) -> Option<i32> {
+        signal(sig, &self.procs[d.idx].child.id().to_string());
+        let status = self.wait_exit(d.idx, TIMEOUT);
+        let status = status.unwrap_or_else(|| panic!("{} ignored SIG{sig}\n{}", self.procs[d.idx].what, self.status()));
+        status.code()
+    }
+
+    /// SIGKILL, then waits for the exit. For keepalived, its VRRP child
+    /// first: it would release the VIPs on its parent's death.
+    pub fn kill(&mut self, d: Daemon) {
+        let vrrp_child = self.keepalived_child(d.idx);
+        if let Some(pid) = &vrrp_child {
+            signal("KILL", pid);
+        }
+        signal("KILL", &self.procs[d.idx].child.id().to_string());
+        assert!(self.wait_exit(d.idx, TIMEOUT).is_some(), "{} survived SIGKILL", self.procs[d.idx].what);
+        // keepalived refuses to start while its VRRP child's pid is still
+        // there (a zombie until init reaps it).
+        if let Some(pid) = vrrp_child {
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let deadline = Instant::now() + TIMEOUT;
+            while proc.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// The pid of keepalived's VRRP child, while it runs.
+    fn keepalived_child(&self, idx: usize) -> Option<String> {
+        let pid = fs::read_to_string(self.procs[idx].child_pid_file.as_ref()?).ok()?;
+        let pid = pid.trim().to_owned();
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "keepalived").then_some(pid)
+    }
+
+    /// Does `r` have the VIP on eth0?
+    pub fn holds_vip(&self, r: Router) -> bool {
+        let out = self.ip(&["-n", &self.router_ns(r), "-o", "addr", "show", "dev", "eth0"]);
+        let needle = format!(" {}/", self.vip());
+        out.contains(&needle)
+    }
+
+    /// Unplugs (or plugs back) `r`'s cable: its port on the bridge.
+    pub fn cable(&self, r: Router, plugged: bool) {
+        self.ip(&["-n", &self.ns("sw"), "link", "set", r.name(), if plugged { "up" } else { "down" }]);
+    }
+
+    /// Who holds the VIP and what each daemon last logged, for failures.
+    pub fn status(&self) -> String {
+        let mut s = String::new();
+        for r in [Router::R1, Router::R2] {
+            let out =
+                Command::new("ip").args(["-n", &self.router_ns(r), "-o", "-4", "addr", "show", "dev", "eth0"]).output();
+            let addrs: Vec<String> = out
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(3).map(str::to_owned))
+                .collect();
+            let _ = writeln!(s, "  {}: {}", r.name(), addrs.join(" "));
+        }
+        for p in &self.procs {
+            if let Some(log) = &p.log {
+                let _ = writeln!(s, "  --- {} ({})", p.what, log.display());
+                let text = fs::read_to_string(log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                for l in &lines[lines.len().saturating_sub(25)..] {
+                    let _ = writeln!(s, "    {l}");
+                }
+            }
+        }
+        s
+    }
+
+    /// Polls `cond` until it holds; panics after `timeout`.
+    pub fn eventually(&self, what: &str, timeout: Duration, cond: impl Fn(&Lab) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !cond(self) {
+            assert!(Instant::now() < deadline, "{}: not {what} within {timeout:?}\n{}", self.test, self.status());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Checks `cond` every 20 ms for `period`; panics the first time it
+    /// does not hold.
+    pub fn stays(&self, what: &str, period: Duration, cond: impl Fn(&Lab) -> bool) {
+        let deadline = Instant::now() + period;
+        while Instant::now() < deadline {
+            assert!(cond(self), "{}: no longer {what}\n{}", self.test, self.status());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Exactly `r` holds the VIP, within [`TIMEOUT`], and it stays so for
+    /// `settle`.
+    pub fn converges_on(&self, r: Router, settle: Duration) {
+        let what = format!("only {} holding {}", r.name(), self.vip());
+        let cond = |lab: &Lab| lab.holds_vip(r) && !lab.holds_vip(r.other());
+        self.eventually(&what, TIMEOUT, cond);
+        self.stays(&what, settle, cond);
+    }
+
+    /// Starts the client pinging the VIP every 10 ms (`ping -D`, so every
+    /// reply carries its time) and waits for the first 20 replies.
+    pub fn start_ping(&mut self) -> Pinger {
+        self.starts += 1;
+        let out = self.dir.join(format!("ping-{}.txt", self.starts));
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns("c"), "ping", "-D", "-n", "-i", "0.01", &self.vip()]);
+        let what = format!("ping {} from {}", self.vip(), self.ns("c"));
+        let idx = self.spawn(what, cmd, &out, false);
+        let p = Pinger { idx, out };
+        let deadline = Instant::now() + TIMEOUT;
+        while replies(&p.out).len() < 20 {
+            assert!(Instant::now() < deadline, "the client cannot ping {}\n{}", self.vip(), self.status());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        p
+    }
+
+    /// Waits until the client has had 20 replies after now (the VIP is back),
+    /// stops the ping and returns the longest time without a reply that
+    /// ends after `since` (the failover being measured).
+    pub fn stop_ping(&mut self, p: Pinger, since: SystemTime) -> Duration {
+        let now = unix_now();
+        let deadline = Instant::now() + TIMEOUT;
+        while replies(&p.out).iter().filter(|&&t| t > now).count() < 20 {
+            assert!(Instant::now() < deadline, "the client lost {} for good\n{}", self.vip(), self.status());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal("INT", &self.procs[p.idx].child.id().to_string());
+        if self.wait_exit(p.idx, Duration::from_secs(5)).is_none() {
+            signal("KILL", &self.procs[p.idx].child.id().to_string());
+            self.wait_exit(p.idx, Duration::from_secs(5));
+        }
+        let since = since.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let t = replies(&p.out);
+        let gap = t.windows(2).filter(|w| w[1] >= since).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        Duration::from_secs_f64(gap)
+    }
+
+    /// Prints the client's outage for `what` and asserts it is within
+    /// [`outage_bound`] of the protocol's `takeover` time.
+    pub fn check_outage(&self, what: &str, outage: Duration, takeover: Duration) {
+        let bound = outage_bound(takeover);
+        println!(
+            "{}: {what}: client outage {} ms (takeover {} ms, bound {} ms)",
+            self.test,
+            outage.as_millis(),
+            takeover.as_millis(),
+            bound.as_millis()
+        );
+        assert!(outage <= bound, "{}: {what}: outage {outage:?} > bound {bound:?}\n{}", self.test, self.status());
+    }
+
+    /// Starts `ip monitor address` on `r` and waits until it reports (a
+    /// marker address added to and removed from `lo`), so nothing after this
+    /// call is missed.
+    pub fn start_monitor(&mut self, r: Router) -> Monitor {
+        self.starts += 1;
+        let out = self.dir.join(format!("monitor-{}-{}.txt", r.name(), self.starts));
+        let ns = self.router_ns(r);
+        let mut cmd = Command::new("ip");
+        cmd.args(["-n", &ns, "-o", "monitor", "address"]);
+        let idx = self.spawn(format!("ip monitor address in {ns}"), cmd, &out, false);
+        let marker = format!("10.{}.0.99/32", self.net);
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            self.ip(&["-n", &ns, "addr", "add", &marker, "dev", "lo"]);
+            self.ip(&["-n", &ns, "addr", "del", &marker, "dev", "lo"]);
+            std::thread::sleep(Duration::from_millis(50));
+            if fs::read_to_string(&out).unwrap_or_default().contains(&marker) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "ip monitor in {ns} reports nothing");
+        }
+        Monitor { idx, out }
+    }
+
+    /// Stops the monitor; returns its VIP events in order: `true` for an
+    /// address added, `false` for one deleted.
+    pub fn stop_monitor(&mut self, m: Monitor) -> Vec<bool> {
+        signal("TERM", &self.procs[m.idx].child.id().to_string());
+        self.wait_exit(m.idx, Duration::from_secs(5));
+        let needle = format!(" {}/", self.vip());
+        fs::read_to_string(&m.out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(|l| !l.starts_with("Deleted"))
+            .collect()
+    }
+}
+
+/// Reply times (Unix seconds) in `ping -D` output: `[1795315437.538002] 64
+/// bytes from ...`.
+fn replies(path: &Path) -> Vec<f64> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(" bytes from "))
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
+        .collect()
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let panicking = std::thread::panicking();
+        // SIGTERM everything still running (daemons release their VIPs),
+        // SIGKILL whatever is left after 3 s.
+        for i in 0..self.procs.len() {
+            if self.poll_exit(i).is_none() {
+                signal("TERM", &self.procs[i].child.id().to_string());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for i in 0..self.procs.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.wait_exit(i, left).is_none() {
+                signal("KILL", &self.procs[i].child.id().to_string());
+                let _ = self.procs[i].child.wait();
+            }
+            // keepalived's VRRP child, should it outlive its parent.
+            if let Some(pid) = self.keepalived_child(i) {
+                signal("KILL", &pid);
+            }
+        }
+        for ns in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+        }
+        if panicking || std::env::var_os("VIPD_NETNS_KEEP").is_some() {
+            eprintln!("{}: logs and configs kept in {}", self.test, self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
