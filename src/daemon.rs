@@ -103,7 +103,25 @@ struct Daemon {
     release_vips: bool,
     stopping: bool,
     rx_copy: Box<[u8; 4096]>,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`, and GARPs/NAs waiting
+    /// for their turn on an interface.
+    garp_gap: [Duration; 2],
+    pending: Vec<PendingAnnounce>,
+    /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
+    next_free: Vec<[Instant; 2]>,
 }
+
+/// One GARP or NA spaced out by the configured interval.
+#[derive(Clone, Copy)]
+struct PendingAnnounce {
+    at: Instant,
+    iface: IfaceId,
+    addr: IpAddr,
+}
+
+/// Pending announcements kept without growing: more than this many
+/// (hundreds of addresses × rounds) are sent at once rather than queued.
+const PENDING_MAX: usize = 4096;
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
 pub fn run(opts: &Options) -> u8 {
@@ -268,6 +286,30 @@ fn open_sockets(
     Ok((sockets, socket_of))
 }
 
+/// One GARP (IPv4) or unsolicited NA (IPv6) for `addr` on `iface`.
+fn announce_one(
+    announcer: &Announcer,
+    log: &Log,
+    engine: &Engine,
+    ifindex: &[u32],
+    mac: &[[u8; 6]],
+    iface: IfaceId,
+    addr: IpAddr,
+) {
+    let f = usize::from(iface.0);
+    let (Some(&index), Some(&mac)) = (ifindex.get(f), mac.get(f)) else { return };
+    let r = match addr {
+        IpAddr::V4(a) => announcer.garp(index, mac, a),
+        IpAddr::V6(a) => {
+            let router = engine.ifaces().get(f).is_some_and(|i| Announcer::forwarding(&i.name));
+            announcer.na(index, mac, a, router)
+        }
+    };
+    if let Err(e) = r {
+        log!(log, "cannot announce {addr}: {e}");
+    }
+}
+
 /// Adds or removes one of `inst`'s addresses on its interface.
 fn vip_change(
     netlink: &mut Netlink,
@@ -310,6 +352,7 @@ impl Daemon {
         let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, Vec::new())?;
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let instances = engine.instances().len();
+        let r_ifaces = engine.ifaces().len();
         let mut d = Daemon {
             ip_id: vec![0; instances],
             engine,
@@ -327,6 +370,9 @@ impl Daemon {
             release_vips: opts.release_vips,
             stopping: false,
             rx_copy: Box::new([0; 4096]),
+            garp_gap: [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval],
+            pending: Vec::with_capacity(PENDING_MAX),
+            next_free: vec![[Instant::ZERO; 2]; r_ifaces],
         };
         // Links and addresses first, then start: the engine never sees an
         // interface it has not been told about.
@@ -431,6 +477,9 @@ impl Daemon {
         self.mac = r.mac;
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
+        self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
+        self.pending.clear();
+        self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
         self.report_system(now, &r.links, &r.addrs);
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
@@ -453,7 +502,11 @@ impl Daemon {
     }
 
     fn rearm(&mut self) {
-        let next = self.engine.next_deadline();
+        let queued = self.pending.iter().map(|p| p.at).min();
+        let next = match (self.engine.next_deadline(), queued) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if next == self.armed {
             return;
         }
@@ -553,6 +606,11 @@ impl Daemon {
         for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
             vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, i, v, add);
         }
+        if !add {
+            // Never announce an address we no longer hold.
+            let held = |a: IpAddr| i.cfg.vips.iter().chain(&i.cfg.excluded_vips).any(|v| v.addr == a);
+            self.pending.retain(|p| !held(p.addr));
+        }
         if self.log.detail {
             let what = if add { "setting" } else { "removing" };
             log!(self.log, "({}) {what} VIPs.", i.name());
@@ -561,6 +619,7 @@ impl Daemon {
 
     fn announce(&mut self, inst: InstanceId, rounds: u8) {
         let Some(i) = self.engine.instance(inst) else { return };
+        let now = clock::now();
         for _ in 0..rounds {
             for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
                 let iface = match &v.dev {
@@ -568,21 +627,36 @@ impl Daemon {
                     None => Some(i.iface),
                 };
                 let Some(f) = iface else { continue };
-                let (index, mac) = (self.ifindex[usize::from(f.0)], self.mac[usize::from(f.0)]);
-                let r = match v.addr {
-                    IpAddr::V4(a) => self.announcer.garp(index, mac, a),
-                    IpAddr::V6(a) => {
-                        let router = Announcer::forwarding(&self.engine.ifaces()[usize::from(f.0)].name);
-                        self.announcer.na(index, mac, a, router)
-                    }
-                };
-                if let Err(e) = r {
-                    log!(self.log, "({}) cannot announce {}: {e}", i.name(), v.addr);
+                let fam = usize::from(v.addr.is_ipv6());
+                let gap = self.garp_gap[fam];
+                let slot = &mut self.next_free[usize::from(f.0)][fam];
+                let at = (*slot).max(now);
+                if !gap.is_zero() {
+                    *slot = at + gap;
+                }
+                if at > now && self.pending.len() < PENDING_MAX {
+                    self.pending.push(PendingAnnounce { at, iface: f, addr: v.addr });
+                } else {
+                    announce_one(&self.announcer, &self.log, &self.engine, &self.ifindex, &self.mac, f, v.addr);
                 }
             }
         }
         if self.log.detail {
             log!(self.log, "({}) Sending/queueing {rounds} round(s) of gratuitous ARPs/NAs", i.name());
+        }
+    }
+
+    /// Sends the queued announcements that are due, in order.
+    fn send_pending(&mut self, now: Instant) {
+        let mut k = 0;
+        while k < self.pending.len() {
+            let p = self.pending[k];
+            if p.at <= now {
+                announce_one(&self.announcer, &self.log, &self.engine, &self.ifindex, &self.mac, p.iface, p.addr);
+                self.pending.swap_remove(k);
+            } else {
+                k += 1;
+            }
         }
     }
 
@@ -758,6 +832,7 @@ impl Daemon {
         let _ = rustix::io::read(&self.timer, &mut expirations);
         self.armed = None;
         let now = clock::now();
+        self.send_pending(now);
         if self.engine.next_deadline().is_some_and(|t| t <= now) {
             self.handle(now, Event::Timer);
         } else {
