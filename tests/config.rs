@@ -789,3 +789,23 @@ fn unicast_and_address_checks() {
         ]
     );
 }
+
+#[test]
+fn values_keepalived_would_read_differently_are_refused() {
+    let inst = |body: &str| {
+        format!(
+            "vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n{body}\n virtual_ipaddress {{\n  10.0.0.1\n }}\n}}\n"
+        )
+    };
+    let d = diags(&inst(" authentication {\n  auth_type PASS\n  auth_pass 'ab cd'\n }"));
+    assert_eq!(
+        d,
+        [
+            "6:13: error: keepalived 2.2.7 reads `ab cd` differently here | outside script commands it groups words only with double quotes and takes `'` and `\\` literally; write the value without them"
+        ]
+    );
+    assert_eq!(diags(&inst(" authentication {\n  auth_type PASS\n  auth_pass \"a\\x41\"\n }")).len(), 1);
+    // Double quotes alone read the same; script commands keep both kinds.
+    assert!(diags(&inst(" authentication {\n  auth_type PASS\n  auth_pass \"ab cd\"\n }")).is_empty());
+    assert!(diags(&inst(" notify \"/bin/echo 'a b' c\" root")).is_empty());
+}

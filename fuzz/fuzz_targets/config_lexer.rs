@@ -1,6 +1,6 @@
 //! keepalived.conf lexer: any text lexes without panicking or hanging, the
-//! lines it returns are never empty and every span points into a line, and
-//! script splitting never panics.
+//! lines it returns are never empty and every span points into a line, the
+//! diagnostics stay within their limits, and script splitting never panics.
 //!
 //! The lexer is built with `cfg(fuzzing)`, under which include patterns are
 //! matched against made-up directory entries and never read a real file
@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use vipd::config::Sources;
-use vipd::config::lexer::{LexOptions, lex_str, split_argv};
+use vipd::config::lexer::{LexOptions, MAX_ERRORS, MAX_WARNINGS, lex_str, split_argv};
+use vipd::config::{Severity, Sources};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -30,6 +30,9 @@ fuzz_target!(|data: &[u8]| {
     for d in &diags {
         assert!(d.span.is_some(), "only an unreadable top file has no span: {d:?}");
     }
+    let count = |sev| diags.iter().filter(|d| d.severity == sev).count();
+    assert!(count(Severity::Error) <= MAX_ERRORS + 1);
+    assert!(count(Severity::Warning) <= MAX_WARNINGS + 1);
     for line in &lines {
         for t in &line.tokens {
             let _ = split_argv(&t.text);

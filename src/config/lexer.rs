@@ -28,6 +28,33 @@
 //! error and is dropped, since a token holding a replacement character
 //! would name a different interface or script than the file does. Bad bytes
 //! inside a comment are ignored, like the rest of the comment.
+//!
+//! Limits: a file larger than [`MAX_FILE_BYTES`] (16 MiB) is an error and
+//! is not used (nor read further, so `/dev/zero` ends); a physical line
+//! longer than [`MAX_LINE_CHARS`] characters is an error and is dropped;
+//! after [`MAX_ERRORS`] errors the lexer stops with one more, "too many
+//! errors; stopping". Warnings do not stop it: past [`MAX_WARNINGS`], one
+//! warning says so and later ones are not recorded.
+//!
+//! keepalived's own reading: the token rules above, with [`split_argv`],
+//! reproduce what keepalived does with script commands, which it reads a
+//! second time, shell-like. For every other value keepalived 2.2.7 uses a
+//! simpler tokenizer (measured): only `"` quotes, no escapes, a `"` ends an
+//! unquoted word (`a"b c"d` is `a`, `b c`, `d`), and comments are cut
+//! before that with only `"` as a quote (`'a#b'` is `'a`), cut again after
+//! a substitution. [`Token::verbatim`] says whether keepalived reads the
+//! token's text the same way, so that values it would read differently can
+//! be refused instead of silently meaning something else. It is false for
+//! `'` used as a quote, an escape resolved in quotes (an unknown one kept
+//! as written reads the same), quoted text joined to more text, an
+//! unterminated quote, a quoted `{` or `}`, text keepalived cuts as a
+//! comment (`\\#`, a `#` in `'…'`, an unquoted `${_HASH}` or a `\#` on a
+//! substituted line), a line-ending `\` after a blank (keepalived's `a\`),
+//! a parameter whose definition it reads differently, a `${X}` kept as
+//! written that holds `{`, `}`, `"` or a blank, text after
+//! `${_RANDOM MIN MAX}` (which 2.2.7 garbles), bytes past the first 1023
+//! of a line (its line buffer), line 1 after a byte order mark, and every
+//! word after one that is false.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -44,6 +71,14 @@ pub struct Token {
     pub span: Span,
     /// Some part of the token was quoted, so `"{"` is data, not a brace.
     pub quoted: bool,
+    /// keepalived 2.2.7's general tokenizer (the one for every value but
+    /// script commands) reads this same text as this same word of the line.
+    /// False when `text` depends on something only vipd's reading does, or
+    /// when an earlier word of the line is false, since keepalived may split
+    /// the rest into other words. See the module notes for the cases.
+    /// Script strings get a second, shell-like pass in keepalived that
+    /// matches `text`; this flag does not describe them.
+    pub verbatim: bool,
 }
 
 /// One logical line; never empty.
@@ -95,6 +130,21 @@ const MAX_GLOB_MATCHES: usize = 4096;
 /// files that each include the next one twice would otherwise read 2^32
 /// files without ever looping.
 const MAX_FILES_READ: usize = 4096;
+/// Largest file read; a larger one is an error and is not used. Also stops
+/// endless "files" (`-f /dev/zero`, `include /proc/self/pagemap`).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest physical line, in characters; a longer one is an error and is
+/// dropped.
+pub const MAX_LINE_CHARS: usize = 64 * 1024;
+/// Errors the lexer reports before it stops with "too many errors;
+/// stopping" (one more error). Warnings are counted apart: past
+/// [`MAX_WARNINGS`] one warning says so and later ones are not recorded,
+/// but lexing goes on.
+pub const MAX_ERRORS: usize = 1000;
+pub const MAX_WARNINGS: usize = 1000;
+/// keepalived 2.2.7 reads lines with `fgets()` into a 1024-byte buffer: the
+/// bytes of a physical line past the first 1023 become a line of their own.
+const KEEPALIVED_LINE_BYTES: usize = 1023;
 
 /// keepalived's include variants differ only in which absences are errors;
 /// vipd makes every absence an error, so they are all the same here.
@@ -117,13 +167,29 @@ pub fn read_config(path: &Path, opts: &LexOptions, sources: &mut Sources, diags:
         diags.push(unreadable(format!("`{}` is executable; not read", path.display()), Some(EXEC_HINT)));
         return Vec::new();
     }
-    match fs::read(path) {
+    match read_bounded(path) {
         Ok(bytes) => lex_bytes(path, &bytes, opts, sources, diags),
-        Err(e) => {
-            diags.push(unreadable(format!("cannot read `{}`: {e}", path.display()), None));
+        Err(message) => {
+            diags.push(unreadable(message, None));
             Vec::new()
         }
     }
+}
+
+/// The bytes of `path`, at most [`MAX_FILE_BYTES`] of them; Err(message)
+/// if it cannot be read or is larger.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+    let mut bytes = Vec::new();
+    let read = fs::File::open(path).map_err(cannot)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes);
+    // Some files fail a read of an odd size (`/proc/self/pagemap`), as the
+    // one byte past the limit is.
+    if bytes.len() as u64 >= MAX_FILE_BYTES && (read.is_err() || bytes.len() as u64 > MAX_FILE_BYTES) {
+        return Err(format!("`{}`: file larger than 16 MiB; not read", path.display()));
+    }
+    read.map_err(cannot)?;
+    Ok(bytes)
 }
 
 /// Same as [`read_config`], from text already in memory (for tests and the
@@ -161,6 +227,9 @@ fn lex_bytes(
         files_read: 0,
         loop_reported: false,
         seen: HashSet::new(),
+        errors: 0,
+        warnings: 0,
+        stopped: false,
     };
     lx.file(path, bytes);
     lx.out
@@ -230,25 +299,31 @@ pub fn default_config_id() -> String {
 const EXEC_HINT: &str = "keepalived skips executable configuration files; remove the execute bits (chmod a-x)";
 
 /// A character with where it came from. `literal` characters are text that
-/// must stay as written (an undefined `${X}` kept verbatim): they are not
-/// substituted again and have no meaning to the tokenizer.
+/// must stay as written (an undefined `${X}` kept as written): they are not
+/// substituted again and have no meaning to the tokenizer. `differs` marks
+/// characters keepalived reads differently or not at all (see
+/// [`Token::verbatim`]); a token holding one is not verbatim.
 #[derive(Clone, Copy, Debug)]
 struct Ch {
     c: char,
     span: Span,
     literal: bool,
+    differs: bool,
 }
 
 struct Def {
     value: String,
     /// Defined with trailing `\`: each line of the value becomes a line.
     multiline: bool,
+    /// keepalived reads the definition's text differently.
+    differs: bool,
 }
 
 /// A `$NAME=...\` definition still collecting continuation lines.
 struct Pending {
     name: String,
     lines: Vec<String>,
+    differs: bool,
 }
 
 struct Lexer<'a> {
@@ -274,6 +349,10 @@ struct Lexer<'a> {
     loop_reported: bool,
     /// Diagnostics of the current physical line, see [`Lexer::push`].
     seen: HashSet<(Span, String)>,
+    errors: usize,
+    warnings: usize,
+    /// [`MAX_ERRORS`] reached: nothing more is read.
+    stopped: bool,
 }
 
 enum Subst {
@@ -310,13 +389,44 @@ impl Lexer<'_> {
     /// Records a diagnostic unless the same one was already recorded for
     /// this physical line: text substituted from one `$NAME` shares its
     /// span, so `$A=$U $U $U` would otherwise repeat a warning per copy.
+    ///
+    /// Also applies the limits: after [`MAX_ERRORS`] errors lexing stops
+    /// with one more error; warnings past [`MAX_WARNINGS`] are counted in
+    /// one warning and not recorded.
     fn push(&mut self, d: Diagnostic) {
+        if self.stopped {
+            return;
+        }
         if let Some(span) = d.span
             && !self.seen.insert((span, d.message.clone()))
         {
             return;
         }
-        self.diags.push(d);
+        let span = d.span.unwrap_or_default();
+        match d.severity {
+            Severity::Error => {
+                self.diags.push(d);
+                self.errors += 1;
+                if self.errors >= MAX_ERRORS {
+                    self.stopped = true;
+                    self.diags.push(
+                        Diagnostic::error(span, "too many errors; stopping")
+                            .with_hint(format!("vipd stops reading after {MAX_ERRORS} errors; fix these first")),
+                    );
+                }
+            }
+            Severity::Warning => {
+                self.warnings += 1;
+                if self.warnings <= MAX_WARNINGS {
+                    self.diags.push(d);
+                } else if self.warnings == MAX_WARNINGS + 1 {
+                    self.diags.push(Diagnostic::warning(
+                        span,
+                        format!("more than {MAX_WARNINGS} warnings; later warnings are not shown"),
+                    ));
+                }
+            }
+        }
     }
 
     fn warn(&mut self, span: Span, msg: impl Into<String>) {
@@ -336,6 +446,9 @@ impl Lexer<'_> {
         let saved_pending = self.pending.take();
         self.stack.push((identity(path), path.to_path_buf()));
         for (n, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            if self.stopped {
+                break;
+            }
             let line = u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX);
             self.physical_line(id, line, raw);
         }
@@ -351,14 +464,25 @@ impl Lexer<'_> {
         while let [rest @ .., b'\r'] = raw {
             raw = rest;
         }
+        if raw.len() > MAX_LINE_CHARS && char_count(raw) > MAX_LINE_CHARS {
+            self.error(
+                Span { file, line, col: 1 },
+                format!("line longer than {MAX_LINE_CHARS} characters; line ignored"),
+            );
+            self.finish_pending();
+            return;
+        }
+        let mut bom = false;
         if line == 1
             && let Some(rest) = raw.strip_prefix(b"\xEF\xBB\xBF")
         {
             self.warn(Span { file, line, col: 1 }, "byte order mark at the start of the file ignored");
             raw = rest;
+            bom = true;
         }
-        let (chars, bad) = decode(raw, file, line);
+        let (mut chars, bad) = decode(raw, file, line);
         let cut = comment_start(&chars);
+        mark_keepalived_reading(&mut chars, cut, bom);
         let text = trim(chars.get(..cut).unwrap_or_default());
         if let Some((at, why)) = bad
             && at < cut
@@ -387,6 +511,7 @@ impl Lexer<'_> {
         let Some(p) = self.pending.as_mut() else {
             return;
         };
+        p.differs |= text.iter().any(|c| c.differs);
         if s.is_empty() {
             // keepalived ends a multi-line definition at a blank line.
             self.finish_pending();
@@ -404,7 +529,7 @@ impl Lexer<'_> {
     fn finish_pending(&mut self) {
         if let Some(p) = self.pending.take() {
             let multiline = p.lines.len() > 1;
-            self.defs.insert(p.name, Def { value: p.lines.join("\n"), multiline });
+            self.defs.insert(p.name, Def { value: p.lines.join("\n"), multiline, differs: p.differs });
         }
     }
 
@@ -450,6 +575,9 @@ impl Lexer<'_> {
             return;
         }
         for f in files {
+            if self.stopped {
+                break;
+            }
             self.include_file(&f, kspan);
         }
     }
@@ -488,9 +616,9 @@ impl Lexer<'_> {
                 .collect();
             return self.error(kspan, format!("include loop: {}", chain.join(" -> ")));
         }
-        match fs::read(f) {
+        match read_bounded(f) {
             Ok(bytes) => self.file(f, &bytes),
-            Err(e) => self.error(kspan, format!("cannot read `{}`: {e}", f.display())),
+            Err(message) => self.error(kspan, message),
         }
     }
 
@@ -500,6 +628,9 @@ impl Lexer<'_> {
 
     /// Steps 2–6 for one line of text (already comment-free).
     fn process(&mut self, text: Vec<Ch>, depth: usize) {
+        if self.stopped {
+            return;
+        }
         let mut text = trim(&text).to_vec();
         let Some(&first) = text.first() else { return };
 
@@ -535,16 +666,18 @@ impl Lexer<'_> {
         }
 
         if let Some((name, value_at)) = definition(&text) {
-            let value = string(trim(text.get(value_at..).unwrap_or_default()));
+            let value_chars = trim(text.get(value_at..).unwrap_or_default());
+            let differs = value_chars.iter().any(|c| c.differs);
+            let value = string(value_chars);
             match value.strip_suffix('\\') {
                 Some(head) => {
                     let head = head.trim_end_matches(is_blank);
                     let lines = if head.is_empty() { Vec::new() } else { vec![head.to_string()] };
                     self.finish_pending();
-                    self.pending = Some(Pending { name, lines });
+                    self.pending = Some(Pending { name, lines, differs });
                 }
                 None => {
-                    self.defs.insert(name, Def { value, multiline: false });
+                    self.defs.insert(name, Def { value, multiline: false, differs });
                 }
             }
             return;
@@ -570,6 +703,11 @@ impl Lexer<'_> {
                 return;
             }
             Subst::Changed(_) => {
+                // keepalived strips comments again from the substituted
+                // line, up to the end of the first line of a multi-line
+                // value (the rest comes back as lines of their own).
+                let first = text.iter().position(|c| c.c == '\n').unwrap_or(text.len());
+                mark_keepalived_redecomment(text.get_mut(..first).unwrap_or_default());
                 // A multi-line value makes several lines, each processed on
                 // its own, as keepalived reads them one by one.
                 for piece in text.split(|c| c.c == '\n') {
@@ -633,6 +771,8 @@ impl Lexer<'_> {
         }
         let mut out: Vec<Ch> = Vec::with_capacity(text.len());
         let mut changed: Option<Span> = None;
+        // keepalived garbles the line after this character.
+        let mut garbled: Option<usize> = None;
         // Quote state, only to tell whether `${_HASH}` is quoted.
         let mut quote: Option<char> = None;
         let mut escaped = false;
@@ -653,7 +793,7 @@ impl Lexer<'_> {
                 continue;
             }
             escaped = false;
-            let (end, value) = match parse_ref(text, i) {
+            let (end, value, differs) = match parse_ref(text, i) {
                 Ref::Plain => {
                     out.push(ch);
                     i += 1;
@@ -665,7 +805,7 @@ impl Lexer<'_> {
                         Diagnostic::warning(ch.span, format!("malformed parameter reference `{shown}`; left as is"))
                             .with_hint("write `${NAME}` or `${_RANDOM MIN MAX}`"),
                     );
-                    (end, None)
+                    (end, None, false)
                 }
                 Ref::Unterminated { name, end, next } => {
                     if self.defs.contains_key(&name) || is_predefined(&name) {
@@ -679,7 +819,7 @@ impl Lexer<'_> {
                     } else {
                         self.undefined(ch.span, &name);
                     }
-                    (end, None)
+                    (end, None, false)
                 }
                 Ref::Ok { name, params, end } => {
                     let value = self.resolve(text, ch.span, &name, &params, end);
@@ -693,12 +833,24 @@ impl Lexer<'_> {
                             .with_hint("vipd keeps the character; put it inside quotes to mean the same to both"),
                         );
                     }
-                    (end, value)
+                    let differs = self.defs.get(&name).is_some_and(|d| d.differs);
+                    if value.is_some() && !params.is_empty() && end < text.len() {
+                        // Measured: `${_RANDOM 5 5}x y` reads `5x_RANDOM`.
+                        self.push(
+                            Diagnostic::warning(
+                                ch.span,
+                                format!("keepalived 2.2.7 garbles the text after `${{{name}}}` with bounds"),
+                            )
+                            .with_hint("put it last on its line"),
+                        );
+                        garbled = garbled.or(Some(out.len() + value.as_ref().map_or(0, |v| v.chars().count())));
+                    }
+                    (end, value, differs)
                 }
             };
             match value {
                 Some(v) => {
-                    out.extend(v.chars().map(|c| Ch { c, span: ch.span, literal: false }));
+                    out.extend(v.chars().map(|c| Ch { c, span: ch.span, literal: false, differs }));
                     changed = changed.or(Some(ch.span));
                 }
                 None => out.extend(text.get(i..end).unwrap_or_default().iter().map(|c| Ch { literal: true, ..*c })),
@@ -713,6 +865,13 @@ impl Lexer<'_> {
                 );
                 return Subst::Dropped;
             }
+        }
+        match garbled {
+            Some(at) if out.get(at).is_some_and(|c| is_blank(c.c)) => {
+                out.get_mut(at..).unwrap_or_default().iter_mut().for_each(|c| c.differs = true);
+            }
+            Some(at) => mark_word_from(&mut out, at),
+            None => {}
         }
         *text = out;
         let Some(first_span) = changed else {
@@ -882,14 +1041,15 @@ fn decode(raw: &[u8], file: FileId, line: u32) -> (Vec<Ch>, Option<(usize, &'sta
             if c == '\0' && bad.is_none() {
                 bad = Some((chars.len(), "contains a NUL byte"));
             }
-            chars.push(Ch { c, span: Span { file, line, col }, literal: false });
+            chars.push(Ch { c, span: Span { file, line, col }, literal: false, differs: false });
         }
         if !chunk.invalid().is_empty() {
             col = col.saturating_add(1);
             if bad.is_none() {
                 bad = Some((chars.len(), "is not valid UTF-8"));
             }
-            chars.push(Ch { c: char::REPLACEMENT_CHARACTER, span: Span { file, line, col }, literal: false });
+            let span = Span { file, line, col };
+            chars.push(Ch { c: char::REPLACEMENT_CHARACTER, span, literal: false, differs: false });
         }
     }
     (chars, bad)
@@ -992,34 +1152,57 @@ fn parse_ref(text: &[Ch], at: usize) -> Ref {
 }
 
 /// Splits comment-free text into tokens; with `braces`, an unquoted `{` or
-/// `}` is a token of its own.
+/// `}` is a token of its own. Also decides [`Token::verbatim`], comparing
+/// with keepalived's general tokenizer (`alloc_strvec()`): blanks separate
+/// words, a word starting with `"` runs to the next `"` whatever comes
+/// between, any other word ends at a blank or a `"`; nothing else is
+/// special.
 fn tokenize(text: &[Ch], braces: bool, diags: &mut Vec<Diagnostic>) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut cur: Option<Token> = None;
-    let start = |ch: &Ch, quoted: bool| Token { text: String::new(), span: ch.span, quoted };
+    // The current token's last part is a quoted string, which ends a word
+    // for keepalived.
+    let mut after_quote = false;
     let mut i = 0;
     while let Some(ch) = text.get(i) {
         i += 1;
         if ch.literal {
-            cur.get_or_insert_with(|| start(ch, false)).text.push(ch.c);
+            let tok = unquoted_part(&mut cur, &mut after_quote, ch);
+            tok.text.push(ch.c);
+            // Kept as written for vipd, but keepalived splits or quotes there.
+            tok.verbatim &= !(is_blank(ch.c) || matches!(ch.c, '"' | '{' | '}'));
             continue;
         }
         match ch.c {
-            c if is_blank(c) || c == '\n' => tokens.extend(cur.take()),
+            c if is_blank(c) || c == '\n' => {
+                tokens.extend(cur.take());
+                after_quote = false;
+            }
             '{' | '}' if braces => {
                 tokens.extend(cur.take());
-                tokens.push(Token { text: ch.c.to_string(), span: ch.span, quoted: false });
+                after_quote = false;
+                tokens.push(Token { text: ch.c.to_string(), span: ch.span, quoted: false, verbatim: !ch.differs });
             }
             '\\' if text.get(i).is_some_and(|n| matches!(n.c, '#' | '!')) => {
                 if let Some(n) = text.get(i) {
-                    cur.get_or_insert_with(|| start(ch, false)).text.push(n.c);
+                    let tok = unquoted_part(&mut cur, &mut after_quote, ch);
+                    tok.text.push(n.c);
+                    tok.verbatim &= !n.differs;
                 }
                 i += 1;
             }
             q @ ('"' | '\'') => {
-                let tok = cur.get_or_insert_with(|| start(ch, true));
+                let open = i - 1;
+                let joined = cur.is_some();
+                let tok = cur.get_or_insert_with(|| Token {
+                    text: String::new(),
+                    span: ch.span,
+                    quoted: true,
+                    verbatim: true,
+                });
                 tok.quoted = true;
                 let mut closed = false;
+                let mut escaped = false;
                 while let Some(n) = text.get(i) {
                     i += 1;
                     if n.literal {
@@ -1028,11 +1211,23 @@ fn tokenize(text: &[Ch], braces: bool, diags: &mut Vec<Diagnostic>) -> Vec<Token
                         closed = true;
                         break;
                     } else if n.c == '\\' {
-                        i = escape(text, i, &mut tok.text, n.span, diags);
+                        let (next, known) = escape(text, i, &mut tok.text, n.span, diags);
+                        i = next;
+                        escaped |= known;
                     } else {
                         tok.text.push(n.c);
                     }
                 }
+                // keepalived quotes with `"` only, resolves no escape,
+                // starts a quoted word only at a word's start, and ends it
+                // at any `"`.
+                let part = text.get(open..i).unwrap_or_default();
+                tok.verbatim &= q == '"'
+                    && closed
+                    && !joined
+                    && !escaped
+                    && !part.iter().any(|c| c.differs || (c.literal && c.c == '"'));
+                after_quote = true;
                 if !closed {
                     diags.push(
                         Diagnostic::error(ch.span, format!("unterminated `{q}` quote"))
@@ -1040,28 +1235,226 @@ fn tokenize(text: &[Ch], braces: bool, diags: &mut Vec<Diagnostic>) -> Vec<Token
                     );
                 }
             }
-            c => cur.get_or_insert_with(|| start(ch, false)).text.push(c),
+            c => unquoted_part(&mut cur, &mut after_quote, ch).text.push(c),
         }
     }
     tokens.extend(cur);
+    // keepalived moves a `\` ending the line next to the text before it:
+    // `a \` is its word `a\`.
+    if let [.., before, last] = text
+        && last.c == '\\'
+        && !last.literal
+        && is_blank(before.c)
+        && let Some(t) = tokens.len().checked_sub(2).and_then(|n| tokens.get_mut(n))
+    {
+        t.verbatim = false;
+    }
+    let mut same = true;
+    for t in &mut tokens {
+        // keepalived cannot tell a quoted brace from a brace.
+        if t.quoted && (t.text == "{" || t.text == "}") {
+            t.verbatim = false;
+        }
+        // Once a word differs, keepalived may split the rest of the line
+        // into other words.
+        same &= t.verbatim;
+        t.verbatim = same;
+    }
     tokens
 }
 
+/// The token an unquoted character `ch` belongs to, started if need be.
+fn unquoted_part<'a>(cur: &'a mut Option<Token>, after_quote: &mut bool, ch: &Ch) -> &'a mut Token {
+    let tok = cur.get_or_insert_with(|| Token { text: String::new(), span: ch.span, quoted: false, verbatim: true });
+    // Text right after a quoted part is a word of its own for keepalived.
+    if std::mem::take(after_quote) {
+        tok.verbatim = false;
+    }
+    tok.verbatim &= !ch.differs;
+    tok
+}
+
 /// Resolves the escape whose `\` was just read inside quotes (`i` indexes
-/// the character after it); returns the index after the escape.
-fn escape(text: &[Ch], i: usize, out: &mut String, span: Span, diags: &mut Vec<Diagnostic>) -> usize {
+/// the character after it); returns the index after the escape and whether
+/// it was a known escape (an unknown one is kept as written).
+fn escape(text: &[Ch], i: usize, out: &mut String, span: Span, diags: &mut Vec<Diagnostic>) -> (usize, bool) {
     if let Some((e, used)) = known_escape(|k| text.get(i + k).map(|c| c.c)) {
         out.push(e);
-        return i + used;
+        return (i + used, true);
     }
     out.push('\\');
-    let Some(e) = text.get(i).map(|c| c.c) else { return i };
+    let Some(e) = text.get(i).map(|c| c.c) else { return (i, false) };
     diags.push(
         Diagnostic::warning(span, format!("unknown escape `\\{e}`; kept as is"))
             .with_hint("write `\\\\` for a backslash; in a script, keepalived's second pass drops the `\\`"),
     );
     out.push(e);
-    i + 1
+    (i + 1, false)
+}
+
+/// Marks the characters of a physical line (`chars`, vipd's comment
+/// starting at `cut`) that keepalived 2.2.7 reads differently or not at all:
+/// where its own comment stripping differs from vipd's, bytes past its
+/// 1023-byte line buffer (read as a line of their own), and everything
+/// after a byte order mark it keeps as part of the first word.
+fn mark_keepalived_reading(chars: &mut [Ch], cut: usize, bom: bool) {
+    if bom {
+        mark_word_from(chars, 0);
+        return;
+    }
+    let mut bytes = 0;
+    if let Some(at) = chars.iter().position(|c| {
+        bytes += c.c.len_utf8();
+        bytes > KEEPALIVED_LINE_BYTES
+    }) && at < cut
+    {
+        mark_word_from(chars, at);
+    }
+    // Without `\` or `'` both strip the same comment.
+    if chars.iter().any(|c| matches!(c.c, '\\' | '\'')) {
+        let k = keepalived_kept(chars, false);
+        let v = vipd_kept(chars.get(..cut).unwrap_or_default());
+        mark_difference(chars, &k, &v);
+    }
+}
+
+/// Marks where keepalived's second comment stripping, on a line that had a
+/// substitution, differs from vipd's reading (vipd strips comments once):
+/// an unquoted `#` or `!` from `${_HASH}`, or from a `\#` keepalived had
+/// already unescaped, starts a comment there.
+fn mark_keepalived_redecomment(text: &mut [Ch]) {
+    if text.iter().any(|c| matches!(c.c, '\\' | '\'' | '#' | '!')) {
+        let k = keepalived_kept(text, true);
+        let v = vipd_kept(text);
+        mark_difference(text, &k, &v);
+    }
+}
+
+/// The indices of `text` that keepalived 2.2.7's `decomment()` keeps, in
+/// order, without blanks at either end. It knows `"` quotes only, cuts at
+/// the first unquoted `#` or `!`, unescapes `\#` and `\!` outside quotes,
+/// steps over the character after any other `\`, and keeps a `\` ending
+/// the line (its continuation mark) right after the text before it, blanks
+/// between dropped. `again`: the pass after substitution, where a `\#` the
+/// first pass unescaped is a plain `#`, so a comment.
+fn keepalived_kept(text: &[Ch], again: bool) -> Vec<usize> {
+    let mut quote = false;
+    let mut cut: Option<usize> = None;
+    let mut cont = None;
+    let mut unescaped = vec![false; text.len()];
+    let mut i = 0;
+    while let Some(ch) = text.get(i) {
+        match ch.c {
+            '"' if cut.is_none() => quote = !quote,
+            '\\' => match text.get(i + 1) {
+                None => {
+                    cont = Some(i);
+                    break;
+                }
+                Some(n) if !quote && matches!(n.c, '#' | '!') => {
+                    if again {
+                        cut = cut.or(Some(i));
+                    } else if let Some(u) = unescaped.get_mut(i) {
+                        *u = true;
+                    }
+                    i += 1;
+                }
+                Some(_) => i += 1,
+            },
+            '#' | '!' if !quote => cut = cut.or(Some(i)),
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = cut.unwrap_or(text.len()).min(cont.unwrap_or(text.len()));
+    let mut kept: Vec<usize> = (0..end).filter(|&j| !unescaped.get(j).copied().unwrap_or(false)).collect();
+    trim_indices(text, &mut kept);
+    kept.extend(cont);
+    kept
+}
+
+/// The indices of `text` vipd's tokenizer reads, without blanks at either
+/// end: all but the `\` of an unquoted `\#` or `\!`.
+fn vipd_kept(text: &[Ch]) -> Vec<usize> {
+    let mut quote: Option<char> = None;
+    let mut kept = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(ch) = text.get(i) {
+        if !ch.literal {
+            match (quote, ch.c) {
+                (Some(_), '\\') if i + 1 < text.len() => {
+                    kept.push(i);
+                    i += 1;
+                }
+                (Some(q), c) if c == q => quote = None,
+                (None, '\\') if text.get(i + 1).is_some_and(|n| matches!(n.c, '#' | '!')) => {
+                    i += 1;
+                    continue;
+                }
+                (None, c @ ('"' | '\'')) => quote = Some(c),
+                _ => {}
+            }
+        }
+        kept.push(i);
+        i += 1;
+    }
+    trim_indices(text, &mut kept);
+    kept
+}
+
+fn trim_indices(text: &[Ch], kept: &mut Vec<usize>) {
+    let blank = |j: &usize| text.get(*j).is_some_and(|c| is_blank(c.c));
+    while kept.last().is_some_and(blank) {
+        kept.pop();
+    }
+    let lead = kept.iter().take_while(|j| blank(j)).count();
+    kept.drain(..lead);
+}
+
+/// Marks `text` from the word where keepalived's reading `k` and vipd's
+/// `v` (indices into `text`) first differ. A `\` ending the line that both
+/// keep is compared as keepalived places it; the tokenizer marks the word
+/// it joins.
+fn mark_difference(text: &mut [Ch], k: &[usize], v: &[usize]) {
+    let mut v = v.to_vec();
+    if let (Some(&kc), Some(&vc)) = (k.last(), v.last())
+        && kc == vc
+        && text.get(kc).is_some_and(|c| c.c == '\\')
+    {
+        v.pop();
+        trim_indices(text, &mut v);
+        v.push(vc);
+    }
+    let first = k.iter().zip(&v).position(|(a, b)| a != b).unwrap_or(k.len().min(v.len()));
+    let blank = |j: usize| text.get(j).is_some_and(|c| is_blank(c.c));
+    match (k.get(first), v.get(first)) {
+        (None, None) => {}
+        (Some(&a), Some(&b)) => mark_word_from(text, a.min(b)),
+        // keepalived stops between words: the words before read the same.
+        (None, Some(&j)) if blank(j) => text.get_mut(j..).unwrap_or_default().iter_mut().for_each(|c| c.differs = true),
+        (None, Some(&j)) => mark_word_from(text, j),
+        // keepalived reads more words than vipd.
+        (Some(&a), None) if blank(a) => {}
+        // keepalived reads more of vipd's last word.
+        (Some(_), None) => mark_word_from(text, v.last().map_or(0, |&j| j + 1)),
+    }
+}
+
+/// Marks `text` from the start of the word holding (or ending just before)
+/// index `at` to its end.
+fn mark_word_from(text: &mut [Ch], at: usize) {
+    let mut start = at.min(text.len());
+    while start > 0 && text.get(start - 1).is_some_and(|c| !is_blank(c.c)) {
+        start -= 1;
+    }
+    for c in text.get_mut(start..).unwrap_or_default() {
+        c.differs = true;
+    }
+}
+
+/// Characters in `raw`, an invalid sequence counting as one.
+fn char_count(raw: &[u8]) -> usize {
+    raw.utf8_chunks().map(|c| c.valid().chars().count() + usize::from(!c.invalid().is_empty())).sum()
 }
 
 /// Decodes the escape after a `\`, `c(0)` being the character after it:
@@ -1542,6 +1935,130 @@ mod tests {
         assert_eq!(words(&lines), vec![vec!["global_defs", "{"]]);
         assert_eq!(spans(&lines[0]), vec![(1, 1), (1, 13)]);
         assert!(has(&diags, Severity::Warning, at(1, 1), "byte order mark"));
+    }
+
+    // ---- keepalived's own reading (Token::verbatim) ----
+
+    /// Each line's tokens with their verbatim flags.
+    fn verbatim(text: &str) -> Vec<Vec<(String, bool)>> {
+        let (lines, _) = lex(text);
+        lines.iter().map(|l| l.tokens.iter().map(|t| (t.text.clone(), t.verbatim)).collect()).collect()
+    }
+
+    /// The second token of the last line: its text and verbatim flag.
+    fn value(text: &str) -> (String, bool) {
+        let lines = verbatim(text);
+        let line = lines.last().expect("a line");
+        assert!(line[0].1, "keyword not verbatim in {text:?}: {line:?}");
+        line[1].clone()
+    }
+
+    fn v(text: &str, verbatim: bool) -> (String, bool) {
+        (text.to_string(), verbatim)
+    }
+
+    /// Measured with keepalived 2.2.7 (`router_id VALUE`, `keepalived -d`):
+    /// its general tokenizer knows `"` only, resolves no escape and splits
+    /// `a"b c"d` into `a`, `b c`, `d`.
+    #[test]
+    fn verbatim_matches_keepalived_tokenizer() {
+        assert_eq!(value("x plain"), v("plain", true));
+        assert_eq!(value("x \"a b\""), v("a b", true));
+        assert_eq!(value("x ''"), v("", false));
+        assert_eq!(value("x \"\""), v("", true));
+        // keepalived: `'a` then `b'`.
+        assert_eq!(value("x 'a b'"), v("a b", false));
+        // keepalived: `a\x41`.
+        assert_eq!(value(r#"x "a\x41""#), v("aA", false));
+        assert_eq!(value(r#"x "a\\b""#), v(r"a\b", false));
+        assert_eq!(value(r#"x "a\"b" c"#), v("a\"b", false));
+        // Unknown escapes are kept as written, as keepalived reads them.
+        assert_eq!(value(r#"x "a\db""#), v(r"a\db", true));
+        assert_eq!(value(r"x a\tb"), v(r"a\tb", true));
+        // keepalived: `a` (then `b c`, `d`).
+        assert_eq!(value(r#"x a"b c""#), v("ab c", false));
+        assert_eq!(value(r#"x a"b c"d"#), v("ab cd", false));
+        assert_eq!(value(r#"x "a"b"#), v("ab", false));
+        assert_eq!(value(r#"x "a""b""#), v("ab", false));
+        // keepalived: `'a`, its comment starting at `#`.
+        assert_eq!(value("x 'a#b'"), v("a#b", false));
+        assert_eq!(value("x \"a#b\" # c"), v("a#b", true));
+        assert_eq!(value("x \"a!b\""), v("a!b", true));
+        assert_eq!(value(r"x a\#b"), v("a#b", true));
+        assert_eq!(value(r"x a\!b"), v("a!b", true));
+        assert_eq!(value(r#"x "a\#b""#), v(r"a\#b", true));
+        // keepalived: `a\\`, its comment starting at `#`.
+        assert_eq!(value(r"x a\\#b"), v(r"a\#b", false));
+        assert_eq!(value(r"x a\\\#b"), v(r"a\\#b", true));
+        assert_eq!(value("x it's"), v("its", false));
+        // keepalived cannot tell a quoted brace from a brace.
+        assert_eq!(value("x \"{\""), v("{", false));
+        assert_eq!(value("x \"{y}\""), v("{y}", true));
+    }
+
+    #[test]
+    fn verbatim_words_after_a_differing_one() {
+        assert_eq!(verbatim("x 'a' b c"), vec![vec![v("x", true), v("a", false), v("b", false), v("c", false)]]);
+        assert_eq!(verbatim("x \"a\" b"), vec![vec![v("x", true), v("a", true), v("b", true)]]);
+        assert_eq!(
+            verbatim("x { 'a' }\ny"),
+            vec![vec![v("x", true), v("{", true), v("a", false), v("}", false)], vec![v("y", true)]]
+        );
+        // keepalived moves a line-ending `\` next to the word before it and
+        // keeps it when a comment comes first: `a\` both times.
+        let (lines, _) = lex("x a \\\ny a # c \\\nz a\\");
+        let got: Vec<Vec<(String, bool)>> =
+            lines.iter().map(|l| l.tokens.iter().map(|t| (t.text.clone(), t.verbatim)).collect()).collect();
+        assert_eq!(
+            got,
+            vec![
+                vec![v("x", true), v("a", false), v("\\", false)],
+                vec![v("y", true), v("a", false)],
+                vec![v("z", true), v("a\\", true)]
+            ]
+        );
+    }
+
+    /// keepalived strips comments again after substituting, after having
+    /// unescaped `\#` (measured).
+    #[test]
+    fn verbatim_after_substitution() {
+        // keepalived: `a`.
+        assert_eq!(value("$A=a\\#b\nx $A"), v("a#b", false));
+        assert_eq!(value("$X=1\nx a\\#b $X"), v("a#b", false));
+        assert_eq!(verbatim("$X=1\nx $X a\\#b"), vec![vec![v("x", true), v("1", true), v("a#b", false)]]);
+        assert_eq!(value("$A=\"a\\#b\"\nx $A"), v(r"a\#b", true));
+        assert_eq!(value("$A=\"a b\"\nx $A"), v("a b", true));
+        assert_eq!(value("$A=v\nx ${A}w"), v("vw", true));
+        assert_eq!(value("$A='a#b'\nx $A"), v("a#b", false));
+        assert_eq!(value("$A=a\\\\#b\nx $A"), v(r"a\#b", false));
+        assert_eq!(value("x \"a${_HASH}b\""), v("a#b", true));
+        assert_eq!(verbatim("x a${_HASH}b c"), vec![vec![v("x", true), v("a#b", false), v("c", false)]]);
+        assert_eq!(verbatim("x a ${_BANG}b"), vec![vec![v("x", true), v("a", true), v("!b", false)]]);
+        // An undefined `${Y}` stays; keepalived splits its braces off.
+        assert_eq!(value("x a${Y}b"), v("a${Y}b", false));
+        assert_eq!(value("x \"a${Y}b\""), v("a${Y}b", true));
+        // keepalived garbles what follows `${_RANDOM MIN MAX}`.
+        assert_eq!(value("x ${_RANDOM 5 5}"), v("5", true));
+        assert_eq!(value("x ${_RANDOM 5 5}y"), v("5y", false));
+        let (lines, diags) = lex("x ${_RANDOM 5 5} y");
+        assert_eq!(lines[0].tokens.iter().map(|t| t.verbatim).collect::<Vec<_>>(), vec![true, true, false]);
+        assert!(has(&diags, Severity::Warning, at(1, 3), "garbles"));
+    }
+
+    #[test]
+    fn verbatim_line_buffer_and_bom() {
+        // keepalived reads bytes past the first 1023 of a line as a new line.
+        let fits = format!("x {}", "a".repeat(1021));
+        assert_eq!(value(&fits), (fits[2..].to_string(), true));
+        let long = format!("x {} y", "a".repeat(1022));
+        let lines = verbatim(&long);
+        assert_eq!(lines[0].iter().map(|t| t.1).collect::<Vec<_>>(), vec![true, false, false]);
+        let lines = verbatim(&format!("x # {}\ny", "c".repeat(2000)));
+        assert_eq!(lines, vec![vec![v("x", true)], vec![v("y", true)]]);
+        // keepalived keeps a byte order mark as part of the first word.
+        let lines = verbatim("\u{feff}global_defs {\nx");
+        assert_eq!(lines, vec![vec![v("global_defs", false), v("{", false)], vec![v("x", true)]]);
     }
 
     // ---- conditionals ----
@@ -2095,6 +2612,48 @@ mod tests {
         assert!(diags[0].span.is_none() && diags[0].message.starts_with("cannot read"));
     }
 
+    #[test]
+    fn file_size_limit() {
+        let t = TempDir::new("size");
+        let big = t.write("big.conf", "");
+        fs::File::options().write(true).open(&big).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
+        let edge = t.write("edge.conf", "");
+        fs::File::options().write(true).open(&edge).unwrap().set_len(MAX_FILE_BYTES).unwrap();
+        t.write("k.conf", "include big.conf\nk");
+        let (lines, diags, _) = t.read("big.conf");
+        assert!(lines.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].span.is_none() && diags[0].message.contains("file larger than 16 MiB"));
+        let (lines, diags, _) = t.read("k.conf");
+        assert_eq!(words(&lines), vec![vec!["k"]]);
+        assert_eq!(diags.len(), 1);
+        assert!(has(&diags, Severity::Error, Span { file: FileId(0), line: 1, col: 1 }, "file larger than 16 MiB"));
+        // Exactly 16 MiB is read (one line of NUL bytes: an error).
+        let (_, diags, _) = t.read("edge.conf");
+        assert!(diags.iter().all(|d| !d.message.contains("larger")));
+    }
+
+    #[test]
+    fn endless_files_stop_at_the_size_limit() {
+        let started = std::time::Instant::now();
+        let mut sources = Sources::default();
+        let mut diags = Vec::new();
+        let opts = LexOptions { config_id: ID.into() };
+        let lines = read_config(Path::new("/dev/zero"), &opts, &mut sources, &mut diags);
+        assert!(lines.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("file larger than 16 MiB"), "{diags:#?}");
+        if Path::new("/proc/self/pagemap").exists() {
+            let t = TempDir::new("pagemap");
+            t.write("k.conf", "include /proc/self/pagemap\nk");
+            let (lines, diags, _) = t.read("k.conf");
+            assert_eq!(words(&lines), vec![vec!["k"]]);
+            assert_eq!(diags.len(), 1, "{diags:#?}");
+            assert!(diags[0].message.contains("file larger than 16 MiB"), "{diags:#?}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
     // ---- robustness ----
 
     fn xorshift(state: &mut u64) -> u64 {
@@ -2127,6 +2686,36 @@ mod tests {
         for chunk in text.as_bytes().chunks(97) {
             let _ = split_argv(std::str::from_utf8(chunk).unwrap());
         }
+    }
+
+    #[test]
+    fn long_lines_are_dropped() {
+        let at_limit = format!("a {}", "é".repeat(MAX_LINE_CHARS - 2));
+        let over = format!("b {}", "x".repeat(MAX_LINE_CHARS - 1));
+        let (lines, diags) = lex(&format!("{at_limit}\n{over}\nc"));
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].tokens[0].text, "a");
+        assert_eq!(words(&lines[1..]), vec![vec!["c"]]);
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert!(has(&diags, Severity::Error, at(2, 1), "line longer than 65536 characters"));
+    }
+
+    #[test]
+    fn errors_stop_lexing_and_warnings_are_capped() {
+        let text = format!("{}after", "~SEQ(i, 1, 2) x\n".repeat(MAX_ERRORS + 500));
+        let (lines, diags) = lex(&text);
+        assert!(lines.is_empty());
+        assert_eq!(diags.len(), MAX_ERRORS + 1);
+        assert!(diags.iter().all(|d| d.severity == Severity::Error));
+        let last = diags.last().unwrap();
+        assert_eq!(last.message, "too many errors; stopping");
+        assert_eq!(last.span, Some(at(MAX_ERRORS as u32, 1)));
+
+        let text = format!("{}after", "x $UNDEFINED\n".repeat(MAX_WARNINGS + 500));
+        let (lines, diags) = lex(&text);
+        assert_eq!(lines.len(), MAX_WARNINGS + 501);
+        assert_eq!(diags.len(), MAX_WARNINGS + 1);
+        assert!(diags.last().unwrap().message.contains("more than 1000 warnings"));
     }
 
     #[test]

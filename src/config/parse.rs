@@ -102,7 +102,7 @@ pub fn parse(lines: &[Line], diags: &mut Vec<Diagnostic>) -> Vec<Node> {
                     diags.push(d);
                     // Parse the contents anyway so their own errors are
                     // reported, and so its `}` does not close the parent.
-                    let anon = Token { text: "{".into(), span: tok.span, quoted: false };
+                    let anon = Token { text: "{".into(), span: tok.span, quoted: false, verbatim: tok.verbatim };
                     stack.push(Node {
                         keyword: anon,
                         args: Vec::new(),
@@ -183,7 +183,7 @@ mod tests {
                     col += 1;
                     if !w.is_empty() {
                         let span = Span { file: FileId(0), line: n as u32 + 1, col };
-                        tokens.push(Token { text: w.into(), span, quoted: false });
+                        tokens.push(Token { text: w.into(), span, quoted: false, verbatim: true });
                     }
                     col += w.chars().count() as u32;
                 }

@@ -78,7 +78,11 @@ impl Cx<'_> {
             return false;
         }
         match keywords::lookup(table, node.name()) {
-            Some(Support::Yes) => true,
+            Some(Support::Yes) => {
+                let script = SCRIPT_KEYWORDS.contains(&node.name());
+                self.verbatim(node, script);
+                true
+            }
             Some(Support::Ignored(why)) => {
                 self.warn(node.span(), format!("`{}` is not implemented by vipd and is ignored: {why}", node.name()));
                 false
@@ -94,6 +98,25 @@ impl Cx<'_> {
                     None => self.error(node.span(), msg),
                 }
                 false
+            }
+        }
+    }
+
+    /// Refuses tokens keepalived's tokenizer reads differently from vipd's
+    /// (single quotes, escapes, quotes joined to text): outside script
+    /// commands keepalived groups words with `"` only and reads `\` and `'`
+    /// literally, so the same file would mean something else there. The
+    /// first argument of a script keyword gets keepalived's shell-like
+    /// second pass, which vipd reproduces.
+    fn verbatim(&mut self, node: &Node, skip_command: bool) {
+        let args = node.args.iter().enumerate().filter(|(i, _)| !(skip_command && *i == 0)).map(|(_, t)| t);
+        for t in core::iter::once(&node.keyword).chain(args) {
+            if !t.verbatim {
+                self.error_hint(
+                    t.span,
+                    format!("keepalived 2.2.7 reads `{}` differently here", t.text),
+                    "outside script commands it groups words only with double quotes and takes `'` and `\\` literally; write the value without them",
+                );
             }
         }
     }
@@ -282,6 +305,20 @@ impl Cx<'_> {
         Some(Fifo { path: PathBuf::from(&path.text), user })
     }
 }
+
+/// Keywords whose first argument is a command line (split into argv).
+const SCRIPT_KEYWORDS: &[&str] = &[
+    "script",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "notify_fifo_script",
+    "vrrp_notify_fifo_script",
+];
 
 /// Parses decimal seconds (`1`, `0.5`, `0.000001`) into microseconds
 /// exactly, without floating point.
@@ -939,6 +976,7 @@ fn authentication(cx: &mut Cx<'_>, n: &Node, c: &mut InstanceConfig) {
 
 fn unicast_peer(cx: &mut Cx<'_>, line: &Node) -> Option<UnicastPeer> {
     cx.no_block(line);
+    cx.verbatim(line, false);
     let addr = cx.addr(&line.keyword)?;
     let mut peer = UnicastPeer::new(addr);
     let mut args = line.args.iter();
@@ -973,6 +1011,7 @@ fn unicast_peer(cx: &mut Cx<'_>, line: &Node) -> Option<UnicastPeer> {
 /// `NAME [weight N [reverse|no_reverse]]` in a track_* block.
 fn track_line(cx: &mut Cx<'_>, line: &Node, max: i64) -> Option<TrackName> {
     cx.no_block(line);
+    cx.verbatim(line, false);
     let mut t = TrackName { name: line.keyword.clone(), weight: None, reverse: false, pos: 0 };
     let mut args = line.args.iter();
     while let Some(k) = args.next() {
@@ -1001,6 +1040,7 @@ fn track_line(cx: &mut Cx<'_>, line: &Node, max: i64) -> Option<TrackName> {
 /// [autojoin] [no_track] [preferred_lft N|forever]`.
 fn vip_line(cx: &mut Cx<'_>, line: &Node, _dev: Option<&str>) -> Option<VipConfig> {
     cx.no_block(line);
+    cx.verbatim(line, false);
     let first = &line.keyword;
     let (a, p) = first.text.split_once('/').map_or((first.text.as_str(), None), |(a, p)| (a, Some(p)));
     let Ok(addr) = a.parse::<IpAddr>() else {
@@ -1258,6 +1298,7 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, instances: &[&str]) -> Option<RawGro
                 has_group = true;
                 for m in cx.block(n) {
                     cx.none(m);
+                    cx.verbatim(m, false);
                     members.push(m.keyword.clone());
                 }
             }
