@@ -476,7 +476,10 @@ impl Lexer<'_> {
         if line == 1
             && let Some(rest) = raw.strip_prefix(b"\xEF\xBB\xBF")
         {
-            self.warn(Span { file, line, col: 1 }, "byte order mark at the start of the file ignored");
+            self.push(
+                Diagnostic::error(Span { file, line, col: 1 }, "byte order mark at the start of the file")
+                    .with_hint("keepalived 2.2.7 reads it as part of the first keyword and loses that block; save the file without it"),
+            );
             raw = rest;
             bom = true;
         }
@@ -753,6 +756,13 @@ impl Lexer<'_> {
         };
         scratch.into_iter().for_each(|d| self.push(d));
         match tokens.as_slice() {
+            // keepalived 2.2.7 takes the rest of the line as the path, quotes
+            // and all, and then finds no file: refuse instead of reading a
+            // file keepalived never would.
+            [_, pattern] if pattern.quoted => self.push(
+                Diagnostic::error(pattern.span, format!("`{}` takes the path without quotes", kw.text))
+                    .with_hint("keepalived 2.2.7 keeps the quotes as part of the file name"),
+            ),
             [_, pattern] => self.include(&pattern.text, pattern.span, kw.span),
             [_, _, extra, ..] => {
                 self.error(extra.span, format!("`{}` takes one file pattern; unexpected `{}`", kw.text, extra.text))
@@ -1934,7 +1944,7 @@ mod tests {
         let (lines, diags) = lex("\u{feff}global_defs {");
         assert_eq!(words(&lines), vec![vec!["global_defs", "{"]]);
         assert_eq!(spans(&lines[0]), vec![(1, 1), (1, 13)]);
-        assert!(has(&diags, Severity::Warning, at(1, 1), "byte order mark"));
+        assert!(has(&diags, Severity::Error, at(1, 1), "byte order mark"));
     }
 
     // ---- keepalived's own reading (Token::verbatim) ----
@@ -2467,7 +2477,7 @@ mod tests {
         );
         assert_eq!(diags.len(), 2, "{diags:#?}");
         assert!(has(&diags, Severity::Warning, Span { file: FileId(0), line: 1, col: 1 }, "is a directory"));
-        assert!(has(&diags, Severity::Error, Span { file: FileId(0), line: 2, col: 10 }, "no file matches"));
+        assert!(has(&diags, Severity::Error, Span { file: FileId(0), line: 2, col: 10 }, "without quotes"));
     }
 
     #[test]
