@@ -135,6 +135,10 @@ pub fn run(opts: &Options) -> u8 {
         fail(format_args!("{}: not starting: the configuration has errors", opts.config.display()));
         return exit::CONFIG;
     }
+    if let Err(e) = runnable(&loaded.config) {
+        fail(format_args!("{}: not starting: {e}", opts.config.display()));
+        return exit::CONFIG;
+    }
     if let Err(missing) = check_capabilities() {
         fail(format_args!("missing capability {missing} (run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN)"));
         return exit::PERMISSION;
@@ -164,6 +168,33 @@ pub fn run(opts: &Options) -> u8 {
             exit::FATAL
         }
     }
+}
+
+/// What this build cannot run yet. Check scripts and tracked files feed the
+/// election: running without them would hold an instance in FAULT for ever
+/// (unweighted) or advertise a priority keepalived would not (weighted), so
+/// such a configuration is refused. Notify scripts do not change the
+/// election; they are reported once and not run.
+fn runnable(cfg: &config::Config) -> Result<(), String> {
+    let tracked = cfg.instances.iter().flat_map(|i| i.track.iter()).next();
+    if let Some(t) = tracked {
+        let name = cfg.trackers.get(usize::from(t.tracker.0)).map_or("?", |t| t.name.as_str());
+        return Err(format!(
+            "`{name}`: this build of vipd does not run check scripts or read tracked files yet; \
+             remove track_script/track_file from the instances to run it"
+        ));
+    }
+    let notifies = cfg.instances.iter().map(|i| &i.notify).chain(cfg.sync_groups.iter().map(|g| &g.notify));
+    let has_notify = |n: &config::Notify| {
+        n.master.is_some() || n.backup.is_some() || n.fault.is_some() || n.stop.is_some() || n.generic.is_some()
+    };
+    if notifies.into_iter().any(has_notify)
+        || cfg.globals.notify_fifo.is_some()
+        || cfg.globals.vrrp_notify_fifo.is_some()
+    {
+        fail(format_args!("warning: this build of vipd does not run notify scripts or write notify FIFOs yet"));
+    }
+    Ok(())
 }
 
 fn fail(args: core::fmt::Arguments<'_>) {
