@@ -2,8 +2,6 @@
 //! one engine and into another (through the real wire encode and parse),
 //! with a counting global allocator watching the test thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::IpAddr;
 
 use vipd::config::{Config, InstanceConfig, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId, TrackerKind};
@@ -12,38 +10,11 @@ use vipd::core::{Effect, Effects, Engine, Event, IfaceId, RxAdvert, State};
 use vipd::time::{Duration, Instant};
 use vipd::wire::vrrp::{Advert, V3Ipv4Checksum, Version};
 
-struct Counting;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the allocator can run while thread-locals are torn down.
-    let _ = ARMED.try_with(|a| {
-        if a.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 fn config(prio: u8) -> Config {
     let v4: IpAddr = "10.0.0.100".parse().unwrap();
@@ -163,30 +134,30 @@ fn no_allocation_after_start() {
     assert!(a.engine.instances().iter().all(|i| i.state == State::Master));
     assert!(b.engine.instances().iter().all(|i| i.state == State::Backup));
 
-    ARMED.with(|x| x.set(true));
     let rcvd = |a: &Node, b: &Node| -> u64 {
         a.engine.instances().iter().chain(b.engine.instances()).map(|i| i.stats.adverts_rcvd).sum()
     };
     let rcvd_before = rcvd(&a, &b);
-    let mut adverts = 0;
-    let mut step = 0u64;
-    while rcvd(&a, &b) - rcvd_before < 10_000 {
-        step += 1;
-        let until = now + Duration::from_millis(500);
-        adverts += run(&mut now, until, &mut a, &mut b, &mut buf);
-        // Also exercise the other paths: tracker flaps (priority changes,
-        // backup timer shifts) and a graceful handover and back.
-        let event = match step % 16 {
-            2 => Event::Shutdown { release_vips: true },
-            6 => Event::Start,
-            _ => Event::ScriptResult { tracker: TrackerId(0), success: !step.is_multiple_of(4) },
-        };
-        a.fx.clear();
-        a.engine.handle(now, event, &mut a.fx);
-        adverts += deliver(now, &a, &mut b, &mut buf);
-    }
-    ARMED.with(|x| x.set(false));
-    let allocations = COUNT.with(Cell::get);
+    let (adverts, allocations) = counting::allocations(|| {
+        let mut adverts = 0;
+        let mut step = 0u64;
+        while rcvd(&a, &b) - rcvd_before < 10_000 {
+            step += 1;
+            let until = now + Duration::from_millis(500);
+            adverts += run(&mut now, until, &mut a, &mut b, &mut buf);
+            // Also exercise the other paths: tracker flaps (priority changes,
+            // backup timer shifts) and a graceful handover and back.
+            let event = match step % 16 {
+                2 => Event::Shutdown { release_vips: true },
+                6 => Event::Start,
+                _ => Event::ScriptResult { tracker: TrackerId(0), success: !step.is_multiple_of(4) },
+            };
+            a.fx.clear();
+            a.engine.handle(now, event, &mut a.fx);
+            adverts += deliver(now, &a, &mut b, &mut buf);
+        }
+        adverts
+    });
     assert!(adverts >= 10_000);
     assert_eq!(allocations, 0, "{allocations} allocations for {adverts} adverts");
     let both = || a.engine.instances().iter().chain(b.engine.instances());

@@ -70,6 +70,11 @@ fn advert(prio: u8) -> Advert<'static> {
     }
 }
 
+/// A sync group of the first two instances.
+fn group_of_two() -> crate::config::SyncGroupConfig {
+    crate::config::SyncGroupConfig { name: "G".into(), members: vec![0, 1], notify: Default::default() }
+}
+
 fn inst(e: &Engine) -> &Instance {
     &e.instances()[0]
 }
@@ -486,15 +491,7 @@ fn owner_in_a_mixed_sync_group_starts_as_backup() {
     owner.initial_state = InitialState::Master;
     let mut other = InstanceConfig::new("VI_2", "eth0", 52, Version::V2, &[IpAddr::from([10, 0, 0, 101])]);
     other.priority = 100;
-    let cfg = Config {
-        instances: vec![owner.clone(), other],
-        sync_groups: vec![crate::config::SyncGroupConfig {
-            name: "G".into(),
-            members: vec![0, 1],
-            notify: Default::default(),
-        }],
-        ..Config::default()
-    };
+    let cfg = Config { instances: vec![owner.clone(), other], sync_groups: vec![group_of_two()], ..Config::default() };
     let (mut e, mut fx) = started(cfg);
     assert_eq!(e.instances()[0].state, State::Backup);
     assert_eq!(e.instances()[1].state, State::Backup);
@@ -512,15 +509,7 @@ fn owner_in_a_mixed_sync_group_starts_as_backup() {
     let mut owner2 = owner.clone();
     owner2.name = "VI_2".into();
     owner2.vrid = 52;
-    let cfg = Config {
-        instances: vec![owner, owner2],
-        sync_groups: vec![crate::config::SyncGroupConfig {
-            name: "G".into(),
-            members: vec![0, 1],
-            notify: Default::default(),
-        }],
-        ..Config::default()
-    };
+    let cfg = Config { instances: vec![owner, owner2], sync_groups: vec![group_of_two()], ..Config::default() };
     let (e, _) = started(cfg);
     assert!(e.instances().iter().all(|i| i.state == State::Master));
 }
@@ -577,15 +566,7 @@ fn group_stop_is_reported_once_and_only_after_a_state() {
     let mut b = InstanceConfig::new("VI_2", "eth0", 52, Version::V2, &[IpAddr::from([10, 0, 0, 101])]);
     a.priority = 100;
     b.priority = 100;
-    let cfg = Config {
-        instances: vec![a, b],
-        sync_groups: vec![crate::config::SyncGroupConfig {
-            name: "G".into(),
-            members: vec![0, 1],
-            notify: Default::default(),
-        }],
-        ..Config::default()
-    };
+    let cfg = Config { instances: vec![a, b], sync_groups: vec![group_of_two()], ..Config::default() };
     let mut e = Engine::new(&cfg).unwrap();
     let mut fx = Effects::with_capacity(e.effects_capacity());
     e.handle(Instant::ZERO, Event::Shutdown { release_vips: true }, &mut fx);
