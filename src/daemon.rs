@@ -107,6 +107,8 @@ struct Daemon {
     /// for their turn on an interface.
     garp_gap: [Duration; 2],
     pending: Vec<PendingAnnounce>,
+    /// Tells the event loop to restart the socket readers.
+    sockets_changed: smol::channel::Sender<()>,
     /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
     next_free: Vec<[Instant; 2]>,
 }
@@ -150,7 +152,8 @@ pub fn run(opts: &Options) -> u8 {
             return exit::FATAL;
         }
     };
-    let daemon = match Daemon::new(&loaded, opts) {
+    let (changed_tx, changed_rx) = smol::channel::bounded(1);
+    let daemon = match Daemon::new(&loaded, opts, changed_tx) {
         Ok(d) => d,
         Err(e) => {
             fail(format_args!("{e}"));
@@ -159,7 +162,7 @@ pub fn run(opts: &Options) -> u8 {
     };
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
-    match smol::block_on(ex.run(main_loop(&ex, d.clone(), opts))) {
+    match smol::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx))) {
         Ok(()) => exit::OK,
         Err(e) => {
             fail(format_args!("{e}"));
@@ -370,7 +373,7 @@ fn rate_limits(instances: usize) -> Vec<RateLimit> {
 }
 
 impl Daemon {
-    fn new(loaded: &Loaded, opts: &Options) -> Result<Daemon, String> {
+    fn new(loaded: &Loaded, opts: &Options, sockets_changed: smol::channel::Sender<()>) -> Result<Daemon, String> {
         let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
         let fx = Effects::with_capacity(engine.effects_capacity());
         let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
@@ -404,6 +407,7 @@ impl Daemon {
             garp_gap: [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval],
             pending: Vec::with_capacity(PENDING_MAX),
             next_free: vec![[Instant::ZERO; 2]; r_ifaces],
+            sockets_changed,
         };
         // Links and addresses first, then start: the engine never sees an
         // interface it has not been told about.
@@ -825,7 +829,10 @@ impl Daemon {
         while let Some(ev) = self.netlink.next_event() {
             let now = clock::now();
             match ev {
-                NetEvent::Link { index, up, deleted, .. } => {
+                NetEvent::Link { index, up, deleted, name, mac } => {
+                    if !deleted {
+                        self.follow_new_index(&name, index, mac);
+                    }
                     if let Some(iface) = self.iface_of_index(index) {
                         self.handle(now, Event::Link { iface, up: up && !deleted });
                     }
@@ -841,6 +848,36 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// An interface of ours came back under a new index (deleted and
+    /// created again): follow it and reopen its VRRP sockets, which were
+    /// bound to the old one. The event loop restarts the socket readers.
+    fn follow_new_index(&mut self, name: &str, index: u32, mac: Option<[u8; 6]>) {
+        let Some(id) = self.engine.iface_by_name(name) else { return };
+        let f = usize::from(id.0);
+        if self.ifindex.get(f).is_none_or(|&old| old == index) {
+            return;
+        }
+        self.ifindex[f] = index;
+        if let Some(m) = mac {
+            self.mac[f] = m;
+        }
+        let keep: Vec<VrrpSocket> =
+            core::mem::take(&mut self.sockets).into_iter().filter(|s| self.ifindex.contains(&s.ifindex())).collect();
+        match open_sockets(&self.engine, &self.ifindex, keep) {
+            Ok((sockets, socket_of)) => {
+                self.sockets = sockets;
+                self.socket_of = socket_of;
+                log!(self.log, "interface `{name}` is back as index {index}; its sockets are reopened");
+            }
+            Err(e) => {
+                // Without sockets no instance may stay master.
+                log!(self.log, "interface `{name}` is back but {e}; stopping");
+                self.stop();
+            }
+        }
+        let _ = self.sockets_changed.try_send(());
     }
 
     /// After a netlink overrun: report every link and address again.
@@ -916,7 +953,12 @@ fn spawn_readers<'a>(ex: &smol::LocalExecutor<'a>, d: &Rc<RefCell<Daemon>>) -> i
     Ok(tasks)
 }
 
-async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>, opts: &Options) -> io::Result<()> {
+async fn main_loop(
+    ex: &smol::LocalExecutor<'_>,
+    d: Rc<RefCell<Daemon>>,
+    opts: &Options,
+    sockets_changed: smol::channel::Receiver<()>,
+) -> io::Result<()> {
     let signals =
         async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int, async_signal::Signal::Hup])?;
 
@@ -948,7 +990,25 @@ async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>, opts: &
 
     use smol::stream::StreamExt;
     let mut signals = signals;
-    while let Some(sig) = signals.next().await {
+    loop {
+        // A signal, or sockets reopened behind the readers' backs.
+        let next = smol::future::or(async { signals.next().await.map(Some) }, async {
+            let _ = sockets_changed.recv().await;
+            Some(None)
+        })
+        .await;
+        let sig = match next {
+            None => return Ok(()),
+            Some(None) => {
+                if d.borrow().stopping {
+                    return Err(io::Error::other("an interface came back but its sockets could not be opened"));
+                }
+                readers.clear();
+                readers = spawn_readers(ex, &d)?;
+                continue;
+            }
+            Some(Some(sig)) => sig,
+        };
         match sig? {
             async_signal::Signal::Hup => {
                 let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
@@ -967,5 +1027,4 @@ async fn main_loop(ex: &smol::LocalExecutor<'_>, d: Rc<RefCell<Daemon>>, opts: &
             }
         }
     }
-    Ok(())
 }
