@@ -107,6 +107,8 @@ struct Daemon {
     /// for their turn on an interface.
     garp_gap: [Duration; 2],
     pending: Vec<PendingAnnounce>,
+    /// Per instance: failed advert sends, logged rate-limited.
+    send_errors: Vec<RateLimit>,
     /// Tells the event loop to restart the socket readers.
     sockets_changed: smol::channel::Sender<()>,
     /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
@@ -152,6 +154,19 @@ pub fn run(opts: &Options) -> u8 {
             return exit::FATAL;
         }
     };
+    // Signals are caught before anything is installed, so a SIGTERM during
+    // start-up is handled by the loop (releasing) instead of killing us.
+    let signals = match async_signal::Signals::new([
+        async_signal::Signal::Term,
+        async_signal::Signal::Int,
+        async_signal::Signal::Hup,
+    ]) {
+        Ok(s) => s,
+        Err(e) => {
+            fail(format_args!("signals: {e}"));
+            return exit::FATAL;
+        }
+    };
     let (changed_tx, changed_rx) = smol::channel::bounded(1);
     let daemon = match Daemon::new(&loaded, opts, changed_tx) {
         Ok(d) => d,
@@ -162,12 +177,13 @@ pub fn run(opts: &Options) -> u8 {
     };
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
-    match smol::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx))) {
+    let result = smol::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals)));
+    // Leave nothing behind, however the loop ended (stop is idempotent).
+    d.borrow_mut().stop();
+    match result {
         Ok(()) => exit::OK,
         Err(e) => {
             fail(format_args!("{e}"));
-            // Leave nothing behind even when the loop fails.
-            d.borrow_mut().stop();
             exit::FATAL
         }
     }
@@ -407,6 +423,7 @@ impl Daemon {
             garp_gap: [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval],
             pending: Vec::with_capacity(PENDING_MAX),
             next_free: vec![[Instant::ZERO; 2]; r_ifaces],
+            send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
             sockets_changed,
         };
         // Links and addresses first, then start: the engine never sees an
@@ -453,6 +470,10 @@ impl Daemon {
             log!(self.log, "reload: the configuration has errors; keeping the running one");
             return false;
         }
+        if let Err(e) = runnable(&loaded.config) {
+            log!(self.log, "reload: {e}; keeping the running configuration");
+            return false;
+        }
         let mut engine = match Engine::new(&loaded.config) {
             Ok(e) => e,
             Err(e) => {
@@ -496,6 +517,9 @@ impl Daemon {
                 // The old sockets are gone with the failed attempt; without
                 // sockets an instance must not stay master.
                 log!(self.log, "reload: {e}; stopping");
+                // The old sockets went into the failed attempt: no index may
+                // point at them while stopping releases the addresses.
+                self.socket_of.iter_mut().for_each(|s| *s = [None, None]);
                 self.stop();
                 return true;
             }
@@ -512,6 +536,7 @@ impl Daemon {
         self.mac = r.mac;
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
+        self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
         self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
         self.pending.clear();
         self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
@@ -545,7 +570,6 @@ impl Daemon {
         if next == self.armed {
             return;
         }
-        self.armed = next;
         // Zero disarms; a deadline already past fires at once (1 ns).
         let (sec, nsec) = match next {
             None => (0, 0),
@@ -558,8 +582,10 @@ impl Daemon {
             it_interval: rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 },
             it_value: rustix::time::Timespec { tv_sec: sec, tv_nsec: nsec },
         };
-        if let Err(e) = rustix::time::timerfd_settime(&self.timer, rustix::time::TimerfdTimerFlags::ABSTIME, &spec) {
-            log!(self.log, "cannot arm the timer: {e}");
+        match rustix::time::timerfd_settime(&self.timer, rustix::time::TimerfdTimerFlags::ABSTIME, &spec) {
+            // Remembered only when armed, so a failure is retried next time.
+            Ok(_) => self.armed = next,
+            Err(e) => log!(self.log, "cannot arm the timer: {e}"),
         }
     }
 
@@ -620,8 +646,21 @@ impl Daemon {
                     return;
                 }
             };
-            if let Err(e) = self.sockets[sock].send(src, dst, ttl, ip_id, bytes) {
-                log!(self.log, "({}) cannot send advert to {dst}: {e}", i.name());
+            let Some(socket) = self.sockets.get(sock) else { return };
+            if let Err(e) = socket.send(src, dst, ttl, ip_id, bytes) {
+                let limit = &mut self.send_errors[usize::from(inst.0)];
+                let now = clock::now();
+                if limit.last.is_none_or(|t| now.saturating_since(t) >= ERROR_LOG_INTERVAL) {
+                    limit.last = Some(now);
+                    let more = core::mem::take(&mut limit.suppressed);
+                    log!(
+                        self.log,
+                        "({}) cannot send advert to {dst}: {e} ({more} more since the last report)",
+                        i.name()
+                    );
+                } else {
+                    limit.suppressed = limit.suppressed.saturating_add(1);
+                }
             }
         };
         if i.cfg.is_unicast() {
@@ -789,10 +828,13 @@ impl Daemon {
     }
 
     fn on_packet(&mut self, sock: usize) -> io::Result<bool> {
-        let iface_idx = self.sockets[sock].ifindex();
-        let Some(iface) = self.iface_of_index(iface_idx) else { return Ok(false) };
-        let family = self.sockets[sock].family();
-        let rx = match self.sockets[sock].recv()? {
+        // A reader may run once more after its socket was replaced, before
+        // the loop restarts the readers: an index that is gone reads nothing.
+        let Some(s) = self.sockets.get(sock) else { return Ok(false) };
+        let Some(iface) = self.iface_of_index(s.ifindex()) else { return Ok(false) };
+        let family = s.family();
+        let Some(s) = self.sockets.get_mut(sock) else { return Ok(false) };
+        let rx = match s.recv()? {
             None => return Ok(false),
             Some(Rx::Bad { error, .. }) => Err(error),
             Some(Rx::Packet { src, dst, ttl, payload }) => {
@@ -856,7 +898,14 @@ impl Daemon {
     fn follow_new_index(&mut self, name: &str, index: u32, mac: Option<[u8; 6]>) {
         let Some(id) = self.engine.iface_by_name(name) else { return };
         let f = usize::from(id.0);
-        if self.ifindex.get(f).is_none_or(|&old| old == index) {
+        if self.ifindex.get(f) == Some(&index) {
+            // Same interface; its MAC may have changed (bond fail-over).
+            if let (Some(m), Some(slot)) = (mac, self.mac.get_mut(f)) {
+                *slot = m;
+            }
+            return;
+        }
+        if f >= self.ifindex.len() {
             return;
         }
         self.ifindex[f] = index;
@@ -874,6 +923,7 @@ impl Daemon {
             Err(e) => {
                 // Without sockets no instance may stay master.
                 log!(self.log, "interface `{name}` is back but {e}; stopping");
+                self.socket_of.iter_mut().for_each(|s| *s = [None, None]);
                 self.stop();
             }
         }
@@ -927,7 +977,8 @@ fn dup_async(fd: impl AsFd) -> io::Result<Async<OwnedFd>> {
 
 fn spawn_readers<'a>(ex: &smol::LocalExecutor<'a>, d: &Rc<RefCell<Daemon>>) -> io::Result<Vec<smol::Task<()>>> {
     let mut tasks = Vec::new();
-    for i in 0..d.borrow().sockets.len() {
+    let count = d.borrow().sockets.len();
+    for i in 0..count {
         let ready = dup_async(d.borrow().sockets[i].as_fd())?;
         let ds = d.clone();
         tasks.push(ex.spawn(async move {
@@ -958,10 +1009,8 @@ async fn main_loop(
     d: Rc<RefCell<Daemon>>,
     opts: &Options,
     sockets_changed: smol::channel::Receiver<()>,
+    signals: async_signal::Signals,
 ) -> io::Result<()> {
-    let signals =
-        async_signal::Signals::new([async_signal::Signal::Term, async_signal::Signal::Int, async_signal::Signal::Hup])?;
-
     let timer = dup_async(&d.borrow().timer)?;
     let dt = d.clone();
     ex.spawn(async move {

@@ -294,6 +294,13 @@ impl Instance {
         }
     }
 
+    /// Priority 0 and addresses removed, for a master replaced by a reload
+    /// that cannot carry on.
+    pub(super) fn release(&mut self, fx: &mut Effects) {
+        self.send_advert(0, fx);
+        fx.push(Effect::RemoveVips { inst: self.id });
+    }
+
     fn enter_backup(&mut self, now: Instant, from: State, reason: Reason, fx: &mut Effects) {
         self.preempt_until = None;
         self.want_master = false;

@@ -403,8 +403,13 @@ impl Engine {
                     self.instances[i].resume(now, o, fx);
                 }
                 _ => {
-                    if prev.is_none() {
-                        fx.push(Effect::RemoveVips { inst: self.instances[i].id });
+                    match prev {
+                        None => fx.push(Effect::RemoveVips { inst: self.instances[i].id }),
+                        // A master that cannot carry on (a new tracker or
+                        // group member is down) releases as when entering
+                        // Fault: priority 0 and its addresses.
+                        Some(o) if o.state == State::Master => self.instances[i].release(fx),
+                        Some(_) => {}
                     }
                     self.start_instance(i, now, fx);
                 }

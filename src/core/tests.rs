@@ -604,3 +604,54 @@ fn unusable_configs_are_refused() {
     cfg.auth = Auth::Ah;
     assert!(matches!(Engine::new(&one(cfg)), Err(BuildError::Invalid { .. })));
 }
+
+/// A fresh engine for `cfg` with eth0 up and addressed, and eth1 as given,
+/// not started.
+fn reported(cfg: &Config, eth1_up: bool) -> (Engine, Effects) {
+    let mut e = Engine::new(cfg).unwrap();
+    let mut fx = Effects::with_capacity(e.effects_capacity());
+    e.handle(Instant::ZERO, Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+    e.handle(
+        Instant::ZERO,
+        Event::Address { iface: IfaceId(0), addr: IpAddr::from([10, 0, 0, 1]), present: true },
+        &mut fx,
+    );
+    if let Some(eth1) = e.iface_by_name("eth1") {
+        e.handle(Instant::ZERO, Event::Link { iface: eth1, up: eth1_up }, &mut fx);
+    }
+    fx.clear();
+    (e, fx)
+}
+
+#[test]
+fn reload_keeps_a_master_and_releases_one_that_cannot_carry_on() {
+    let (mut old, mut fx) = started(one(v2(150)));
+    old.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&old).state, State::Master);
+
+    // Same virtual router, one more address: stays master without a state
+    // change, advertises and installs at once.
+    let mut more = v2(150);
+    more.vips.push(crate::config::VipConfig::host(IpAddr::from([10, 0, 0, 101])));
+    let (mut new, mut fx) = reported(&one(more), true);
+    new.start_from(&old, secs(5), &mut fx);
+    assert_eq!(inst(&new).state, State::Master);
+    assert!(!fx.iter().any(|f| matches!(f, Effect::StateChange { .. })));
+    assert!(fx.iter().any(|f| *f == Effect::SendAdvert { inst: InstanceId(0), priority: 150 }));
+    assert!(fx.iter().any(|f| *f == Effect::AddVips { inst: InstanceId(0) }));
+    assert_eq!(inst(&new).stats.master_transitions, 1, "counters carry over");
+
+    // Same router, but now tracking an interface that is down: it must not
+    // keep the addresses while the peer takes over.
+    let mut tracked = v2(150);
+    tracked.track_interfaces.push(crate::config::TrackInterface {
+        interface: "eth1".into(),
+        weight: 0,
+        reverse: false,
+    });
+    let (mut new, mut fx) = reported(&one(tracked), false);
+    new.start_from(&old, secs(5), &mut fx);
+    assert_eq!(inst(&new).state, State::Fault);
+    assert!(fx.iter().any(|f| *f == Effect::SendAdvert { inst: InstanceId(0), priority: 0 }));
+    assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: InstanceId(0) }));
+}
