@@ -107,8 +107,12 @@ struct Daemon {
     /// for their turn on an interface.
     garp_gap: [Duration; 2],
     pending: Vec<PendingAnnounce>,
-    /// Per instance: failed advert sends, logged rate-limited.
+    /// Per instance: failed advert sends, logged rate-limited, and the
+    /// current run of consecutive failures.
     send_errors: Vec<RateLimit>,
+    send_streak: Vec<u8>,
+    /// Instances whose sends keep failing, reported after the effects run.
+    send_failed: Vec<InstanceId>,
     /// Tells the event loop to restart the socket readers.
     sockets_changed: smol::channel::Sender<()>,
     /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
@@ -424,6 +428,8 @@ impl Daemon {
             pending: Vec::with_capacity(PENDING_MAX),
             next_free: vec![[Instant::ZERO; 2]; r_ifaces],
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
+            send_streak: vec![0; instances],
+            send_failed: Vec::with_capacity(instances),
             sockets_changed,
         };
         // Links and addresses first, then start: the engine never sees an
@@ -537,6 +543,8 @@ impl Daemon {
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
         self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
+        self.send_streak = vec![0; instances];
+        self.send_failed = Vec::with_capacity(instances);
         self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
         self.pending.clear();
         self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
@@ -558,7 +566,20 @@ impl Daemon {
         self.fx.clear();
         self.engine.handle(now, event, &mut self.fx);
         self.apply(now);
+        self.report_send_failures(now);
         self.rearm();
+    }
+
+    /// Adverts failing three times in a row: the engine takes the instance
+    /// out of the election for a while rather than let it stay master
+    /// unheard (design.md: never a second master by our own error).
+    fn report_send_failures(&mut self, now: Instant) {
+        while let Some(inst) = self.send_failed.pop() {
+            log!(self.log, "({}) adverts cannot be sent; entering FAULT for one master-down interval", self.name(inst));
+            self.fx.clear();
+            self.engine.handle(now, Event::SendFailed { inst }, &mut self.fx);
+            self.apply(now);
+        }
     }
 
     fn rearm(&mut self) {
@@ -647,7 +668,20 @@ impl Daemon {
                 }
             };
             let Some(socket) = self.sockets.get(sock) else { return };
-            if let Err(e) = socket.send(src, dst, ttl, ip_id, bytes) {
+            let result = socket.send(src, dst, ttl, ip_id, bytes);
+            let streak = &mut self.send_streak[usize::from(inst.0)];
+            match &result {
+                Ok(()) => *streak = 0,
+                // Priority 0 goes out while leaving anyway.
+                Err(_) if priority == 0 => {}
+                Err(_) => {
+                    *streak = streak.saturating_add(1);
+                    if *streak == 3 && !self.send_failed.contains(&inst) {
+                        self.send_failed.push(inst);
+                    }
+                }
+            }
+            if let Err(e) = result {
                 let limit = &mut self.send_errors[usize::from(inst.0)];
                 let now = clock::now();
                 if limit.last.is_none_or(|t| now.saturating_since(t) >= ERROR_LOG_INTERVAL) {
@@ -861,6 +895,7 @@ impl Daemon {
                     }
                 }
                 self.apply(now);
+                self.report_send_failures(now);
                 self.rearm();
             }
         }

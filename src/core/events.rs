@@ -2,7 +2,7 @@
 
 use core::net::IpAddr;
 
-use super::IfaceId;
+use super::{IfaceId, InstanceId};
 use crate::config::{Family, TrackerId};
 use crate::wire::WireError;
 use crate::wire::vrrp::{Advert, ChecksumForm};
@@ -42,6 +42,11 @@ pub enum Event<'a> {
     ScriptResult { tracker: TrackerId, success: bool },
     /// A tracked file now holds this value.
     FileValue { tracker: TrackerId, value: i64 },
+    /// The driver could not send this instance's adverts several times in a
+    /// row (a firewall, no route, no buffer): it must not stay master
+    /// unheard, so it goes to Fault for one Master_Down interval, then
+    /// tries again.
+    SendFailed { inst: InstanceId },
     /// Stop: every master sends priority 0; VIPs are released unless
     /// `release_vips` is false (`-V`).
     Shutdown { release_vips: bool },

@@ -60,6 +60,8 @@ pub struct Instance {
     garp_second_at: Option<Instant>,
     garp_refresh_at: Option<Instant>,
     garp_lower_at: Option<(Instant, u8)>,
+    /// Fault until then: our adverts could not be sent.
+    pub(super) send_fault_until: Option<Instant>,
     /// Source and checksum form of the last accepted advert, so a change of
     /// peer or form is logged once rather than per packet.
     last_form: Option<(IpAddr, ChecksumForm)>,
@@ -108,6 +110,7 @@ impl Instance {
             garp_second_at: None,
             garp_refresh_at: None,
             garp_lower_at: None,
+            send_fault_until: None,
             last_form: None,
             cfg,
         }
@@ -128,10 +131,17 @@ impl Instance {
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        [self.down_at, self.advert_at, self.garp_second_at, self.garp_refresh_at, self.garp_lower_at.map(|(t, _)| t)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.down_at,
+            self.advert_at,
+            self.garp_second_at,
+            self.garp_refresh_at,
+            self.garp_lower_at.map(|(t, _)| t),
+            self.send_fault_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub(super) fn advert(&self, priority: u8) -> Advert<'_> {
@@ -294,6 +304,12 @@ impl Instance {
         }
     }
 
+    /// Starts a send-failure Fault of one Master_Down interval.
+    pub(super) fn send_failed(&mut self, now: Instant) {
+        self.stats.send_failures = self.stats.send_failures.saturating_add(1);
+        self.send_fault_until = Some(now + self.master_down());
+    }
+
     /// Priority 0 and addresses removed, for a master replaced by a reload
     /// that cannot carry on.
     pub(super) fn release(&mut self, fx: &mut Effects) {
@@ -342,6 +358,7 @@ impl Instance {
         }
         self.state = State::Init;
         self.reason = Reason::Shutdown;
+        self.send_fault_until = None;
         self.since = now;
         self.stop_timers();
         if from != State::Init {

@@ -369,6 +369,14 @@ impl Engine {
                     }
                 }
             }
+            Event::SendFailed { inst } => {
+                if let Some(i) = self.instances.get_mut(usize::from(inst.0)) {
+                    if matches!(i.state, State::Master | State::Backup) {
+                        i.send_failed(now);
+                        self.reevaluate(now, fx);
+                    }
+                }
+            }
             Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),
         }
         self.report_groups(fx);
@@ -498,6 +506,10 @@ impl Engine {
                 self.try_master(i, now, cause, fx);
             }
             self.instances[i].master_timers(now, fx);
+            if self.instances[i].send_fault_until.is_some_and(|t| t <= now) {
+                self.instances[i].send_fault_until = None;
+                self.reevaluate(now, fx);
+            }
         }
     }
 
@@ -575,6 +587,9 @@ impl Engine {
         // No address to send adverts from: a master would go silent while
         // holding its VIPs, so this is a fault.
         if self.source_of(inst).is_none() {
+            add(Contribution::Fault { silent: false });
+        }
+        if inst.send_fault_until.is_some() {
             add(Contribution::Fault { silent: false });
         }
         if let (true, Some(src)) = (inst.cfg.track_src_ip, inst.cfg.src_addr) {

@@ -17,6 +17,8 @@ pub struct Stats {
     pub pri_zero_rcvd: u64,
     /// `vrrpv3StatisticsSentPriZeroPackets` / `priority-zero-pkts-sent`.
     pub pri_zero_sent: u64,
+    /// Times the driver reported that adverts could not be sent.
+    pub send_failures: u64,
     /// Times we left MASTER (keepalived's `release_master`).
     pub release_master: u64,
     /// v3/IPv4 adverts accepted per checksum form (RFC 9568 vs pseudo-header).

@@ -655,3 +655,24 @@ fn reload_keeps_a_master_and_releases_one_that_cannot_carry_on() {
     assert!(fx.iter().any(|f| *f == Effect::SendAdvert { inst: InstanceId(0), priority: 0 }));
     assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: InstanceId(0) }));
 }
+
+#[test]
+fn adverts_that_cannot_be_sent_mean_fault_for_one_master_down() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+    fx.clear();
+    e.handle(secs(5), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+    assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: InstanceId(0) }));
+    assert_eq!(inst(&e).stats.send_failures, 1);
+    // Back to Backup after Master_Down (3.414062 s), then the usual election.
+    assert_eq!(e.next_deadline(), Some(us(8_414_062)));
+    e.handle(us(8_414_062), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Backup);
+    // Ignored outside Master/Backup.
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    e.handle(secs(1), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
+    assert_eq!(inst(&e).stats.send_failures, 0);
+}
