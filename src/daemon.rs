@@ -965,17 +965,54 @@ impl Daemon {
         let _ = self.sockets_changed.try_send(());
     }
 
-    /// After a netlink overrun: report every link and address again.
+    /// After a netlink overrun the events in between are lost: compare a
+    /// fresh dump with what the engine knows and report the differences,
+    /// deletions included (a link gone, a source address gone, a VIP
+    /// deleted by hand).
     fn resync(&mut self, now: Instant) {
-        let Ok((links, addrs)) = self.netlink.dump() else { return };
+        let (links, addrs) = match self.netlink.dump() {
+            Ok(d) => d,
+            Err(e) => {
+                log!(self.log, "netlink: cannot re-read links and addresses: {e}");
+                return;
+            }
+        };
         for l in &links {
+            if !l.name.is_empty() {
+                self.follow_new_index(l.name.as_str(), l.index, l.mac);
+            }
             if let Some(iface) = self.iface_of_index(l.index) {
                 self.handle(now, Event::Link { iface, up: netlink::link_is_up(l) });
             }
         }
+        // Additions before removals, so a replaced source address never
+        // looks missing in between.
         for a in &addrs {
             if let Some(iface) = self.iface_of_index(a.index) {
                 self.handle(now, Event::Address { iface, addr: a.addr, present: true });
+            }
+        }
+        for f in 0..self.ifindex.len() {
+            let index = self.ifindex[f];
+            let iface = IfaceId(f as u16);
+            if !links.iter().any(|l| l.index == index) {
+                self.handle(now, Event::Link { iface, up: false });
+                continue;
+            }
+            let on_link = |a: &IpAddr| addrs.iter().any(|x| x.index == index && x.addr == *a);
+            let gone: Vec<IpAddr> = self.engine.ifaces()[f].addrs().iter().copied().filter(|a| !on_link(a)).collect();
+            // Addresses masters hold on this interface.
+            let mut lost_vips: Vec<IpAddr> = Vec::new();
+            for i in self.engine.instances().iter().filter(|i| i.state == State::Master) {
+                for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
+                    let dev = v.dev.as_deref().and_then(|d| self.engine.iface_by_name(d)).unwrap_or(i.iface);
+                    if dev == iface && !on_link(&v.addr) {
+                        lost_vips.push(v.addr);
+                    }
+                }
+            }
+            for addr in gone.into_iter().chain(lost_vips) {
+                self.handle(now, Event::Address { iface, addr, present: false });
             }
         }
     }

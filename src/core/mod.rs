@@ -119,6 +119,11 @@ impl Iface {
     pub fn has_addr(&self, addr: IpAddr) -> bool {
         self.addrs.contains(&addr)
     }
+
+    /// The addresses remembered (not our VIPs), oldest first.
+    pub fn addrs(&self) -> &[IpAddr] {
+        &self.addrs
+    }
 }
 
 #[derive(Clone, Debug)]
