@@ -452,7 +452,7 @@ impl Daemon {
                 self.handle(now, Event::Link { iface: id, up: netlink::link_is_up(l) });
             }
         }
-        for a in addrs {
+        for a in addrs.iter().filter(|a| netlink::source_ready(a)) {
             if let Some(id) = self.iface_of_index(a.index) {
                 self.handle(now, Event::Address { iface: id, addr: a.addr, present: true });
             }
@@ -987,7 +987,7 @@ impl Daemon {
         }
         // Additions before removals, so a replaced source address never
         // looks missing in between.
-        for a in &addrs {
+        for a in addrs.iter().filter(|a| netlink::source_ready(a)) {
             if let Some(iface) = self.iface_of_index(a.index) {
                 self.handle(now, Event::Address { iface, addr: a.addr, present: true });
             }
@@ -999,7 +999,8 @@ impl Daemon {
                 self.handle(now, Event::Link { iface, up: false });
                 continue;
             }
-            let on_link = |a: &IpAddr| addrs.iter().any(|x| x.index == index && x.addr == *a);
+            let on_link =
+                |a: &IpAddr| addrs.iter().any(|x| x.index == index && x.addr == *a && netlink::source_ready(x));
             let gone: Vec<IpAddr> = self.engine.ifaces()[f].addrs().iter().copied().filter(|a| !on_link(a)).collect();
             // Addresses masters hold on this interface.
             let mut lost_vips: Vec<IpAddr> = Vec::new();

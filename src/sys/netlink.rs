@@ -107,6 +107,16 @@ pub enum NetEvent {
 /// kernel sets IFF_RUNNING exactly when the operational state is UP or
 /// UNKNOWN, so this also covers drivers that report no operstate (lo,
 /// dummy, tun). Used for dump results and events alike, so they agree.
+/// Whether an address may be used: an IPv6 link-local address still in
+/// duplicate address detection (or failed it) cannot be an advert source
+/// yet (sends from it fail with EINVAL), so it counts as absent until the
+/// kernel reports it again without the flag. Other addresses (VIPs among
+/// them) are taken as they are.
+pub fn source_ready(a: &AddrInfo) -> bool {
+    let link_local = matches!(a.addr, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
+    !(link_local && a.flags & (crate::wire::netlink::IFA_F_TENTATIVE | crate::wire::netlink::IFA_F_DADFAILED) != 0)
+}
+
 pub fn link_is_up(l: &LinkInfo) -> bool {
     l.flags & IFF_UP != 0 && l.flags & IFF_RUNNING != 0
 }
@@ -188,7 +198,7 @@ fn to_event(msg: &NlMsg<'_>) -> Option<NetEvent> {
             Some(NetEvent::Link { index: l.index, up: !deleted && link_is_up(&l), deleted, mac: l.mac, name: l.name })
         }
         Decoded::NewAddr(a) => {
-            Some(NetEvent::Addr { index: a.index, addr: a.addr, prefix: a.prefixlen, present: true })
+            Some(NetEvent::Addr { index: a.index, addr: a.addr, prefix: a.prefixlen, present: source_ready(&a) })
         }
         Decoded::DelAddr(a) => {
             Some(NetEvent::Addr { index: a.index, addr: a.addr, prefix: a.prefixlen, present: false })
