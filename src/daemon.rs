@@ -840,6 +840,10 @@ impl Daemon {
                     log!(self.log, "({}) waiting for its sync group to become master", self.name(inst));
                 }
             }
+            LogEvent::AddressNotTracked { iface, addr } => {
+                let name = self.engine.ifaces().get(usize::from(iface.0)).map_or("?", |f| f.name.as_str());
+                log!(self.log, "`{name}` has more addresses than vipd tracks; {addr} is not used as an advert source")
+            }
             LogEvent::VipDeleted { inst, addr } => {
                 log!(self.log, "({}) virtual address {addr} was deleted; releasing mastership", self.name(inst))
             }

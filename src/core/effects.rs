@@ -6,7 +6,7 @@
 use core::net::IpAddr;
 
 use super::state::{Reason, State};
-use super::{GroupId, InstanceId};
+use super::{GroupId, IfaceId, InstanceId};
 use crate::time::Instant;
 use crate::wire::WireError;
 use crate::wire::vrrp::ChecksumForm;
@@ -81,6 +81,9 @@ pub enum LogEvent {
     ChecksumForm { inst: InstanceId, from: IpAddr, form: ChecksumForm },
     /// A member wanted MASTER but its sync group is not ready.
     SyncGroupWait { inst: InstanceId },
+    /// An interface has more addresses than the engine remembers; this one
+    /// cannot become an advert source.
+    AddressNotTracked { iface: IfaceId, addr: IpAddr },
     /// A VIP this master owns was deleted from the interface.
     VipDeleted { inst: InstanceId, addr: IpAddr },
 }

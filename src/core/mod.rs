@@ -680,7 +680,21 @@ impl Engine {
             let known = f.addrs.iter().position(|a| *a == addr);
             match (present, known) {
                 (true, None) => {
-                    let _ = f.addrs.push(addr);
+                    if let Err(addr) = f.addrs.push(addr) {
+                        // Full: the first addresses are the primary ones and
+                        // stay, but an interface must not lose its only
+                        // link-local address (the IPv6 source) to a crowd of
+                        // IPv4 ones.
+                        let ll = |a: &IpAddr| matches!(a, IpAddr::V6(v) if is_link_local(v));
+                        let evict = f.addrs.iter().rposition(|a| !ll(a));
+                        match evict {
+                            Some(i) if ll(&addr) && !f.addrs.iter().any(ll) => f.addrs[i] = addr,
+                            _ => {
+                                fx.push(Effect::Log(LogEvent::AddressNotTracked { iface, addr }));
+                                return;
+                            }
+                        }
+                    }
                 }
                 (false, Some(i)) => {
                     f.addrs.remove(i);

@@ -676,3 +676,20 @@ fn adverts_that_cannot_be_sent_mean_fault_for_one_master_down() {
     e.handle(secs(1), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
     assert_eq!(inst(&e).stats.send_failures, 0);
 }
+
+#[test]
+fn a_crowd_of_ipv4_addresses_does_not_push_out_the_link_local_source() {
+    let v6 = InstanceConfig::new("VI_6", "eth0", 52, Version::V3, &["fd00::100".parse().unwrap()]);
+    let (mut e, mut fx) = started(one(v6));
+    let eth0 = IfaceId(0);
+    for n in 2..=40u8 {
+        e.handle(secs(1), Event::Address { iface: eth0, addr: IpAddr::from([10, 0, 1, n]), present: true }, &mut fx);
+    }
+    assert!(fx.iter().any(|f| matches!(f, Effect::Log(LogEvent::AddressNotTracked { .. }))));
+    let ll: IpAddr = "fe80::1".parse().unwrap();
+    e.handle(secs(2), Event::Address { iface: eth0, addr: ll, present: true }, &mut fx);
+    assert_eq!(e.source_addr(InstanceId(0)), Some(ll));
+    assert_eq!(inst(&e).state, State::Backup);
+    // The primary IPv4 address is still the first one.
+    assert_eq!(e.ifaces()[0].primary4(), Some([10, 0, 0, 1].into()));
+}
