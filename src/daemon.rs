@@ -113,6 +113,8 @@ struct Daemon {
     send_streak: Vec<u8>,
     /// Instances whose sends keep failing, reported after the effects run.
     send_failed: Vec<InstanceId>,
+    /// systemd's notification socket (`Type=notify`), if started by it.
+    sd: Option<crate::sys::sdnotify::SdNotify>,
     /// Tells the event loop to restart the socket readers.
     sockets_changed: smol::channel::Sender<()>,
     /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
@@ -179,6 +181,10 @@ pub fn run(opts: &Options) -> u8 {
             return exit::FATAL;
         }
     };
+    // Configuration loaded and sockets open: ready for the service manager.
+    if let Some(sd) = &daemon.sd {
+        sd.send("READY=1\nSTATUS=running");
+    }
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
     let result = smol::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals)));
@@ -430,6 +436,7 @@ impl Daemon {
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
             send_streak: vec![0; instances],
             send_failed: Vec::with_capacity(instances),
+            sd: crate::sys::sdnotify::SdNotify::from_env(),
             sockets_changed,
         };
         // Links and addresses first, then start: the engine never sees an
@@ -468,6 +475,17 @@ impl Daemon {
     /// sockets may then be others: the caller restarts their readers).
     fn reload(&mut self, path: &Path, config_id: &str) -> bool {
         log!(self.log, "Reloading {}", path.display());
+        if let Some(sd) = &self.sd {
+            sd.send("RELOADING=1");
+        }
+        let done = self.reload_inner(path, config_id);
+        if let Some(sd) = &self.sd {
+            sd.send("READY=1");
+        }
+        done
+    }
+
+    fn reload_inner(&mut self, path: &Path, config_id: &str) -> bool {
         let loaded = config::load(path, config_id);
         for d in &loaded.diagnostics {
             log!(self.log, "{}", d.display(&loaded.sources));
@@ -1042,6 +1060,9 @@ impl Daemon {
             return;
         }
         self.stopping = true;
+        if let Some(sd) = &self.sd {
+            sd.send("STOPPING=1");
+        }
         let release_vips = self.release_vips;
         self.handle(clock::now(), Event::Shutdown { release_vips });
     }

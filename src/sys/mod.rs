@@ -4,5 +4,6 @@
 pub mod clock;
 pub mod garp;
 pub mod netlink;
+pub mod sdnotify;
 pub mod sockopt;
 pub mod vrrp;
