@@ -426,3 +426,29 @@ fn exit_status_pid_file_held() {
     lab.wait_for(running, MASTER);
     assert!(lab.holds_vip(R1), "the first vipd, alone, holds the VIP\n{}", lab.status());
 }
+
+/// As a non-root user with only CAP_NET_RAW and CAP_NET_ADMIN (ambient,
+/// through setpriv), vipd elects, holds the VIP, and hands over on SIGTERM.
+#[test]
+fn non_root_with_two_capabilities() {
+    let Some(mut lab) = Lab::new("nonroot", 86) else { return };
+    let conf = lab.config(R1, &high(Vrrp::V3));
+    let caps = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all,+net_raw,+net_admin",
+        "--ambient-caps=-all,+net_raw,+net_admin",
+        "--bounding-set=-all,+net_raw,+net_admin",
+    ];
+    let r1 = lab.start_vipd_wrapped(R1, &conf, &caps);
+    lab.wait_for(r1, INIT);
+    let r2 = start(&mut lab, R2, VIPD, &low(Vrrp::V3));
+    lab.wait_for(r1, MASTER);
+    lab.converges_on(R1, Duration::from_millis(500));
+    stop(&mut lab, r1);
+    lab.wait_for(r2, MASTER);
+    assert!(!lab.holds_vip(R1), "the non-root vipd left its VIP\n{}", lab.status());
+    stop(&mut lab, r2);
+}

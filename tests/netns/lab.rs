@@ -366,6 +366,27 @@ impl Lab {
         Daemon { idx, router: r, kind }
     }
 
+    /// Starts vipd on `r` under `wrapper` (e.g. `setpriv` dropping root),
+    /// with its pid file in a directory anyone may write.
+    pub fn start_vipd_wrapped(&mut self, r: Router, conf: &str, wrapper: &[&str]) -> Daemon {
+        self.starts += 1;
+        let base = format!("{}-vipd-{}", r.name(), self.starts);
+        let conf_path = self.dir.join(format!("{base}.conf"));
+        let log = self.dir.join(format!("{base}.log"));
+        let run = self.dir.join("run");
+        fs::create_dir_all(&run).expect("run dir");
+        let _ = Command::new("chmod").arg("1777").arg(&run).status();
+        let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
+        fs::write(&conf_path, conf).expect("write config");
+        let _ = Command::new("chmod").arg("644").arg(&conf_path).status();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.router_ns(r)]).args(wrapper);
+        cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(run.join(format!("{}.pid", r.name())));
+        let what = format!("{base} on {}", self.router_ns(r));
+        let idx = self.spawn(what, cmd, &log, true);
+        Daemon { idx, router: r, kind: Kind::Vipd }
+    }
+
     /// One pid file per router and daemon, as in /run: a restart finds what
     /// the last run left.
     pub fn pid_file(&self, r: Router, kind: Kind) -> PathBuf {
