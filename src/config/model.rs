@@ -81,8 +81,8 @@ impl Default for Globals {
             vrrp_notify_fifo_script: None,
             garp_interval: Duration::ZERO,
             gna_interval: Duration::ZERO,
-            mcast_group4: Ipv4Addr::new(224, 0, 0, 18),
-            mcast_group6: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            mcast_group4: crate::wire::vrrp::MULTICAST_V4,
+            mcast_group6: crate::wire::vrrp::MULTICAST_V6,
             default_interface: None,
         }
     }

@@ -372,7 +372,6 @@ struct RawInstance {
     scripts: Vec<TrackName>,
     files: Vec<TrackName>,
     weighted_iface: Option<Span>,
-    mcast_dst: bool,
     lower_delay_set: bool,
     lower_repeat_set: bool,
 }
@@ -449,7 +448,7 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
             "static_ipaddress" => {
                 cx.extra(node, 0);
                 for line in cx.block(node) {
-                    if let Some(v) = vip_line(&mut cx, line, None) {
+                    if let Some(v) = vip_line(&mut cx, line) {
                         config.static_addresses.push(v);
                     }
                 }
@@ -704,7 +703,6 @@ fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<RawInstance> {
         scripts: Vec::new(),
         files: Vec::new(),
         weighted_iface: None,
-        mcast_dst: false,
         lower_delay_set: d.lower_delay_set,
         lower_repeat_set: d.lower_repeat_set,
     };
@@ -829,7 +827,6 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                     cx.error(n.span(), format!("`{a}` is not a multicast address"));
                 }
                 c.mcast_group = Some(a);
-                r.mcast_dst = true;
             }
         }
         "track_src_ip" => {
@@ -845,7 +842,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             cx.extra(n, 0);
             let excluded = n.name() == "virtual_ipaddress_excluded";
             for line in cx.block(n) {
-                if let Some(v) = vip_line(cx, line, None) {
+                if let Some(v) = vip_line(cx, line) {
                     if c.vips.iter().chain(&c.excluded_vips).any(|o| o.addr == v.addr) {
                         // keepalived keeps both and advertises the address twice;
                         // vipd does the same so the address counts match.
@@ -1038,7 +1035,7 @@ fn track_line(cx: &mut Cx<'_>, line: &Node, max: i64) -> Option<TrackName> {
 /// One address line (§1.4): `ADDR[/PREFIX] [dev IF] [brd A|+|-] [scope S]
 /// [label L] [peer A] [home] [-nodad] [mngtmpaddr] [noprefixroute]
 /// [autojoin] [no_track] [preferred_lft N|forever]`.
-fn vip_line(cx: &mut Cx<'_>, line: &Node, _dev: Option<&str>) -> Option<VipConfig> {
+fn vip_line(cx: &mut Cx<'_>, line: &Node) -> Option<VipConfig> {
     cx.no_block(line);
     cx.verbatim(line, false);
     let first = &line.keyword;

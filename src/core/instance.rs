@@ -174,8 +174,8 @@ impl Instance {
     /// §5.1.2.2 unless `mcast_dst_ip` says otherwise).
     pub fn group_addr(&self) -> IpAddr {
         self.cfg.mcast_group.unwrap_or(match self.cfg.family {
-            Family::V4 => IpAddr::V4(core::net::Ipv4Addr::new(224, 0, 0, 18)),
-            Family::V6 => IpAddr::V6(core::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12)),
+            Family::V4 => IpAddr::V4(crate::wire::vrrp::MULTICAST_V4),
+            Family::V6 => IpAddr::V6(crate::wire::vrrp::MULTICAST_V6),
         })
     }
 

@@ -17,9 +17,8 @@ use crate::config::{Config, Family, TrackerId};
 use crate::time::{Duration, Instant};
 use crate::wire::vrrp::{Advert, V3Ipv4Checksum};
 
-/// Multicast groups of RFC 9568 §5.1.
-pub const MCAST4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-pub const MCAST6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// Multicast groups of RFC 9568 §5.1, for tests driving engines by hand.
+pub use crate::wire::vrrp::{MULTICAST_V4 as MCAST4, MULTICAST_V6 as MCAST6};
 
 /// Index of a router in the LAN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -391,10 +390,7 @@ impl Lan {
         let dsts: Vec<IpAddr> = if i.cfg.is_unicast() {
             i.cfg.unicast_peers.iter().map(|p| p.addr).collect()
         } else {
-            vec![i.cfg.mcast_group.unwrap_or(match i.cfg.family {
-                Family::V4 => IpAddr::V4(MCAST4),
-                Family::V6 => IpAddr::V6(MCAST6),
-            })]
+            vec![i.group_addr()]
         };
         let iface = i.cfg.interface.clone();
         self.sent.push(Sent { at: self.now, router: r, instance: i.cfg.name.clone(), priority });
