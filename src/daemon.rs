@@ -346,6 +346,27 @@ fn open_sockets(
     Ok((sockets, socket_of))
 }
 
+/// ` from ADDR` when known: log pieces written without building Strings.
+struct FromAddr(Option<IpAddr>);
+
+impl core::fmt::Display for FromAddr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, " from {a}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// ` (N more suppressed)` when rate limiting dropped lines.
+struct Suppressed(u32);
+
+impl core::fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 > 0 { write!(f, " ({} more suppressed)", self.0) } else { Ok(()) }
+    }
+}
+
 /// One GARP (IPv4) or unsolicited NA (IPv6) for `addr` on `iface`.
 fn announce_one(
     announcer: &Announcer,
@@ -877,10 +898,8 @@ impl Daemon {
         }
         let suppressed = core::mem::take(&mut limit.suppressed);
         limit.last = Some(now);
-        let who = inst.map_or("(?)".to_owned(), |i| format!("({})", self.name(i)));
-        let from = src.map_or(String::new(), |s| format!(" from {s}"));
-        let more = if suppressed > 0 { format!(" ({suppressed} more suppressed)") } else { String::new() };
-        log!(self.log, "{who} discarded advert{from}: {error}{more}");
+        let who = inst.map_or("?", |i| self.name(i));
+        log!(self.log, "({who}) discarded advert{}: {error}{}", FromAddr(src), Suppressed(suppressed));
     }
 
     fn on_packet(&mut self, sock: usize) -> io::Result<bool> {
