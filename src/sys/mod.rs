@@ -7,3 +7,6 @@ pub mod netlink;
 pub mod sdnotify;
 pub mod sockopt;
 pub mod vrrp;
+pub mod fifo;
+pub mod script;
+pub mod trackfile;
