@@ -32,6 +32,10 @@ use crate::time::{Duration, Instant};
 use crate::wire::WireError;
 use crate::wire::vrrp::{Advert, AdvertBuf};
 
+mod scripts;
+
+use scripts::{Notifier, Plan, What};
+
 /// Exit statuses (vipd(8)); keepalived's where it has one.
 pub mod exit {
     pub const OK: u8 = 0;
@@ -119,6 +123,10 @@ struct Daemon {
     sockets_changed: smol::channel::Sender<()>,
     /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
     next_free: Vec<[Instant; 2]>,
+    /// Scripts, tracked files and FIFOs of the running configuration.
+    plan: Plan,
+    notifier: Notifier,
+    files: Option<crate::sys::trackfile::Watcher>,
 }
 
 /// One GARP or NA spaced out by the configured interval.
@@ -141,12 +149,16 @@ pub fn run(opts: &Options) -> u8 {
         let _ = writeln!(err, "{}", d.display(&loaded.sources));
     }
     drop(err);
-    if loaded.has_errors() {
-        fail(format_args!("{}: not starting: the configuration has errors", opts.config.display()));
-        return exit::CONFIG;
+    // A configuration with errors is only partly read: checking its
+    // scripts would report noise.
+    let host = if loaded.has_errors() { Vec::new() } else { host_checks(&loaded.config) };
+    let mut err = io::stderr().lock();
+    for d in &host {
+        let _ = writeln!(err, "{}", d.display(&loaded.sources));
     }
-    if let Err(e) = runnable(&loaded.config) {
-        fail(format_args!("{}: not starting: {e}", opts.config.display()));
+    drop(err);
+    if loaded.has_errors() || host.iter().any(|d| d.severity == config::Severity::Error) {
+        fail(format_args!("{}: not starting: the configuration has errors", opts.config.display()));
         return exit::CONFIG;
     }
     if let Err(missing) = check_capabilities() {
@@ -199,31 +211,34 @@ pub fn run(opts: &Options) -> u8 {
     }
 }
 
-/// What this build cannot run yet. Check scripts and tracked files feed the
-/// election: running without them would hold an instance in FAULT for ever
-/// (unweighted) or advertise a priority keepalived would not (weighted), so
-/// such a configuration is refused. Notify scripts do not change the
-/// election; they are reported once and not run.
-fn runnable(cfg: &config::Config) -> Result<(), String> {
-    let tracked = cfg.instances.iter().flat_map(|i| i.track.iter()).next();
-    if let Some(t) = tracked {
-        let name = cfg.trackers.get(usize::from(t.tracker.0)).map_or("?", |t| t.name.as_str());
-        return Err(format!(
-            "`{name}`: this build of vipd does not run check scripts or read tracked files yet; \
-             remove track_script/track_file from the instances to run it"
-        ));
+/// Checks of the configuration against this machine that the reader
+/// cannot make: script users, paths, permissions and
+/// `enable_script_security` (vipd -t runs them too).
+pub fn host_checks(cfg: &config::Config) -> Vec<config::Diagnostic> {
+    crate::sys::script::check_config(cfg)
+        .into_iter()
+        .map(|(error, message)| config::Diagnostic {
+            severity: if error { config::Severity::Error } else { config::Severity::Warning },
+            span: None,
+            message,
+            hint: None,
+        })
+        .collect()
+}
+
+/// Creates `init_file`s and watches the tracked files of `plan`.
+fn watch_files(plan: &Plan) -> Result<Option<crate::sys::trackfile::Watcher>, String> {
+    if plan.files.is_empty() {
+        return Ok(None);
     }
-    let notifies = cfg.instances.iter().map(|i| &i.notify).chain(cfg.sync_groups.iter().map(|g| &g.notify));
-    let has_notify = |n: &config::Notify| {
-        n.master.is_some() || n.backup.is_some() || n.fault.is_some() || n.stop.is_some() || n.generic.is_some()
-    };
-    if notifies.into_iter().any(has_notify)
-        || cfg.globals.notify_fifo.is_some()
-        || cfg.globals.vrrp_notify_fifo.is_some()
-    {
-        fail(format_args!("warning: this build of vipd does not run notify scripts or write notify FIFOs yet"));
+    for (_, path, init, overwrite) in &plan.files {
+        if let Some(v) = init {
+            crate::sys::trackfile::init_file(path, *v, *overwrite)
+                .map_err(|e| format!("track_file {}: cannot write the initial value: {e}", path.display()))?;
+        }
     }
-    Ok(())
+    let keyed: Vec<(usize, &Path)> = plan.files.iter().enumerate().map(|(k, f)| (k, f.1.as_path())).collect();
+    crate::sys::trackfile::Watcher::new(&keyed).map(Some)
 }
 
 fn fail(args: core::fmt::Arguments<'_>) {
@@ -432,6 +447,8 @@ impl Daemon {
         .map_err(|e| format!("timerfd: {e}"))?;
         let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, Vec::new())?;
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
+        let plan = Plan::build(&loaded.config)?;
+        let files = watch_files(&plan)?;
         let instances = engine.instances().len();
         let r_ifaces = engine.ifaces().len();
         let mut d = Daemon {
@@ -459,12 +476,20 @@ impl Daemon {
             send_failed: Vec::with_capacity(instances),
             sd: crate::sys::sdnotify::SdNotify::from_env(),
             sockets_changed,
+            plan,
+            notifier: Notifier::new(),
+            files,
         };
-        // Links and addresses first, then start: the engine never sees an
-        // interface it has not been told about.
+        for p in d.notifier.adopt(&d.plan) {
+            log!(d.log, "{p}");
+        }
+        // Links, addresses and tracked files first, then start: the engine
+        // never sees an interface it has not been told about, and an
+        // instance tracking a file starts with its value.
+        log!(d.log, "vipd {} starting: {} instance(s)", env!("CARGO_PKG_VERSION"), instances);
         let now = clock::now();
         d.report_system(now, &r.links, &r.addrs);
-        log!(d.log, "vipd {} starting: {} instance(s)", env!("CARGO_PKG_VERSION"), instances);
+        d.read_files(now);
         d.handle(now, Event::Start);
         Ok(d)
     }
@@ -511,14 +536,21 @@ impl Daemon {
         for d in &loaded.diagnostics {
             log!(self.log, "{}", d.display(&loaded.sources));
         }
-        if loaded.has_errors() {
+        let host = if loaded.has_errors() { Vec::new() } else { host_checks(&loaded.config) };
+        for d in &host {
+            log!(self.log, "{}", d.display(&loaded.sources));
+        }
+        if loaded.has_errors() || host.iter().any(|d| d.severity == config::Severity::Error) {
             log!(self.log, "reload: the configuration has errors; keeping the running one");
             return false;
         }
-        if let Err(e) = runnable(&loaded.config) {
-            log!(self.log, "reload: {e}; keeping the running configuration");
-            return false;
-        }
+        let plan = match Plan::build(&loaded.config).and_then(|p| watch_files(&p).map(|w| (p, w))) {
+            Ok(p) => p,
+            Err(e) => {
+                log!(self.log, "reload: {e}; keeping the running configuration");
+                return false;
+            }
+        };
         let mut engine = match Engine::new(&loaded.config) {
             Ok(e) => e,
             Err(e) => {
@@ -541,6 +573,16 @@ impl Daemon {
             .filter(|i| i.state == State::Master)
             .map(|o| (o.id, engine.reload_match(o)))
             .collect();
+        // Instances the reload removes report STOP (DELETED with
+        // `notify_deleted`) with their old scripts.
+        for o in self.engine.instances() {
+            if engine.reload_match(o).is_none() {
+                if let Some((name, set)) = self.plan.instances.get(usize::from(o.id.0)) {
+                    let what = if set.report_deleted() { What::Deleted } else { What::State(NotifyState::Stop) };
+                    self.notifier.notify(set, false, name, what, o.effective_priority);
+                }
+            }
+        }
         for &(id, keep) in &masters {
             if keep.is_none() {
                 self.send_advert(id, 0);
@@ -587,7 +629,12 @@ impl Daemon {
         self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
         self.pending.clear();
         self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
+        (self.plan, self.files) = plan;
+        for p in self.notifier.adopt(&self.plan) {
+            log!(self.log, "reload: {p}");
+        }
         self.report_system(now, &r.links, &r.addrs);
+        self.read_files(now);
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
         self.apply(now);
@@ -667,21 +714,126 @@ impl Daemon {
                 Effect::RemoveVips { inst } => self.vips(inst, false),
                 Effect::Announce { inst, rounds } => self.announce(inst, rounds),
                 Effect::AnnounceSource { inst } => self.announce_source(inst),
-                // Logged above; notify scripts will run here.
-                Effect::StateChange { .. } => {}
+                // Logged above.
+                Effect::StateChange { inst, to, notify, .. } => {
+                    let state = match to {
+                        State::Master => NotifyState::Master,
+                        State::Backup => NotifyState::Backup,
+                        State::Fault => NotifyState::Fault,
+                        State::Init => continue,
+                    };
+                    if notify {
+                        self.notify_instance(inst, What::State(state));
+                    }
+                }
                 Effect::Notify { inst, state } => {
                     if state == NotifyState::Stop {
                         log!(self.log, "({}) Stopped", self.name(inst));
                     }
+                    self.notify_instance(inst, What::State(state));
                 }
                 Effect::GroupState { group, state } => {
-                    log!(self.log, "VRRP_Group({}) Syncing instances to {} state", group.0, state.name())
+                    if let Some((name, set)) = self.plan.groups.get(usize::from(group.0)) {
+                        log!(self.log, "VRRP_Group({name}) Syncing instances to {} state", state.name());
+                        self.notifier.notify(set, true, name, What::State(state), 0);
+                    }
                 }
-                Effect::Log(l) => self.log_event(now, l),
+                Effect::Log(l) => {
+                    match l {
+                        LogEvent::MasterRxLowerPriority { inst, .. } => {
+                            self.notify_instance(inst, What::MasterRxLowerPri)
+                        }
+                        LogEvent::PriorityChanged { inst, .. } => self.notify_priority(inst),
+                        _ => {}
+                    }
+                    self.log_event(now, l)
+                }
             }
         }
         fx.clear();
         self.fx = fx;
+    }
+
+    /// Queues an instance's notify scripts and writes its FIFO line, with
+    /// its effective priority now.
+    fn notify_instance(&mut self, inst: InstanceId, what: What) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let Some((name, set)) = self.plan.instances.get(usize::from(inst.0)) else { return };
+        self.notifier.notify(set, false, name, what, i.effective_priority);
+        self.report_fifo_drops();
+    }
+
+    /// `notify_priority_changes`: MASTER_PRIORITY / BACKUP_PRIORITY.
+    fn notify_priority(&mut self, inst: InstanceId) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let what = match i.state {
+            State::Master => What::MasterPriority,
+            State::Backup => What::BackupPriority,
+            _ => return,
+        };
+        if self.plan.instances.get(usize::from(inst.0)).is_some_and(|(_, s)| s.priority_changes) {
+            self.notify_instance(inst, what);
+        }
+    }
+
+    /// A FIFO nobody reads fills up; its lines are dropped, never waited
+    /// for. Said once per 100 drops.
+    fn report_fifo_drops(&mut self) {
+        let dropped = self.notifier.fifo_dropped();
+        let last = self.notifier.fifo_dropped_logged;
+        if dropped > last && (last == 0 || dropped / 100 > last / 100) {
+            log!(self.log, "notify FIFO full (nobody reading?): {dropped} line(s) dropped so far");
+            self.notifier.fifo_dropped_logged = dropped;
+        }
+    }
+
+    /// A check script finished: log a change of verdict, then tell the
+    /// engine.
+    fn script_result(&mut self, check: &scripts::CheckPlan, exit: &crate::sys::script::Exit) {
+        let before = self.engine.tracker_status(check.tracker);
+        let now = clock::now();
+        self.handle(now, Event::ScriptResult { tracker: check.tracker, success: exit.success() });
+        let after = self.engine.tracker_status(check.tracker);
+        if before != after {
+            match after {
+                Some(crate::core::track::TrackStatus::Up) => log!(self.log, "VRRP_Script({}) succeeded", check.name),
+                Some(crate::core::track::TrackStatus::Down) => {
+                    log!(self.log, "VRRP_Script({}) failed ({})", check.name, scripts::describe(exit))
+                }
+                _ => {}
+            }
+        } else if !exit.success() && self.log.detail {
+            log!(self.log, "VRRP_Script({}) run failed ({})", check.name, scripts::describe(exit));
+        }
+    }
+
+    /// Current values of the tracked files, as at start and after a reload.
+    fn read_files(&mut self, now: Instant) {
+        let mut values = Vec::new();
+        if let Some(w) = &self.files {
+            w.read_all(&mut |k, v| values.push((k, v)));
+        }
+        self.file_values(now, &values);
+    }
+
+    /// The tracked files' directory changed.
+    fn on_files(&mut self) {
+        let mut values = Vec::new();
+        if let Some(w) = &mut self.files {
+            w.drain(&mut |k, v| values.push((k, v)));
+        }
+        self.file_values(clock::now(), &values);
+    }
+
+    fn file_values(&mut self, now: Instant, values: &[(usize, i64)]) {
+        for &(k, value) in values {
+            let Some((tracker, path, ..)) = self.plan.files.get(k) else { continue };
+            let tracker = *tracker;
+            if self.log.detail {
+                log!(self.log, "tracked file {} now holds {value}", path.display());
+            }
+            self.handle(now, Event::FileValue { tracker, value });
+        }
     }
 
     fn name(&self, inst: InstanceId) -> &str {
@@ -1084,6 +1236,9 @@ impl Daemon {
         }
         let release_vips = self.release_vips;
         self.handle(clock::now(), Event::Shutdown { release_vips });
+        // The STOP notifications are queued; nothing more will be.
+        self.notifier.close_lanes();
+        self.notifier.cancel_checks();
     }
 }
 
@@ -1121,6 +1276,186 @@ fn spawn_readers<'a>(ex: &smol::LocalExecutor<'a>, d: &Rc<RefCell<Daemon>>) -> i
     Ok(tasks)
 }
 
+/// Tasks that run scripts or watch files, restarted with each configuration.
+#[derive(Default)]
+struct ScriptTasks {
+    /// Check tasks, FIFO readers and the file watcher of this configuration.
+    checks: Vec<smol::Task<()>>,
+    /// Cancelled check tasks still stopping their scripts.
+    retired: Vec<smol::Task<()>>,
+    /// Notify lanes; each ends once its sender is gone and its queue empty.
+    lanes: Vec<smol::Task<()>>,
+}
+
+impl ScriptTasks {
+    /// Starts what a new configuration (or the first one) asks for.
+    fn refresh(&mut self, ex: &smol::LocalExecutor<'_>, d: &Rc<RefCell<Daemon>>) -> io::Result<()> {
+        self.retired.retain(|t| !t.is_finished());
+        self.lanes.retain(|t| !t.is_finished());
+        let mut dm = d.borrow_mut();
+        let detail = dm.log.detail;
+        let kill = dm.notifier.lane_kill_rx.clone();
+        for rx in dm.notifier.new_lanes.drain(..) {
+            self.lanes.push(ex.spawn(lane_task(d.clone(), rx, kill.clone(), detail)));
+        }
+        if !dm.notifier.checks_changed {
+            return Ok(());
+        }
+        dm.notifier.checks_changed = false;
+        // The old tasks saw their cancel channel close; let them finish.
+        self.retired.append(&mut self.checks);
+        let cancel = dm.notifier.check_cancel_rx.clone();
+        for c in &dm.plan.checks {
+            self.checks.push(ex.spawn(check_task(d.clone(), c.clone(), cancel.clone(), detail)));
+        }
+        for (p, fifo) in &dm.plan.fifo_readers {
+            let path = fifo.display().to_string();
+            self.checks.push(ex.spawn(fifo_reader(d.clone(), p.clone(), path, cancel.clone(), detail)));
+        }
+        if let Some(w) = &dm.files {
+            let ready = dup_async(w.fd())?;
+            let df = d.clone();
+            self.checks.push(ex.spawn(async move {
+                while ready.readable().await.is_ok() {
+                    df.borrow_mut().on_files();
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    /// After `Daemon::stop`: queued notifications get `STOP_WAIT`, then
+    /// whatever still runs is stopped (SIGTERM, SIGKILL after the grace)
+    /// and reaped before the process exits.
+    async fn wind_down(&mut self, d: &Rc<RefCell<Daemon>>) {
+        let soon = std::time::Instant::now() + scripts::STOP_WAIT;
+        settle(&mut self.lanes, soon).await;
+        d.borrow_mut().notifier.lane_kill = None;
+        let later = std::time::Instant::now() + crate::sys::script::KILL_GRACE + StdDuration::from_millis(500);
+        settle(&mut self.lanes, later).await;
+        settle(&mut self.checks, later).await;
+        settle(&mut self.retired, later).await;
+    }
+}
+
+use std::time::Duration as StdDuration;
+
+/// Waits for `tasks` to finish until `until`; those left keep running.
+async fn settle(tasks: &mut Vec<smol::Task<()>>, until: std::time::Instant) {
+    while let Some(t) = tasks.last_mut() {
+        let done = smol::future::or(
+            async {
+                t.await;
+                true
+            },
+            async {
+                async_io::Timer::at(until).await;
+                false
+            },
+        )
+        .await;
+        if !done {
+            return;
+        }
+        tasks.pop();
+    }
+}
+
+/// Sleeps until `t`; false when cancelled first.
+async fn sleep_until(t: std::time::Instant, cancel: &smol::channel::Receiver<()>) -> bool {
+    smol::future::or(
+        async {
+            async_io::Timer::at(t).await;
+            true
+        },
+        async {
+            // Nobody sends: the channel closes when the daemon drops the
+            // sender (reload, stop).
+            let _ = cancel.recv().await;
+            false
+        },
+    )
+    .await
+}
+
+/// Runs one check script every `interval`, never two at once: a run that
+/// outlasts the interval delays the next one instead.
+async fn check_task(
+    d: Rc<RefCell<Daemon>>,
+    plan: scripts::CheckPlan,
+    cancel: smol::channel::Receiver<()>,
+    detail: bool,
+) {
+    let mut next = std::time::Instant::now() + plan.offset;
+    loop {
+        if !sleep_until(next, &cancel).await {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let dl = d.clone();
+        let name = plan.name.clone();
+        let mut out = move |line: &str| dl.borrow().log.line(format_args!("VRRP_Script({name}) output: {line}"));
+        let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+        let exit = crate::sys::script::run(&plan.script, &[], Some(plan.timeout), &cancel, output).await;
+        if exit == crate::sys::script::Exit::Cancelled {
+            return;
+        }
+        d.borrow_mut().script_result(&plan, &exit);
+        next = started + plan.interval;
+        let now = std::time::Instant::now();
+        if next < now {
+            if detail {
+                d.borrow()
+                    .log
+                    .line(format_args!("VRRP_Script({}) ran longer than its interval; next run now", plan.name));
+            }
+            next = now;
+        }
+    }
+}
+
+/// Runs an instance's or group's notify scripts one after another.
+async fn lane_task(
+    d: Rc<RefCell<Daemon>>,
+    jobs: smol::channel::Receiver<scripts::Job>,
+    kill: smol::channel::Receiver<()>,
+    detail: bool,
+) {
+    while let Ok(job) = jobs.recv().await {
+        let cmd = scripts::command_line(&job.script, job.extra.as_ref());
+        if kill.is_closed() {
+            d.borrow().log.line(format_args!("{} ({cmd}): not run, stopping", job.label));
+            continue;
+        }
+        let extra: Vec<&str> = job.extra.iter().flatten().map(String::as_str).collect();
+        let dl = d.clone();
+        let label = job.label.clone();
+        let mut out = move |line: &str| dl.borrow().log.line(format_args!("{label} output: {line}"));
+        let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+        let exit = crate::sys::script::run(&job.script, &extra, Some(scripts::NOTIFY_TIMEOUT), &kill, output).await;
+        d.borrow().log.line(format_args!("{} ({cmd}): {}", job.label, scripts::describe(&exit)));
+    }
+}
+
+/// `notify_fifo_script`: started once with the FIFO path appended, stopped
+/// with the configuration.
+async fn fifo_reader(
+    d: Rc<RefCell<Daemon>>,
+    script: Rc<crate::sys::script::Prepared>,
+    fifo: String,
+    cancel: smol::channel::Receiver<()>,
+    detail: bool,
+) {
+    let dl = d.clone();
+    let mut out = move |line: &str| dl.borrow().log.line(format_args!("notify_fifo_script output: {line}"));
+    let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+    let exit = crate::sys::script::run(&script, &[fifo.as_str()], None, &cancel, output).await;
+    if exit != crate::sys::script::Exit::Cancelled {
+        let cmd = scripts::command_line(&script, None);
+        d.borrow().log.line(format_args!("notify_fifo_script ({cmd} {fifo}) ended: {}", scripts::describe(&exit)));
+    }
+}
+
 async fn main_loop(
     ex: &smol::LocalExecutor<'_>,
     d: Rc<RefCell<Daemon>>,
@@ -1128,6 +1463,22 @@ async fn main_loop(
     sockets_changed: smol::channel::Receiver<()>,
     signals: async_signal::Signals,
 ) -> io::Result<()> {
+    let mut scripts = ScriptTasks::default();
+    let result = serve(ex, &d, opts, sockets_changed, signals, &mut scripts).await;
+    d.borrow_mut().stop();
+    scripts.wind_down(&d).await;
+    result
+}
+
+async fn serve(
+    ex: &smol::LocalExecutor<'_>,
+    d: &Rc<RefCell<Daemon>>,
+    opts: &Options,
+    sockets_changed: smol::channel::Receiver<()>,
+    signals: async_signal::Signals,
+    scripts: &mut ScriptTasks,
+) -> io::Result<()> {
+    scripts.refresh(ex, d)?;
     let timer = dup_async(&d.borrow().timer)?;
     let dt = d.clone();
     ex.spawn(async move {
@@ -1152,7 +1503,7 @@ async fn main_loop(
     })
     .detach();
 
-    let mut readers = spawn_readers(ex, &d)?;
+    let mut readers = spawn_readers(ex, d)?;
 
     use smol::stream::StreamExt;
     let mut signals = signals;
@@ -1170,7 +1521,7 @@ async fn main_loop(
                     return Err(io::Error::other("an interface came back but its sockets could not be opened"));
                 }
                 readers.clear();
-                readers = spawn_readers(ex, &d)?;
+                readers = spawn_readers(ex, d)?;
                 continue;
             }
             Some(Some(sig)) => sig,
@@ -1184,7 +1535,8 @@ async fn main_loop(
                 if reloaded {
                     // Dropping a task cancels it (and closes its fd copy).
                     readers.clear();
-                    readers = spawn_readers(ex, &d)?;
+                    readers = spawn_readers(ex, d)?;
+                    scripts.refresh(ex, d)?;
                 }
             }
             _ => {

@@ -124,7 +124,13 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> ExitCode {
-    let loaded = config::load(path, config_id);
+    let mut loaded = config::load(path, config_id);
+    // What only this machine can tell (script users, paths, permissions),
+    // as the daemon would find it at start.
+    if !loaded.has_errors() {
+        let host = daemon::host_checks(&loaded.config);
+        loaded.diagnostics.splice(0..0, host);
+    }
     // Write errors (a closed pipe from `| head`) end the output quietly
     // instead of panicking inside println!.
     let mut out = std::io::stdout().lock();

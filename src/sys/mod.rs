@@ -2,11 +2,11 @@
 //! protocol decisions here; the engine makes them.
 
 pub mod clock;
+pub mod fifo;
 pub mod garp;
 pub mod netlink;
+pub mod script;
 pub mod sdnotify;
 pub mod sockopt;
-pub mod vrrp;
-pub mod fifo;
-pub mod script;
 pub mod trackfile;
+pub mod vrrp;
