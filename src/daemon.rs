@@ -57,6 +57,10 @@ pub struct Options {
     pub detail: bool,
     /// False with `-V`: leave the addresses in place on exit.
     pub release_vips: bool,
+    /// `-S`: syslog facility local0..local7, and the socket to use.
+    pub syslog: Option<(PathBuf, u8)>,
+    /// `-l`: with `-S`, log to standard error too.
+    pub log_console: bool,
 }
 
 /// Repeated receive errors are logged at most this often per instance and
@@ -72,13 +76,20 @@ struct Log {
     detail: bool,
     /// `[instance][error]`, plus one row for errors without an instance.
     limits: Vec<RateLimit>,
+    /// `-S`: lines go to syslog; to standard error as well with `-l`, and
+    /// whenever syslog cannot take them.
+    syslog: Option<crate::sys::syslog::Syslog>,
+    console: bool,
 }
 
 impl Log {
     fn line(&self, args: core::fmt::Arguments<'_>) {
-        let mut err = io::stderr().lock();
-        let _ = err.write_fmt(args);
-        let _ = err.write_all(b"\n");
+        let sent = self.syslog.as_ref().is_some_and(|s| s.send(args));
+        if !sent || self.console {
+            let mut err = io::stderr().lock();
+            let _ = err.write_fmt(args);
+            let _ = err.write_all(b"\n");
+        }
     }
 }
 
@@ -185,8 +196,18 @@ pub fn run(opts: &Options) -> u8 {
             return exit::FATAL;
         }
     };
+    let syslog = match &opts.syslog {
+        None => None,
+        Some((path, facility)) => match crate::sys::syslog::Syslog::open(path, *facility) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                fail(format_args!("syslog {}: {e}", path.display()));
+                return exit::FATAL;
+            }
+        },
+    };
     let (changed_tx, changed_rx) = smol::channel::bounded(1);
-    let daemon = match Daemon::new(&loaded, opts, changed_tx) {
+    let daemon = match Daemon::new(&loaded, opts, changed_tx, syslog) {
         Ok(d) => d,
         Err(e) => {
             fail(format_args!("{e}"));
@@ -435,7 +456,12 @@ fn rate_limits(instances: usize) -> Vec<RateLimit> {
 }
 
 impl Daemon {
-    fn new(loaded: &Loaded, opts: &Options, sockets_changed: smol::channel::Sender<()>) -> Result<Daemon, String> {
+    fn new(
+        loaded: &Loaded,
+        opts: &Options,
+        sockets_changed: smol::channel::Sender<()>,
+        syslog: Option<crate::sys::syslog::Syslog>,
+    ) -> Result<Daemon, String> {
         let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
         let fx = Effects::with_capacity(engine.effects_capacity());
         let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
@@ -464,7 +490,7 @@ impl Daemon {
             timer,
             armed: None,
             buf: AdvertBuf::new(),
-            log: Log { detail: opts.detail, limits: rate_limits(instances) },
+            log: Log { detail: opts.detail, limits: rate_limits(instances), syslog, console: opts.log_console },
             release_vips: opts.release_vips,
             stopping: false,
             rx_copy: Box::new([0; 4096]),

@@ -41,10 +41,14 @@ struct Cli {
     #[argh(switch, short = 'n', long = "dont-fork")]
     _dont_fork: bool,
 
-    /// log to the console (accepted for keepalived compatibility; vipd
-    /// always logs to standard error)
+    /// with -S, log to standard error as well (without -S vipd always
+    /// logs there)
     #[argh(switch, short = 'l', long = "log-console")]
-    _log_console: bool,
+    log_console: bool,
+
+    /// log to syslog (/dev/log) with facility local0..local7
+    #[argh(option, short = 'S', long = "log-facility")]
+    log_facility: Option<u8>,
 
     /// log detail: timeouts, priority-0 adverts, GARP rounds, discarded
     /// adverts
@@ -117,6 +121,8 @@ fn main() -> ExitCode {
                 pid_file: cli.pid.clone().unwrap_or_else(|| PathBuf::from("/run/vipd.pid")),
                 detail: cli.log_detail,
                 release_vips: !cli.dont_release_vrrp,
+                syslog: cli.log_facility.map(|f| (PathBuf::from(vipd::sys::syslog::DEFAULT_SOCKET), f)),
+                log_console: cli.log_console,
             };
             ExitCode::from(daemon::run(&opts))
         }

@@ -8,5 +8,6 @@ pub mod netlink;
 pub mod script;
 pub mod sdnotify;
 pub mod sockopt;
+pub mod syslog;
 pub mod trackfile;
 pub mod vrrp;

@@ -1,0 +1,153 @@
+//! Service-manager integration, checked with fake sockets:
+//! - `Type=notify`: vipd tells the service manager READY=1 once its
+//!   configuration is loaded and its sockets are open, RELOADING=1 / READY=1
+//!   around a SIGHUP reload, and STOPPING=1 on SIGTERM (`$NOTIFY_SOCKET`);
+//! - `-S`: log lines go to `/dev/log` (here a socket of the test's, mounted
+//!   over `/dev/log` in a private mount namespace).
+//!
+//! Needs root and network namespaces; skipped otherwise.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn run(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+struct Lab {
+    ns: String,
+    dir: PathBuf,
+    vipd: Option<std::process::Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Also when an assertion failed half-way: no vipd is left running.
+        if let Some(mut c) = self.vipd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn notify_socket_gets_ready_reloading_and_stopping() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root and network namespaces");
+        return;
+    }
+    let mut lab = Lab {
+        ns: format!("vipd-sdn-{}", std::process::id()),
+        dir: std::env::temp_dir().join(format!("vipd-sdn-{}", std::process::id())),
+        vipd: None,
+    };
+    std::fs::create_dir_all(&lab.dir).unwrap();
+    run(&["netns", "add", &lab.ns]);
+    run(&["-n", &lab.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+    run(&["-n", &lab.ns, "addr", "add", "10.63.0.1/24", "dev", "eth0"]);
+    run(&["-n", &lab.ns, "link", "set", "eth0", "up"]);
+    run(&["-n", &lab.ns, "link", "set", "eth1", "up"]);
+    let conf = lab.dir.join("vipd.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n version 3\n advert_int 0.1\n \
+         virtual_ipaddress {\n  10.63.0.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let sock_path = lab.dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &lab.ns, env!("CARGO_BIN_EXE_vipd"), "-f"])
+        .arg(&conf)
+        .arg("-p")
+        .arg(lab.dir.join("vipd.pid"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    lab.vipd = Some(child);
+    let mut buf = [0u8; 256];
+    let mut next = || {
+        let n = sock.recv(&mut buf).expect("a notification within 10 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next(), "READY=1\nSTATUS=running");
+    // `ip netns exec` execs vipd, so the child is vipd itself.
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert_eq!(next(), "RELOADING=1");
+    assert_eq!(next(), "READY=1");
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert_eq!(next(), "STOPPING=1");
+    let status = lab.vipd.take().map(|mut c| c.wait().unwrap());
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn log_facility_sends_the_log_to_dev_log() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root, network and mount namespaces");
+        return;
+    }
+    let mut lab = Lab {
+        ns: format!("vipd-slg-{}", std::process::id()),
+        dir: std::env::temp_dir().join(format!("vipd-slg-{}", std::process::id())),
+        vipd: None,
+    };
+    std::fs::create_dir_all(&lab.dir).unwrap();
+    run(&["netns", "add", &lab.ns]);
+    run(&["-n", &lab.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+    run(&["-n", &lab.ns, "addr", "add", "10.64.0.1/24", "dev", "eth0"]);
+    run(&["-n", &lab.ns, "link", "set", "eth0", "up"]);
+    run(&["-n", &lab.ns, "link", "set", "eth1", "up"]);
+    let conf = lab.dir.join("vipd.conf");
+    std::fs::write(
+        &conf,
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 255\n \
+         virtual_ipaddress {\n  10.64.0.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let sock_path = lab.dir.join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // A private /dev holding only what vipd needs, with our socket as
+    // /dev/log: the machine's own /dev (and syslog) are not touched.
+    let inner = format!(
+        "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && touch /dev/log && \
+         mount --bind {sock} /dev/log && exec {vipd} -S 3 -f {conf} -p {pid}",
+        sock = sock_path.display(),
+        vipd = env!("CARGO_BIN_EXE_vipd"),
+        conf = conf.display(),
+        pid = lab.dir.join("vipd.pid").display(),
+    );
+    let child = Command::new("ip")
+        .args(["netns", "exec", &lab.ns, "unshare", "-m", "--propagation", "private", "sh", "-c", &inner])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    lab.vipd = Some(child);
+    let mut buf = [0u8; 2048];
+    let mut lines = Vec::new();
+    // local3 at severity info: <158>.
+    let prefix = format!("<158>vipd[{pid}]: ");
+    while !lines.iter().any(|l: &String| l.ends_with("(VI_1) Entering MASTER STATE")) {
+        let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("a log line within 10 s ({e}); so far {lines:#?}"));
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(line.starts_with(&prefix), "{line:?} should start with {prefix:?}");
+        lines.push(line);
+    }
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let out = lab.vipd.take().map(|c| c.wait_with_output().unwrap()).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Without -l nothing went to standard error.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
