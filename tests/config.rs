@@ -809,3 +809,30 @@ fn values_keepalived_would_read_differently_are_refused() {
     assert!(diags(&inst(" authentication {\n  auth_type PASS\n  auth_pass \"ab cd\"\n }")).is_empty());
     assert!(diags(&inst(" notify \"/bin/echo 'a b' c\" root")).is_empty());
 }
+
+#[test]
+fn v3_checksum_as_v2_global_default_and_instance_override() {
+    use vipd::wire::vrrp::V3Ipv4Checksum::{NoPseudoHeader, PseudoHeader};
+    let inst = |name: &str, vrid: u8, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n version 3\n{extra} \
+             virtual_ipaddress {{\n  10.0.0.{vrid}\n }}\n}}\n"
+        )
+    };
+    let plain = ok(&inst("A", 1, ""));
+    assert_eq!(plain.instances[0].v3_ipv4_checksum, PseudoHeader, "keepalived 2.2's form by default");
+    let text = format!(
+        "global_defs {{\n v3_checksum_as_v2\n}}\n{}{}{}",
+        inst("A", 1, ""),
+        inst("B", 2, " v3_checksum_as_v2 off\n"),
+        inst("C", 3, " v3_checksum_as_v2 on\n")
+    );
+    let c = ok(&text);
+    let forms: Vec<_> = c.instances.iter().map(|i| i.v3_ipv4_checksum).collect();
+    assert_eq!(forms, [NoPseudoHeader, PseudoHeader, NoPseudoHeader]);
+    // The dump reads back to the same setting.
+    let dumped = vipd::config::dump::dump(&c);
+    let again = ok(&dumped);
+    let forms2: Vec<_> = again.instances.iter().map(|i| i.v3_ipv4_checksum).collect();
+    assert_eq!(forms, forms2, "{dumped}");
+}

@@ -452,3 +452,24 @@ fn non_root_with_two_capabilities() {
     assert!(!lab.holds_vip(R1), "the non-root vipd left its VIP\n{}", lab.status());
     stop(&mut lab, r2);
 }
+
+/// `v3_checksum_as_v2`: R1 sends the RFC 9568 checksum (no pseudo-header),
+/// R2 the keepalived 2.2 form; each accepts the other's, so the pair elects
+/// one master and hands over on SIGTERM, and R2 reports R1's form.
+#[test]
+fn v3_rfc9568_checksum_sender_and_pseudo_header_peer_vipd_vipd() {
+    let Some(mut lab) = Lab::new("csum9568", 41) else { return };
+    let v1 = high(Vrrp::V3);
+    let v2 = low(Vrrp::V3);
+    let conf1 = lab.config(R1, &v1).replace("    interface eth0\n", "    interface eth0\n    v3_checksum_as_v2\n");
+    assert!(conf1.contains("v3_checksum_as_v2"), "the lab's config format changed");
+    let b = start(&mut lab, R2, VIPD, &v2);
+    let a = lab.start_conf(R1, VIPD, &conf1, &[]);
+    lab.wait_for(a, MASTER);
+    lab.converges_on(R1, settle(&v1));
+    lab.wait_for(b, "sends VRRPv3 checksums in the RFC 9568 form");
+    assert!(!lab.log(b).contains(MASTER), "R2 must follow R1, not contend\n{}", lab.status());
+    stop(&mut lab, a);
+    lab.wait_for(b, MASTER);
+    lab.converges_on(R2, settle(&v2));
+}

@@ -281,6 +281,9 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     let _ = writeln!(out, "    down_timer_adverts {}", i.down_timer_adverts);
     let _ = writeln!(out, "    lower_prio_no_advert {}", on(i.lower_prio_no_advert));
     let _ = writeln!(out, "    higher_prio_send_advert {}", on(i.higher_prio_send_advert));
+    if i.v3_ipv4_checksum == crate::wire::vrrp::V3Ipv4Checksum::NoPseudoHeader {
+        out.push_str("    v3_checksum_as_v2\n");
+    }
     if i.skip_check_adv_addr {
         out.push_str("    skip_check_adv_addr\n");
     }

@@ -11,7 +11,7 @@ use super::lexer::{Token, split_argv};
 use super::model::*;
 use super::parse::Node;
 use crate::time::Duration;
-use crate::wire::vrrp::{Auth, Version};
+use crate::wire::vrrp::{Auth, V3Ipv4Checksum, Version};
 
 /// Instance-level defaults that `global_defs` can change.
 #[derive(Clone, Debug)]
@@ -25,6 +25,8 @@ struct Defaults {
     strict: bool,
     down_timer_adverts: u8,
     notify_priority_changes: bool,
+    /// `v3_checksum_as_v2` in global_defs.
+    v3_checksum_as_v2: bool,
     /// `vrrp_garp_lower_prio_delay` / `_repeat` given: otherwise they
     /// follow the (instance's) master delay and repeat, as in keepalived.
     lower_delay_set: bool,
@@ -43,6 +45,7 @@ impl Default for Defaults {
             strict: false,
             down_timer_adverts: 3,
             notify_priority_changes: false,
+            v3_checksum_as_v2: false,
             lower_delay_set: false,
             lower_repeat_set: false,
         }
@@ -631,6 +634,7 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
             "vrrp_skip_check_adv_addr" => d.skip_check_adv_addr = cx.switch(n),
             "vrrp_strict" => d.strict = cx.switch(n),
             "vrrp_notify_priority_changes" => d.notify_priority_changes = cx.flag(n),
+            "v3_checksum_as_v2" => d.v3_checksum_as_v2 = cx.flag(n),
             kw => {
                 let kw = kw.trim_start_matches("vrrp_");
                 d.lower_delay_set |= kw == "garp_lower_prio_delay";
@@ -669,6 +673,12 @@ fn garp_setting(cx: &mut Cx<'_>, n: &Node, kw: &str, garp: &mut GarpConfig) {
 
 // ----- vrrp_instance -----------------------------------------------------------------
 
+/// `v3_checksum_as_v2` (keepalived 2.2.8+): VRRPv3 over IPv4 sent with the
+/// RFC 9568 checksum, without the pseudo-header.
+fn checksum_form(as_v2: bool) -> V3Ipv4Checksum {
+    if as_v2 { V3Ipv4Checksum::NoPseudoHeader } else { V3Ipv4Checksum::PseudoHeader }
+}
+
 fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<RawInstance> {
     let name = block_name(cx, node)?;
     let mut cfg = InstanceConfig::new(&name, "", 0, d.version, &[]);
@@ -681,6 +691,7 @@ fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<RawInstance> {
     cfg.strict = d.strict;
     cfg.down_timer_adverts = d.down_timer_adverts;
     cfg.notify.priority_changes = d.notify_priority_changes;
+    cfg.v3_ipv4_checksum = checksum_form(d.v3_checksum_as_v2);
     cfg.vips.clear();
     let mut r = RawInstance {
         span: node.span(),
@@ -914,6 +925,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
         // still sets the flag: the value means what it says.
         "skip_check_adv_addr" => c.skip_check_adv_addr = cx.flag(n),
         "strict_mode" => c.strict = cx.flag(n),
+        "v3_checksum_as_v2" => c.v3_ipv4_checksum = checksum_form(cx.flag(n)),
         kw => {
             r.lower_delay_set |= kw == "garp_lower_prio_delay";
             r.lower_repeat_set |= kw == "garp_lower_prio_repeat";
