@@ -297,11 +297,13 @@ fn weight_zero_tracker_forces_fault_and_back() {
     let b = lan.add_router("B", 2, config(vec![instance(Version::V2, 100, 1000)]));
     lan.start(a);
     lan.start(b);
-    // Until the unweighted check reports, A is held in a silent Fault.
-    assert_eq!(lan.state(a, "VI_1"), State::Fault);
-    let t = lan.transitions.iter().find(|t| t.router == a).unwrap();
-    assert_eq!((t.from, t.to, t.reason), (State::Init, State::Fault, Reason::Startup));
+    // Until the unweighted check reports, A waits in Init (keepalived's
+    // num_script_init): no state change, so no log line and no notify.
+    assert_eq!(lan.state(a, "VI_1"), State::Init);
+    assert!(!lan.transitions.iter().any(|t| t.router == a));
     lan.script_result(a, TrackerId(0), true);
+    let t = lan.transitions.iter().find(|t| t.router == a).unwrap();
+    assert_eq!((t.from, t.to, t.reason), (State::Init, State::Backup, Reason::Startup));
     lan.run_until(secs(10));
     assert_eq!(lan.entered(a, "VI_1", State::Master), Some(us(3_414_062)));
 
@@ -318,6 +320,20 @@ fn weight_zero_tracker_forces_fault_and_back() {
     lan.run_until(secs(30));
     assert_eq!(lan.entered(a, "VI_1", State::Master), Some(us(23_414_062)));
     assert_eq!(lan.holders(vip()), vec![a]);
+}
+
+#[test]
+fn a_first_failing_check_is_a_loud_fault() {
+    let mut lan = Lan::new();
+    let a = lan.add_router("A", 1, tracked(150, 0));
+    lan.start(a);
+    assert_eq!(lan.state(a, "VI_1"), State::Init);
+    lan.script_result(a, TrackerId(0), false);
+    assert_eq!(lan.state(a, "VI_1"), State::Fault);
+    let t = lan.transitions.iter().find(|t| t.router == a).unwrap();
+    assert_eq!((t.from, t.to), (State::Init, State::Fault));
+    lan.script_result(a, TrackerId(0), true);
+    assert_eq!(lan.state(a, "VI_1"), State::Backup);
 }
 
 #[test]

@@ -62,6 +62,9 @@ pub struct Instance {
     garp_lower_at: Option<(Instant, u8)>,
     /// Fault until then: our adverts could not be sent.
     pub(super) send_fault_until: Option<Instant>,
+    /// Started, but held in Init until its unweighted check scripts report
+    /// (keepalived's `num_script_init`): no state, no notify, no group state.
+    pub(super) awaiting_trackers: bool,
     /// Source and checksum form of the last accepted advert, so a change of
     /// peer or form is logged once rather than per packet.
     last_form: Option<(IpAddr, ChecksumForm)>,
@@ -111,6 +114,7 @@ impl Instance {
             garp_refresh_at: None,
             garp_lower_at: None,
             send_fault_until: None,
+            awaiting_trackers: false,
             last_form: None,
             cfg,
         }
@@ -356,6 +360,7 @@ impl Instance {
         if from == State::Master {
             self.leave_master(Reason::Shutdown, release_vips, fx);
         }
+        self.awaiting_trackers = false;
         self.state = State::Init;
         self.reason = Reason::Shutdown;
         self.send_fault_until = None;

@@ -471,9 +471,14 @@ impl Engine {
     fn start_instance(&mut self, i: usize, now: Instant, fx: &mut Effects) {
         let (fault, silent, prio) = self.evaluate_with_group(i);
         self.instances[i].effective_priority = prio;
+        // Only check scripts that have not reported yet: wait in Init, as
+        // keepalived does, rather than pass through a FAULT nobody caused.
+        self.instances[i].awaiting_trackers = fault && silent;
+        if fault && silent {
+            return;
+        }
         if fault {
-            let notify = !silent;
-            self.instances[i].transition(now, State::Fault, Reason::Startup, notify, fx);
+            self.instances[i].transition(now, State::Fault, Reason::Startup, true, fx);
             return;
         }
         let owner = self.starts_as_owner(i);
@@ -653,6 +658,10 @@ impl Engine {
             }
             let state = self.instances[i].state;
             match (state, fault) {
+                // The first results are in: start now.
+                (State::Init, _) if self.instances[i].awaiting_trackers && !(fault && silent) => {
+                    self.start_instance(i, now, fx);
+                }
                 (State::Init, _) => {}
                 (State::Fault, false) => {
                     self.instances[i].transition(now, State::Backup, Reason::FaultCleared, true, fx);

@@ -297,12 +297,15 @@ fn security(path: &Path, meta: &Metadata, uid: u32) -> Option<String> {
 ///
 /// Stricter than counting write bits alone: a non-root owner can always
 /// `chmod` the component writable, so any non-root owner is a finding. A
-/// world-writable directory is a finding even with the sticky bit: the bit
-/// only stops others from removing entries they do not own, and telling the
-/// safe cases apart is not worth the risk of getting one wrong.
+/// group- or world-writable directory with the sticky bit (`/tmp`) is not
+/// one, as in keepalived: others may add entries there but cannot rename or
+/// remove the root-owned entry below it, which is checked in its own right.
 fn insecure(owner: u32, group: u32, mode: u32) -> Option<String> {
+    let sticky_dir = mode & libc::S_IFMT == libc::S_IFDIR && mode & libc::S_ISVTX != 0;
     if owner != 0 {
         Some(format!("is owned by uid {owner}"))
+    } else if sticky_dir {
+        None
     } else if group != 0 && mode & 0o020 != 0 {
         Some(format!("is writable by group {group}"))
     } else if mode & 0o002 != 0 {
@@ -1203,7 +1206,9 @@ mod tests {
         assert!(insecure(0, 100, 0o100775).is_some());
         assert_eq!(insecure(0, 100, 0o100755), None);
         assert!(insecure(0, 0, 0o100757).is_some());
-        assert!(insecure(0, 0, 0o041777).is_some(), "sticky does not save a world-writable dir");
+        assert_eq!(insecure(0, 0, 0o041777), None, "a sticky directory like /tmp");
+        assert!(insecure(0, 0, 0o040777).is_some(), "world-writable without the sticky bit");
+        assert!(insecure(0, 0, 0o101777).is_some(), "the sticky bit means nothing on a file");
     }
 
     #[test]

@@ -17,8 +17,11 @@
 //! stay in the test's process group, so Ctrl-C on `cargo test` stops them
 //! as well; the next run deletes the namespaces such a run left behind.
 
+use std::ffi::CString;
 use std::fmt::Write as _;
 use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -699,6 +702,161 @@ impl Lab {
             .filter(|l| l.contains(&needle))
             .map(|l| !l.starts_with("Deleted"))
             .collect()
+    }
+}
+
+/// Is keepalived standing in for vipd (`VIPD_NETNS_KEEPALIVED_ONLY=1`)?
+#[allow(dead_code)]
+pub fn keepalived_only() -> bool {
+    std::env::var_os("VIPD_NETNS_KEEPALIVED_ONLY").is_some()
+}
+
+/// The daemon that really runs when a test asks for `kind`.
+#[allow(dead_code)]
+pub fn actual(kind: Kind) -> Kind {
+    if keepalived_only() { Kind::Keepalived } else { kind }
+}
+
+/// A helper process (a FIFO reader, ...) started by [`Lab::start_helper`].
+#[allow(dead_code)]
+pub struct Helper {
+    idx: usize,
+    /// Its stdout and stderr.
+    pub out: PathBuf,
+}
+
+/// One VRRP advertisement seen on the wire by [`Lab::capture_adverts`].
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug)]
+pub struct Advert {
+    /// The kernel's receive time stamp (since the Unix epoch).
+    pub at: Duration,
+    pub vrid: u8,
+    pub priority: u8,
+}
+
+#[allow(dead_code)]
+impl Lab {
+    /// The test's directory: configs, logs, and whatever scripts and files
+    /// the test gives the daemons.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The address 10.N.0.`host`.
+    pub fn host_addr(&self, host: u8) -> String {
+        format!("10.{}.0.{host}", self.net)
+    }
+
+    /// Does `r` have `addr` on eth0?
+    pub fn holds_addr(&self, r: Router, addr: &str) -> bool {
+        let out = self.ip(&["-n", &self.router_ns(r), "-o", "addr", "show", "dev", "eth0"]);
+        out.contains(&format!(" {addr}/"))
+    }
+
+    /// The state of instance `inst`'s last `(inst) Entering X STATE` line.
+    pub fn instance_state(&self, d: Daemon, inst: &str) -> Option<String> {
+        let prefix = format!("({inst}) Entering ");
+        self.log(d).lines().rev().find_map(|l| {
+            let rest = &l[l.find(&prefix)? + prefix.len()..];
+            Some(rest[..rest.find(" STATE")?].to_owned())
+        })
+    }
+
+    /// Starts `argv` in the host's namespace with stdout and stderr to
+    /// `<dir>/<name>`; Drop stops it like the daemons.
+    pub fn start_helper(&mut self, name: &str, argv: &[&str]) -> Helper {
+        let out = self.dir.join(name);
+        let mut cmd = Command::new(argv[0]);
+        cmd.args(&argv[1..]);
+        let idx = self.spawn(format!("{} ({name})", argv.join(" ")), cmd, &out, false);
+        Helper { idx, out }
+    }
+
+    /// Waits up to `timeout` for `h` to exit by itself; true if it did.
+    pub fn helper_exited(&mut self, h: &Helper, timeout: Duration) -> bool {
+        self.wait_exit(h.idx, timeout).is_some()
+    }
+
+    /// Waits up to `timeout` for daemon `d` to exit by itself; its status.
+    pub fn exit_within(&mut self, d: Daemon, timeout: Duration) -> Option<ExitStatus> {
+        self.wait_exit(d.idx, timeout)
+    }
+
+    /// Captures, for `period`, the VRRP adverts `r` sends: a packet socket
+    /// on `r`'s port of the switch (nothing to install, and it sees the
+    /// wire whatever the routers do), with the kernel's receive time stamps
+    /// so the test's own scheduling delays do not count as gaps.
+    pub fn capture_adverts(&self, r: Router, period: Duration) -> Vec<Advert> {
+        let ns = PathBuf::from(format!("/run/netns/{}", self.ns("sw")));
+        let port = CString::new(r.name()).expect("port name");
+        let src = [10, self.net, 0, r.host()];
+        // setns moves only the calling thread: a thread of its own, gone
+        // afterwards, keeps the test's threads in the host's namespace.
+        let t = std::thread::spawn(move || capture(&ns, &port, src, period));
+        t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+}
+
+/// The longest time between consecutive adverts (zero for fewer than two).
+#[allow(dead_code)]
+pub fn max_gap(adverts: &[Advert]) -> Duration {
+    adverts.windows(2).map(|w| w[1].at.saturating_sub(w[0].at)).max().unwrap_or_default()
+}
+
+/// The socket ioctl returning the last packet's receive time (`struct
+/// timeval`); the same number on every Linux architecture.
+const SIOCGSTAMP: libc::Ioctl = 0x8906;
+
+fn capture(ns: &Path, port: &CString, src: [u8; 4], period: Duration) -> Vec<Advert> {
+    let netns = fs::File::open(ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
+    // SAFETY: plain syscalls on descriptors this function owns; the buffers
+    // passed are live locals of the sizes given.
+    unsafe {
+        assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
+        // Protocol 0 until bound: no packet from another port gets queued
+        // between socket() and bind().
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let ifindex = libc::if_nametoindex(port.as_ptr());
+        assert_ne!(ifindex, 0, "switch port {port:?}: {}", io::Error::last_os_error());
+        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        // ETH_P_ALL: a bridge port's received frames reach the taps for all
+        // protocols only; the bridge consumes them before the IP ones.
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex as i32;
+        let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        let rc = libc::bind(fd.as_raw_fd(), (&raw const sll).cast(), len);
+        assert_eq!(rc, 0, "bind the packet socket: {}", io::Error::last_os_error());
+        // Wake up now and then to notice the end of the period.
+        let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
+        let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), len);
+        let deadline = Instant::now() + period;
+        let mut buf = [0u8; 2048];
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            let mut from: libc::sockaddr_ll = std::mem::zeroed();
+            let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            let (buf_ptr, from_ptr) = (buf.as_mut_ptr().cast(), (&raw mut from).cast());
+            let n = libc::recvfrom(fd.as_raw_fd(), buf_ptr, buf.len(), 0, from_ptr, &raw mut from_len);
+            let Ok(n) = usize::try_from(n) else { continue };
+            // An IPv4 packet (the socket is SOCK_DGRAM: no link header),
+            // protocol 112, from the router.
+            let p = &buf[..n];
+            let ipv4 = from.sll_protocol == (libc::ETH_P_IP as u16).to_be();
+            if !ipv4 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src {
+                continue;
+            }
+            let Some(vrrp) = p.get(usize::from(p[0] & 0x0f) * 4..).filter(|v| v.len() >= 3) else { continue };
+            let mut ts = libc::timeval { tv_sec: 0, tv_usec: 0 };
+            assert_eq!(libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut ts), 0, "SIOCGSTAMP");
+            let at = Duration::new(ts.tv_sec as u64, ts.tv_usec as u32 * 1000);
+            out.push(Advert { at, vrid: vrrp[1], priority: vrrp[2] });
+        }
+        out
     }
 }
 
