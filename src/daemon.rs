@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use async_io::Async;
+use crate::sys::reactor::{Async, Timer};
 
 use crate::config::{self, Family, Loaded};
 use crate::core::{Effect, Effects, Engine, Event, IfaceId, InstanceId, LogEvent, NotifyState, RxAdvert, State};
@@ -185,11 +185,7 @@ pub fn run(opts: &Options) -> u8 {
     };
     // Signals are caught before anything is installed, so a SIGTERM during
     // start-up is handled by the loop (releasing) instead of killing us.
-    let signals = match async_signal::Signals::new([
-        async_signal::Signal::Term,
-        async_signal::Signal::Int,
-        async_signal::Signal::Hup,
-    ]) {
+    let signals = match crate::sys::signals::Signals::new(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]) {
         Ok(s) => s,
         Err(e) => {
             fail(format_args!("signals: {e}"));
@@ -220,7 +216,8 @@ pub fn run(opts: &Options) -> u8 {
     }
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
-    let result = smol::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals)));
+    let result = crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals)))
+        .unwrap_or_else(Err);
     // Leave nothing behind, however the loop ended (stop is idempotent).
     d.borrow_mut().stop();
     match result {
@@ -1375,7 +1372,7 @@ async fn settle(tasks: &mut Vec<smol::Task<()>>, until: std::time::Instant) {
                 true
             },
             async {
-                async_io::Timer::at(until).await;
+                Timer::at(until).await;
                 false
             },
         )
@@ -1391,7 +1388,7 @@ async fn settle(tasks: &mut Vec<smol::Task<()>>, until: std::time::Instant) {
 async fn sleep_until(t: std::time::Instant, cancel: &smol::channel::Receiver<()>) -> bool {
     smol::future::or(
         async {
-            async_io::Timer::at(t).await;
+            Timer::at(t).await;
             true
         },
         async {
@@ -1487,7 +1484,7 @@ async fn main_loop(
     d: Rc<RefCell<Daemon>>,
     opts: &Options,
     sockets_changed: smol::channel::Receiver<()>,
-    signals: async_signal::Signals,
+    signals: crate::sys::signals::Signals,
 ) -> io::Result<()> {
     let mut scripts = ScriptTasks::default();
     let result = serve(ex, &d, opts, sockets_changed, signals, &mut scripts).await;
@@ -1501,7 +1498,7 @@ async fn serve(
     d: &Rc<RefCell<Daemon>>,
     opts: &Options,
     sockets_changed: smol::channel::Receiver<()>,
-    signals: async_signal::Signals,
+    signals: crate::sys::signals::Signals,
     scripts: &mut ScriptTasks,
 ) -> io::Result<()> {
     scripts.refresh(ex, d)?;
@@ -1531,18 +1528,15 @@ async fn serve(
 
     let mut readers = spawn_readers(ex, d)?;
 
-    use smol::stream::StreamExt;
-    let mut signals = signals;
     loop {
         // A signal, or sockets reopened behind the readers' backs.
-        let next = smol::future::or(async { signals.next().await.map(Some) }, async {
+        let next = smol::future::or(async { Some(signals.next().await) }, async {
             let _ = sockets_changed.recv().await;
-            Some(None)
+            None
         })
         .await;
         let sig = match next {
-            None => return Ok(()),
-            Some(None) => {
+            None => {
                 if d.borrow().stopping {
                     return Err(io::Error::other("an interface came back but its sockets could not be opened"));
                 }
@@ -1550,10 +1544,10 @@ async fn serve(
                 readers = spawn_readers(ex, d)?;
                 continue;
             }
-            Some(Some(sig)) => sig,
+            Some(sig) => sig,
         };
         match sig? {
-            async_signal::Signal::Hup => {
+            libc::SIGHUP => {
                 let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
                 if d.borrow().stopping {
                     return Err(io::Error::other("the reload left no usable sockets"));

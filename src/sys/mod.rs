@@ -11,3 +11,5 @@ pub mod sockopt;
 pub mod syslog;
 pub mod trackfile;
 pub mod vrrp;
+pub mod reactor;
+pub mod signals;

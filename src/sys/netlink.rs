@@ -18,7 +18,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use async_io::Async;
+use super::reactor::Async;
 use bytemuck::{Pod, Zeroable};
 use rustix::io::Errno;
 use rustix::net::netlink::SocketAddrNetlink;
@@ -846,10 +846,10 @@ mod tests {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "no event: {what}");
             let timeout = async {
-                async_io::Timer::after(left).await;
+                super::super::reactor::Timer::after(left).await;
                 Ok(())
             };
-            smol::block_on(smol::future::or(nl.readable(), timeout)).unwrap();
+            crate::sys::reactor::block_on(smol::future::or(nl.readable(), timeout)).unwrap().unwrap();
         }
     }
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use async_io::{Async, Timer};
+use super::reactor::{Async, Timer};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions, WaitIdStatus};
 use smol::channel::{Receiver, TryRecvError};
@@ -805,6 +805,11 @@ impl<'a> Lines<'a> {
 
 #[cfg(test)]
 mod tests {
+    /// The reactor's block_on; a reactor failure fails the test.
+    fn block_on<F: core::future::Future>(f: F) -> F::Output {
+        crate::sys::reactor::block_on(f).expect("reactor")
+    }
+
     use super::*;
     use crate::config::{InstanceConfig, TrackRef, TrackerConfig, TrackerId};
     use crate::wire::vrrp::Version;
@@ -860,7 +865,7 @@ mod tests {
     fn run_for(p: &Prepared, timeout: Option<Duration>) -> (Exit, Duration) {
         let (_tx, rx) = smol::channel::bounded(1);
         let start = Instant::now();
-        let exit = smol::block_on(run(p, &[], timeout, &rx, None));
+        let exit = block_on(run(p, &[], timeout, &rx, None));
         (exit, start.elapsed())
     }
 
@@ -868,7 +873,7 @@ mod tests {
         let (_tx, rx) = smol::channel::bounded(1);
         let mut lines = Vec::new();
         let mut sink = |l: &str| lines.push(l.to_owned());
-        let exit = smol::block_on(run(p, &[], timeout, &rx, Some(&mut sink)));
+        let exit = block_on(run(p, &[], timeout, &rx, Some(&mut sink)));
         (exit, lines)
     }
 
@@ -935,7 +940,7 @@ mod tests {
         let (_tx, rx) = smol::channel::bounded(1);
         let mut lines = Vec::new();
         let mut sink = |l: &str| lines.push(l.to_owned());
-        let exit = smol::block_on(run(&p, &["INSTANCE", "VI 1"], None, &rx, Some(&mut sink)));
+        let exit = block_on(run(&p, &["INSTANCE", "VI 1"], None, &rx, Some(&mut sink)));
         assert_eq!(exit, Exit::Code(0));
         assert_eq!(lines, ["INSTANCE|VI 1|"]);
     }
@@ -990,7 +995,7 @@ mod tests {
     fn dropping_the_sender_cancels() {
         let (tx, rx) = smol::channel::bounded::<()>(1);
         let start = Instant::now();
-        let exit = smol::block_on(future::or(run(&sh("sleep 30"), &[], None, &rx, None), async move {
+        let exit = block_on(future::or(run(&sh("sleep 30"), &[], None, &rx, None), async move {
             Timer::after(Duration::from_millis(200)).await;
             drop(tx);
             future::pending().await
@@ -1005,7 +1010,7 @@ mod tests {
         let p = sh("sleep 30");
         let ex = smol::LocalExecutor::new();
         let start = Instant::now();
-        let exit = smol::block_on(ex.run(async {
+        let exit = block_on(ex.run(async {
             let task = ex.spawn(run(&p, &[], Some(Duration::from_secs(20)), &rx, None));
             Timer::after(Duration::from_millis(100)).await;
             let _ = tx.send(()).await;
@@ -1018,9 +1023,9 @@ mod tests {
         let marker = dir.join("ran");
         let _ = tx.try_send(());
         let p = sh(&format!("touch {}", marker.display()));
-        assert_eq!(smol::block_on(run(&p, &[], None, &rx, None)), Exit::Cancelled);
+        assert_eq!(block_on(run(&p, &[], None, &rx, None)), Exit::Cancelled);
         drop(tx);
-        assert_eq!(smol::block_on(run(&p, &[], None, &rx, None)), Exit::Cancelled);
+        assert_eq!(block_on(run(&p, &[], None, &rx, None)), Exit::Cancelled);
         assert!(!marker.exists(), "a cancelled run started");
     }
 
@@ -1030,7 +1035,7 @@ mod tests {
         let (leader, bg) = (dir.join("leader"), dir.join("bg"));
         let p = sh(&format!("echo $$ > {}; sleep 30 & echo $! > {}; wait", leader.display(), bg.display()));
         let (_tx, rx) = smol::channel::bounded(1);
-        let exit = smol::block_on(future::or(run(&p, &[], None, &rx, None), async {
+        let exit = block_on(future::or(run(&p, &[], None, &rx, None), async {
             // Until the script has written both pids.
             while std::fs::read_to_string(&bg).map_or(true, |s| !s.ends_with('\n')) {
                 Timer::after(Duration::from_millis(10)).await;

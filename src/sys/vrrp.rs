@@ -21,7 +21,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use async_io::Async;
+use super::reactor::Async;
 use rustix::net::sockopt as rsock;
 use rustix::net::{AddressFamily, Protocol, RecvFlags, SendAncillaryBuffer, SendFlags, SocketFlags, SocketType};
 
@@ -751,7 +751,7 @@ mod tests {
     }
 
     fn recv_within(sock: &mut VrrpSocket, limit: Duration) -> Option<Got> {
-        smol::block_on(smol::future::or(
+        crate::sys::reactor::block_on(smol::future::or(
             async {
                 loop {
                     sock.readable().await.unwrap();
@@ -765,10 +765,11 @@ mod tests {
                 }
             },
             async {
-                smol::Timer::after(limit).await;
+                crate::sys::reactor::Timer::after(limit).await;
                 None
             },
         ))
+        .expect("reactor")
     }
 
     #[test]
