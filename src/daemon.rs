@@ -7,11 +7,14 @@
 //!  signals ──────┘
 //! ```
 //!
-//! Everything runs on one `smol::LocalExecutor` on the main thread. Each
-//! input has a task that waits for readiness on its own `dup` of the fd, so
-//! no task holds a borrow of the daemon across an await; when the fd is
-//! readable the task borrows the daemon, drains the fd without blocking and
-//! hands each event to the engine. Nothing on that path allocates.
+//! Everything runs on one thread: `sys::reactor::block_on` drives a
+//! `smol::LocalExecutor`. The hot inputs (timer, netlink, VRRP sockets) are
+//! polled by the top-level future itself ([`hot_path`]), each through its
+//! own `dup` of the fd, so nothing holds a borrow of the daemon across an
+//! await; when an fd is readable the daemon is borrowed, the fd drained
+//! without blocking and each event handed to the engine. Nothing on that
+//! path allocates. Signals, reloads, check scripts and notify lanes are
+//! tasks on the executor.
 
 use core::cell::RefCell;
 use core::net::IpAddr;
@@ -216,8 +219,8 @@ pub fn run(opts: &Options) -> u8 {
     }
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
-    let result = crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals)))
-        .unwrap_or_else(Err);
+    let result =
+        crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals))).unwrap_or_else(Err);
     // Leave nothing behind, however the loop ended (stop is idempotent).
     d.borrow_mut().stop();
     match result {
@@ -1270,21 +1273,51 @@ fn dup_async(fd: impl AsFd) -> io::Result<Async<OwnedFd>> {
     Async::new_nonblocking(dup)
 }
 
-fn spawn_readers<'a>(ex: &smol::LocalExecutor<'a>, d: &Rc<RefCell<Daemon>>) -> io::Result<Vec<smol::Task<()>>> {
-    let mut tasks = Vec::new();
-    let count = d.borrow().sockets.len();
-    for i in 0..count {
-        let ready = dup_async(d.borrow().sockets[i].as_fd())?;
-        let ds = d.clone();
-        tasks.push(ex.spawn(async move {
-            loop {
-                if ready.readable().await.is_err() {
-                    return;
+/// Copies of the VRRP sockets' fds, registered with the reactor, in the
+/// daemon's socket order.
+fn socket_dups(d: &Rc<RefCell<Daemon>>) -> io::Result<Vec<Async<OwnedFd>>> {
+    d.borrow().sockets.iter().map(|s| dup_async(s.as_fd())).collect()
+}
+
+/// The hot path: the timer, netlink and every VRRP socket, polled by the
+/// loop's top-level future rather than by tasks. Their wakeups then reach
+/// `block_on` directly instead of passing through the executor's run
+/// queue, which allocates a block every few dozen wakeups; a steady master
+/// or backup allocates nothing.
+///
+/// Each ready source is served once per wakeup (a socket drains at most 64
+/// packets), so one busy input cannot starve the others or the signals.
+async fn hot_path(
+    d: &Rc<RefCell<Daemon>>,
+    timer: &Async<OwnedFd>,
+    nl: &Async<OwnedFd>,
+    sockets: &RefCell<Vec<Async<OwnedFd>>>,
+) -> io::Result<()> {
+    use core::task::Poll;
+    let ready = |src: &Async<OwnedFd>, cx: &mut core::task::Context<'_>| -> io::Result<bool> {
+        match core::pin::Pin::new(&mut src.readable()).poll(cx) {
+            Poll::Ready(r) => r.map(|()| true),
+            Poll::Pending => Ok(false),
+        }
+    };
+    smol::future::poll_fn(|cx| {
+        let mut step = || -> io::Result<()> {
+            if ready(timer, cx)? {
+                d.borrow_mut().on_timer();
+                // Registers for the next expiry.
+                ready(timer, cx)?;
+            }
+            if ready(nl, cx)? {
+                d.borrow_mut().on_netlink();
+                ready(nl, cx)?;
+            }
+            let socks = sockets.borrow();
+            for (i, s) in socks.iter().enumerate() {
+                if !ready(s, cx)? {
+                    continue;
                 }
-                // Drain what is queued, but yield between bursts so one busy
-                // interface cannot starve the timer.
                 for _ in 0..64 {
-                    match ds.borrow_mut().on_packet(i) {
+                    match d.borrow_mut().on_packet(i) {
                         Ok(true) => {}
                         Ok(false) => break,
                         Err(e) => {
@@ -1293,10 +1326,17 @@ fn spawn_readers<'a>(ex: &smol::LocalExecutor<'a>, d: &Rc<RefCell<Daemon>>) -> i
                         }
                     }
                 }
+                // Armed again; fires at once if packets are left.
+                ready(s, cx)?;
             }
-        }));
-    }
-    Ok(tasks)
+            Ok(())
+        };
+        match step() {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    })
+    .await
 }
 
 /// Tasks that run scripts or watch files, restarted with each configuration.
@@ -1503,31 +1543,22 @@ async fn serve(
 ) -> io::Result<()> {
     scripts.refresh(ex, d)?;
     let timer = dup_async(&d.borrow().timer)?;
-    let dt = d.clone();
-    ex.spawn(async move {
-        loop {
-            if timer.readable().await.is_err() {
-                return;
-            }
-            dt.borrow_mut().on_timer();
-        }
-    })
-    .detach();
-
     let nl = dup_async(d.borrow().netlink.event_fd())?;
-    let dn = d.clone();
-    ex.spawn(async move {
-        loop {
-            if nl.readable().await.is_err() {
-                return;
-            }
-            dn.borrow_mut().on_netlink();
-        }
-    })
-    .detach();
+    let sockets = RefCell::new(socket_dups(d)?);
+    let control = control(ex, d, opts, sockets_changed, signals, scripts, &sockets);
+    smol::future::or(hot_path(d, &timer, &nl, &sockets), control).await
+}
 
-    let mut readers = spawn_readers(ex, d)?;
-
+/// Signals, reloads and reopened sockets.
+async fn control(
+    ex: &smol::LocalExecutor<'_>,
+    d: &Rc<RefCell<Daemon>>,
+    opts: &Options,
+    sockets_changed: smol::channel::Receiver<()>,
+    signals: crate::sys::signals::Signals,
+    scripts: &mut ScriptTasks,
+    sockets: &RefCell<Vec<Async<OwnedFd>>>,
+) -> io::Result<()> {
     loop {
         // A signal, or sockets reopened behind the readers' backs.
         let next = smol::future::or(async { Some(signals.next().await) }, async {
@@ -1540,8 +1571,7 @@ async fn serve(
                 if d.borrow().stopping {
                     return Err(io::Error::other("an interface came back but its sockets could not be opened"));
                 }
-                readers.clear();
-                readers = spawn_readers(ex, d)?;
+                *sockets.borrow_mut() = socket_dups(d)?;
                 continue;
             }
             Some(sig) => sig,
@@ -1553,9 +1583,7 @@ async fn serve(
                     return Err(io::Error::other("the reload left no usable sockets"));
                 }
                 if reloaded {
-                    // Dropping a task cancels it (and closes its fd copy).
-                    readers.clear();
-                    readers = spawn_readers(ex, d)?;
+                    *sockets.borrow_mut() = socket_dups(d)?;
                     scripts.refresh(ex, d)?;
                 }
             }

@@ -277,6 +277,11 @@ impl Notifier {
     /// the FIFO line. Returns the number of FIFO lines dropped so far.
     pub fn notify(&mut self, set: &NotifySet, group: bool, name: &str, what: What, priority: u8) {
         let kind = if group { "GROUP" } else { "INSTANCE" };
+        // The common case, nothing configured, must not allocate: this runs
+        // on every lower-priority advert a master hears.
+        if self.fifos.is_empty() && set.generic.is_none() && Plan::specific(set, what).is_none() {
+            return;
+        }
         for f in &mut self.fifos {
             f.notify(kind, name, what.name(), priority);
         }
