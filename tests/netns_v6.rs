@@ -1,5 +1,6 @@
 //! Real-network tests over IPv6: vipd against vipd and against keepalived 2.2
-//! in both roles, and a pair of routers running an IPv4 and an IPv6 instance
+//! in both roles, multicast and unicast (`unicast_src_ip`/`unicast_peer`
+//! with the routers' fd00:N:: addresses), and a pair of routers running an IPv4 and an IPv6 instance
 //! side by side on the same interface. The lab is `tests/netns/lab.rs`
 //! (network namespaces, a bridge, vipd and keepalived for real); this file
 //! adds the IPv6 side: `fd00:N::/64` on the LAN (routers `::1` and `::2`,
@@ -60,13 +61,17 @@ struct Inst {
     name: &'static str,
     vrid: u8,
     v6: bool,
+    /// `unicast_src_ip` / `unicast_peer` with the routers' fd00:N:: addresses.
+    unicast: bool,
 }
 
 /// The IPv6 instance, alone or next to [`VI_4`]: the same VRID, since
 /// IPv4 and IPv6 are separate VRRP routers (RFC 5798 §5.2.3, different
 /// multicast groups and virtual MACs).
-const VI_6: Inst = Inst { name: "VI_6", vrid: 51, v6: true };
-const VI_4: Inst = Inst { name: "VI_4", vrid: 51, v6: false };
+const VI_6: Inst = Inst { name: "VI_6", vrid: 51, v6: true, unicast: false };
+const VI_4: Inst = Inst { name: "VI_4", vrid: 51, v6: false, unicast: false };
+/// VRRPv3 over IPv6 unicast: adverts to the peer's global address.
+const VI_6U: Inst = Inst { unicast: true, ..VI_6 };
 const DUAL: [Inst; 2] = [VI_4, VI_6];
 
 fn router_name(r: Router) -> &'static str {
@@ -277,6 +282,11 @@ impl Lab6 {
                 let _ = writeln!(s, "    version 3");
             }
             let _ = writeln!(s, "    advert_int {}", v.advert.as_secs_f64());
+            if i.unicast {
+                let (me, peer) = if r == R1 { (1, 2) } else { (2, 1) };
+                let _ = writeln!(s, "    unicast_src_ip {}", self.addr6(me));
+                let _ = writeln!(s, "    unicast_peer {{\n        {}\n    }}", self.addr6(peer));
+            }
             let prefix = if i.v6 { 64 } else { 24 };
             let _ = writeln!(s, "    virtual_ipaddress {{\n        {}/{prefix}\n    }}\n}}", self.vip_of(i));
         }
@@ -492,6 +502,21 @@ fn v6_harness_keepalived_keepalived() {
 /// Dual stack: each router runs VI_4 (IPv4 VIP) and VI_6 (IPv6 VIP), both
 /// VRID 51, on eth0. Both elect R1, both move to R2 on SIGTERM and back
 /// when R1 returns; the client keeps reaching both VIPs.
+#[test]
+fn v6_unicast_vipd_vipd() {
+    failover_cycle("v6u-vv", 163, (VIPD, VIPD), &[VI_6U]);
+}
+
+#[test]
+fn v6_unicast_vipd_master_keepalived_backup() {
+    failover_cycle("v6u-vk", 164, (VIPD, KA), &[VI_6U]);
+}
+
+#[test]
+fn v6_unicast_keepalived_master_vipd_backup() {
+    failover_cycle("v6u-kv", 165, (KA, VIPD), &[VI_6U]);
+}
+
 #[test]
 fn dual_stack_vipd_vipd() {
     failover_cycle("ds-vv", 121, (VIPD, VIPD), &DUAL);
