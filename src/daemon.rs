@@ -188,7 +188,15 @@ pub fn run(opts: &Options) -> u8 {
     };
     // Signals are caught before anything is installed, so a SIGTERM during
     // start-up is handled by the loop (releasing) instead of killing us.
-    let signals = match crate::sys::signals::Signals::new(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]) {
+    // As process 1 or a subreaper, vipd inherits the orphans of scripts and
+    // must reap them (SIGCHLD).
+    let orphans = crate::sys::script::adopts_orphans();
+    let wanted: &[i32] = if orphans {
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD]
+    } else {
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]
+    };
+    let signals = match crate::sys::signals::Signals::new(wanted) {
         Ok(s) => s,
         Err(e) => {
             fail(format_args!("signals: {e}"));
@@ -1577,6 +1585,9 @@ async fn control(
             Some(sig) => sig,
         };
         match sig? {
+            libc::SIGCHLD => {
+                crate::sys::script::reap_orphans();
+            }
             libc::SIGHUP => {
                 let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
                 if d.borrow().stopping {

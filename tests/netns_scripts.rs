@@ -696,3 +696,65 @@ fn debug_log_shows_script_output() {
     }
     stop(&mut lab, a);
 }
+
+/// The processes whose parent is `ppid`, with their state letter.
+fn children_of(ppid: u32) -> Vec<(u32, char)> {
+    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+        let after = stat.get(stat.rfind(')')? + 1..)?;
+        let mut f = after.split_whitespace();
+        let state = f.next()?.chars().next()?;
+        let parent: u32 = f.next()?.parse().ok()?;
+        (parent == ppid).then_some((pid, state))
+    })
+    .collect()
+}
+
+/// vipd as process 1 of a PID namespace (a container's init): a check
+/// script that leaves a background `sleep` behind orphans it to vipd, which
+/// must reap it when it exits (SIGCHLD) while leaving its own scripts to
+/// their pidfds; no zombie may pile up. SIGTERM still reaches it (blocked
+/// signals read from a signalfd are delivered to a namespace's init).
+#[test]
+fn orphans_of_scripts_are_reaped_when_vipd_is_process_1() {
+    let test = "pid1";
+    if lab::keepalived_only() {
+        eprintln!("{test}: vipd only (keepalived is not run as process 1 here)");
+        return;
+    }
+    let Some(mut lab) = Lab::new(test, 131) else { return };
+    let orphan = write_script(&lab, "orphan.sh", "sleep 0.2 &\nexit 0\n");
+    let chk = vrrp_script("orphan", &orphan, 0, "");
+    let conf = config("", &format!("{chk}\n{}", instance("VI_1", 51, &lab.vip(), 150, &track_script(&["orphan"]))));
+    let wrapper = ["unshare", "--pid", "--fork", "--kill-child=TERM", "--mount-proc"];
+    let a = lab.start_vipd_wrapped(R1, &conf, &wrapper);
+    lab.wait_for(a, MASTER);
+    // vipd's pid as seen from here: the child of `unshare`, running vipd.
+    let vipd = env!("CARGO_BIN_EXE_vipd");
+    let find = || {
+        fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|e| {
+            let cmd = fs::read(e.path().join("cmdline")).ok()?;
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let first = cmd.split(|&b| b == 0).next()?;
+            let conf_dir = lab.dir().display().to_string();
+            (first == vipd.as_bytes() && String::from_utf8_lossy(&cmd).contains(&conf_dir)).then_some(pid)
+        })
+    };
+    let pid = find().unwrap_or_else(|| panic!("{test}: vipd's pid not found\n{}", lab.status()));
+    // Three runs, each orphaning a sleep that ends 0.2 s later.
+    std::thread::sleep(Duration::from_millis(3500));
+    let zombies = |ps: Vec<(u32, char)>| ps.into_iter().filter(|p| p.1 == 'Z').map(|p| p.0).collect::<Vec<_>>();
+    let first = zombies(children_of(pid));
+    std::thread::sleep(Duration::from_millis(300));
+    let lasting: Vec<u32> = zombies(children_of(pid)).into_iter().filter(|z| first.contains(z)).collect();
+    assert!(lasting.is_empty(), "{test}: zombies {lasting:?} under vipd (pid {pid})\n{}", lab.status());
+    // `unshare` ignores SIGTERM while it waits; vipd gets it straight from
+    // this, an ancestor namespace.
+    let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().is_ok_and(|s| s.success());
+    assert!(sent, "{test}: kill -TERM {pid}");
+    lab.wait_for(a, "(VI_1) Stopped");
+    lab.eventually("the VIP released", Duration::from_secs(3), |l| !l.holds_vip(R1));
+}

@@ -463,7 +463,7 @@ pub async fn run(
         Ok(spawned) => spawned,
         Err(e) => return Exit::SpawnFailed(e),
     };
-    let mut leader = Leader { pid, reaped: false };
+    let mut leader = Leader::new(pid);
     let pidfd = match watch(pid) {
         Ok(fd) => fd,
         Err(e) => {
@@ -647,6 +647,41 @@ fn watch(pid: Pid) -> io::Result<Async<OwnedFd>> {
     Async::new_nonblocking(fd)
 }
 
+/// Whether orphans become vipd's children: it is process 1 (a container's
+/// init) or a child subreaper. Then [`reap_orphans`] must run on SIGCHLD.
+pub fn adopts_orphans() -> bool {
+    rustix::process::getpid().is_init() || rustix::process::child_subreaper().is_ok_and(|p| p.is_some())
+}
+
+/// Reaps vipd's exited children that are not script leaders it supervises:
+/// the background processes of scripts, reparented to vipd when it is
+/// process 1 or a subreaper. Without this they would stay zombies. Returns
+/// how many were reaped.
+pub fn reap_orphans() -> usize {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    let mut reaped = 0;
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if LIVE.with(|l| l.borrow().contains(&pid)) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').and_then(|i| stat.get(i + 1..)) else { continue };
+        let mut fields = after.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next().and_then(|p| p.parse::<u32>().ok()));
+        if state != Some("Z") || ppid != Some(me) {
+            continue;
+        }
+        let Some(p) = Pid::from_raw(pid) else { continue };
+        if let Ok(Some(_)) = rustix::process::waitid(WaitId::Pid(p), WaitIdOptions::EXITED | WaitIdOptions::NOHANG) {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
 /// The script's first process, whose pid is also its process group id.
 /// Dropping it unreaped kills the group and reaps it, so an abandoned run
 /// leaves no zombie and no stray script behind.
@@ -655,7 +690,24 @@ struct Leader {
     reaped: bool,
 }
 
+thread_local! {
+    /// Leaders not yet reaped: the orphan sweep must leave them to their
+    /// own pidfds, which want their exit status.
+    static LIVE: core::cell::RefCell<Vec<i32>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
 impl Leader {
+    fn new(pid: Pid) -> Leader {
+        LIVE.with(|l| l.borrow_mut().push(pid.as_raw_nonzero().get()));
+        Leader { pid, reaped: false }
+    }
+
+    fn mark_reaped(&mut self) {
+        self.reaped = true;
+        let raw = self.pid.as_raw_nonzero().get();
+        LIVE.with(|l| l.borrow_mut().retain(|&p| p != raw));
+    }
+
     /// Signals the group and the leader. Only before the reap: until then
     /// the leader's pid, hence the group id, cannot belong to anyone else.
     fn signal(&self, sig: Signal) {
@@ -676,14 +728,14 @@ impl Leader {
         };
         match result {
             Ok(Some(status)) => {
-                self.reaped = true;
+                self.mark_reaped();
                 Ok(Some(status))
             }
             Ok(None) | Err(Errno::INTR) => Ok(None),
             Err(e) => {
                 // ECHILD: reaped by someone else (a SIGCHLD sweep). The pid may
                 // already name another process: never signal it again.
-                self.reaped = true;
+                self.mark_reaped();
                 Err(e)
             }
         }
@@ -697,7 +749,7 @@ impl Leader {
         }
         self.signal(Signal::KILL);
         while let Err(Errno::INTR) = rustix::process::waitid(WaitId::Pid(self.pid), WaitIdOptions::EXITED) {}
-        self.reaped = true;
+        self.mark_reaped();
     }
 }
 
