@@ -141,6 +141,8 @@ struct Daemon {
     plan: Plan,
     notifier: Notifier,
     files: Option<crate::sys::trackfile::Watcher>,
+    /// The check script whose result is being handled, and how it ended.
+    last_exit: Option<(Rc<str>, String)>,
 }
 
 /// One GARP or NA spaced out by the configured interval.
@@ -513,6 +515,7 @@ impl Daemon {
             plan,
             notifier: Notifier::new(),
             files,
+            last_exit: None,
         };
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
@@ -737,8 +740,11 @@ impl Daemon {
         // State lines first, as keepalived logs them before setting the
         // addresses; the effects themselves keep the engine's order.
         for e in fx.iter() {
-            if let Effect::StateChange { inst, from, to, reason, .. } = *e {
-                self.log_state(inst, from, to, reason);
+            match *e {
+                Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
+                // A script's verdict reads before the state change it causes.
+                Effect::Log(l @ LogEvent::ScriptStatus { .. }) => self.log_event(now, l),
+                _ => {}
             }
         }
         for e in fx.iter() {
@@ -771,6 +777,7 @@ impl Daemon {
                         log!(self.log, "VRRP_Group({name}) Syncing instances to {} state", state.name());
                         self.notifier.notify(set, true, name, What::State(state), 0);
                     }
+                    self.report_fifo_drops();
                 }
                 Effect::Log(l) => {
                     match l {
@@ -778,6 +785,8 @@ impl Daemon {
                             self.notify_instance(inst, What::MasterRxLowerPri)
                         }
                         LogEvent::PriorityChanged { inst, .. } => self.notify_priority(inst),
+                        // Logged with the state lines.
+                        LogEvent::ScriptStatus { .. } => continue,
                         _ => {}
                     }
                     self.log_event(now, l)
@@ -819,24 +828,23 @@ impl Daemon {
             log!(self.log, "notify FIFO full (nobody reading?): {dropped} line(s) dropped so far");
             self.notifier.fifo_dropped_logged = dropped;
         }
+        let dropped = self.notifier.jobs_dropped;
+        let last = self.notifier.jobs_dropped_logged;
+        if dropped > last && (last == 0 || dropped / 100 > last / 100) {
+            log!(self.log, "notify scripts fall behind their events: {dropped} run(s) dropped so far");
+            self.notifier.jobs_dropped_logged = dropped;
+        }
     }
 
     /// A check script finished: log a change of verdict, then tell the
     /// engine.
     fn script_result(&mut self, check: &scripts::CheckPlan, exit: &crate::sys::script::Exit) {
         let before = self.engine.tracker_status(check.tracker);
-        let now = clock::now();
-        self.handle(now, Event::ScriptResult { tracker: check.tracker, success: exit.success() });
-        let after = self.engine.tracker_status(check.tracker);
-        if before != after {
-            match after {
-                Some(crate::core::track::TrackStatus::Up) => log!(self.log, "VRRP_Script({}) succeeded", check.name),
-                Some(crate::core::track::TrackStatus::Down) => {
-                    log!(self.log, "VRRP_Script({}) failed ({})", check.name, scripts::describe(exit))
-                }
-                _ => {}
-            }
-        } else if !exit.success() && self.log.detail {
+        // For the verdict line the engine asks for (LogEvent::ScriptStatus).
+        self.last_exit = Some((check.name.clone(), scripts::describe(exit)));
+        self.handle(clock::now(), Event::ScriptResult { tracker: check.tracker, success: exit.success() });
+        self.last_exit = None;
+        if before == self.engine.tracker_status(check.tracker) && !exit.success() && self.log.detail {
             log!(self.log, "VRRP_Script({}) run failed ({})", check.name, scripts::describe(exit));
         }
     }
@@ -1069,6 +1077,15 @@ impl Daemon {
                 let name = self.engine.ifaces().get(usize::from(iface.0)).map_or("?", |f| f.name.as_str());
                 log!(self.log, "`{name}` has more addresses than vipd tracks; {addr} is not used as an advert source")
             }
+            LogEvent::ScriptStatus { up, .. } => {
+                if let Some((name, why)) = &self.last_exit {
+                    if up {
+                        log!(self.log, "VRRP_Script({name}) succeeded");
+                    } else {
+                        log!(self.log, "VRRP_Script({name}) failed ({why})");
+                    }
+                }
+            }
             LogEvent::VipDeleted { inst, addr } => {
                 log!(self.log, "({}) virtual address {addr} was deleted; releasing mastership", self.name(inst))
             }
@@ -1294,7 +1311,8 @@ fn socket_dups(d: &Rc<RefCell<Daemon>>) -> io::Result<Vec<Async<OwnedFd>>> {
 /// or backup allocates nothing.
 ///
 /// Each ready source is served once per wakeup (a socket drains at most 64
-/// packets), so one busy input cannot starve the others or the signals.
+/// packets), so one busy input cannot starve the others or the signals;
+/// sockets come before the timer.
 async fn hot_path(
     d: &Rc<RefCell<Daemon>>,
     timer: &Async<OwnedFd>,
@@ -1310,32 +1328,38 @@ async fn hot_path(
     };
     smol::future::poll_fn(|cx| {
         let mut step = || -> io::Result<()> {
-            if ready(timer, cx)? {
-                d.borrow_mut().on_timer();
-                // Registers for the next expiry.
-                ready(timer, cx)?;
-            }
-            if ready(nl, cx)? {
-                d.borrow_mut().on_netlink();
-                ready(nl, cx)?;
-            }
+            // Adverts first: after a stall (a loaded machine), those already
+            // queued must be seen before a backup's down timer, which was
+            // due meanwhile, is acted on. Otherwise the backup would take
+            // over from a master that is alive.
             let socks = sockets.borrow();
             for (i, s) in socks.iter().enumerate() {
                 if !ready(s, cx)? {
                     continue;
                 }
                 for _ in 0..64 {
-                    match d.borrow_mut().on_packet(i) {
+                    let got = d.borrow_mut().on_packet(i);
+                    match got {
                         Ok(true) => {}
                         Ok(false) => break,
                         Err(e) => {
-                            let _ = writeln!(io::stderr().lock(), "vipd: receive error: {e}");
+                            d.borrow().log.line(format_args!("receive error: {e}"));
                             break;
                         }
                     }
                 }
                 // Armed again; fires at once if packets are left.
                 ready(s, cx)?;
+            }
+            drop(socks);
+            if ready(nl, cx)? {
+                d.borrow_mut().on_netlink();
+                ready(nl, cx)?;
+            }
+            if ready(timer, cx)? {
+                d.borrow_mut().on_timer();
+                // Registers for the next expiry.
+                ready(timer, cx)?;
             }
             Ok(())
         };
@@ -1386,8 +1410,15 @@ impl ScriptTasks {
         if let Some(w) = &dm.files {
             let ready = dup_async(w.fd())?;
             let df = d.clone();
+            let cancel = cancel.clone();
             self.checks.push(ex.spawn(async move {
-                while ready.readable().await.is_ok() {
+                // Checked first: after a reload this task's fd is the old
+                // watcher's, which nobody drains any more, so it would stay
+                // readable and spin.
+                while !cancel.is_closed() && ready.readable().await.is_ok() {
+                    if cancel.is_closed() {
+                        return;
+                    }
                     df.borrow_mut().on_files();
                 }
             }));
@@ -1468,7 +1499,9 @@ async fn check_task(
         let mut out = move |line: &str| dl.borrow().log.line(format_args!("VRRP_Script({name}) output: {line}"));
         let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
         let exit = crate::sys::script::run(&plan.script, &[], Some(plan.timeout), &cancel, output).await;
-        if exit == crate::sys::script::Exit::Cancelled {
+        // A run that ended as a reload cancelled it: its tracker id belongs
+        // to the old configuration.
+        if exit == crate::sys::script::Exit::Cancelled || cancel.is_closed() {
             return;
         }
         d.borrow_mut().script_result(&plan, &exit);
@@ -1580,6 +1613,10 @@ async fn control(
                     return Err(io::Error::other("an interface came back but its sockets could not be opened"));
                 }
                 *sockets.borrow_mut() = socket_dups(d)?;
+                // The new copies are armed only when the hot path is polled
+                // again; nothing else may wake it before a backup's down
+                // timer does (a false takeover).
+                smol::future::yield_now().await;
                 continue;
             }
             Some(sig) => sig,
@@ -1596,6 +1633,8 @@ async fn control(
                 if reloaded {
                     *sockets.borrow_mut() = socket_dups(d)?;
                     scripts.refresh(ex, d)?;
+                    // As above: the hot path must arm the new copies now.
+                    smol::future::yield_now().await;
                 }
             }
             _ => {

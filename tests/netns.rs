@@ -473,3 +473,34 @@ fn v3_rfc9568_checksum_sender_and_pseudo_header_peer_vipd_vipd() {
     lab.wait_for(b, MASTER);
     lab.converges_on(R2, settle(&v2));
 }
+
+/// SIGHUP to the backup, three times, then to the master: both keep their
+/// roles and nobody releases or takes the VIP. (A reload reopens the
+/// receive sockets; they must be listened to at once, or the backup's
+/// down timer fires on adverts it never read.)
+#[test]
+fn reload_keeps_roles_vipd_vipd() {
+    let Some(mut lab) = Lab::new("reload", 42) else { return };
+    let (v1, v2) = (high(Vrrp::V3), low(Vrrp::V3));
+    let b = start(&mut lab, R2, VIPD, &v2);
+    let a = start(&mut lab, R1, VIPD, &v1);
+    lab.wait_for(a, MASTER);
+    lab.converges_on(R1, settle(&v1));
+    for _ in 0..3 {
+        lab.hup(b);
+        lab.wait_for(b, "Reload finished");
+        lab.stays("R1 alone holds the VIP after a backup reload", Duration::from_millis(700), |l| {
+            l.holds_vip(R1) && !l.holds_vip(R2)
+        });
+    }
+    lab.hup(a);
+    lab.wait_for(a, "Reload finished");
+    lab.stays("R1 alone holds the VIP after its own reload", Duration::from_millis(700), |l| {
+        l.holds_vip(R1) && !l.holds_vip(R2)
+    });
+    let log_b = lab.log(b);
+    assert!(!log_b.contains(MASTER), "the backup took over during a reload\n{}", lab.status());
+    assert_eq!(lab.log(a).matches(MASTER).count(), 1, "the master left and came back\n{}", lab.status());
+    stop(&mut lab, a);
+    stop(&mut lab, b);
+}

@@ -618,6 +618,29 @@ fn track_file(test: &str, net: u8, weight: i32) {
     println!("{test}: file 0: VIP on {first:?} after {} ms (bound {} ms)", took.as_millis(), bound.as_millis());
     let expected = if weight == 0 { "MASTER" } else { "BACKUP" };
     assert_eq!(lab.state(a).as_deref(), Some(expected), "{test}: R1 after writing 0\n{}", lab.status());
+
+    if lab::actual(VIPD) == VIPD {
+        // After a reload the file is still followed, by one watcher: the
+        // old one must not be left polling a queue nobody drains (which
+        // spun a core).
+        lab.hup(a);
+        lab.wait_for(a, "Reload finished");
+        fs::write(&prio, "0\n").expect("write prio");
+        let pid = fs::read_to_string(lab.pid_file(R1, VIPD)).expect("pid file").trim().to_owned();
+        let ticks = || -> u64 {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+            let f: Vec<&str> = after.split_whitespace().collect();
+            // utime and stime: fields 14 and 15 of stat, 12 and 13 here.
+            f.get(11).zip(f.get(12)).map_or(0, |(u, s)| u.parse::<u64>().unwrap_or(0) + s.parse::<u64>().unwrap_or(0))
+        };
+        let before = ticks();
+        std::thread::sleep(Duration::from_secs(2));
+        let used = ticks() - before;
+        assert!(used < 50, "{test}: vipd used {used} ticks of CPU in 2 s after a reload\n{}", lab.status());
+        fs::write(&prio, "1\n").expect("write prio");
+        moves_to(&lab, second, &vip, takeover(100) + SLACK);
+    }
     stop(&mut lab, a);
 }
 

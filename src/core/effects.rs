@@ -86,6 +86,9 @@ pub enum LogEvent {
     AddressNotTracked { iface: IfaceId, addr: IpAddr },
     /// A VIP this master owns was deleted from the interface.
     VipDeleted { inst: InstanceId, addr: IpAddr },
+    /// A check script's verdict changed (before the state changes it
+    /// causes, so the log reads in cause-and-effect order).
+    ScriptStatus { tracker: crate::config::TrackerId, up: bool },
 }
 
 /// The effect buffer a caller passes to `handle`; reuse it between calls.

@@ -363,6 +363,8 @@ impl Engine {
             Event::ScriptResult { tracker, success } => {
                 if let Some(t) = self.trackers.get_mut(usize::from(tracker.0)) {
                     if t.script_result(success) {
+                        let up = t.status == TrackStatus::Up;
+                        fx.push(Effect::Log(LogEvent::ScriptStatus { tracker, up }));
                         self.reevaluate(now, fx);
                     }
                 }
@@ -403,8 +405,8 @@ impl Engine {
         self.started = true;
         for (t, cfg_name) in self.trackers.iter_mut().zip(self.tracker_names.iter()) {
             let prev = old.tracker_names.iter().position(|n| n == cfg_name).and_then(|i| old.trackers.get(i));
-            if let Some(prev) = prev.filter(|p| p.kind == t.kind) {
-                *t = *prev;
+            if let Some(prev) = prev {
+                t.carry_over(prev);
             }
         }
         for i in 0..self.instances.len() {

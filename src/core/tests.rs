@@ -693,3 +693,28 @@ fn a_crowd_of_ipv4_addresses_does_not_push_out_the_link_local_source() {
     // The primary IPv4 address is still the first one.
     assert_eq!(e.ifaces()[0].primary4(), Some([10, 0, 0, 1].into()));
 }
+
+#[test]
+fn reload_keeps_a_check_scripts_verdict_when_its_counts_change() {
+    use crate::config::{TrackRef, TrackerConfig, TrackerId, TrackerKind};
+    let cfg = |fall: u32| {
+        let mut c = one(v2(150));
+        c.trackers.push(TrackerConfig {
+            kind: TrackerKind::Script { rise: 1, fall, init_fail: false },
+            ..TrackerConfig::script("chk", &["true"])
+        });
+        c.instances[0].track.push(TrackRef { tracker: TrackerId(0), weight: 0, reverse: false });
+        c
+    };
+    let (mut old, mut fx) = started(cfg(2));
+    assert_eq!(inst(&old).state, State::Init, "waits for the check");
+    old.handle(secs(0), Event::ScriptResult { tracker: TrackerId(0), success: true }, &mut fx);
+    old.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&old).state, State::Master);
+    // `fall 2` -> `fall 3`: the verdict carries over by name; the master
+    // neither releases nor waits for the script again.
+    let (mut new, mut fx) = reported(&cfg(3), true);
+    new.start_from(&old, secs(5), &mut fx);
+    assert_eq!(inst(&new).state, State::Master);
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SendAdvert { priority: 0, .. } | Effect::RemoveVips { .. })));
+}

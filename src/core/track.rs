@@ -67,6 +67,20 @@ impl Tracker {
         self.streak = 0;
     }
 
+    /// After a reload, a check script of the same name keeps its verdict,
+    /// whatever its new `rise`/`fall`/`init_fail` (counting starts afresh),
+    /// as keepalived carries script results by name: changing `fall` must
+    /// not make a master let go. A tracked file keeps the value just read
+    /// from it (its path may have changed), so nothing is carried.
+    pub fn carry_over(&mut self, prev: &Tracker) {
+        if let (TrackerKind::Script { .. }, TrackerKind::Script { .. }) = (self.kind, prev.kind) {
+            if prev.status != TrackStatus::Unknown {
+                self.status = prev.status;
+            }
+            self.streak = 0;
+        }
+    }
+
     /// Sets a `track_file` value; returns whether it changed.
     pub fn file_value(&mut self, value: i64) -> bool {
         let changed = self.value != value;

@@ -23,6 +23,12 @@ use crate::sys::script::{self, Exit, Prepared};
 /// keepalived has no limit; vipd(8) documents this one.
 pub const NOTIFY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
+/// Notify scripts queued per instance or group at most. A script slower
+/// than the events that queue it (a `notify_master_rx_lower_pri` during a
+/// storm of lower-priority adverts) must not grow memory without bound;
+/// what does not fit is dropped and counted in the log.
+const LANE_QUEUE: usize = 1024;
+
 /// On shutdown, queued STOP notifications get this long to finish before
 /// the scripts still running are stopped (keepalived gives STOP scripts 1 s).
 pub const STOP_WAIT: StdDuration = StdDuration::from_secs(1);
@@ -214,6 +220,9 @@ pub struct Notifier {
     pub checks_changed: bool,
     /// FIFO lines dropped so far (nobody reading and the pipe full).
     pub fifo_dropped_logged: u64,
+    /// Notify scripts not queued because their lane was full.
+    pub jobs_dropped: u64,
+    pub jobs_dropped_logged: u64,
 }
 
 impl Notifier {
@@ -230,6 +239,8 @@ impl Notifier {
             check_cancel_rx: cancel_rx,
             checks_changed: true,
             fifo_dropped_logged: 0,
+            jobs_dropped: 0,
+            jobs_dropped_logged: 0,
         }
     }
 
@@ -260,7 +271,7 @@ impl Notifier {
         self.lanes.retain(|k, _| keys.contains(k));
         for k in keys {
             self.lanes.entry(k).or_insert_with(|| {
-                let (tx, rx) = smol::channel::unbounded();
+                let (tx, rx) = smol::channel::bounded(LANE_QUEUE);
                 self.new_lanes.push(rx);
                 tx
             });
@@ -286,10 +297,12 @@ impl Notifier {
             f.notify(kind, name, what.name(), priority);
         }
         let Some(lane) = self.lanes.get(&lane_key(group, name)) else { return };
-        let queue = |script: &Rc<Prepared>, extra: Option<[String; 4]>, keyword: &str| {
+        let mut dropped = 0;
+        let mut queue = |script: &Rc<Prepared>, extra: Option<[String; 4]>, keyword: &str| {
             let label = format!("{}({name}) {keyword}", if group { "VRRP_Group" } else { "" });
-            // Unbounded: a notification is never lost for want of room.
-            let _ = lane.try_send(Job { script: script.clone(), extra, label });
+            if lane.try_send(Job { script: script.clone(), extra, label }).is_err() {
+                dropped += 1;
+            }
         };
         if let Some(s) = Plan::specific(set, what) {
             let keyword = match what {
@@ -307,6 +320,7 @@ impl Notifier {
             let extra = [kind.to_owned(), name.to_owned(), what.name().to_owned(), priority.to_string()];
             queue(s, Some(extra), "notify");
         }
+        self.jobs_dropped += dropped;
     }
 
     /// FIFO lines dropped since start (all FIFOs).

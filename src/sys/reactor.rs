@@ -128,6 +128,23 @@ impl Reactor {
     }
 
     fn poll_readable(&self, fd: BorrowedFd<'_>, key: usize, generation: u32, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        // A replaced waker is dropped only after the borrow ends: dropping
+        // the last reference to a task could drop sources and timers, which
+        // borrow these tables.
+        let mut replaced = None;
+        let poll = self.poll_readable_inner(fd, key, generation, cx, &mut replaced);
+        drop(replaced);
+        poll
+    }
+
+    fn poll_readable_inner(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: usize,
+        generation: u32,
+        cx: &Context<'_>,
+        replaced: &mut Option<Waker>,
+    ) -> Poll<io::Result<()>> {
         let mut slots = self.slots.borrow_mut();
         let Some(slot) = slots.get_mut(key) else {
             return Poll::Ready(Err(io::Error::other("reactor: unknown source")));
@@ -138,7 +155,7 @@ impl Reactor {
         }
         match &slot.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
+            _ => *replaced = slot.waker.replace(cx.waker().clone()),
         }
         if !slot.armed {
             let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
@@ -156,8 +173,8 @@ impl Reactor {
             (None, Some(t)) => Some(t.saturating_duration_since(Instant::now())),
             (a, None) => a,
         };
-        // rustix rounds up to whole milliseconds where the kernel lacks
-        // epoll_pwait2, so a timer due in under a millisecond does not spin.
+        // rustix passes whole milliseconds, rounded up, so a timer due in
+        // under a millisecond does not spin.
         let spec = timeout.map(|d| rustix::time::Timespec {
             tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: i64::from(d.subsec_nanos()),
@@ -308,13 +325,14 @@ impl Future for Timer {
             }
             return Poll::Ready(now);
         }
+        let mut replaced = None;
         let mut timers = r.timers.borrow_mut();
         match self.key.get() {
             Some(k) => {
                 if let Some(t) = timers.get_mut(k) {
                     match &t.waker {
                         Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => t.waker = Some(cx.waker().clone()),
+                        _ => replaced = t.waker.replace(cx.waker().clone()),
                     }
                 }
             }
@@ -333,6 +351,9 @@ impl Future for Timer {
                 self.key.set(Some(k));
             }
         }
+        // After the borrow, as in `poll_readable`.
+        drop(timers);
+        drop(replaced);
         Poll::Pending
     }
 }

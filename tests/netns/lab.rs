@@ -435,6 +435,12 @@ impl Lab {
         self.procs.len() - 1
     }
 
+    /// SIGHUP (reload); does not wait for anything.
+    #[allow(dead_code)]
+    pub fn hup(&self, d: Daemon) {
+        signal("HUP", &self.procs[d.idx].child.id().to_string());
+    }
+
     pub fn log(&self, d: Daemon) -> String {
         self.procs[d.idx].log.as_ref().map(|p| fs::read_to_string(p).unwrap_or_default()).unwrap_or_default()
     }
