@@ -68,6 +68,12 @@ impl NotifySet {
     pub fn report_deleted(&self) -> bool {
         self.report_deleted
     }
+
+    fn runs_anything(&self) -> bool {
+        [&self.master, &self.backup, &self.fault, &self.stop, &self.deleted, &self.generic, &self.rx_lower]
+            .iter()
+            .any(|s| s.is_some())
+    }
 }
 
 impl What {
@@ -262,16 +268,21 @@ impl Notifier {
             }
         }
         self.fifos = fifos;
+        // Lanes only where there is something to run: most instances have
+        // no notify script.
         let keys: Vec<String> = plan
             .instances
             .iter()
+            .filter(|(_, set)| set.runs_anything())
             .map(|(n, _)| lane_key(false, n))
-            .chain(plan.groups.iter().map(|(n, _)| lane_key(true, n)))
+            .chain(plan.groups.iter().filter(|(_, set)| set.runs_anything()).map(|(n, _)| lane_key(true, n)))
             .collect();
         self.lanes.retain(|k, _| keys.contains(k));
         for k in keys {
             self.lanes.entry(k).or_insert_with(|| {
-                let (tx, rx) = smol::channel::bounded(LANE_QUEUE);
+                // Unbounded, with the bound checked at queueing time: a
+                // bounded channel would allocate all its slots up front.
+                let (tx, rx) = smol::channel::unbounded();
                 self.new_lanes.push(rx);
                 tx
             });
@@ -300,7 +311,7 @@ impl Notifier {
         let mut dropped = 0;
         let mut queue = |script: &Rc<Prepared>, extra: Option<[String; 4]>, keyword: &str| {
             let label = format!("{}({name}) {keyword}", if group { "VRRP_Group" } else { "" });
-            if lane.try_send(Job { script: script.clone(), extra, label }).is_err() {
+            if lane.len() >= LANE_QUEUE || lane.try_send(Job { script: script.clone(), extra, label }).is_err() {
                 dropped += 1;
             }
         };

@@ -1,0 +1,1133 @@
+//! The benchmark (`scripts/bench`): vipd and keepalived 2.2.7 side by side in
+//! the namespace lab of `tests/netns/lab.rs`, against the performance budget
+//! of design.md. One `#[ignore]`d test, so `cargo test` skips it; run it with
+//!
+//! ```text
+//! cargo test --release --test bench -- --ignored --nocapture --test-threads=1
+//! ```
+//!
+//! as root (scripts/bench does, after building the release and static
+//! binaries). It measures, for both daemons:
+//!
+//! - the outage a client pinging the VIP every 5 ms sees when the master's
+//!   cable is pulled and when the master stops gracefully (SIGTERM), at
+//!   VRRPv2 1 s and VRRPv3 10 ms adverts (R1 priority 150, R2 100; several
+//!   trials, median): the longest time between replies, as the lab measures
+//!   it, so in steps of 5 ms;
+//! - CPU (% of one core, utime + stime over a window) and resident memory of
+//!   master and backup with 1 and 50 instances at 10 ms and 255 at 1 s
+//!   (keepalived: parent and VRRP child summed);
+//! - the largest gap between the master's adverts at 10 ms: idle, while it
+//!   runs 200 check scripts a second, and while 50 checks hang until their
+//!   timeout (kernel receive time stamps on the master's switch port);
+//! - false failovers of a 10 ms pair while 32 busy loops load every core;
+//! - binary size and shared libraries, and (vipd) heap allocations per
+//!   advert through `scripts/alloc-check`.
+//!
+//! The markdown table goes to `$VIPD_BENCH_OUT` if set, else to stdout;
+//! progress goes to stderr. Environment:
+//!
+//! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
+//! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,size,alloc`: run only these
+//!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
+//! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
+//!   passes the static musl one; default: the lab's, the release build
+//!   cargo made for this test); `VIPD_BENCH_BIN_NOTE`: a note on it for the
+//!   size row.
+//! - `VIPD_BENCH_OUT`, `VIPD_BENCH_START` (Unix seconds): where the table
+//!   goes, when scripts/bench started (for the total run time).
+//! - `VIPD_NETNS_KEEP=1`: keep the labs' configs and logs (tests/netns.rs).
+
+// The lab serves tests/netns.rs too: what only that suite uses is unused here.
+#[path = "netns/lab.rs"]
+#[allow(dead_code)]
+mod lab;
+
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lab::Kind::{Keepalived as KA, Vipd as VIPD};
+use lab::Router::{R1, R2};
+use lab::{Daemon, Kind, Lab, Router, Vrrp};
+
+const MASTER: &str = "Entering MASTER STATE";
+const BACKUP: &str = "Entering BACKUP STATE";
+const INIT: &str = "Entering BACKUP STATE (init)";
+const FAULT: &str = "Entering FAULT STATE";
+
+/// How long to wait for many instances to come up.
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// How much of everything to do.
+struct Plan {
+    /// Trials per outage measurement (median reported): VRRPv2 1 s, and
+    /// VRRPv3 10 ms (cheap, and in 5 ms steps: more of them).
+    trials: usize,
+    trials_v3: usize,
+    /// CPU and memory sampling window.
+    window: Duration,
+    /// Advert capture under check scripts.
+    capture: Duration,
+    /// How long the busy loops run.
+    load: Duration,
+    only: Option<Vec<String>>,
+}
+
+impl Plan {
+    fn from_env() -> Plan {
+        let quick = std::env::var_os("VIPD_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
+        let only = std::env::var("VIPD_BENCH_ONLY").ok().filter(|s| !s.is_empty());
+        let only = only.map(|s| s.split(',').map(|w| w.trim().to_owned()).collect());
+        let trials = std::env::var("VIPD_BENCH_TRIALS").ok().and_then(|t| t.parse().ok()).filter(|&t| t > 0);
+        let s = Duration::from_secs;
+        let (v2, v3, window, capture, load) = if quick { (1, 1, s(3), s(3), s(5)) } else { (3, 5, s(10), s(8), s(30)) };
+        let (trials, trials_v3) = (trials.unwrap_or(v2), trials.unwrap_or(v3));
+        Plan { trials, trials_v3, window, capture, load, only }
+    }
+
+    fn runs(&self, section: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.iter().any(|w| w == section))
+    }
+}
+
+/// One row of the table.
+struct Row {
+    measure: String,
+    keepalived: String,
+    vipd: String,
+    target: String,
+}
+
+/// The rows so far and the measurements that failed.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    failed: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, measure: &str, keepalived: String, vipd: String, target: &str) {
+        eprintln!("bench: | {measure} | {keepalived} | {vipd} | {target} |");
+        let r = Row { measure: measure.to_owned(), keepalived, vipd, target: target.to_owned() };
+        self.rows.push(r);
+    }
+
+    /// Runs one measurement; a panic (a lab assertion, a daemon that did
+    /// not start) is reported on stderr and recorded, and the benchmark
+    /// goes on. The lab's guard has cleaned up by then.
+    fn attempt<T>(&mut self, what: &str, f: impl FnOnce() -> T) -> Option<T> {
+        eprintln!("bench: {what} ...");
+        let t0 = Instant::now();
+        match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => {
+                eprintln!("bench: {what}: {:.1} s", t0.elapsed().as_secs_f64());
+                Some(v)
+            }
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| e.downcast_ref::<&str>().copied())
+                    .unwrap_or("panic");
+                let first = msg.lines().next().unwrap_or_default();
+                eprintln!("bench: {what}: FAILED: {first}");
+                self.failed.push(format!("{what}: {first}"));
+                None
+            }
+        }
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        VIPD => "vipd",
+        KA => "keepalived",
+    }
+}
+
+fn router_name(r: Router) -> &'static str {
+    match r {
+        R1 => "r1",
+        R2 => "r2",
+    }
+}
+
+/// A lab with the names the lab gives its namespaces (`vipd-<pid>-<test>-X`,
+/// see lab.rs), for the processes this file starts in them.
+struct Bench {
+    lab: Lab,
+    test: String,
+    /// The pid file of the daemon last started on R1 and on R2.
+    pid_files: [Option<PathBuf>; 2],
+}
+
+/// The vipd binary to measure when it is not the lab's (`VIPD_BENCH_BIN`:
+/// the static one scripts/bench builds).
+fn vipd_bin() -> Option<String> {
+    std::env::var("VIPD_BENCH_BIN").ok().filter(|b| !b.is_empty() && b != env!("CARGO_BIN_EXE_vipd"))
+}
+
+impl Bench {
+    fn new(test: &str, net: u8) -> Bench {
+        assert!(!lab::keepalived_only(), "the benchmark does not run with VIPD_NETNS_KEEPALIVED_ONLY");
+        let lab = Lab::new(test, net).unwrap_or_else(|| panic!("{test}: cannot build the lab"));
+        Bench { lab, test: test.to_owned(), pid_files: [None, None] }
+    }
+
+    fn ns(&self, host: &str) -> String {
+        format!("vipd-{}-{}-{host}", std::process::id(), self.test)
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.lab.dir().to_path_buf()
+    }
+
+    /// Starts `kind` on `r` with `conf`; vipd from [`vipd_bin`] if set
+    /// (through the lab's wrapper: a shell that execs it in the lab
+    /// binary's place, same pid).
+    fn start(&mut self, r: Router, kind: Kind, conf: &str) -> Daemon {
+        let slot = usize::from(r == R2);
+        match (kind, vipd_bin()) {
+            (VIPD, Some(bin)) => {
+                let script = "bin=$1; shift 2; exec \"$bin\" \"$@\"";
+                let d = self.lab.start_vipd_wrapped(r, conf, &["sh", "-c", script, "sh", &bin]);
+                self.pid_files[slot] = Some(self.dir().join("run").join(format!("{}.pid", router_name(r))));
+                d
+            }
+            _ => {
+                self.pid_files[slot] = Some(self.lab.pid_file(r, kind));
+                self.lab.start_conf(r, kind, conf, &[])
+            }
+        }
+    }
+
+    /// Starts `kind` on `r` with the lab's configuration for `v`.
+    fn start_vrrp(&mut self, r: Router, kind: Kind, v: &Vrrp) -> Daemon {
+        let conf = self.lab.config(r, v);
+        self.start(r, kind, &conf)
+    }
+
+    /// The daemon on `r` and its children (keepalived's VRRP child).
+    fn pids(&self, r: Router) -> Vec<u32> {
+        let file = self.pid_files[usize::from(r == R2)].as_ref().expect("a daemon started on the router");
+        let pid: u32 = fs::read_to_string(file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {}", file.display()));
+        let mut pids = vec![pid];
+        let mut i = 0;
+        while i < pids.len() {
+            let p = pids[i];
+            for task in fs::read_dir(format!("/proc/{p}/task")).into_iter().flatten().flatten() {
+                let kids = fs::read_to_string(task.path().join("children")).unwrap_or_default();
+                pids.extend(kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()));
+            }
+            i += 1;
+        }
+        pids
+    }
+
+    /// Waits until `d`'s log holds `n` lines containing `pat` in all.
+    fn wait_count(&self, d: Daemon, pat: &str, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let have = self.lab.log(d).matches(pat).count();
+            if have >= n {
+                return;
+            }
+            let status = || self.lab.status();
+            assert!(Instant::now() < deadline, "{}: {have} of {n} `{pat}` within {timeout:?}\n{}", self.test, status());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- processes
+
+fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: kill(2) on a pid this file started (or found by its marker).
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// Processes this file starts besides the lab's: SIGKILLed and reaped on
+/// drop, on panic too.
+#[derive(Default)]
+struct Procs(Vec<Child>);
+
+impl Procs {
+    fn spawn(&mut self, mut cmd: Command) {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        self.0.push(cmd.spawn().unwrap_or_else(|e| panic!("start {cmd:?}: {e}")));
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Processes whose argv contains `marker` (the hanging check scripts).
+fn procs_with(marker: &str) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let argv = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            argv.split(|&b| b == 0).any(|a| a.starts_with(marker.as_bytes()))
+        })
+        .collect()
+}
+
+/// Kills whatever still carries `marker` on drop: check scripts a daemon
+/// left behind.
+struct Sweep(String);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        for pid in procs_with(&self.0) {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// utime + stime (clock ticks) of a process, all its threads.
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else { return 0 };
+    // After the command: state is field 3; utime and stime are 14 and 15.
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+// ------------------------------------------------------------------ pinger
+
+/// The client's pinger: ICMP echo requests to the VIP every 5 ms from a
+/// thread in the client's namespace, reply times from the kernel's receive
+/// time stamps. Not iputils' `ping -i 0.005`: with replies outstanding it
+/// waits 10 ms (MIN_INTERVAL_MS) between probes, so during an outage it
+/// probes every 10 ms and the outages it shows come in 10 ms steps.
+struct Ping {
+    stop: Arc<AtomicBool>,
+    /// Reply times, Unix seconds.
+    replies: Arc<Mutex<Vec<f64>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const PING_INTERVAL: Duration = Duration::from_millis(5);
+
+impl Ping {
+    fn replies(&self) -> Vec<f64> {
+        self.replies.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Stops the thread; its panic, if it had one, goes on here.
+    fn finish(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            if let Err(e) = t.join() {
+                if !std::thread::panicking() {
+                    std::panic::resume_unwind(e);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Ping {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn unix_secs(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Starts the client pinging the VIP every 5 ms; waits for 20 replies.
+fn start_ping(b: &Bench, n: usize) -> Ping {
+    let ns = PathBuf::from(format!("/run/netns/{}", b.ns("c")));
+    let vip: std::net::Ipv4Addr = b.lab.vip().parse().expect("the VIP");
+    let (stop, replies) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
+    let (s, r) = (stop.clone(), replies.clone());
+    let id = (std::process::id() as u16) ^ (n as u16).rotate_left(8);
+    let thread = std::thread::spawn(move || pinger(&ns, vip, id, &s, &r));
+    let mut p = Ping { stop, replies, thread: Some(thread) };
+    let deadline = Instant::now() + lab::TIMEOUT;
+    while p.replies().len() < 20 {
+        if p.thread.as_ref().is_some_and(|t| t.is_finished()) {
+            p.finish();
+        }
+        assert!(Instant::now() < deadline, "the client cannot ping {}\n{}", b.lab.vip(), b.lab.status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
+/// As the lab's `stop_ping`: waits for 20 replies after now, stops the ping
+/// and returns the longest time without a reply ending after `since`.
+fn stop_ping(b: &Bench, mut p: Ping, since: SystemTime) -> Duration {
+    let now = unix_secs(SystemTime::now());
+    let deadline = Instant::now() + lab::TIMEOUT;
+    while p.replies().iter().filter(|&&t| t > now).count() < 20 {
+        assert!(Instant::now() < deadline, "the client lost {} for good\n{}", b.lab.vip(), b.lab.status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.finish();
+    let since = unix_secs(since);
+    let t = p.replies();
+    let gap = t.windows(2).filter(|w| w[1] >= since).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    Duration::from_secs_f64(gap)
+}
+
+/// The Internet checksum.
+fn inet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn pinger(ns: &Path, dst: std::net::Ipv4Addr, id: u16, stop: &AtomicBool, replies: &Mutex<Vec<f64>>) {
+    let netns = fs::File::open(ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
+    // SAFETY: plain syscalls on descriptors this function owns; the buffers
+    // passed are live locals of the sizes given.
+    unsafe {
+        assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP);
+        assert!(fd >= 0, "raw ICMP socket: {}", io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut to: libc::sockaddr_in = std::mem::zeroed();
+        to.sin_family = libc::AF_INET as libc::sa_family_t;
+        to.sin_addr.s_addr = u32::from_ne_bytes(dst.octets());
+        let to_len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let mut next = Instant::now();
+        let mut seq: u16 = 0;
+        let mut buf = [0u8; 2048];
+        while !stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            if now >= next {
+                // Echo request: type 8, code 0, checksum, id, seq, 56 bytes.
+                let mut pkt = [0u8; 64];
+                pkt[0] = 8;
+                pkt[4..6].copy_from_slice(&id.to_be_bytes());
+                pkt[6..8].copy_from_slice(&seq.to_be_bytes());
+                let sum = inet_checksum(&pkt);
+                pkt[2..4].copy_from_slice(&sum.to_be_bytes());
+                // Unreachable for a moment (no ARP answer yet) is normal.
+                libc::sendto(fd.as_raw_fd(), pkt.as_ptr().cast(), pkt.len(), 0, (&raw const to).cast(), to_len);
+                seq = seq.wrapping_add(1);
+                while next <= now {
+                    next += PING_INTERVAL;
+                }
+            }
+            let wait = next.saturating_duration_since(Instant::now());
+            let ts = libc::timespec { tv_sec: 0, tv_nsec: wait.subsec_nanos() as libc::c_long };
+            let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            if libc::ppoll(&raw mut pfd, 1, &raw const ts, std::ptr::null()) <= 0 {
+                continue;
+            }
+            loop {
+                let n = libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT);
+                let Ok(n) = usize::try_from(n) else { break };
+                // IPv4 header, then an echo reply (type 0) with our id.
+                let p = &buf[..n];
+                let ihl = usize::from(p.first().map_or(0, |b| b & 0x0f)) * 4;
+                let Some(icmp) = p.get(ihl..).filter(|i| i.len() >= 8 && ihl >= 20) else { continue };
+                if p[12..16] != dst.octets() || icmp[0] != 0 || icmp[4..6] != id.to_be_bytes() {
+                    continue;
+                }
+                let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+                libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut tv);
+                let t = tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+                if let Ok(mut r) = replies.lock() {
+                    r.push(t);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- capture
+
+/// What [`capture`] saw: receive time stamps of the router's adverts.
+struct Capture {
+    at: Vec<Duration>,
+    /// Packets the kernel dropped on the capture socket (gaps then lie).
+    drops: u32,
+}
+
+impl Capture {
+    fn max_gap(&self) -> Duration {
+        self.at.windows(2).map(|w| w[1].saturating_sub(w[0])).max().unwrap_or_default()
+    }
+}
+
+/// Captures, for `period`, the VRRP adverts `r` sends, on `r`'s port of the
+/// switch, with the kernel's receive time stamps (as the lab's
+/// `capture_adverts`, plus a large buffer and the drop count: the capture
+/// runs on a loaded machine).
+fn capture(b: &Bench, r: Router, period: Duration) -> Capture {
+    let ns = PathBuf::from(format!("/run/netns/{}", b.ns("sw")));
+    let port = CString::new(router_name(r)).expect("port name");
+    let host = if r == R1 { 1 } else { 2 };
+    let src = [10, b.lab.net, 0, host];
+    // setns moves only the calling thread: a thread of its own.
+    let t = std::thread::spawn(move || capture_in(&ns, &port, src, period));
+    t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// The socket ioctl returning the last packet's receive time.
+const SIOCGSTAMP: libc::Ioctl = 0x8906;
+/// `getsockopt(SOL_PACKET, PACKET_STATISTICS)`: `struct tpacket_stats`.
+const PACKET_STATISTICS: libc::c_int = 6;
+
+fn capture_in(ns: &Path, port: &CString, src: [u8; 4], period: Duration) -> Capture {
+    let netns = fs::File::open(ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
+    // SAFETY: plain syscalls on descriptors this function owns; the buffers
+    // passed are live locals of the sizes given.
+    unsafe {
+        assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let int_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let size: libc::c_int = 16 << 20;
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&raw const size).cast(), int_len);
+        let ifindex = libc::if_nametoindex(port.as_ptr());
+        assert_ne!(ifindex, 0, "switch port {port:?}: {}", io::Error::last_os_error());
+        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        sll.sll_ifindex = ifindex as i32;
+        let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        let rc = libc::bind(fd.as_raw_fd(), (&raw const sll).cast(), len);
+        assert_eq!(rc, 0, "bind the packet socket: {}", io::Error::last_os_error());
+        // Reset the statistics (reading them clears them).
+        let mut stats = [0u32; 2];
+        let mut stats_len = std::mem::size_of_val(&stats) as libc::socklen_t;
+        let stats_ptr = (&raw mut stats).cast();
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_STATISTICS, stats_ptr, &raw mut stats_len);
+        let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
+        let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), len);
+        let deadline = Instant::now() + period;
+        let mut buf = [0u8; 2048];
+        let mut at = Vec::new();
+        while Instant::now() < deadline {
+            let mut from: libc::sockaddr_ll = std::mem::zeroed();
+            let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            let (buf_ptr, from_ptr) = (buf.as_mut_ptr().cast(), (&raw mut from).cast());
+            let n = libc::recvfrom(fd.as_raw_fd(), buf_ptr, buf.len(), 0, from_ptr, &raw mut from_len);
+            let Ok(n) = usize::try_from(n) else { continue };
+            let p = &buf[..n];
+            let ipv4 = from.sll_protocol == (libc::ETH_P_IP as u16).to_be();
+            if !ipv4 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src {
+                continue;
+            }
+            let mut ts = libc::timeval { tv_sec: 0, tv_usec: 0 };
+            assert_eq!(libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut ts), 0, "SIOCGSTAMP");
+            at.push(Duration::new(ts.tv_sec as u64, ts.tv_usec as u32 * 1000));
+        }
+        let mut stats_len = std::mem::size_of_val(&stats) as libc::socklen_t;
+        libc::getsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_STATISTICS, stats_ptr, &raw mut stats_len);
+        Capture { at, drops: stats[1] }
+    }
+}
+
+// ---------------------------------------------------------------- configs
+
+/// 10.N.1.1, 10.N.1.2, ... 10.N.1.250, 10.N.2.1, ...: instance `i`'s VIP.
+fn vip_of(net: u8, i: usize) -> String {
+    format!("10.{net}.{}.{}/32", 1 + (i - 1) / 250, (i - 1) % 250 + 1)
+}
+
+/// keepalived.conf with VRRPv3 and `n` instances VI_1..VI_n (VRIDs 1..n,
+/// one /32 VIP each) on eth0.
+fn multi_config(net: u8, n: usize, advert: &str, priority: u8, master: bool) -> String {
+    let mut s = String::from("global_defs {\n    vrrp_version 3\n}\n\n");
+    for i in 1..=n {
+        let state = if master { "MASTER" } else { "BACKUP" };
+        let _ = write!(
+            s,
+            "vrrp_instance VI_{i} {{\n    state {state}\n    interface eth0\n    virtual_router_id {i}\n    \
+             priority {priority}\n    advert_int {advert}\n    virtual_ipaddress {{\n        {}\n    }}\n}}\n",
+            vip_of(net, i)
+        );
+    }
+    s
+}
+
+/// One VRRPv3 10 ms instance (VRID 51, the lab's VIP) tracking `scripts`
+/// (`(name, command, weight, timeout)`), defined first.
+fn script_config(b: &Bench, priority: u8, master: bool, scripts: &[(String, String, i32, Option<u32>)]) -> String {
+    let mut s = String::from("global_defs {\n    vrrp_version 3\n}\n\n");
+    for (name, cmd, weight, timeout) in scripts {
+        let _ = writeln!(s, "vrrp_script {name} {{\n    script \"{cmd}\"\n    interval 1\n    weight {weight}");
+        if let Some(t) = timeout {
+            let _ = writeln!(s, "    timeout {t}");
+        }
+        let _ = writeln!(s, "}}");
+    }
+    let state = if master { "MASTER" } else { "BACKUP" };
+    let _ = write!(
+        s,
+        "vrrp_instance VI_1 {{\n    state {state}\n    interface eth0\n    virtual_router_id 51\n    \
+         priority {priority}\n    advert_int 0.01\n"
+    );
+    if !scripts.is_empty() {
+        let _ = writeln!(s, "    track_script {{");
+        for (name, ..) in scripts {
+            let _ = writeln!(s, "        {name}");
+        }
+        let _ = writeln!(s, "    }}");
+    }
+    let _ = write!(s, "    virtual_ipaddress {{\n        {}/24\n    }}\n}}\n", b.lab.vip());
+    s
+}
+
+// ---------------------------------------------------------------- scenarios
+
+fn high(v: Vrrp) -> Vrrp {
+    Vrrp { priority: 150, master: true, ..v }
+}
+
+fn low(v: Vrrp) -> Vrrp {
+    Vrrp { priority: 100, master: false, ..v }
+}
+
+/// 10 ms VRRPv3.
+const V3_10MS: Vrrp = Vrrp { advert: Duration::from_millis(10), ..Vrrp::V3 };
+
+/// A pair of `kind` (R1 150, R2 100), `trials` times: R1's cable pulled
+/// (and plugged back, R1 preempts), then R1 stopped with SIGTERM (and
+/// started again, R1 preempts). Returns the client's outages: (cable,
+/// graceful).
+fn outages(test: &str, net: u8, kind: Kind, proto: Vrrp, trials: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let mut b = Bench::new(test, net);
+    let (hi, lo) = (high(proto), low(proto));
+    let settle =
+        if proto.advert >= Duration::from_secs(1) { Duration::from_millis(1200) } else { Duration::from_millis(300) };
+    let mut a = b.start_vrrp(R1, kind, &hi);
+    b.lab.wait_for(a, INIT);
+    let c = b.start_vrrp(R2, kind, &lo);
+    b.lab.wait_for(c, INIT);
+    b.lab.wait_for(a, MASTER);
+    b.lab.converges_on(R1, settle);
+    let (mut cable, mut graceful) = (Vec::new(), Vec::new());
+    for n in 0..trials {
+        let ping = start_ping(&b, 2 * n);
+        let t0 = SystemTime::now();
+        b.lab.cable(R1, false);
+        b.lab.wait_for(a, FAULT);
+        b.lab.wait_for(c, MASTER);
+        let out = stop_ping(&b, ping, t0);
+        eprintln!("bench: {test}: trial {}: cable pulled: {:.1} ms", n + 1, ms(out));
+        cable.push(out);
+        b.lab.cable(R1, true);
+        b.lab.wait_for(a, MASTER);
+        b.lab.wait_for(c, BACKUP);
+        b.lab.converges_on(R1, settle);
+
+        let ping = start_ping(&b, 2 * n + 1);
+        let t0 = SystemTime::now();
+        b.lab.term(a);
+        b.lab.wait_for(c, MASTER);
+        let out = stop_ping(&b, ping, t0);
+        eprintln!("bench: {test}: trial {}: graceful stop: {:.1} ms", n + 1, ms(out));
+        graceful.push(out);
+        a = b.start_vrrp(R1, kind, &hi);
+        b.lab.wait_for(a, MASTER);
+        b.lab.wait_for(c, BACKUP);
+        b.lab.converges_on(R1, settle);
+    }
+    (cable, graceful)
+}
+
+/// CPU and memory of master and backup.
+struct Footprint {
+    /// % of one core.
+    cpu: [f64; 2],
+    rss_kib: [u64; 2],
+    /// The master's largest advert gap over the window, if captured.
+    gap: Option<Capture>,
+    /// Instances the backup took over during the window (should be 0).
+    backup_masters: usize,
+}
+
+/// `n` instances at `advert` on a pair of `kind`: R1 (150) first, until all
+/// its instances are MASTER, then R2 (100); after 2 s, CPU over `window`
+/// and resident memory at its end. With `gap`, the master's adverts are
+/// captured during the window too.
+fn footprint(test: &str, net: u8, kind: Kind, n: usize, advert: &str, window: Duration, gap: bool) -> Footprint {
+    let mut b = Bench::new(test, net);
+    let a = b.start(R1, kind, &multi_config(net, n, advert, 150, true));
+    b.wait_count(a, MASTER, n, STARTUP);
+    let c = b.start(R2, kind, &multi_config(net, n, advert, 100, false));
+    b.wait_count(c, BACKUP, n, STARTUP);
+    std::thread::sleep(Duration::from_secs(2));
+    let masters_before = b.lab.log(c).matches(MASTER).count();
+    let pids = [b.pids(R1), b.pids(R2)];
+    let ticks = |i: usize| pids[i].iter().map(|&p| cpu_ticks(p)).sum::<u64>();
+    let (t0, c0) = (Instant::now(), [ticks(0), ticks(1)]);
+    let captured = if gap {
+        Some(capture(&b, R1, window))
+    } else {
+        std::thread::sleep(window);
+        None
+    };
+    let (elapsed, c1) = (t0.elapsed().as_secs_f64(), [ticks(0), ticks(1)]);
+    let rss = |i: usize| pids[i].iter().map(|&p| rss_kib(p)).sum::<u64>();
+    let cpu = |i: usize| (c1[i] - c0[i]) as f64 / clock_ticks() / elapsed * 100.0;
+    let backup_masters = b.lab.log(c).matches(MASTER).count() - masters_before;
+    Footprint { cpu: [cpu(0), cpu(1)], rss_kib: [rss(0), rss(1)], gap: captured, backup_masters }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Checks {
+    /// 200 `vrrp_script`s running `/bin/true` every second (weight 0).
+    Burst,
+    /// 50 `vrrp_script`s hanging (`sleep`) until their 1 s timeout
+    /// (weight -1; R1 at 200 stays above R2's 100).
+    Hang,
+}
+
+struct ScriptGap {
+    capture: Capture,
+    /// MASTER → other state transitions of R1 during the capture.
+    left_master: usize,
+    /// Hanging scripts running at the end of the capture, and left after
+    /// the daemon stopped.
+    hanging: usize,
+    leftover: usize,
+    /// Processes started per second on the whole machine during the
+    /// capture: the scripts did run, and how often (an upper bound).
+    forks: f64,
+}
+
+/// The last pid handed out (the lab shares the host's pid namespace).
+fn last_pid() -> u64 {
+    fs::read_to_string("/proc/sys/kernel/ns_last_pid").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Pids handed out from `before` to `after`: past pid_max they start again
+/// above the 300 reserved ones.
+fn pids_between(before: u64, after: u64) -> u64 {
+    if after >= before {
+        return after - before;
+    }
+    let max = fs::read_to_string("/proc/sys/kernel/pid_max").ok().and_then(|s| s.trim().parse().ok());
+    max.unwrap_or(32768u64).saturating_sub(before) + after.saturating_sub(300)
+}
+
+/// A 10 ms pair of `kind`, R1 running `checks`: the master's adverts over
+/// `period`, from 2 s after R2 started.
+fn script_gap(test: &str, net: u8, kind: Kind, checks: Checks, period: Duration) -> ScriptGap {
+    // `sleep 999.<pid><nn>`: a duration no other process uses, found by
+    // its argv; swept on drop (after the lab, declared later, has stopped
+    // the daemons).
+    let marker = format!("999.{:07}", std::process::id());
+    let _sweep = Sweep(marker.clone());
+    let mut b = Bench::new(test, net);
+    let (scripts, prio): (Vec<_>, u8) = match checks {
+        Checks::Burst => ((0..200).map(|i| (format!("chk{i}"), format!("/bin/true {i}"), 0, None)).collect(), 150),
+        Checks::Hang => {
+            let hang = |i| (format!("hang{i}"), format!("/bin/sleep {marker}{i:02}"), -1, Some(1));
+            ((0..50).map(hang).collect(), 200)
+        }
+    };
+    let conf = script_config(&b, prio, true, &scripts);
+    let a = b.start(R1, kind, &conf);
+    b.lab.wait_for(a, MASTER);
+    let conf = script_config(&b, 100, false, &[]);
+    let c = b.start(R2, kind, &conf);
+    b.lab.wait_for(c, INIT);
+    std::thread::sleep(Duration::from_secs(2));
+    let (before, pid0) = (b.lab.log(a).len(), last_pid());
+    let capture = capture(&b, R1, period);
+    let forks = pids_between(pid0, last_pid()) as f64 / period.as_secs_f64();
+    let log = b.lab.log(a);
+    let left_master = log[before..].matches(BACKUP).count() + log[before..].matches(FAULT).count();
+    let hanging = procs_with(&marker).len();
+    b.lab.term(a);
+    std::thread::sleep(Duration::from_secs(2));
+    let leftover = procs_with(&marker).len();
+    ScriptGap { capture, left_master, hanging, leftover, forks }
+}
+
+struct Load {
+    /// Backup → MASTER on R2 during the load.
+    failovers: usize,
+    /// MASTER → BACKUP or FAULT on R1 during the load.
+    master_left: usize,
+    capture: Capture,
+}
+
+/// A 10 ms pair of `kind`; once R1 is a stable master, 32 busy loops for
+/// `period`; counts the transitions and captures R1's adverts meanwhile.
+fn false_failovers(test: &str, net: u8, kind: Kind, period: Duration) -> Load {
+    let mut b = Bench::new(test, net);
+    let a = b.start_vrrp(R1, kind, &high(V3_10MS));
+    b.lab.wait_for(a, INIT);
+    let c = b.start_vrrp(R2, kind, &low(V3_10MS));
+    b.lab.wait_for(c, INIT);
+    b.lab.wait_for(a, MASTER);
+    b.lab.converges_on(R1, Duration::from_secs(1));
+    let (la, lc) = (b.lab.log(a).len(), b.lab.log(c).len());
+    let capture = {
+        let mut busy = Procs::default();
+        for _ in 0..32 {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", "while :; do :; done"]);
+            busy.spawn(cmd);
+        }
+        capture(&b, R1, period)
+        // The loops die here.
+    };
+    let failovers = b.lab.log(c)[lc..].matches(MASTER).count();
+    let log = b.lab.log(a);
+    let master_left = log[la..].matches(BACKUP).count() + log[la..].matches(FAULT).count();
+    Load { failovers, master_left, capture }
+}
+
+// ---------------------------------------------------------------- figures
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v < 100.0 { format!("{v:.1} ms") } else { format!("{v:.0} ms") }
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 }
+}
+
+/// "35.2 ms (34.1–37.0, 3 trials)".
+fn fmt_trials(v: &Option<Vec<Duration>>) -> String {
+    match v {
+        None => "failed".to_owned(),
+        Some(v) if v.is_empty() => "—".to_owned(),
+        Some(v) if v.len() == 1 => fmt_ms(ms(v[0])),
+        Some(v) => {
+            let (lo, hi) = (v.iter().min().copied().unwrap_or_default(), v.iter().max().copied().unwrap_or_default());
+            format!("{} ({}–{})", fmt_ms(ms(median(v))), fmt_ms(ms(lo)).trim_end_matches(" ms"), fmt_ms(ms(hi)))
+        }
+    }
+}
+
+fn fmt_gap(c: &Capture) -> String {
+    let mut s = fmt_ms(ms(c.max_gap()));
+    if c.at.len() < 2 {
+        s = format!("no adverts ({})", c.at.len());
+    }
+    if c.drops > 0 {
+        let _ = write!(s, " ({} capture drops)", c.drops);
+    }
+    s
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.2} MiB", kib as f64 / 1024.0)
+}
+
+/// File size and shared libraries (ldd lines but the vDSO; 0 for a static
+/// binary).
+fn binary(path: &str) -> (u64, usize) {
+    let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let out = Command::new("ldd").arg(path).output();
+    let text = out.map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)));
+    let text = text.unwrap_or_default();
+    let libs = if text.contains("not a dynamic executable") || text.contains("statically linked") {
+        0
+    } else {
+        text.lines().filter(|l| !l.trim().is_empty() && !l.contains("linux-vdso")).count()
+    };
+    (size, libs)
+}
+
+fn command_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// Runs scripts/alloc-check (valgrind DHAT on a 10 ms master) and returns
+/// its figure.
+fn alloc_check() -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/alloc-check");
+    let out = Command::new(&script).stdin(Stdio::null()).output().expect("run scripts/alloc-check");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprint!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "scripts/alloc-check failed ({})", out.status);
+    let figure = text.lines().find_map(|l| l.strip_prefix("heap allocations per advert sent: "));
+    figure.unwrap_or_else(|| panic!("no figure in scripts/alloc-check's output")).trim().to_owned()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+// ------------------------------------------------------------------- bench
+
+#[test]
+#[ignore = "benchmark: scripts/bench runs it (root, about 6 minutes)"]
+fn bench() {
+    if !is_root() {
+        println!("skipping the benchmark: needs root (network namespaces)");
+        return;
+    }
+    let plan = Plan::from_env();
+    let started = Instant::now();
+    let mut rep = Report::default();
+    let kinds = [KA, VIPD];
+    // Every lab its own subnet 10.N.0.0/24, N from 200 up.
+    let mut net = 200u8;
+    let mut next_net = || {
+        net += 1;
+        net
+    };
+
+    for (proto, label) in [(V3_10MS, "v3 10 ms"), (Vrrp::V2, "v2 1 s")] {
+        if plan.runs("outage") || plan.runs(&format!("outage-v{}", proto.version)) {
+            let mut res = Vec::new();
+            for kind in kinds {
+                let test = format!("out{}-{}", proto.version, &kind_name(kind)[..2]);
+                let trials = if proto.version == 3 { plan.trials_v3 } else { plan.trials };
+                let what = format!("outages {label}, {} pair, {trials} trials", kind_name(kind));
+                let n = next_net();
+                res.push(rep.attempt(&what, || outages(&test, n, kind, proto, trials)));
+            }
+            let cable = |i: usize| fmt_trials(&res[i].as_ref().map(|r| r.0.clone()));
+            let graceful = |i: usize| fmt_trials(&res[i].as_ref().map(|r| r.1.clone()));
+            let lo = low(proto);
+            let (silent, skew) = (ms(lo.takeover_silent()), ms(lo.takeover_prio0()));
+            let t_cable = format!("≤ {} (3 adverts + skew {} + 5 ms)", fmt_ms(silent + 5.0), fmt_ms(silent));
+            let t_graceful = format!("≤ {} (skew {} + 10 ms)", fmt_ms(skew + 10.0), fmt_ms(skew));
+            rep.row(&format!("failover outage, cable pulled, {label}"), cable(0), cable(1), &t_cable);
+            let label = format!("graceful handover (SIGTERM), {label}, backup prio 100");
+            rep.row(&label, graceful(0), graceful(1), &t_graceful);
+        }
+    }
+
+    if plan.runs("footprint") {
+        let mut idle_gap = Vec::new();
+        for (n, advert, label) in
+            [(1, "0.01", "1 instance × 10 ms"), (50, "0.01", "50 × 10 ms"), (255, "1", "255 × 1 s")]
+        {
+            let mut res = Vec::new();
+            for kind in kinds {
+                let test = format!("fp{n}-{}", &kind_name(kind)[..2]);
+                let what = format!("CPU and memory, {label}, {}", kind_name(kind));
+                let net = next_net();
+                let f = rep.attempt(&what, || footprint(&test, net, kind, n, advert, plan.window, n == 1));
+                if let Some(f) = &f {
+                    if f.backup_masters > 0 {
+                        eprintln!("bench: {what}: the backup took over {} instances in the window", f.backup_masters);
+                    }
+                }
+                res.push(f);
+            }
+            let cpu = |i: usize| match &res[i] {
+                Some(f) => format!("{:.1} % / {:.1} %", f.cpu[0], f.cpu[1]),
+                None => "failed".to_owned(),
+            };
+            let rss = |i: usize| match &res[i] {
+                Some(f) => format!("{} / {}", mib(f.rss_kib[0]), mib(f.rss_kib[1])),
+                None => "failed".to_owned(),
+            };
+            let t_cpu = if n == 50 { "master ≤ 5 %" } else { "—" };
+            let t_rss = if n == 1 { "≤ 1.5 MiB" } else { "—" };
+            rep.row(&format!("CPU % of a core, {label}, master / backup"), cpu(0), cpu(1), t_cpu);
+            rep.row(&format!("resident memory, {label}, master / backup"), rss(0), rss(1), t_rss);
+            if n == 1 {
+                idle_gap = res.iter().map(|f| f.as_ref().and_then(|f| f.gap.as_ref()).map(fmt_gap)).collect();
+            }
+        }
+        let g = |i: usize| idle_gap.get(i).cloned().flatten().unwrap_or_else(|| "failed".to_owned());
+        rep.row("largest advert gap, v3 10 ms, idle", g(0), g(1), "—");
+    }
+
+    if plan.runs("gap") {
+        for (checks, label, tag) in [
+            (Checks::Burst, "200 check scripts/s", "burst"),
+            (Checks::Hang, "50 checks hanging until their 1 s timeout", "hang"),
+        ] {
+            let mut cells = Vec::new();
+            for kind in kinds {
+                let test = format!("{tag}-{}", &kind_name(kind)[..2]);
+                let what = format!("advert gap, {label}, {}", kind_name(kind));
+                let net = next_net();
+                let cell = match rep.attempt(&what, || script_gap(&test, net, kind, checks, plan.capture)) {
+                    Some(g) => {
+                        eprintln!("bench: {what}: {:.0} processes started per second on the machine", g.forks);
+                        // How many script runs the daemon really made (both
+                        // differ on a run still going at the next interval).
+                        let mut s = format!("{} (≈ {:.0} forks/s)", fmt_gap(&g.capture), g.forks);
+                        if g.left_master > 0 {
+                            let _ = write!(s, ", left MASTER {}×", g.left_master);
+                        }
+                        if checks == Checks::Hang {
+                            let (hanging, left) = (g.hanging, g.leftover);
+                            eprintln!("bench: {what}: {hanging} hanging while it ran, {left} left after it stopped");
+                            if g.leftover > 0 {
+                                let _ = write!(s, ", {} scripts left behind", g.leftover);
+                            }
+                        }
+                        s
+                    }
+                    None => "failed".to_owned(),
+                };
+                cells.push(cell);
+            }
+            let target = if checks == Checks::Burst { "≤ 12 ms" } else { "≤ 12 ms (as with 200 scripts/s)" };
+            let (k, v) = (cells[0].clone(), cells[1].clone());
+            rep.row(&format!("largest advert gap, v3 10 ms, {label}"), k, v, target);
+        }
+    }
+
+    if plan.runs("load") {
+        let mut cells = Vec::new();
+        for kind in kinds {
+            let test = format!("load-{}", &kind_name(kind)[..2]);
+            let what = format!("false failovers under 32 busy loops, {}", kind_name(kind));
+            let net = next_net();
+            cells.push(match rep.attempt(&what, || false_failovers(&test, net, kind, plan.load)) {
+                Some(l) => {
+                    let mut s = format!("{} (largest gap {}", l.failovers, fmt_gap(&l.capture));
+                    if l.master_left > 0 {
+                        let _ = write!(s, "; R1 left MASTER {}×", l.master_left);
+                    }
+                    s + ")"
+                }
+                None => "failed".to_owned(),
+            });
+        }
+        let label = format!("false failovers, v3 10 ms pair, 32 busy loops for {} s", plan.load.as_secs());
+        let (k, v) = (cells[0].clone(), cells[1].clone());
+        rep.row(&label, k, v, "0");
+    }
+
+    let mut notes = Vec::new();
+    if plan.runs("size") {
+        let bin = std::env::var("VIPD_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vipd").to_owned());
+        let note = std::env::var("VIPD_BENCH_BIN_NOTE").unwrap_or_default();
+        let (ks, kl) = binary("/usr/sbin/keepalived");
+        let (vs, vl) = binary(&bin);
+        let mut v = format!("{vs} B ({:.2} MiB)", vs as f64 / 1048576.0);
+        if !note.is_empty() {
+            let _ = write!(v, " {note}");
+        }
+        notes.push(format!("vipd binary (every row): `{bin}`"));
+        rep.row("binary size", format!("{ks} B ({:.2} MiB)", ks as f64 / 1048576.0), v, "static, stripped, ≤ 1 MiB");
+        rep.row("shared libraries (ldd, without the vDSO)", kl.to_string(), vl.to_string(), "0");
+    }
+
+    if plan.runs("alloc") {
+        let what = "heap allocations per advert (scripts/alloc-check)";
+        let valgrind = Command::new("sh").args(["-c", "command -v valgrind"]).output();
+        let cell = if valgrind.is_ok_and(|o| o.status.success()) {
+            rep.attempt(what, alloc_check).unwrap_or_else(|| "failed".to_owned())
+        } else {
+            eprintln!("bench: {what}: valgrind is not installed, not measured");
+            "not measured (no valgrind)".to_owned()
+        };
+        rep.row("heap allocations per advert sent, steady state", "—".to_owned(), cell, "0");
+    }
+
+    let elapsed = started.elapsed();
+    let mut t = String::new();
+    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split(':').nth(1)).unwrap_or("?").trim();
+    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let kernel = command_line("uname", &["-r"]);
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    let rev = command_line("git", &["-C", manifest, "describe", "--always", "--dirty"]);
+    let ka = command_line("sh", &["-c", "keepalived -v 2>&1 | head -n 1"]);
+    let _ = writeln!(t, "vipd benchmark (scripts/bench), {date}");
+    let _ = writeln!(t);
+    let _ = writeln!(t, "- machine: {model}, {cores} cores, Linux {kernel}");
+    let _ = writeln!(t, "- vipd {} ({rev}), {ka}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        t,
+        "- outages: median (min–max) of {} trials at 10 ms, {} at 1 s; a client pinging the VIP every 5 ms, \
+         longest time between replies (so in 5 ms steps); CPU over {} s; advert gaps over {} s (kernel time stamps \
+         on the master's switch port)",
+        plan.trials_v3,
+        plan.trials,
+        plan.window.as_secs(),
+        plan.capture.as_secs()
+    );
+    if plan.runs("gap") {
+        notes.push(
+            "forks/s in the check-script rows: processes started on the whole machine during the capture (the \
+             scripts' runs, plus whatever else ran)"
+                .to_owned(),
+        );
+    }
+    for n in &notes {
+        let _ = writeln!(t, "- {n}");
+    }
+    let total = std::env::var("VIPD_BENCH_START").ok().and_then(|s| s.trim().parse::<u64>().ok()).map(|t0| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        format!(", {} s with the builds", now.saturating_sub(t0))
+    });
+    let _ = writeln!(t, "- run time: {:.0} s measuring{}", elapsed.as_secs_f64(), total.unwrap_or_default());
+    let _ = writeln!(t);
+    let _ = writeln!(t, "| measure | keepalived 2.2.7 | vipd | target |");
+    let _ = writeln!(t, "| --- | --- | --- | --- |");
+    for r in &rep.rows {
+        let _ = writeln!(t, "| {} | {} | {} | {} |", r.measure, r.keepalived, r.vipd, r.target);
+    }
+    if !rep.failed.is_empty() {
+        let _ = writeln!(t, "\nFailed measurements:");
+        for f in &rep.failed {
+            let _ = writeln!(t, "- {f}");
+        }
+    }
+    match std::env::var_os("VIPD_BENCH_OUT") {
+        Some(path) => fs::write(&path, &t).expect("write $VIPD_BENCH_OUT"),
+        None => print!("{t}"),
+    }
+    assert!(rep.failed.is_empty(), "{} measurement(s) failed: {:?}", rep.failed.len(), rep.failed);
+}
