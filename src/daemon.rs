@@ -143,6 +143,8 @@ struct Daemon {
     files: Option<crate::sys::trackfile::Watcher>,
     /// The check script whose result is being handled, and how it ended.
     last_exit: Option<(Rc<str>, String)>,
+    /// The real-time priority the running configuration asks for.
+    rt_priority: Option<u8>,
 }
 
 /// One GARP or NA spaced out by the configured interval.
@@ -193,10 +195,11 @@ pub fn run(opts: &Options) -> u8 {
     // As process 1 or a subreaper, vipd inherits the orphans of scripts and
     // must reap them (SIGCHLD).
     let orphans = crate::sys::script::adopts_orphans();
+    // SIGXCPU: the real-time CPU limit was hit (sys::sched).
     let wanted: &[i32] = if orphans {
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD]
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU, libc::SIGCHLD]
     } else {
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU]
     };
     let signals = match crate::sys::signals::Signals::new(wanted) {
         Ok(s) => s,
@@ -223,6 +226,7 @@ pub fn run(opts: &Options) -> u8 {
             return exit::FATAL;
         }
     };
+    daemon.schedule(&loaded.config);
     // Configuration loaded and sockets open: ready for the service manager.
     if let Some(sd) = &daemon.sd {
         sd.send("READY=1\nSTATUS=running");
@@ -516,6 +520,10 @@ impl Daemon {
             notifier: Notifier::new(),
             files,
             last_exit: None,
+            rt_priority: crate::sys::sched::wanted_rt(
+                &loaded.config.globals.sched,
+                loaded.config.instances.iter().map(|i| i.advert_int).min(),
+            ),
         };
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
@@ -568,7 +576,31 @@ impl Daemon {
         done
     }
 
+    /// Scheduling as `cfg` asks (sys::sched), logged.
+    fn schedule(&self, cfg: &config::Config) {
+        let fastest = cfg.instances.iter().map(|i| i.advert_int).min();
+        for line in crate::sys::sched::apply(&cfg.globals.sched, fastest) {
+            log!(self.log, "{line}");
+        }
+    }
+
     fn reload_inner(&mut self, path: &Path, config_id: &str) -> bool {
+        // Reading and checking a configuration is long work without a
+        // blocking call: at real-time priority it could starve the machine
+        // and reach RLIMIT_RTTIME. The new configuration's scheduling is
+        // set at the end (the old one's if the reload is refused).
+        let was_rt = crate::sys::sched::is_realtime();
+        if was_rt {
+            let _ = crate::sys::sched::set_normal();
+        }
+        let done = self.reload_work(path, config_id);
+        if !done && was_rt {
+            let _ = crate::sys::sched::set_realtime(self.rt_priority.unwrap_or(1));
+        }
+        done
+    }
+
+    fn reload_work(&mut self, path: &Path, config_id: &str) -> bool {
         let loaded = config::load(path, config_id);
         for d in &loaded.diagnostics {
             log!(self.log, "{}", d.display(&loaded.sources));
@@ -672,6 +704,11 @@ impl Daemon {
         }
         self.report_system(now, &r.links, &r.addrs);
         self.read_files(now);
+        self.schedule(&loaded.config);
+        self.rt_priority = crate::sys::sched::wanted_rt(
+            &loaded.config.globals.sched,
+            loaded.config.instances.iter().map(|i| i.advert_int).min(),
+        );
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
         self.apply(now);
@@ -1622,6 +1659,12 @@ async fn control(
             Some(sig) => sig,
         };
         match sig? {
+            libc::SIGXCPU => {
+                let _ = crate::sys::sched::set_normal();
+                d.borrow().log.line(format_args!(
+                    "used the CPU for longer than vrrp_rlimit_rttime at real-time priority: back to normal scheduling"
+                ));
+            }
             libc::SIGCHLD => {
                 crate::sys::script::reap_orphans();
             }

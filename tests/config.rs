@@ -248,14 +248,14 @@ vrrp_instance VI_3 {
 #[test]
 fn unsupported_keywords_warn_or_refuse() {
     let d = diags(
-        "global_defs {\n notification_email {\n  a@b\n }\n vrrp_rt_priority 50\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
+        "global_defs {\n notification_email {\n  a@b\n }\n vrrp_cpu_affinity 1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
          vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
     );
     assert_eq!(
         d,
         [
             "2:2: warning: `notification_email` is not implemented by vipd and is ignored: vipd does not send e-mail",
-            "5:2: warning: `vrrp_rt_priority` is not implemented by vipd and is ignored: vipd does not change its scheduling, memory locking or CPU affinity",
+            "5:2: warning: `vrrp_cpu_affinity` is not implemented by vipd and is ignored: vipd does not pin CPUs or raise its priority on its own schedule",
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
             "15:2: error: `use_vmac` is not implemented by vipd: vipd does not create virtual MAC or ipvlan interfaces; peers would see a different MAC",
             "16:2: warning: `smtp_alert` is not implemented by vipd and is ignored: vipd does not send e-mail",
@@ -835,4 +835,16 @@ fn v3_checksum_as_v2_global_default_and_instance_override() {
     let again = ok(&dumped);
     let forms2: Vec<_> = again.instances.iter().map(|i| i.v3_ipv4_checksum).collect();
     assert_eq!(forms, forms2, "{dumped}");
+}
+
+#[test]
+fn scheduling_keywords() {
+    let c = ok("global_defs {\n vrrp_rt_priority 20\n vrrp_priority -5\n vrrp_rlimit_rttime 20000\n vrrp_no_swap\n}\n");
+    let s = c.globals.sched;
+    assert_eq!((s.rt_priority, s.nice, s.rlimit_rttime_us, s.no_swap), (Some(20), Some(-5), 20000, true));
+    assert_eq!(ok("").globals.sched.rt_priority, None, "automatic by default");
+    assert_eq!(ok("global_defs {\n vrrp_rt_priority 0\n}\n").globals.sched.rt_priority, Some(0));
+    let d = diags("global_defs {\n vrrp_rt_priority 100\n vrrp_priority 20\n}\n");
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(d.iter().all(|l| l.contains("error")), "{d:#?}");
 }

@@ -137,6 +137,16 @@ pub fn dump(config: &Config) -> String {
         let _ = writeln!(out, "    vrrp_gna_interval {}", secs(g.gna_interval));
     }
     let _ = writeln!(out, "    vrrp_startup_delay {}", secs(config.startup_delay));
+    if let Some(p) = g.sched.rt_priority {
+        let _ = writeln!(out, "    vrrp_rt_priority {p}");
+    }
+    if let Some(n) = g.sched.nice {
+        let _ = writeln!(out, "    vrrp_priority {n}");
+    }
+    let _ = writeln!(out, "    vrrp_rlimit_rttime {}", g.sched.rlimit_rttime_us);
+    if g.sched.no_swap {
+        let _ = writeln!(out, "    vrrp_no_swap");
+    }
     out.push_str("}\n");
 
     if !config.static_addresses.is_empty() {

@@ -19,7 +19,7 @@ use Support::{Ignored, Refused, Yes};
 const EMAIL: Support = Ignored("vipd does not send e-mail");
 const SNMP: Support = Ignored("vipd has no SNMP or D-Bus agent");
 const FIREWALL: Support = Ignored("vipd installs no firewall rules (VIPs always answer, as in accept mode)");
-const SCHED: Support = Ignored("vipd does not change its scheduling, memory locking or CPU affinity");
+const SCHED: Support = Ignored("vipd does not pin CPUs or raise its priority on its own schedule");
 const LVS: Support = Ignored("vipd implements the VRRP side of keepalived only");
 const PROCESS: Support = Ignored("vipd is a single process with fixed buffers");
 const RELOAD: Support = Ignored("vipd reloads on SIGHUP without these options");
@@ -114,11 +114,11 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("nftables_ipvs", LVS),
     ("nftables_ipvs_priority", LVS),
     ("nftables_ipvs_start_fwmark", LVS),
-    ("vrrp_priority", SCHED),
-    ("vrrp_rt_priority", SCHED),
-    ("vrrp_rlimit_rttime", SCHED),
-    ("vrrp_rlimit_rtime", SCHED),
-    ("vrrp_no_swap", SCHED),
+    ("vrrp_priority", Yes),
+    ("vrrp_rt_priority", Yes),
+    ("vrrp_rlimit_rttime", Yes),
+    ("vrrp_rlimit_rtime", Yes),
+    ("vrrp_no_swap", Yes),
     ("vrrp_cpu_affinity", SCHED),
     ("max_auto_priority", SCHED),
     ("min_auto_priority_delay", SCHED),

@@ -67,6 +67,31 @@ pub struct Globals {
     pub mcast_group6: Ipv6Addr,
     /// `default_interface`: for static addresses without `dev`.
     pub default_interface: Option<String>,
+    /// How the daemon is scheduled.
+    pub sched: SchedConfig,
+}
+
+/// `vrrp_rt_priority`, `vrrp_priority`, `vrrp_rlimit_rttime`,
+/// `vrrp_no_swap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchedConfig {
+    /// SCHED_RR priority; `Some(0)`: never real-time; `None`: real-time
+    /// priority 1 when an instance advertises faster than once a second.
+    pub rt_priority: Option<u8>,
+    /// Nice value, -20..=19.
+    pub nice: Option<i8>,
+    /// CPU time, µs, vipd may use at real-time priority without sleeping
+    /// before it gets SIGXCPU (and falls back to normal scheduling).
+    pub rlimit_rttime_us: u32,
+    /// Lock all memory (mlockall).
+    pub no_swap: bool,
+}
+
+impl Default for SchedConfig {
+    fn default() -> Self {
+        // keepalived's default RLIMIT_RTTIME.
+        SchedConfig { rt_priority: None, nice: None, rlimit_rttime_us: 10_000, no_swap: false }
+    }
 }
 
 impl Default for Globals {
@@ -84,6 +109,7 @@ impl Default for Globals {
             mcast_group4: crate::wire::vrrp::MULTICAST_V4,
             mcast_group6: crate::wire::vrrp::MULTICAST_V6,
             default_interface: None,
+            sched: SchedConfig::default(),
         }
     }
 }

@@ -609,6 +609,14 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
                 None => {}
             },
             "default_interface" => g.default_interface = cx.string_arg(n),
+            // keepalived's range is 1..99; 0 is vipd's "never real-time".
+            "vrrp_rt_priority" => g.sched.rt_priority = cx.int_arg(n, 0, 99).map(|v| v as u8),
+            "vrrp_priority" => g.sched.nice = cx.int_arg(n, -20, 19).map(|v| v as i8),
+            "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime" => {
+                g.sched.rlimit_rttime_us =
+                    cx.int_arg(n, 1, i64::from(u32::MAX)).map_or(g.sched.rlimit_rttime_us, |v| v as u32)
+            }
+            "vrrp_no_swap" => g.sched.no_swap = cx.switch(n),
             "vrrp_garp_interval" => g.garp_interval = cx.secs_arg(n, 0, 4_294_967_295).unwrap_or(g.garp_interval),
             "vrrp_gna_interval" => g.gna_interval = cx.secs_arg(n, 0, 4_294_967_295).unwrap_or(g.gna_interval),
             "vrrp_startup_delay" => {

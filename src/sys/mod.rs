@@ -6,6 +6,7 @@ pub mod fifo;
 pub mod garp;
 pub mod netlink;
 pub mod reactor;
+pub mod sched;
 pub mod script;
 pub mod sdnotify;
 pub mod signals;
