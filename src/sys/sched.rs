@@ -16,10 +16,19 @@ use std::io;
 
 use crate::config::SchedConfig;
 
+/// A `sched_param` with this priority. musl's has more fields than glibc's
+/// (sporadic-server ones, unused by Linux): zero them all.
+fn param(priority: u8) -> libc::sched_param {
+    // SAFETY: sched_param is plain integers; all-zero is a valid value.
+    let mut p: libc::sched_param = unsafe { core::mem::zeroed() };
+    p.sched_priority = i32::from(priority);
+    p
+}
+
 /// SCHED_RR at `priority` (1..=99) for this process; children start with
 /// normal scheduling.
 pub fn set_realtime(priority: u8) -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: i32::from(priority) };
+    let param = param(priority);
     // SAFETY: plain syscall on this process with a valid sched_param.
     let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
     if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
@@ -27,7 +36,7 @@ pub fn set_realtime(priority: u8) -> io::Result<()> {
 
 /// Back to normal (SCHED_OTHER) scheduling.
 pub fn set_normal() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
+    let param = param(0);
     // SAFETY: as above.
     let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param) };
     if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
