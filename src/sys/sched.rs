@@ -16,6 +16,17 @@ use std::io;
 
 use crate::config::SchedConfig;
 
+/// The raw system call: musl's `sched_setscheduler` is a stub that always
+/// fails with ENOSYS (Linux's call is per thread, not what POSIX says), so
+/// the static build must not use it.
+///
+/// # Safety
+/// `param` must point to a valid `sched_param`.
+unsafe fn setscheduler(policy: libc::c_int, param: &libc::sched_param) -> libc::c_long {
+    // SAFETY: the caller passes a valid sched_param; pid 0 is this thread.
+    unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, policy, param as *const libc::sched_param) }
+}
+
 /// A `sched_param` with this priority. musl's has more fields than glibc's
 /// (sporadic-server ones, unused by Linux): zero them all.
 fn param(priority: u8) -> libc::sched_param {
@@ -30,7 +41,7 @@ fn param(priority: u8) -> libc::sched_param {
 pub fn set_realtime(priority: u8) -> io::Result<()> {
     let param = param(priority);
     // SAFETY: plain syscall on this process with a valid sched_param.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
+    let rc = unsafe { setscheduler(libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
     if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
@@ -38,15 +49,15 @@ pub fn set_realtime(priority: u8) -> io::Result<()> {
 pub fn set_normal() -> io::Result<()> {
     let param = param(0);
     // SAFETY: as above.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param) };
+    let rc = unsafe { setscheduler(libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param) };
     if rc != 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// Whether this process now runs at a real-time priority.
 pub fn is_realtime() -> bool {
     // SAFETY: no arguments beyond the pid.
-    let policy = unsafe { libc::sched_getscheduler(0) };
-    policy >= 0 && policy & !libc::SCHED_RESET_ON_FORK == libc::SCHED_RR
+    let policy = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) };
+    policy >= 0 && policy & !libc::c_long::from(libc::SCHED_RESET_ON_FORK) == libc::c_long::from(libc::SCHED_RR)
 }
 
 /// The real-time priority `cfg` asks for, given the fastest advert
