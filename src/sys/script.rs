@@ -625,9 +625,24 @@ fn spawn(p: &Prepared, extra: &[&str], capture: bool) -> Result<(Pid, Option<Asy
     Ok((Pid::from_child(&child), reader))
 }
 
-/// In the child, before exec: SIGTERM when vipd dies, even by SIGKILL, so no
-/// script outlives it. It runs after std's setuid/setgid, which would clear it.
+/// In the child, before exec: an empty signal mask, and SIGTERM when vipd
+/// dies, even by SIGKILL, so no script outlives it.
+///
+/// The mask matters: vipd blocks the signals it reads from its signalfd,
+/// and a blocked mask survives exec. A script (or a service it starts)
+/// would ignore SIGTERM; timeouts would always wait for the SIGKILL.
+/// The death signal is set after std's setuid/setgid, which would clear it.
 fn die_with_parent(parent: Pid) -> io::Result<()> {
+    let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set; pthread_sigmask reads it.
+    // Both are async-signal-safe and allocate nothing.
+    let rc = unsafe {
+        libc::sigemptyset(empty.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), core::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
     rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
     // vipd may have died between fork and prctl; no signal would then come.
     if rustix::process::getppid() != Some(parent) {
@@ -964,6 +979,30 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         cond()
+    }
+
+    #[test]
+    fn scripts_start_with_no_signal_blocked() {
+        // vipd blocks the signals it reads from a signalfd; a script must not
+        // inherit that (it would ignore SIGTERM). On a thread of its own, as
+        // the mask is per thread.
+        let lines = std::thread::spawn(|| {
+            let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+            // SAFETY: set initialised by sigemptyset before use.
+            unsafe {
+                libc::sigemptyset(set.as_mut_ptr());
+                libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
+                libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
+                libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), core::ptr::null_mut());
+            }
+            // grep itself, not through sh: a shell may reset its own mask.
+            let grep =
+                Prepared { argv: ["/bin/grep", "SigBlk", "/proc/self/status"].map(String::from).to_vec(), ..sh("") };
+            run_lines(&grep, None).1
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(lines, ["SigBlk:\t0000000000000000"]);
     }
 
     #[test]
