@@ -44,7 +44,6 @@
 #[allow(dead_code)]
 mod lab;
 
-use std::ffi::CString;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
@@ -470,7 +469,7 @@ fn pinger(ns: &Path, dst: std::net::Ipv4Addr, id: u16, stop: &AtomicBool, replie
                     continue;
                 }
                 let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
-                libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut tv);
+                libc::ioctl(fd.as_raw_fd(), lab::SIOCGSTAMP, &raw mut tv);
                 let t = tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
                 if let Ok(mut r) = replies.lock() {
                     r.push(t);
@@ -501,70 +500,27 @@ impl Capture {
 /// runs on a loaded machine).
 fn capture(b: &Bench, r: Router, period: Duration) -> Capture {
     let ns = PathBuf::from(format!("/run/netns/{}", b.ns("sw")));
-    let port = CString::new(router_name(r)).expect("port name");
+    let port = router_name(r);
     let host = if r == R1 { 1 } else { 2 };
     let src = [10, b.lab.net, 0, host];
     // setns moves only the calling thread: a thread of its own.
-    let t = std::thread::spawn(move || capture_in(&ns, &port, src, period));
-    t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
-
-/// The socket ioctl returning the last packet's receive time.
-const SIOCGSTAMP: libc::Ioctl = 0x8906;
-/// `getsockopt(SOL_PACKET, PACKET_STATISTICS)`: `struct tpacket_stats`.
-const PACKET_STATISTICS: libc::c_int = 6;
-
-fn capture_in(ns: &Path, port: &CString, src: [u8; 4], period: Duration) -> Capture {
-    let netns = fs::File::open(ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
-    // SAFETY: plain syscalls on descriptors this function owns; the buffers
-    // passed are live locals of the sizes given.
-    unsafe {
-        assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
-        let fd = OwnedFd::from_raw_fd(fd);
-        let int_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        let size: libc::c_int = 16 << 20;
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&raw const size).cast(), int_len);
-        let ifindex = libc::if_nametoindex(port.as_ptr());
-        assert_ne!(ifindex, 0, "switch port {port:?}: {}", io::Error::last_os_error());
-        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = ifindex as i32;
-        let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        let rc = libc::bind(fd.as_raw_fd(), (&raw const sll).cast(), len);
-        assert_eq!(rc, 0, "bind the packet socket: {}", io::Error::last_os_error());
-        // Reset the statistics (reading them clears them).
-        let mut stats = [0u32; 2];
-        let mut stats_len = std::mem::size_of_val(&stats) as libc::socklen_t;
-        let stats_ptr = (&raw mut stats).cast();
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_STATISTICS, stats_ptr, &raw mut stats_len);
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
-        let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), len);
+    let t = std::thread::spawn(move || {
+        let tap = lab::PortTap::open(&ns, port, Some(16 << 20));
         let deadline = Instant::now() + period;
         let mut buf = [0u8; 2048];
         let mut at = Vec::new();
         while Instant::now() < deadline {
-            let mut from: libc::sockaddr_ll = std::mem::zeroed();
-            let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            let (buf_ptr, from_ptr) = (buf.as_mut_ptr().cast(), (&raw mut from).cast());
-            let n = libc::recvfrom(fd.as_raw_fd(), buf_ptr, buf.len(), 0, from_ptr, &raw mut from_len);
-            let Ok(n) = usize::try_from(n) else { continue };
-            let p = &buf[..n];
-            let ipv4 = from.sll_protocol == (libc::ETH_P_IP as u16).to_be();
-            if !ipv4 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src {
+            let Some(f) = tap.next(&mut buf) else { continue };
+            let p = &buf[..f.len];
+            if f.protocol != libc::ETH_P_IP as u16 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src
+            {
                 continue;
             }
-            let mut ts = libc::timeval { tv_sec: 0, tv_usec: 0 };
-            assert_eq!(libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut ts), 0, "SIOCGSTAMP");
-            at.push(Duration::new(ts.tv_sec as u64, ts.tv_usec as u32 * 1000));
+            at.push(f.at);
         }
-        let mut stats_len = std::mem::size_of_val(&stats) as libc::socklen_t;
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_PACKET, PACKET_STATISTICS, stats_ptr, &raw mut stats_len);
-        Capture { at, drops: stats[1] }
-    }
+        Capture { at, drops: tap.drops() }
+    });
+    t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 // ---------------------------------------------------------------- configs

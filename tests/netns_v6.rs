@@ -31,10 +31,8 @@ mod lab;
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io;
 use std::net::Ipv6Addr;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -598,10 +596,6 @@ fn v6_unsolicited_na_moves_the_client_neighbor_entry() {
     assert!(l.ping6_once(), "the client cannot ping {} back on R1\n{}", l.vip6(), l.status6());
 }
 
-/// The socket ioctl returning the last packet's receive time (`struct
-/// timeval`); the same number on every Linux architecture.
-const SIOCGSTAMP: libc::Ioctl = 0x8906;
-
 /// An IPv6 packet R1 sent, seen on its switch port.
 struct Frame {
     /// The kernel's receive time stamp.
@@ -617,53 +611,22 @@ struct Frame {
 /// only the calling thread); returns once the socket is bound, so nothing
 /// sent after the call is missed.
 fn capture6(sw: String, port: &str, mac: [u8; 6], stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<Frame>> {
-    let port = std::ffi::CString::new(port).expect("port name");
+    let port = port.to_owned();
     let (tx, rx) = mpsc::channel();
     let t = std::thread::spawn(move || {
-        let ns = format!("/run/netns/{sw}");
-        let netns = fs::File::open(&ns).unwrap_or_else(|e| panic!("open {ns}: {e}"));
-        // SAFETY: plain syscalls on descriptors this closure owns; the
-        // buffers passed are live locals of the sizes given.
-        unsafe {
-            assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
-            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-            assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let ifindex = libc::if_nametoindex(port.as_ptr());
-            assert_ne!(ifindex, 0, "switch port {port:?}: {}", io::Error::last_os_error());
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            // ETH_P_ALL: the bridge consumes a port's IPv6 frames before
-            // taps for that protocol alone see them.
-            sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-            sll.sll_ifindex = ifindex as i32;
-            let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            let rc = libc::bind(fd.as_raw_fd(), (&raw const sll).cast(), len);
-            assert_eq!(rc, 0, "bind the packet socket: {}", io::Error::last_os_error());
-            let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
-            let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-            libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), len);
-            let _ = tx.send(());
-            let mut buf = [0u8; 2048];
-            let mut out = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let mut from: libc::sockaddr_ll = std::mem::zeroed();
-                let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-                let (buf_ptr, from_ptr) = (buf.as_mut_ptr().cast(), (&raw mut from).cast());
-                let n = libc::recvfrom(fd.as_raw_fd(), buf_ptr, buf.len(), 0, from_ptr, &raw mut from_len);
-                let Ok(n) = usize::try_from(n) else { continue };
-                let ipv6 = from.sll_protocol == (libc::ETH_P_IPV6 as u16).to_be();
-                // Received from the router (not sent out to it), from its MAC.
-                if !ipv6 || from.sll_pkttype == libc::PACKET_OUTGOING || from.sll_addr[..6] != mac {
-                    continue;
-                }
-                let mut ts = libc::timeval { tv_sec: 0, tv_usec: 0 };
-                assert_eq!(libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut ts), 0, "SIOCGSTAMP");
-                let at = Duration::new(ts.tv_sec as u64, ts.tv_usec as u32 * 1000);
-                out.push(Frame { at, mac, pkt: buf[..n].to_vec() });
+        let tap = lab::PortTap::open(Path::new(&format!("/run/netns/{sw}")), &port, None);
+        let _ = tx.send(());
+        let mut buf = [0u8; 2048];
+        let mut out = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let Some(f) = tap.next(&mut buf) else { continue };
+            // Received from the router (not sent out to it), from its MAC.
+            if f.protocol != libc::ETH_P_IPV6 as u16 || f.outgoing || f.mac != mac {
+                continue;
             }
-            out
+            out.push(Frame { at: f.at, mac, pkt: buf[..f.len].to_vec() });
         }
+        out
     });
     rx.recv_timeout(lab::TIMEOUT).expect("the capture socket is bound");
     t

@@ -795,11 +795,11 @@ impl Lab {
     /// so the test's own scheduling delays do not count as gaps.
     pub fn capture_adverts(&self, r: Router, period: Duration) -> Vec<Advert> {
         let ns = PathBuf::from(format!("/run/netns/{}", self.ns("sw")));
-        let port = CString::new(r.name()).expect("port name");
+        let port = r.name();
         let src = [10, self.net, 0, r.host()];
         // setns moves only the calling thread: a thread of its own, gone
         // afterwards, keeps the test's threads in the host's namespace.
-        let t = std::thread::spawn(move || capture(&ns, &port, src, period));
+        let t = std::thread::spawn(move || capture(&ns, port, src, period));
         t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
     }
 }
@@ -812,58 +812,134 @@ pub fn max_gap(adverts: &[Advert]) -> Duration {
 
 /// The socket ioctl returning the last packet's receive time (`struct
 /// timeval`); the same number on every Linux architecture.
-const SIOCGSTAMP: libc::Ioctl = 0x8906;
+#[allow(dead_code)]
+pub const SIOCGSTAMP: libc::Ioctl = 0x8906;
 
-fn capture(ns: &Path, port: &CString, src: [u8; 4], period: Duration) -> Vec<Advert> {
-    let netns = fs::File::open(ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
-    // SAFETY: plain syscalls on descriptors this function owns; the buffers
-    // passed are live locals of the sizes given.
-    unsafe {
-        assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
-        // Protocol 0 until bound: no packet from another port gets queued
-        // between socket() and bind().
-        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
-        let fd = OwnedFd::from_raw_fd(fd);
-        let ifindex = libc::if_nametoindex(port.as_ptr());
-        assert_ne!(ifindex, 0, "switch port {port:?}: {}", io::Error::last_os_error());
-        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-        sll.sll_family = libc::AF_PACKET as u16;
-        // ETH_P_ALL: a bridge port's received frames reach the taps for all
-        // protocols only; the bridge consumes them before the IP ones.
-        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = ifindex as i32;
-        let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        let rc = libc::bind(fd.as_raw_fd(), (&raw const sll).cast(), len);
-        assert_eq!(rc, 0, "bind the packet socket: {}", io::Error::last_os_error());
-        // Wake up now and then to notice the end of the period.
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
-        let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), len);
-        let deadline = Instant::now() + period;
-        let mut buf = [0u8; 2048];
-        let mut out = Vec::new();
-        while Instant::now() < deadline {
+/// `getsockopt(SOL_PACKET, PACKET_STATISTICS)`: `struct tpacket_stats`.
+const PACKET_STATISTICS: libc::c_int = 6;
+
+/// One frame a [`PortTap`] saw.
+#[allow(dead_code)]
+pub struct Tapped {
+    pub len: usize,
+    /// The Ethernet type, host order (`libc::ETH_P_IP`, `ETH_P_IPV6`).
+    pub protocol: u16,
+    /// Sent out of the port (towards the router) rather than received.
+    pub outgoing: bool,
+    /// The Ethernet source.
+    pub mac: [u8; 6],
+    /// The kernel's receive time stamp, so the capturing thread's own
+    /// scheduling delays never count.
+    pub at: Duration,
+}
+
+/// A packet socket on a switch port: nothing to install, and it sees the
+/// wire whatever the routers do. SOCK_DGRAM, so frames start at the IP
+/// header.
+#[allow(dead_code)]
+pub struct PortTap {
+    fd: OwnedFd,
+}
+
+#[allow(dead_code)]
+impl PortTap {
+    /// Moves the calling thread into namespace `ns` (setns moves only the
+    /// calling thread: call it on a thread of its own) and opens the tap on
+    /// `port`. `rcvbuf`: a receive buffer to force, for captures on a
+    /// loaded machine.
+    pub fn open(ns: &Path, port: &str, rcvbuf: Option<libc::c_int>) -> PortTap {
+        let netns = fs::File::open(ns).unwrap_or_else(|e| panic!("open {}: {e}", ns.display()));
+        let port = CString::new(port).expect("port name");
+        // SAFETY: plain syscalls on descriptors this function owns; the
+        // buffers passed are live locals of the sizes given.
+        unsafe {
+            assert_eq!(libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET), 0, "setns: {}", io::Error::last_os_error());
+            // Protocol 0 until bound: no packet from another port gets
+            // queued between socket() and bind().
+            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
+            let fd = OwnedFd::from_raw_fd(fd);
+            if let Some(size) = rcvbuf {
+                let int_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                let ptr = (&raw const size).cast();
+                libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, ptr, int_len);
+            }
+            let ifindex = libc::if_nametoindex(port.as_ptr());
+            assert_ne!(ifindex, 0, "switch port {port:?}: {}", io::Error::last_os_error());
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            // ETH_P_ALL: a bridge port's received frames reach the taps for
+            // all protocols only; the bridge consumes them before the
+            // per-protocol ones.
+            sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+            sll.sll_ifindex = ifindex as i32;
+            let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            let rc = libc::bind(fd.as_raw_fd(), (&raw const sll).cast(), len);
+            assert_eq!(rc, 0, "bind the packet socket: {}", io::Error::last_os_error());
+            // Wake up now and then so callers notice the end of a period.
+            let tv = libc::timeval { tv_sec: 0, tv_usec: 50_000 };
+            let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+            libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), len);
+            let tap = PortTap { fd };
+            // Reading the statistics clears them: count from here.
+            tap.drops();
+            tap
+        }
+    }
+
+    /// The next frame into `buf`; `None` after 50 ms without one.
+    pub fn next(&self, buf: &mut [u8]) -> Option<Tapped> {
+        // SAFETY: as in `open`.
+        unsafe {
             let mut from: libc::sockaddr_ll = std::mem::zeroed();
             let mut from_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
             let (buf_ptr, from_ptr) = (buf.as_mut_ptr().cast(), (&raw mut from).cast());
-            let n = libc::recvfrom(fd.as_raw_fd(), buf_ptr, buf.len(), 0, from_ptr, &raw mut from_len);
-            let Ok(n) = usize::try_from(n) else { continue };
-            // An IPv4 packet (the socket is SOCK_DGRAM: no link header),
-            // protocol 112, from the router.
-            let p = &buf[..n];
-            let ipv4 = from.sll_protocol == (libc::ETH_P_IP as u16).to_be();
-            if !ipv4 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src {
-                continue;
-            }
-            let Some(vrrp) = p.get(usize::from(p[0] & 0x0f) * 4..).filter(|v| v.len() >= 3) else { continue };
+            let n = libc::recvfrom(self.fd.as_raw_fd(), buf_ptr, buf.len(), 0, from_ptr, &raw mut from_len);
+            let len = usize::try_from(n).ok()?;
             let mut ts = libc::timeval { tv_sec: 0, tv_usec: 0 };
-            assert_eq!(libc::ioctl(fd.as_raw_fd(), SIOCGSTAMP, &raw mut ts), 0, "SIOCGSTAMP");
-            let at = Duration::new(ts.tv_sec as u64, ts.tv_usec as u32 * 1000);
-            out.push(Advert { at, vrid: vrrp[1], priority: vrrp[2] });
+            assert_eq!(libc::ioctl(self.fd.as_raw_fd(), SIOCGSTAMP, &raw mut ts), 0, "SIOCGSTAMP");
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&from.sll_addr[..6]);
+            Some(Tapped {
+                len,
+                protocol: u16::from_be(from.sll_protocol),
+                outgoing: from.sll_pkttype == libc::PACKET_OUTGOING,
+                mac,
+                at: Duration::new(ts.tv_sec as u64, ts.tv_usec as u32 * 1000),
+            })
         }
-        out
     }
+
+    /// Frames the kernel dropped (buffer full) since the last call.
+    pub fn drops(&self) -> u32 {
+        let mut stats = [0u32; 2];
+        let mut len = std::mem::size_of_val(&stats) as libc::socklen_t;
+        // SAFETY: `stats` is a live `struct tpacket_stats` of `len` bytes.
+        unsafe {
+            let ptr = (&raw mut stats).cast();
+            libc::getsockopt(self.fd.as_raw_fd(), libc::SOL_PACKET, PACKET_STATISTICS, ptr, &raw mut len);
+        }
+        stats[1]
+    }
+}
+
+/// The VRRP adverts (IPv4, protocol 112) from `src` seen on `port` of
+/// namespace `ns` during `period`.
+fn capture(ns: &Path, port: &str, src: [u8; 4], period: Duration) -> Vec<Advert> {
+    let tap = PortTap::open(ns, port, None);
+    let deadline = Instant::now() + period;
+    let mut buf = [0u8; 2048];
+    let mut out = Vec::new();
+    while Instant::now() < deadline {
+        let Some(f) = tap.next(&mut buf) else { continue };
+        let p = &buf[..f.len];
+        if f.protocol != libc::ETH_P_IP as u16 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src {
+            continue;
+        }
+        let Some(vrrp) = p.get(usize::from(p[0] & 0x0f) * 4..).filter(|v| v.len() >= 3) else { continue };
+        out.push(Advert { at: f.at, vrid: vrrp[1], priority: vrrp[2] });
+    }
+    out
 }
 
 /// Reply times (Unix seconds) in `ping -D` output: `[1795315437.538002] 64
