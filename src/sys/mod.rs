@@ -12,5 +12,7 @@ pub mod sdnotify;
 pub mod signals;
 pub mod sockopt;
 pub mod syslog;
+#[cfg(test)]
+pub(crate) mod testdir;
 pub mod trackfile;
 pub mod vrrp;
