@@ -219,7 +219,7 @@ pub fn run(opts: &Options) -> u8 {
         },
     };
     let (changed_tx, changed_rx) = smol::channel::bounded(1);
-    let daemon = match Daemon::new(&loaded, opts, changed_tx, syslog) {
+    let mut daemon = match Daemon::new(&loaded, opts, changed_tx, syslog) {
         Ok(d) => d,
         Err(e) => {
             fail(format_args!("{e}"));
@@ -520,10 +520,7 @@ impl Daemon {
             notifier: Notifier::new(),
             files,
             last_exit: None,
-            rt_priority: crate::sys::sched::wanted_rt(
-                &loaded.config.globals.sched,
-                loaded.config.instances.iter().map(|i| i.advert_int).min(),
-            ),
+            rt_priority: None,
         };
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
@@ -576,9 +573,10 @@ impl Daemon {
         done
     }
 
-    /// Scheduling as `cfg` asks (sys::sched), logged.
-    fn schedule(&self, cfg: &config::Config) {
+    /// Scheduling as `cfg` asks (sys::sched), logged and remembered.
+    fn schedule(&mut self, cfg: &config::Config) {
         let fastest = cfg.instances.iter().map(|i| i.advert_int).min();
+        self.rt_priority = crate::sys::sched::wanted_rt(&cfg.globals.sched, fastest);
         for line in crate::sys::sched::apply(&cfg.globals.sched, fastest) {
             log!(self.log, "{line}");
         }
@@ -705,10 +703,6 @@ impl Daemon {
         self.report_system(now, &r.links, &r.addrs);
         self.read_files(now);
         self.schedule(&loaded.config);
-        self.rt_priority = crate::sys::sched::wanted_rt(
-            &loaded.config.globals.sched,
-            loaded.config.instances.iter().map(|i| i.advert_int).min(),
-        );
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
         self.apply(now);

@@ -350,7 +350,7 @@ impl Lab6 {
         let helper = self.start_helper(&name, &argv);
         let p = Ping6 { helper };
         let deadline = Instant::now() + lab::TIMEOUT;
-        while replies(&p.helper.out).len() < 20 {
+        while lab::replies(&p.helper.out).len() < 20 {
             assert!(Instant::now() < deadline, "the client cannot ping {vip}\n{}", self.status6());
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -363,7 +363,7 @@ impl Lab6 {
     fn stop_ping6(&mut self, p: Ping6, since: SystemTime) -> Duration {
         let now = unix_secs(SystemTime::now());
         let deadline = Instant::now() + lab::TIMEOUT;
-        while replies(&p.helper.out).iter().filter(|&&t| t > now).count() < 20 {
+        while lab::replies(&p.helper.out).iter().filter(|&&t| t > now).count() < 20 {
             assert!(Instant::now() < deadline, "the client lost {} for good\n{}", self.vip6(), self.status6());
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -380,7 +380,7 @@ impl Lab6 {
         }
         assert!(self.helper_exited(&p.helper, Duration::from_secs(5)), "ping -6 ignored SIGINT\n{}", self.status6());
         let since = unix_secs(since);
-        let t = replies(&p.helper.out);
+        let t = lab::replies(&p.helper.out);
         let gap = t.windows(2).filter(|w| w[1] >= since).map(|w| w[1] - w[0]).fold(0.0, f64::max);
         Duration::from_secs_f64(gap)
     }
@@ -393,17 +393,6 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 fn show_mac(m: Option<[u8; 6]>) -> String {
     m.map_or("none".to_owned(), |m| m.map(|b| format!("{b:02x}")).join(":"))
-}
-
-/// Reply times (Unix seconds) in `ping -D` output: `[1795315437.538002] 64
-/// bytes from ...`.
-fn replies(path: &Path) -> Vec<f64> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(" bytes from "))
-        .filter_map(|l| l.strip_prefix('[')?.split(']').next()?.parse().ok())
-        .collect()
 }
 
 /// Stops `master` gracefully while the client pings the VIPs of `insts`;

@@ -23,6 +23,29 @@ struct Lab {
     vipd: Option<std::process::Child>,
 }
 
+impl Lab {
+    /// A namespace `vipd-<tag>-<pid>` with a veth pair, eth0 up as `addr`,
+    /// and a scratch directory; None (with the reason printed) when not root.
+    fn new(tag: &str, addr: &str, needs: &str) -> Option<Lab> {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipping: needs root and {needs}");
+            return None;
+        }
+        let lab = Lab {
+            ns: format!("vipd-{tag}-{}", std::process::id()),
+            dir: std::env::temp_dir().join(format!("vipd-{tag}-{}", std::process::id())),
+            vipd: None,
+        };
+        std::fs::create_dir_all(&lab.dir).unwrap();
+        run(&["netns", "add", &lab.ns]);
+        run(&["-n", &lab.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+        run(&["-n", &lab.ns, "addr", "add", addr, "dev", "eth0"]);
+        run(&["-n", &lab.ns, "link", "set", "eth0", "up"]);
+        run(&["-n", &lab.ns, "link", "set", "eth1", "up"]);
+        Some(lab)
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         // Also when an assertion failed half-way: no vipd is left running.
@@ -37,21 +60,7 @@ impl Drop for Lab {
 
 #[test]
 fn notify_socket_gets_ready_reloading_and_stopping() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: needs root and network namespaces");
-        return;
-    }
-    let mut lab = Lab {
-        ns: format!("vipd-sdn-{}", std::process::id()),
-        dir: std::env::temp_dir().join(format!("vipd-sdn-{}", std::process::id())),
-        vipd: None,
-    };
-    std::fs::create_dir_all(&lab.dir).unwrap();
-    run(&["netns", "add", &lab.ns]);
-    run(&["-n", &lab.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
-    run(&["-n", &lab.ns, "addr", "add", "10.63.0.1/24", "dev", "eth0"]);
-    run(&["-n", &lab.ns, "link", "set", "eth0", "up"]);
-    run(&["-n", &lab.ns, "link", "set", "eth1", "up"]);
+    let Some(mut lab) = Lab::new("sdn", "10.63.0.1/24", "network namespaces") else { return };
     let conf = lab.dir.join("vipd.conf");
     std::fs::write(
         &conf,
@@ -92,21 +101,7 @@ fn notify_socket_gets_ready_reloading_and_stopping() {
 
 #[test]
 fn log_facility_sends_the_log_to_dev_log() {
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: needs root, network and mount namespaces");
-        return;
-    }
-    let mut lab = Lab {
-        ns: format!("vipd-slg-{}", std::process::id()),
-        dir: std::env::temp_dir().join(format!("vipd-slg-{}", std::process::id())),
-        vipd: None,
-    };
-    std::fs::create_dir_all(&lab.dir).unwrap();
-    run(&["netns", "add", &lab.ns]);
-    run(&["-n", &lab.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
-    run(&["-n", &lab.ns, "addr", "add", "10.64.0.1/24", "dev", "eth0"]);
-    run(&["-n", &lab.ns, "link", "set", "eth0", "up"]);
-    run(&["-n", &lab.ns, "link", "set", "eth1", "up"]);
+    let Some(mut lab) = Lab::new("slg", "10.64.0.1/24", "network and mount namespaces") else { return };
     let conf = lab.dir.join("vipd.conf");
     std::fs::write(
         &conf,

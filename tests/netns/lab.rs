@@ -944,7 +944,8 @@ fn capture(ns: &Path, port: &str, src: [u8; 4], period: Duration) -> Vec<Advert>
 
 /// Reply times (Unix seconds) in `ping -D` output: `[1795315437.538002] 64
 /// bytes from ...`.
-fn replies(path: &Path) -> Vec<f64> {
+#[allow(dead_code)]
+pub fn replies(path: &Path) -> Vec<f64> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
