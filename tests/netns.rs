@@ -454,8 +454,10 @@ fn non_root_with_two_capabilities() {
 }
 
 /// `v3_checksum_as_v2`: R1 sends the RFC 9568 checksum (no pseudo-header),
-/// R2 the keepalived 2.2 form; each accepts the other's, so the pair elects
-/// one master and hands over on SIGTERM, and R2 reports R1's form.
+/// R2 the keepalived 2.2 form; each must accept the other's. R2 starts alone
+/// and becomes master, so R1 hears R2's form first; R1 then preempts, so R2
+/// hears R1's form and steps down; on SIGTERM R2 takes over again. (Starting
+/// both together leaves it to start-up timing which one is master first.)
 #[test]
 fn v3_rfc9568_checksum_sender_and_pseudo_header_peer_vipd_vipd() {
     let Some(mut lab) = Lab::new("csum9568", 41) else { return };
@@ -464,14 +466,23 @@ fn v3_rfc9568_checksum_sender_and_pseudo_header_peer_vipd_vipd() {
     let conf1 = lab.config(R1, &v1).replace("    interface eth0\n", "    interface eth0\n    v3_checksum_as_v2\n");
     assert!(conf1.contains("v3_checksum_as_v2"), "the lab's config format changed");
     let b = start(&mut lab, R2, VIPD, &v2);
+    lab.wait_for(b, MASTER);
+    lab.converges_on(R2, settle(&v2));
     let a = lab.start_conf(R1, VIPD, &conf1, &[]);
+    lab.wait_for(a, "10.41.0.2 sends VRRPv3 checksums in the pseudo-header form");
     lab.wait_for(a, MASTER);
+    lab.wait_for(b, BACKUP);
+    lab.wait_for(b, "10.41.0.1 sends VRRPv3 checksums in the RFC 9568 form");
     lab.converges_on(R1, settle(&v1));
-    lab.wait_for(b, "sends VRRPv3 checksums in the RFC 9568 form");
-    assert!(!lab.log(b).contains(MASTER), "R2 must follow R1, not contend\n{}", lab.status());
+    let log_a = lab.log(a);
+    assert_eq!(log_a.matches(MASTER).count(), 1, "R1 left mastership\n{}", lab.status());
+    for (r, log) in [("R1", &log_a), ("R2", &lab.log(b))] {
+        assert!(!log.contains("bad checksum"), "{r} refused its peer's checksum form\n{}", lab.status());
+    }
     stop(&mut lab, a);
     lab.wait_for(b, MASTER);
     lab.converges_on(R2, settle(&v2));
+    stop(&mut lab, b);
 }
 
 /// SIGHUP to the backup, three times, then to the master: both keep their
@@ -482,9 +493,11 @@ fn v3_rfc9568_checksum_sender_and_pseudo_header_peer_vipd_vipd() {
 fn reload_keeps_roles_vipd_vipd() {
     let Some(mut lab) = Lab::new("reload", 42) else { return };
     let (v1, v2) = (high(Vrrp::V3), low(Vrrp::V3));
-    let b = start(&mut lab, R2, VIPD, &v2);
+    // R1 first: with R2 first, R2 may be master before R1 is up, which
+    // is start-up timing, not a reload effect.
     let a = start(&mut lab, R1, VIPD, &v1);
     lab.wait_for(a, MASTER);
+    let b = start(&mut lab, R2, VIPD, &v2);
     lab.converges_on(R1, settle(&v1));
     for _ in 0..3 {
         lab.hup(b);
