@@ -7,6 +7,9 @@
 //!
 //! Needs root and network namespaces; skipped otherwise.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -28,7 +31,7 @@ impl Lab {
     /// and a scratch directory; None (with the reason printed) when not root.
     fn new(tag: &str, addr: &str, needs: &str) -> Option<Lab> {
         if !rustix::process::geteuid().is_root() {
-            eprintln!("skipping: needs root and {needs}");
+            skip::skip(&format!("needs root and {needs}"));
             return None;
         }
         let lab = Lab {

@@ -594,7 +594,7 @@ pub(crate) mod testns {
     /// None, with the reason printed, when the tests cannot run here.
     pub(crate) fn setup(tag: &str) -> Option<NetNs> {
         if !rustix::process::geteuid().is_root() {
-            eprintln!("skipping: needs root and network namespaces");
+            crate::sys::testdir::skip("needs root and network namespaces");
             return None;
         }
         let name = format!("vipd-{tag}-{}", std::process::id());

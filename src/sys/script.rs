@@ -1158,7 +1158,7 @@ mod tests {
     #[test]
     fn runs_as_the_prepared_user() {
         if !is_root() {
-            println!("skipped: switching users needs root");
+            crate::sys::testdir::skip("switching users needs root");
             return;
         }
         let script = Script {
@@ -1166,7 +1166,7 @@ mod tests {
             user: Some(ScriptUser { user: "nobody".into(), group: None }),
         };
         let Ok((p, _)) = prepare(&script, &Globals::default()) else {
-            println!("skipped: no usable user `nobody`");
+            crate::sys::testdir::skip("no usable user `nobody`");
             return;
         };
         assert_ne!(p.uid, 0);
@@ -1248,7 +1248,7 @@ mod tests {
             // As ourselves (not root) the check does not apply.
             let (_, warning) = prepare(&script, &Globals::default()).expect("runs as us");
             assert_eq!(warning, None);
-            println!("skipped: scripts run as root only when vipd is root");
+            crate::sys::testdir::skip("scripts run as root only when vipd is root");
             return;
         }
         let script = Script { user: root, ..script };

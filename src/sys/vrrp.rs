@@ -669,14 +669,14 @@ mod tests {
     impl Netns {
         fn create(tag: &str) -> Option<Netns> {
             if !rustix::process::geteuid().is_root() {
-                eprintln!("skipping: needs root and network namespaces");
+                crate::sys::testdir::skip("needs root and network namespaces");
                 return None;
             }
             let pid = std::process::id();
             let a = format!("vipd-vr-{pid}-{tag}a");
             let b = format!("vipd-vr-{pid}-{tag}b");
             if !ip(&["netns", "add", &a]) {
-                eprintln!("skipping: needs root and network namespaces");
+                crate::sys::testdir::skip("needs root and network namespaces");
                 return None;
             }
             let ns = Netns { a, b };

@@ -17,6 +17,10 @@
 //! stay in the test's process group, so Ctrl-C on `cargo test` stops them
 //! as well; the next run deletes the namespaces such a run left behind.
 
+#[path = "../common/skip.rs"]
+mod skip_mod;
+pub use skip_mod::skip;
+
 use std::ffi::CString;
 use std::fmt::Write as _;
 use std::fs;
@@ -232,7 +236,7 @@ impl Lab {
     /// on subnet 10.`net`.0.0/24, or prints why it cannot and returns None.
     pub fn new(test: &str, net: u8) -> Option<Lab> {
         if !is_root() || !command_exists("ip") {
-            println!("skipping: needs root and network namespaces");
+            skip("needs root and network namespaces");
             return None;
         }
         remove_abandoned_labs();
@@ -252,10 +256,10 @@ impl Lab {
         let sw = lab.ns("sw");
         let out = Command::new("ip").args(["netns", "add", &sw]).output().expect("run ip");
         if !out.status.success() {
-            println!(
-                "skipping: needs root and network namespaces (ip netns add: {})",
+            skip(&format!(
+                "needs root and network namespaces (ip netns add: {})",
                 String::from_utf8_lossy(&out.stderr).trim()
-            );
+            ));
             return None;
         }
         lab.namespaces.push(sw.clone());
