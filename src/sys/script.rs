@@ -457,6 +457,9 @@ pub async fn run(
         Err(TryRecvError::Empty) => {}
         Ok(()) | Err(TryRecvError::Closed) => return Exit::Cancelled,
     }
+    // Before the spawn: the new leader's pid may be one the list still
+    // names (reaped by an orphan sweep, then reused).
+    reap_killed();
     let program = p.argv.first().map_or("", String::as_str);
     let mut lines = output.map(Lines::new);
     let (pid, mut reader) = match spawn(p, extra, lines.is_some()) {
@@ -673,6 +676,7 @@ pub fn adopts_orphans() -> bool {
 /// process 1 or a subreaper. Without this they would stay zombies. Returns
 /// how many were reaped.
 pub fn reap_orphans() -> usize {
+    reap_killed();
     let me = std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
     let mut reaped = 0;
@@ -756,16 +760,62 @@ impl Leader {
         }
     }
 
-    /// SIGKILL to the group, then a blocking reap: only for paths that
-    /// cannot wait asynchronously. A killed process exits at once.
+    /// SIGKILL to the group, then a reap for paths that cannot wait
+    /// asynchronously (a dropped run). A killed process normally exits
+    /// within microseconds; one in uninterruptible sleep (a hung NFS read)
+    /// only when its I/O ends, and waiting for that would stall the loop.
+    /// So the wait is bounded and a leader still alive then is left to
+    /// [`reap_killed`].
     fn kill_and_reap(&mut self) {
         if self.reaped {
             return;
         }
         self.signal(Signal::KILL);
-        while let Err(Errno::INTR) = rustix::process::waitid(WaitId::Pid(self.pid), WaitIdOptions::EXITED) {}
+        let opts = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+        let mut dead = false;
+        for _ in 0..KILL_WAIT_POLLS {
+            match rustix::process::waitid(WaitId::Pid(self.pid), opts) {
+                Ok(None) | Err(Errno::INTR) => std::thread::sleep(std::time::Duration::from_micros(100)),
+                // Reaped now, or (ECHILD) by an orphan sweep already.
+                Ok(Some(_)) | Err(_) => {
+                    dead = true;
+                    break;
+                }
+            }
+        }
         self.mark_reaped();
+        if !dead {
+            KILLED.with(|k| k.borrow_mut().push(self.pid.as_raw_nonzero().get()));
+        }
     }
+}
+
+/// How long [`Leader::kill_and_reap`] waits for a killed leader, in 100 µs
+/// polls: 2 ms at most.
+const KILL_WAIT_POLLS: usize = 20;
+
+thread_local! {
+    /// Killed leaders that had not exited within the bounded wait.
+    static KILLED: core::cell::RefCell<Vec<i32>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reaps the killed leaders that have exited since [`Leader::kill_and_reap`]
+/// gave up waiting; never blocks. Runs whenever a script starts and on the
+/// orphan sweep. Returns how many are still alive.
+pub fn reap_killed() -> usize {
+    KILLED.with(|k| {
+        k.borrow_mut().retain(|&raw| {
+            // Reaped by an orphan sweep and the pid reused by a new run:
+            // not ours to reap.
+            if LIVE.with(|l| l.borrow().contains(&raw)) {
+                return false;
+            }
+            let Some(pid) = Pid::from_raw(raw) else { return false };
+            let opts = WaitIdOptions::EXITED | WaitIdOptions::NOHANG;
+            matches!(rustix::process::waitid(WaitId::Pid(pid), opts), Ok(None) | Err(Errno::INTR))
+        });
+        k.borrow().len()
+    })
 }
 
 impl Drop for Leader {
@@ -1109,6 +1159,22 @@ mod tests {
         assert!(not_our_child(read_pid(&leader)), "dropped run left its leader");
         let bg = read_pid(&bg);
         assert!(wait_until(Duration::from_secs(2), || !running(bg)), "background sleep {bg} survived");
+    }
+
+    /// A leader that outlived the bounded wait (stands for one in
+    /// uninterruptible sleep, which a test cannot make): reaped by a later
+    /// sweep, never waited for.
+    #[test]
+    // The reap under test is the wait.
+    #[allow(clippy::zombie_processes)]
+    fn killed_leaders_are_reaped_later() {
+        let child = std::process::Command::new("sleep").arg("30").spawn().expect("spawn sleep");
+        let pid = Pid::from_raw(child.id() as i32).expect("a pid");
+        KILLED.with(|k| k.borrow_mut().push(pid.as_raw_nonzero().get()));
+        assert_eq!(reap_killed(), 1, "alive, so still listed");
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+        assert!(wait_until(Duration::from_secs(2), || reap_killed() == 0), "the killed leader was not reaped");
+        assert!(not_our_child(pid.as_raw_nonzero().get()), "left a zombie");
     }
 
     #[test]
