@@ -718,3 +718,46 @@ fn reload_keeps_a_check_scripts_verdict_when_its_counts_change() {
     assert_eq!(inst(&new).state, State::Master);
     assert!(!fx.iter().any(|f| matches!(f, Effect::SendAdvert { priority: 0, .. } | Effect::RemoveVips { .. })));
 }
+
+/// Two masters on one router whose phases differ by less than a quarter
+/// interval (an owner at 0, a priority-200 instance master 32.19 ms in)
+/// end up sending in the same wakeups, and neither ever leaves more than
+/// its interval between two adverts.
+#[test]
+fn nearby_advert_timers_share_wakeups() {
+    let ten_ms = Duration::from_millis(10);
+    let mk = |name: &str, vrid: u8, prio: u8, last: u8| {
+        let mut i = InstanceConfig::new(name, "eth0", vrid, Version::V3, &[IpAddr::from([10, 0, 1, last])]);
+        i.priority = prio;
+        i.advert_int = ten_ms;
+        i
+    };
+    let cfg = Config { instances: vec![mk("VI_1", 1, 255, 1), mk("VI_2", 2, 200, 2)], ..Config::default() };
+    let (mut e, mut fx) = started(cfg);
+    let mut sent: [Vec<Instant>; 2] = [Vec::new(), Vec::new()];
+    let mut wakeups_late = 0;
+    let end = Instant::from_millis(1000);
+    while let Some(t) = e.next_deadline().filter(|&t| t < end) {
+        fx.clear();
+        e.handle(t, Event::Timer, &mut fx);
+        for f in &fx {
+            if let Effect::SendAdvert { inst, .. } = f {
+                sent[usize::from(inst.0)].push(t);
+            }
+        }
+        if t >= Instant::from_millis(500) {
+            wakeups_late += 1;
+        }
+    }
+    assert_eq!(inst(&e).state, State::Master);
+    assert_eq!(e.instances()[1].state, State::Master);
+    for (k, times) in sent.iter().enumerate() {
+        let worst = times.windows(2).map(|w| w[1].saturating_since(w[0])).max().unwrap_or_default();
+        assert!(worst <= ten_ms, "VI_{}: a gap of {worst} between adverts", k + 1);
+        assert!(times.len() >= 95, "VI_{}: {} adverts in 1 s", k + 1, times.len());
+    }
+    // After the first merge they go out together: one wakeup per interval.
+    let late: Vec<&Instant> = sent[1].iter().filter(|&&t| t >= Instant::from_millis(100)).collect();
+    assert!(late.iter().all(|t| sent[0].contains(t)), "VI_2 still sends on its own: {late:?}");
+    assert!(wakeups_late <= 51, "{wakeups_late} wakeups in the last 500 ms");
+}
