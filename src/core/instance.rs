@@ -665,6 +665,6 @@ impl Instance {
 /// How early a master's advert may go out to share a wakeup with other
 /// timers: a quarter of its interval, so timers at least that far apart
 /// keep their own wakeups and no gap ever exceeds the interval.
-pub(super) const fn advert_coalesce(int: Duration) -> Duration {
+const fn advert_coalesce(int: Duration) -> Duration {
     Duration::from_micros(int.as_micros() / 4)
 }
