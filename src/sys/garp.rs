@@ -88,8 +88,9 @@ struct PktinfoCmsg {
     info: libc::in6_pktinfo,
 }
 
-// SAFETY (both): CMSG_LEN and CMSG_SPACE are arithmetic on their argument.
+// SAFETY: CMSG_LEN is arithmetic on its argument.
 const PKTINFO_LEN: usize = unsafe { libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as u32) } as usize;
+// SAFETY: CMSG_SPACE is arithmetic on its argument.
 const PKTINFO_SPACE: usize = unsafe { libc::CMSG_SPACE(size_of::<libc::in6_pktinfo>() as u32) } as usize;
 // The struct must be what the kernel walks: data right after the aligned
 // header, total size a whole CMSG_SPACE.

@@ -569,21 +569,21 @@ impl fmt::Debug for AdvertBuf {
     }
 }
 
-/// A minimal pcap reader for the captures under `shared/testdata/pcap`,
+/// A minimal pcap reader for the captures under `tests/data/pcap`,
 /// shared by the tests of every wire module.
 #[cfg(test)]
 pub(crate) mod pcap {
     use core::net::{IpAddr, Ipv6Addr};
 
-    pub const KA_V2: &[u8] = include_bytes!("../../../shared/testdata/pcap/keepalived-2.2.7-vrrpv2-ipv4-vrid51.pcap");
+    pub const KA_V2: &[u8] = include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv2-ipv4-vrid51.pcap");
     pub const KA_V3_V4: &[u8] =
-        include_bytes!("../../../shared/testdata/pcap/keepalived-2.2.7-vrrpv3-ipv4-vrid51.pcap");
+        include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv3-ipv4-vrid51.pcap");
     pub const KA_V3_V6: &[u8] =
-        include_bytes!("../../../shared/testdata/pcap/keepalived-2.2.7-vrrpv3-ipv6-vrid52.pcap");
-    pub const TCPDUMP: &[u8] = include_bytes!("../../../shared/testdata/pcap/tcpdump-vrrp.pcap");
-    pub const TCPDUMP_V_OUT: &str = include_str!("../../../shared/testdata/pcap/tcpdump-vrrp-v.out");
-    pub const OOBR: &[u8] = include_bytes!("../../../shared/testdata/pcap/tcpdump-vrrp-vrrp_print-oobr.pcap");
-    pub const OOBR_2: &[u8] = include_bytes!("../../../shared/testdata/pcap/tcpdump-vrrp-vrrp_print-oobr-2.pcap");
+        include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv3-ipv6-vrid52.pcap");
+    pub const TCPDUMP: &[u8] = include_bytes!("../../tests/data/pcap/tcpdump-vrrp.pcap");
+    pub const TCPDUMP_V_OUT: &str = include_str!("../../tests/data/pcap/tcpdump-vrrp-v.out");
+    pub const OOBR: &[u8] = include_bytes!("../../tests/data/pcap/tcpdump-vrrp-vrrp_print-oobr.pcap");
+    pub const OOBR_2: &[u8] = include_bytes!("../../tests/data/pcap/tcpdump-vrrp-vrrp_print-oobr-2.pcap");
 
     pub const LINKTYPE_ETHERNET: u32 = 1;
     pub const ETHERTYPE_IPV4: u16 = 0x0800;
