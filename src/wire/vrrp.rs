@@ -576,10 +576,8 @@ pub(crate) mod pcap {
     use core::net::{IpAddr, Ipv6Addr};
 
     pub const KA_V2: &[u8] = include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv2-ipv4-vrid51.pcap");
-    pub const KA_V3_V4: &[u8] =
-        include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv3-ipv4-vrid51.pcap");
-    pub const KA_V3_V6: &[u8] =
-        include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv3-ipv6-vrid52.pcap");
+    pub const KA_V3_V4: &[u8] = include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv3-ipv4-vrid51.pcap");
+    pub const KA_V3_V6: &[u8] = include_bytes!("../../tests/data/pcap/keepalived-2.2.7-vrrpv3-ipv6-vrid52.pcap");
     pub const TCPDUMP: &[u8] = include_bytes!("../../tests/data/pcap/tcpdump-vrrp.pcap");
     pub const TCPDUMP_V_OUT: &str = include_str!("../../tests/data/pcap/tcpdump-vrrp-v.out");
     pub const OOBR: &[u8] = include_bytes!("../../tests/data/pcap/tcpdump-vrrp-vrrp_print-oobr.pcap");

@@ -793,6 +793,45 @@ impl Lab {
         self.wait_exit(d.idx, timeout)
     }
 
+    /// `/run/netns/NAME` of `host` ("r1", "r2", "c", "sw"), for code that
+    /// enters the namespace itself (packet sockets, crafted packets).
+    pub fn ns_path(&self, host: &str) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.ns(host)))
+    }
+
+    /// What `r` sends during `period`, seen on its switch port: its IPv4
+    /// VRRP adverts and its ARP frames (GARPs).
+    pub fn capture_sent(&self, r: Router, period: Duration) -> (Vec<Advert>, usize) {
+        let ns = self.ns_path("sw");
+        let port = r.name();
+        let src = [10, self.net, 0, r.host()];
+        let t = std::thread::spawn(move || {
+            let tap = PortTap::open(&ns, port, Some(8 << 20));
+            let deadline = Instant::now() + period;
+            let mut buf = [0u8; 2048];
+            let (mut adverts, mut arps) = (Vec::new(), 0);
+            while Instant::now() < deadline {
+                let Some(f) = tap.next(&mut buf) else { continue };
+                // Frames the router sent arrive on its port (not outgoing).
+                if f.outgoing {
+                    continue;
+                }
+                let p = &buf[..f.len];
+                if f.protocol == libc::ETH_P_ARP as u16 {
+                    arps += 1;
+                    continue;
+                }
+                if f.protocol != libc::ETH_P_IP as u16 || p.len() < 20 || p[9] != 112 || p[12..16] != src {
+                    continue;
+                }
+                let Some(vrrp) = p.get(usize::from(p[0] & 0x0f) * 4..).filter(|v| v.len() >= 3) else { continue };
+                adverts.push(Advert { at: f.at, vrid: vrrp[1], priority: vrrp[2] });
+            }
+            (adverts, arps)
+        });
+        t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+
     /// Captures, for `period`, the VRRP adverts `r` sends: a packet socket
     /// on `r`'s port of the switch (nothing to install, and it sees the
     /// wire whatever the routers do), with the kernel's receive time stamps

@@ -1,0 +1,92 @@
+//! Hostile peers and faults on the namespace lab (`tests/netns/lab.rs`):
+//! crafted adverts from the client host (floods of lower priority, spoofed
+//! unicast peers), and the master's own link going down. Each test states
+//! the bound vipd keeps; keepalived 2.2.7 is run beside it where it has the
+//! same behaviour to compare, and only vipd is held to the bound. They
+//! need root; otherwise each prints why it skips and passes.
+//!
+//! Run with `cargo test --test netns_hostile -- --test-threads=1
+//! --nocapture` to see the figures they print.
+
+#[path = "netns/lab.rs"]
+#[allow(dead_code)]
+mod lab;
+
+#[path = "netns/inject.rs"]
+#[allow(dead_code)]
+mod inject;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use lab::Kind::Vipd as VIPD;
+use lab::Router::{R1, R2};
+use lab::{Lab, Vrrp};
+
+const MASTER: &str = "Entering MASTER STATE";
+const HIGH: Vrrp = Vrrp { priority: 150, master: true, ..Vrrp::V3 };
+const LOW: Vrrp = Vrrp { priority: 100, master: false, ..Vrrp::V3 };
+
+fn ip4(lab: &Lab, host: u8) -> IpAddr {
+    IpAddr::V4(lab.host_addr(host).parse::<Ipv4Addr>().expect("lab address"))
+}
+
+/// A VRRPv3 advert for the lab's VRID 51 and VIP from the client.
+fn crafted(lab: &Lab, priority: u8, src: IpAddr, dst: IpAddr, ttl: u8) -> inject::Spec {
+    inject::Spec {
+        version: 3,
+        vrid: 51,
+        priority,
+        interval: 10,
+        addrs: vec![IpAddr::V4(lab.vip().parse::<Ipv4Addr>().expect("lab VIP"))],
+        src,
+        dst,
+        ttl,
+    }
+}
+
+/// Issue 18.1: a master that hears a flood of lower-priority adverts
+/// answers at most once per advert interval, announces at most as often
+/// as `garp_lower_prio_delay` allows, keeps its own adverts on time, and
+/// the backup never takes over.
+#[test]
+fn lower_priority_flood_is_not_amplified() {
+    let Some(mut lab) = Lab::new("flood", 131) else { return };
+    let a = lab.start(R1, VIPD, &HIGH);
+    lab.wait_for(a, MASTER);
+    let b = lab.start(R2, VIPD, &LOW);
+    lab.wait_for(b, "Entering BACKUP STATE");
+    lab.converges_on(R1, Duration::from_millis(500));
+
+    let (idle, idle_arps) = lab.capture_sent(R1, Duration::from_secs(2));
+    let log_before = lab.log(a).len();
+
+    let group = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+    let spec = crafted(&lab, 50, ip4(&lab, 10), group, 255);
+    let pkt = inject::advert(&spec, inject::multicast_mac(group));
+    let rate = 20_000;
+    let flood = inject::Sender::start(lab.ns_path("c"), "eth0", vec![pkt], rate, Duration::from_secs(6), 0);
+    std::thread::sleep(Duration::from_millis(500));
+    let (during, arps) = lab.capture_sent(R1, Duration::from_secs(4));
+    let sent = flood.finish();
+    let log_growth = lab.log(a).len() - log_before;
+
+    let idle_rate = idle.len() as f64 / 2.0;
+    let flood_rate = during.len() as f64 / 4.0;
+    let gap = lab::max_gap(&during);
+    eprintln!(
+        "flood: {sent} crafted adverts sent; R1 sent {idle_rate:.0} adverts/s idle ({idle_arps} ARPs in 2 s), \
+         {flood_rate:.0} adverts/s and {arps} ARPs in 4 s under the flood, largest gap {gap:?}, \
+         log grew {log_growth} bytes"
+    );
+    assert!(sent > u64::from(rate), "the flood did not get out: {sent} packets\n{}", lab.status());
+    assert!(flood_rate <= 2.0 * idle_rate.max(10.0), "R1 amplifies: {flood_rate:.0}/s vs {idle_rate:.0}/s idle");
+    assert!(gap <= Duration::from_millis(200), "R1's adverts stalled: gap {gap:?}\n{}", lab.status());
+    // garp_lower_prio_repeat defaults to 5 GARPs a round, and a round at most
+    // every garp_lower_prio_delay (5 s) plus its follow-up.
+    assert!(arps <= 20, "R1 sent {arps} ARPs in 4 s under the flood\n{}", lab.status());
+    assert!(log_growth < 20_000, "R1's log grew {log_growth} bytes under the flood");
+    assert_eq!(lab.state(b).as_deref(), Some("BACKUP"), "R2 took over\n{}", lab.status());
+    assert!(!lab.log(b).contains(MASTER), "R2 became master during the flood\n{}", lab.status());
+    lab.converges_on(R1, Duration::from_millis(300));
+}
