@@ -90,3 +90,46 @@ fn lower_priority_flood_is_not_amplified() {
     assert!(!lab.log(b).contains(MASTER), "R2 became master during the flood\n{}", lab.status());
     lab.converges_on(R1, Duration::from_millis(300));
 }
+
+/// Issue 18.3: the master's own link goes down for 3 s. It releases the
+/// VIP (FAULT), the backup holds it within its master-down time, and when
+/// the link comes back R1 takes the VIP back (it preempts) and exactly one
+/// router holds it.
+fn master_link_down(test: &str, net: u8, v: Vrrp) {
+    let Some(mut lab) = Lab::new(test, net) else { return };
+    let high = Vrrp { priority: 150, master: true, ..v };
+    let low = Vrrp { priority: 100, master: false, ..v };
+    let a = lab.start(R1, VIPD, &high);
+    lab.wait_for(a, MASTER);
+    let b = lab.start(R2, VIPD, &low);
+    lab.wait_for(b, "Entering BACKUP STATE");
+    lab.converges_on(R1, Duration::from_millis(500));
+    let r1 = lab.ns_path("r1");
+    let r1 = r1.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    lab.ip(&["-n", &r1, "link", "set", "eth0", "down"]);
+    let t0 = std::time::Instant::now();
+    // The backup's master-down time, and generous room for a loaded machine.
+    let bound = low.master_down() + Duration::from_secs(2);
+    lab.eventually("R2 holding the VIP with R1's link down", bound, |l| l.holds_vip(R2));
+    let took = t0.elapsed();
+    eprintln!("{test}: R2 holds the VIP {took:?} after R1's link went down");
+    assert!(!lab.holds_vip(R1), "{test}: R1 kept the VIP with its link down\n{}", lab.status());
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(t0.elapsed()));
+    lab.ip(&["-n", &r1, "link", "set", "eth0", "up"]);
+    lab.converges_on(R1, Duration::from_millis(500));
+}
+
+#[test]
+fn master_link_down_v3_multicast() {
+    master_link_down("linkdown", 132, Vrrp::V3);
+}
+
+#[test]
+fn master_link_down_v3_unicast() {
+    master_link_down("linkdownu", 133, Vrrp { unicast: true, ..Vrrp::V3 });
+}
+
+#[test]
+fn master_link_down_v2_multicast() {
+    master_link_down("linkdown2", 134, Vrrp::V2);
+}

@@ -31,7 +31,7 @@ mod lab;
 
 use std::fmt::Write as _;
 use std::fs;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -723,4 +723,102 @@ fn v6_advert_and_na_on_the_wire() {
         ctx()
     );
     assert_eq!(nas, 5, "unsolicited NAs as R1 became master (garp_master_repeat 5)\n{}", ctx());
+}
+
+#[path = "netns/inject.rs"]
+#[allow(dead_code)]
+mod inject;
+
+/// Issue 18.2: a burst of crafted IPv6 adverts from the client (priority 0,
+/// or hop limit 1) may make the backup take over for a moment, but the
+/// backup must yield to R1's adverts at once: no lasting second master.
+fn v6_crafted_burst(test: &'static str, net: u8, priority: u8, hop_limit: u8, spoof_r1: bool) {
+    let Some(mut l) = Lab6::new(test, net) else { return };
+    let a = l.start(R1, VIPD, &[VI_6]);
+    l.wait_state(a, &[VI_6], "MASTER");
+    let b = l.start(R2, VIPD, &[VI_6]);
+    l.converges(R1, &[VI_6]);
+    let src = if spoof_r1 { l.link_local(R1) } else { link_local_of(&l, "c") };
+    let group: IpAddr = "ff02::12".parse().expect("group");
+    let spec = inject::Spec {
+        version: 3,
+        vrid: VI_6.vrid,
+        priority,
+        interval: 10,
+        addrs: vec![l.vip6().parse().expect("VIP")],
+        src: IpAddr::V6(src),
+        dst: group,
+        ttl: hop_limit,
+    };
+    let pkt = inject::advert(&spec, inject::multicast_mac(group));
+    let sent = inject::Sender::start(l.ns_path("c"), "eth0", vec![pkt], 2000, Duration::from_secs(1), 0).wait();
+    eprintln!("{test}: {sent} crafted adverts (priority {priority}, hop limit {hop_limit}) sent");
+    // Whatever R2 did during the burst, R1 holds the VIP again within a
+    // few intervals and keeps it.
+    let t0 = Instant::now();
+    l.eventually6("R1 alone holding the VIP after the burst", Duration::from_secs(2), |l| {
+        l.holds(R1, &[VI_6], true) && l.holds(R2, &[VI_6], false)
+    });
+    let took = t0.elapsed();
+    l.stays6("R1 alone holding the VIP", Duration::from_secs(2), |l| {
+        l.holds(R1, &[VI_6], true) && l.holds(R2, &[VI_6], false)
+    });
+    eprintln!("{test}: one master again {took:?} after the burst");
+    assert_eq!(l.instance_state(b, VI_6.name).as_deref(), Some("BACKUP"), "{test}\n{}", l.status6());
+}
+
+fn link_local_of(l: &Lab6, host: &str) -> Ipv6Addr {
+    let out = l.ip(&["-n", &l.ns(host), "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"]);
+    let text = out.split("inet6 ").nth(1).and_then(|s| s.split('/').next()).unwrap_or_default();
+    text.parse().unwrap_or_else(|_| panic!("no link-local address in {out}"))
+}
+
+#[test]
+fn v6_priority_zero_burst_leaves_one_master() {
+    v6_crafted_burst("v6burst0", 141, 0, 255, false);
+}
+
+#[test]
+fn v6_spoofed_priority_zero_burst_leaves_one_master() {
+    v6_crafted_burst("v6burst0s", 142, 0, 255, true);
+}
+
+#[test]
+fn v6_hop_limit_one_burst_leaves_one_master() {
+    v6_crafted_burst("v6bursth", 143, 0, 1, false);
+}
+
+/// Issue 18.3 over IPv6: R1's own link goes down for 3 s; R2 holds the
+/// VIP within its master-down time, and R1 takes it back afterwards.
+fn v6_master_link_down(test: &'static str, net: u8, inst: Inst) {
+    let Some(mut l) = Lab6::new(test, net) else { return };
+    let a = l.start(R1, VIPD, &[inst]);
+    l.wait_state(a, &[inst], "MASTER");
+    let _b = l.start(R2, VIPD, &[inst]);
+    l.converges(R1, &[inst]);
+    let r1 = l.rns(R1);
+    l.ip(&["-n", &r1, "link", "set", "eth0", "down"]);
+    let t0 = Instant::now();
+    let bound = LOW.master_down() + Duration::from_secs(2);
+    l.eventually6("R2 holding the VIP with R1's link down", bound, |l| l.holds(R2, &[inst], true));
+    eprintln!("{test}: R2 holds the VIP {:?} after R1's link went down", t0.elapsed());
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(t0.elapsed()));
+    l.ip(&["-n", &r1, "link", "set", "eth0", "up"]);
+    // Linux drops a link's IPv6 addresses when it goes down (unless
+    // keep_addr_on_down); the host's network set-up adds them back, as
+    // it would after a real outage. Until then a unicast R1 has no
+    // source address and stays in FAULT.
+    let addr = format!("{}/64", l.addr6(1));
+    l.ip(&["-n", &r1, "-6", "addr", "replace", &addr, "dev", "eth0", "nodad"]);
+    l.converges(R1, &[inst]);
+}
+
+#[test]
+fn v6_master_link_down_multicast() {
+    v6_master_link_down("v6linkdown", 144, VI_6);
+}
+
+#[test]
+fn v6_master_link_down_unicast() {
+    v6_master_link_down("v6linkdownu", 145, VI_6U);
 }

@@ -169,7 +169,15 @@ impl Sender {
         Sender { stop, sent, thread: Some(thread) }
     }
 
-    /// Stops sending; the number of packets sent.
+    /// Waits until the period or count is over; the number of packets sent.
+    pub fn wait(mut self) -> u64 {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Stops sending now; the number of packets sent.
     pub fn finish(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -191,7 +199,7 @@ impl Drop for Sender {
 /// Sends `packets` once each, in order, from `dev` in `ns`; waits for it.
 pub fn send_all(ns: PathBuf, dev: &str, packets: Vec<Crafted>) -> u64 {
     let n = packets.len() as u64;
-    Sender::start(ns, dev, packets, 0, Duration::from_secs(30), n).finish()
+    Sender::start(ns, dev, packets, 0, Duration::from_secs(30), n).wait()
 }
 
 /// A SOCK_DGRAM packet socket in namespace `ns` (moves the calling thread
@@ -222,6 +230,10 @@ fn send(fd: &OwnedFd, ifindex: i32, p: &Crafted) -> bool {
         sll.sll_addr[..6].copy_from_slice(&p.dst_mac);
         let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
         let n = libc::sendto(fd.as_raw_fd(), p.bytes.as_ptr().cast(), p.bytes.len(), 0, (&raw const sll).cast(), len);
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            assert!(e.raw_os_error() == Some(libc::ENOBUFS), "send a crafted packet: {e}");
+        }
         n >= 0
     }
 }
