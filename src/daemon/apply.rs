@@ -1,0 +1,181 @@
+//! The engine's effects carried out: state lines logged first, then each
+//! effect in the engine's order (adverts sent, addresses set or removed,
+//! announcements, notify scripts and FIFO lines queued). This is the only
+//! place effects are read; it must not feed events back to the engine
+//! except through `report_send_failures` after it returns. Runs on every
+//! wakeup: nothing here may allocate.
+
+use core::net::IpAddr;
+
+use super::Daemon;
+use super::log::ERROR_LOG_INTERVAL;
+use super::scripts::What;
+use super::startup::family_slot;
+use crate::core::{Effect, InstanceId, LogEvent, NotifyState, State};
+use crate::sys::clock;
+use crate::time::Instant;
+
+impl Daemon {
+    pub(super) fn apply(&mut self, now: Instant) {
+        // Taken out so effects can be carried out with `&mut self`; the
+        // buffer goes back with its capacity, so nothing allocates.
+        let mut fx = core::mem::take(&mut self.fx);
+        // State lines first, as keepalived logs them before setting the
+        // addresses; the effects themselves keep the engine's order.
+        for e in fx.iter() {
+            match *e {
+                Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
+                // A script's verdict reads before the state change it causes.
+                Effect::Log(l @ LogEvent::ScriptStatus { .. }) => self.log_event(now, l),
+                _ => {}
+            }
+        }
+        for e in fx.iter() {
+            match *e {
+                Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
+                Effect::AddVips { inst } => self.vips(inst, true),
+                Effect::RemoveVips { inst } => self.vips(inst, false),
+                Effect::Announce { inst, rounds } => self.announce(inst, rounds),
+                Effect::AnnounceSource { inst } => self.announce_source(inst),
+                // Logged above.
+                Effect::StateChange { inst, to, notify, .. } => {
+                    let state = match to {
+                        State::Master => NotifyState::Master,
+                        State::Backup => NotifyState::Backup,
+                        State::Fault => NotifyState::Fault,
+                        State::Init => continue,
+                    };
+                    if notify {
+                        self.notify_instance(inst, What::State(state));
+                    }
+                }
+                Effect::Notify { inst, state } => {
+                    if state == NotifyState::Stop {
+                        log!(self.log, "({}) Stopped", self.name(inst));
+                    }
+                    self.notify_instance(inst, What::State(state));
+                }
+                Effect::GroupState { group, state } => {
+                    if let Some((name, set)) = self.plan.groups.get(usize::from(group.0)) {
+                        log!(self.log, "VRRP_Group({name}) Syncing instances to {} state", state.name());
+                        self.notifier.notify(set, true, name, What::State(state), 0);
+                    }
+                    self.report_fifo_drops();
+                }
+                Effect::Log(l) => {
+                    match l {
+                        LogEvent::MasterRxLowerPriority { inst, .. } => {
+                            self.notify_instance(inst, What::MasterRxLowerPri)
+                        }
+                        LogEvent::PriorityChanged { inst, .. } => self.notify_priority(inst),
+                        // Logged with the state lines.
+                        LogEvent::ScriptStatus { .. } => continue,
+                        _ => {}
+                    }
+                    self.log_event(now, l)
+                }
+            }
+        }
+        fx.clear();
+        self.fx = fx;
+    }
+
+    /// Queues an instance's notify scripts and writes its FIFO line, with
+    /// its effective priority now.
+    fn notify_instance(&mut self, inst: InstanceId, what: What) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let Some((name, set)) = self.plan.instances.get(usize::from(inst.0)) else { return };
+        self.notifier.notify(set, false, name, what, i.effective_priority);
+        self.report_fifo_drops();
+    }
+
+    /// `notify_priority_changes`: MASTER_PRIORITY / BACKUP_PRIORITY.
+    fn notify_priority(&mut self, inst: InstanceId) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let what = match i.state {
+            State::Master => What::MasterPriority,
+            State::Backup => What::BackupPriority,
+            _ => return,
+        };
+        if self.plan.instances.get(usize::from(inst.0)).is_some_and(|(_, s)| s.priority_changes) {
+            self.notify_instance(inst, what);
+        }
+    }
+
+    /// A FIFO nobody reads fills up; its lines are dropped, never waited
+    /// for. Said once per 100 drops.
+    fn report_fifo_drops(&mut self) {
+        let dropped = self.notifier.fifo_dropped();
+        let last = self.notifier.fifo_dropped_logged;
+        if dropped > last && (last == 0 || dropped / 100 > last / 100) {
+            log!(self.log, "notify FIFO full (nobody reading?): {dropped} line(s) dropped so far");
+            self.notifier.fifo_dropped_logged = dropped;
+        }
+        let dropped = self.notifier.jobs_dropped;
+        let last = self.notifier.jobs_dropped_logged;
+        if dropped > last && (last == 0 || dropped / 100 > last / 100) {
+            log!(self.log, "notify scripts fall behind their events: {dropped} run(s) dropped so far");
+            self.notifier.jobs_dropped_logged = dropped;
+        }
+    }
+
+    pub(super) fn send_advert(&mut self, inst: InstanceId, priority: u8) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let Some(src) = self.engine.source_addr(inst) else { return };
+        let Some(sock) = self.socket_of[usize::from(i.iface.0)][family_slot(i.cfg.family)] else { return };
+        let Some(advert) = self.engine.advert(inst, priority) else { return };
+        let id = &mut self.ip_id[usize::from(inst.0)];
+        *id = id.wrapping_add(1).max(1);
+        let ip_id = *id;
+        let ttl = if i.cfg.is_unicast() { i.cfg.unicast_ttl.unwrap_or(255) } else { 255 };
+        let mode = i.cfg.v3_ipv4_checksum;
+        let mut send = |dst: IpAddr| {
+            let bytes = match self.buf.emit(&advert, src, dst, mode) {
+                Ok(b) => b,
+                Err(e) => {
+                    log!(self.log, "({}) cannot build advert: {e}", i.name());
+                    return;
+                }
+            };
+            let Some(socket) = self.sockets.get(sock) else { return };
+            let result = socket.send(src, dst, ttl, ip_id, bytes);
+            let streak = &mut self.send_streak[usize::from(inst.0)];
+            match &result {
+                Ok(()) => *streak = 0,
+                // Priority 0 goes out while leaving anyway.
+                Err(_) if priority == 0 => {}
+                Err(_) => {
+                    *streak = streak.saturating_add(1);
+                    if *streak == 3 && !self.send_failed.contains(&inst) {
+                        self.send_failed.push(inst);
+                    }
+                }
+            }
+            if let Err(e) = result {
+                let limit = &mut self.send_errors[usize::from(inst.0)];
+                let now = clock::now();
+                if limit.last.is_none_or(|t| now.saturating_since(t) >= ERROR_LOG_INTERVAL) {
+                    limit.last = Some(now);
+                    let more = core::mem::take(&mut limit.suppressed);
+                    log!(
+                        self.log,
+                        "({}) cannot send advert to {dst}: {e} ({more} more since the last report)",
+                        i.name()
+                    );
+                } else {
+                    limit.suppressed = limit.suppressed.saturating_add(1);
+                }
+            }
+        };
+        if i.cfg.is_unicast() {
+            for p in &i.cfg.unicast_peers {
+                send(p.addr);
+            }
+        } else {
+            send(i.group_addr());
+        }
+        if priority == 0 && self.log.detail {
+            log!(self.log, "({}) sent 0 priority", i.name());
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Log lines: where they go (syslog, standard error), the `log!` macro,
+//! the rate limits on repeated receive errors, and the wording of the
+//! engine's state changes and `LogEvent`s. Lines are formatted straight
+//! into the sink with `format_args!`, so logging never allocates; nothing
+//! here decides anything about the protocol.
+
+use core::net::IpAddr;
+use std::io::{self, Write};
+
+use super::Daemon;
+use crate::core::{InstanceId, LogEvent, State};
+use crate::time::{Duration, Instant};
+use crate::wire::WireError;
+
+/// Repeated receive errors are logged at most this often per instance and
+/// error, with a count of what was suppressed.
+pub(super) const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+pub(super) struct RateLimit {
+    pub(super) last: Option<Instant>,
+    pub(super) suppressed: u32,
+}
+
+pub(super) struct Log {
+    pub(super) detail: bool,
+    /// `[instance][error]`, plus one row for errors without an instance.
+    pub(super) limits: Vec<RateLimit>,
+    /// `-S`: lines go to syslog; to standard error as well with `-l`, and
+    /// whenever syslog cannot take them.
+    pub(super) syslog: Option<crate::sys::syslog::Syslog>,
+    pub(super) console: bool,
+}
+
+impl Log {
+    pub(super) fn line(&self, args: core::fmt::Arguments<'_>) {
+        let sent = self.syslog.as_ref().is_some_and(|s| s.send(args));
+        if !sent || self.console {
+            let mut err = io::stderr().lock();
+            let _ = err.write_fmt(args);
+            let _ = err.write_all(b"\n");
+        }
+    }
+}
+
+macro_rules! log {
+    ($log:expr, $($t:tt)*) => { $log.line(format_args!($($t)*)) };
+}
+
+pub(super) fn rate_limits(instances: usize) -> Vec<RateLimit> {
+    (0..(instances + 1) * WireError::ALL.len()).map(|_| RateLimit { last: None, suppressed: 0 }).collect()
+}
+
+/// ` from ADDR` when known: log pieces written without building Strings.
+struct FromAddr(Option<IpAddr>);
+
+impl core::fmt::Display for FromAddr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, " from {a}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// ` (N more suppressed)` when rate limiting dropped lines.
+struct Suppressed(u32);
+
+impl core::fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 > 0 { write!(f, " ({} more suppressed)", self.0) } else { Ok(()) }
+    }
+}
+
+impl Daemon {
+    pub(super) fn name(&self, inst: InstanceId) -> &str {
+        self.engine.instance(inst).map_or("?", |i| i.name())
+    }
+
+    pub(super) fn log_state(&self, inst: InstanceId, from: State, to: State, reason: crate::core::Reason) {
+        let name = self.name(inst);
+        match to {
+            State::Init => {}
+            State::Backup if from == State::Init => log!(self.log, "({name}) Entering BACKUP STATE (init)"),
+            _ => log!(self.log, "({name}) Entering {to} STATE"),
+        }
+        if self.log.detail {
+            log!(self.log, "({name}) {from} -> {to}: {reason}");
+        }
+    }
+
+    pub(super) fn log_event(&mut self, now: Instant, l: LogEvent) {
+        match l {
+            LogEvent::LowerPriorityDiscarded { inst, from, priority, .. } => {
+                if self.log.detail {
+                    log!(
+                        self.log,
+                        "({}) received lower priority ({priority}) advert from {from} - discarding",
+                        self.name(inst)
+                    );
+                }
+            }
+            LogEvent::MasterRxLowerPriority { inst, from, priority, ours } => log!(
+                self.log,
+                "({}) Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election",
+                self.name(inst)
+            ),
+            LogEvent::PreemptDelayStarted { inst, until } => {
+                log!(self.log, "({}) preempt delay started, until {until}", self.name(inst))
+            }
+            LogEvent::PriorityChanged { inst, from, to } => {
+                log!(self.log, "({}) Changing effective priority from {from} to {to}", self.name(inst))
+            }
+            LogEvent::OwnerConflict { inst, from } => log!(
+                self.log,
+                "({}) CONFIGURATION ERROR: local instance and a remote instance ({from}) are both address owners; lowering ours to 254",
+                self.name(inst)
+            ),
+            LogEvent::OwnAdvertSeen { inst, from } => {
+                log!(
+                    self.log,
+                    "({}) WARNING: advert received from {from} with our own address and priority",
+                    self.name(inst)
+                )
+            }
+            LogEvent::RxError { inst, src, error } => self.log_rx_error(now, inst, src, error),
+            LogEvent::ChecksumForm { inst, from, form } => {
+                let form = match form {
+                    crate::wire::vrrp::ChecksumForm::NoPseudoHeader => "RFC 9568 form (no pseudo-header)",
+                    _ => "pseudo-header form (keepalived, RFC 5798)",
+                };
+                log!(self.log, "({}) {from} sends VRRPv3 checksums in the {form}", self.name(inst))
+            }
+            LogEvent::SyncGroupWait { inst } => {
+                if self.log.detail {
+                    log!(self.log, "({}) waiting for its sync group to become master", self.name(inst));
+                }
+            }
+            LogEvent::AddressNotTracked { iface, addr } => {
+                let name = self.engine.ifaces().get(usize::from(iface.0)).map_or("?", |f| f.name.as_str());
+                log!(self.log, "`{name}` has more addresses than vipd tracks; {addr} is not used as an advert source")
+            }
+            LogEvent::ScriptStatus { up, .. } => {
+                if let Some((name, why)) = &self.last_exit {
+                    if up {
+                        log!(self.log, "VRRP_Script({name}) succeeded");
+                    } else {
+                        log!(self.log, "VRRP_Script({name}) failed ({why})");
+                    }
+                }
+            }
+            LogEvent::VipDeleted { inst, addr } => {
+                log!(self.log, "({}) virtual address {addr} was deleted; releasing mastership", self.name(inst))
+            }
+        }
+    }
+
+    fn log_rx_error(&mut self, now: Instant, inst: Option<InstanceId>, src: Option<IpAddr>, error: WireError) {
+        let row = inst.map_or(self.engine.instances().len(), |i| usize::from(i.0));
+        let Some(limit) = self.log.limits.get_mut(row * WireError::ALL.len() + error.index()) else { return };
+        if limit.last.is_some_and(|t| now.saturating_since(t) < ERROR_LOG_INTERVAL) {
+            limit.suppressed = limit.suppressed.saturating_add(1);
+            return;
+        }
+        let suppressed = core::mem::take(&mut limit.suppressed);
+        limit.last = Some(now);
+        let who = inst.map_or("?", |i| self.name(i));
+        log!(self.log, "({who}) discarded advert{}: {error}{}", FromAddr(src), Suppressed(suppressed));
+    }
+}

@@ -1,0 +1,300 @@
+//! The composition root and the one event loop.
+//!
+//! ```text
+//!  VRRP sockets ─┐
+//!  netlink ──────┼─► Event ─► Engine::handle ─► Effects ─► sockets, netlink, GARP, log
+//!  timerfd ──────┤                     └─► next_deadline ─► timerfd
+//!  signals ──────┘
+//! ```
+//!
+//! Everything runs on one thread: `sys::reactor::block_on` drives a
+//! `smol::LocalExecutor`. The hot inputs (timer, netlink, VRRP sockets) are
+//! polled by the top-level future itself ([`tasks::hot_path`]), each
+//! through its own `dup` of the fd, so nothing holds a borrow of the daemon
+//! across an await; when an fd is readable the daemon is borrowed, the fd
+//! drained without blocking and each event handed to the engine. Nothing on
+//! that path allocates. Signals, reloads, check scripts and notify lanes
+//! are tasks on the executor.
+//!
+//! This file is the table of contents: the [`Daemon`] that owns every
+//! driver, [`run`], and the loop's wiring (one event through the engine,
+//! then its effects, then the timer). What each step does lives beside it,
+//! one concern per file; nothing here may grow behaviour of its own.
+//!
+//! - `startup`: checks, pid file, capabilities, interfaces, sockets.
+//! - `inputs`: packets, netlink, the timer, script results, tracked files.
+//! - `apply`: effects to the drivers, adverts sent, notifications queued.
+//! - `addresses`: virtual addresses and their GARP/NA rounds.
+//! - `reload`: SIGHUP.
+//! - `log`: log lines and their rate limits.
+//! - `tasks`: the hot path and the control task (signals, reopened sockets).
+//! - `script_tasks`: check scripts, notify lanes, FIFO readers, file watcher.
+//! - `scripts`: what the configuration's scripts, files and FIFOs are.
+
+use core::cell::RefCell;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::config;
+use crate::core::{Effects, Engine, Event, InstanceId};
+use crate::sys::clock;
+use crate::sys::garp::Announcer;
+use crate::sys::netlink::Netlink;
+use crate::sys::vrrp::VrrpSocket;
+use crate::time::{Duration, Instant};
+use crate::wire::vrrp::AdvertBuf;
+
+// First: the `log!` macro is textually scoped and the others use it.
+#[macro_use]
+mod log;
+
+mod addresses;
+mod apply;
+mod inputs;
+mod reload;
+mod script_tasks;
+mod scripts;
+mod startup;
+mod tasks;
+
+use addresses::PendingAnnounce;
+use log::{Log, RateLimit};
+use script_tasks::ScriptTasks;
+use scripts::{Notifier, Plan};
+use startup::{PidFile, SocketIndex, check_capabilities, fail};
+use tasks::{control, dup_async, hot_path, socket_dups};
+
+pub use startup::host_checks;
+
+/// Exit statuses (vipd(8)); keepalived's where it has one.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Could not run: missing interface, pid file held, socket errors.
+    pub const FATAL: u8 = 1;
+    /// The configuration has errors.
+    pub const CONFIG: u8 = 2;
+    /// Missing CAP_NET_RAW or CAP_NET_ADMIN.
+    pub const PERMISSION: u8 = 4;
+}
+
+/// What the command line decides.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config: PathBuf,
+    pub config_id: String,
+    pub pid_file: PathBuf,
+    /// `-D`: detail lines (timeouts, priority 0 sent, GARPs).
+    pub detail: bool,
+    /// False with `-V`: leave the addresses in place on exit.
+    pub release_vips: bool,
+    /// `-S`: syslog facility local0..local7, and the socket to use.
+    pub syslog: Option<(PathBuf, u8)>,
+    /// `-l`: with `-S`, log to standard error too.
+    pub log_console: bool,
+}
+
+/// Everything the loop needs, owned in one place.
+struct Daemon {
+    engine: Engine,
+    fx: Effects,
+    netlink: Netlink,
+    announcer: Announcer,
+    sockets: Vec<VrrpSocket>,
+    /// `IfaceId` → kernel ifindex (0: not present) and MAC.
+    ifindex: Vec<u32>,
+    mac: Vec<[u8; 6]>,
+    /// `IfaceId` → socket index, per family.
+    socket_of: SocketIndex,
+    /// IP id of each instance's next IPv4 advert (keepalived counts from 1).
+    ip_id: Vec<u16>,
+    timer: OwnedFd,
+    armed: Option<Instant>,
+    buf: AdvertBuf,
+    log: Log,
+    release_vips: bool,
+    stopping: bool,
+    rx_copy: Box<[u8; 4096]>,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`, and GARPs/NAs waiting
+    /// for their turn on an interface.
+    garp_gap: [Duration; 2],
+    pending: Vec<PendingAnnounce>,
+    /// Per instance: failed advert sends, logged rate-limited, and the
+    /// current run of consecutive failures.
+    send_errors: Vec<RateLimit>,
+    send_streak: Vec<u8>,
+    /// Instances whose sends keep failing, reported after the effects run.
+    send_failed: Vec<InstanceId>,
+    /// systemd's notification socket (`Type=notify`), if started by it.
+    sd: Option<crate::sys::sdnotify::SdNotify>,
+    /// Tells the event loop to restart the socket readers.
+    sockets_changed: smol::channel::Sender<()>,
+    /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
+    next_free: Vec<[Instant; 2]>,
+    /// Scripts, tracked files and FIFOs of the running configuration.
+    plan: Plan,
+    notifier: Notifier,
+    files: Option<crate::sys::trackfile::Watcher>,
+    /// The check script whose result is being handled, and how it ended.
+    last_exit: Option<(Rc<str>, String)>,
+    /// The real-time priority the running configuration asks for.
+    rt_priority: Option<u8>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
+pub fn run(opts: &Options) -> u8 {
+    let loaded = config::load(&opts.config, &opts.config_id);
+    let mut err = io::stderr().lock();
+    for d in &loaded.diagnostics {
+        let _ = writeln!(err, "{}", d.display(&loaded.sources));
+    }
+    drop(err);
+    // A configuration with errors is only partly read: checking its
+    // scripts would report noise.
+    let host = if loaded.has_errors() { Vec::new() } else { host_checks(&loaded.config) };
+    let mut err = io::stderr().lock();
+    for d in &host {
+        let _ = writeln!(err, "{}", d.display(&loaded.sources));
+    }
+    drop(err);
+    if loaded.has_errors() || host.iter().any(|d| d.severity == config::Severity::Error) {
+        fail(format_args!("{}: not starting: the configuration has errors", opts.config.display()));
+        return exit::CONFIG;
+    }
+    if let Err(missing) = check_capabilities() {
+        fail(format_args!("missing capability {missing} (run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN)"));
+        return exit::PERMISSION;
+    }
+    let _pid = match PidFile::create(&opts.pid_file) {
+        Ok(p) => p,
+        Err(e) => {
+            fail(format_args!("{e}"));
+            return exit::FATAL;
+        }
+    };
+    // Signals are caught before anything is installed, so a SIGTERM during
+    // start-up is handled by the loop (releasing) instead of killing us.
+    // As process 1 or a subreaper, vipd inherits the orphans of scripts and
+    // must reap them (SIGCHLD).
+    let orphans = crate::sys::script::adopts_orphans();
+    // SIGXCPU: the real-time CPU limit was hit (sys::sched).
+    let wanted: &[i32] = if orphans {
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU, libc::SIGCHLD]
+    } else {
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU]
+    };
+    let signals = match crate::sys::signals::Signals::new(wanted) {
+        Ok(s) => s,
+        Err(e) => {
+            fail(format_args!("signals: {e}"));
+            return exit::FATAL;
+        }
+    };
+    let syslog = match &opts.syslog {
+        None => None,
+        Some((path, facility)) => match crate::sys::syslog::Syslog::open(path, *facility) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                fail(format_args!("syslog {}: {e}", path.display()));
+                return exit::FATAL;
+            }
+        },
+    };
+    let (changed_tx, changed_rx) = smol::channel::bounded(1);
+    let mut daemon = match Daemon::new(&loaded, opts, changed_tx, syslog) {
+        Ok(d) => d,
+        Err(e) => {
+            fail(format_args!("{e}"));
+            return exit::FATAL;
+        }
+    };
+    daemon.schedule(&loaded.config);
+    // Configuration loaded and sockets open: ready for the service manager.
+    if let Some(sd) = &daemon.sd {
+        sd.send("READY=1\nSTATUS=running");
+    }
+    let ex = smol::LocalExecutor::new();
+    let d = Rc::new(RefCell::new(daemon));
+    let result =
+        crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals))).unwrap_or_else(Err);
+    // Leave nothing behind, however the loop ended (stop is idempotent).
+    d.borrow_mut().stop();
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            fail(format_args!("{e}"));
+            exit::FATAL
+        }
+    }
+}
+
+impl Daemon {
+    /// One event through the engine, then its effects, then the timer.
+    fn handle(&mut self, now: Instant, event: Event<'_>) {
+        self.fx.clear();
+        self.engine.handle(now, event, &mut self.fx);
+        self.apply(now);
+        self.report_send_failures(now);
+        self.rearm();
+    }
+
+    /// Adverts failing three times in a row: the engine takes the instance
+    /// out of the election for a while rather than let it stay master
+    /// unheard (design.md: never a second master by our own error).
+    fn report_send_failures(&mut self, now: Instant) {
+        while let Some(inst) = self.send_failed.pop() {
+            log!(self.log, "({}) adverts cannot be sent; entering FAULT for one master-down interval", self.name(inst));
+            self.fx.clear();
+            self.engine.handle(now, Event::SendFailed { inst }, &mut self.fx);
+            self.apply(now);
+        }
+    }
+
+    /// Graceful stop: priority 0 from masters, addresses released (unless
+    /// `-V`), STOP logged.
+    fn stop(&mut self) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        if let Some(sd) = &self.sd {
+            sd.send("STOPPING=1");
+        }
+        let release_vips = self.release_vips;
+        self.handle(clock::now(), Event::Shutdown { release_vips });
+        // The STOP notifications are queued; nothing more will be.
+        self.notifier.close_lanes();
+        self.notifier.cancel_checks();
+    }
+}
+
+async fn main_loop(
+    ex: &smol::LocalExecutor<'_>,
+    d: Rc<RefCell<Daemon>>,
+    opts: &Options,
+    sockets_changed: smol::channel::Receiver<()>,
+    signals: crate::sys::signals::Signals,
+) -> io::Result<()> {
+    let mut scripts = ScriptTasks::default();
+    let result = serve(ex, &d, opts, sockets_changed, signals, &mut scripts).await;
+    d.borrow_mut().stop();
+    scripts.wind_down(&d).await;
+    result
+}
+
+async fn serve(
+    ex: &smol::LocalExecutor<'_>,
+    d: &Rc<RefCell<Daemon>>,
+    opts: &Options,
+    sockets_changed: smol::channel::Receiver<()>,
+    signals: crate::sys::signals::Signals,
+    scripts: &mut ScriptTasks,
+) -> io::Result<()> {
+    scripts.refresh(ex, d)?;
+    let timer = dup_async(&d.borrow().timer)?;
+    let nl = dup_async(d.borrow().netlink.event_fd())?;
+    let sockets = RefCell::new(socket_dups(d)?);
+    let control = control(ex, d, opts, sockets_changed, signals, scripts, &sockets);
+    smol::future::or(hot_path(d, &timer, &nl, &sockets), control).await
+}

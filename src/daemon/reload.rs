@@ -1,0 +1,167 @@
+//! SIGHUP: reading the new configuration, refusing it when it has errors,
+//! releasing what the old one held and the new one does not, and swapping
+//! engine, sockets and plans in one go. Runs at normal scheduling priority
+//! (see `reload_inner`) and may allocate; it must not keep anything of the
+//! old configuration but what `Engine::start_from` carries over.
+
+use std::path::Path;
+
+use super::addresses::vip_change;
+use super::log::rate_limits;
+use super::scripts::{Plan, What};
+use super::startup::{host_checks, open_sockets, resolve, watch_files};
+use super::{Daemon, RateLimit};
+use crate::config;
+use crate::core::{Effects, Engine, InstanceId, NotifyState, State};
+use crate::sys::clock;
+use crate::time::Instant;
+
+impl Daemon {
+    /// SIGHUP (keepalived-reference §3.4). A configuration with errors, or
+    /// naming an interface that does not exist, changes nothing. Otherwise
+    /// instances that stay the same virtual router keep their state; masters
+    /// that go send priority 0 and release their addresses, and addresses
+    /// dropped from a surviving master are removed; new instances start as
+    /// at boot. Returns whether the configuration changed (the receive
+    /// sockets may then be others: the caller restarts their readers).
+    pub(super) fn reload(&mut self, path: &Path, config_id: &str) -> bool {
+        log!(self.log, "Reloading {}", path.display());
+        if let Some(sd) = &self.sd {
+            sd.send("RELOADING=1");
+        }
+        let done = self.reload_inner(path, config_id);
+        if let Some(sd) = &self.sd {
+            sd.send("READY=1");
+        }
+        done
+    }
+
+    fn reload_inner(&mut self, path: &Path, config_id: &str) -> bool {
+        // Reading and checking a configuration is long work without a
+        // blocking call: at real-time priority it could starve the machine
+        // and reach RLIMIT_RTTIME. The new configuration's scheduling is
+        // set at the end (the old one's if the reload is refused).
+        let was_rt = crate::sys::sched::is_realtime();
+        if was_rt {
+            let _ = crate::sys::sched::set_normal();
+        }
+        let done = self.reload_work(path, config_id);
+        if !done && was_rt {
+            let _ = crate::sys::sched::set_realtime(self.rt_priority.unwrap_or(1));
+        }
+        done
+    }
+
+    fn reload_work(&mut self, path: &Path, config_id: &str) -> bool {
+        let loaded = config::load(path, config_id);
+        for d in &loaded.diagnostics {
+            log!(self.log, "{}", d.display(&loaded.sources));
+        }
+        let host = if loaded.has_errors() { Vec::new() } else { host_checks(&loaded.config) };
+        for d in &host {
+            log!(self.log, "{}", d.display(&loaded.sources));
+        }
+        if loaded.has_errors() || host.iter().any(|d| d.severity == config::Severity::Error) {
+            log!(self.log, "reload: the configuration has errors; keeping the running one");
+            return false;
+        }
+        let plan = match Plan::build(&loaded.config).and_then(|p| watch_files(&p).map(|w| (p, w))) {
+            Ok(p) => p,
+            Err(e) => {
+                log!(self.log, "reload: {e}; keeping the running configuration");
+                return false;
+            }
+        };
+        let mut engine = match Engine::new(&loaded.config) {
+            Ok(e) => e,
+            Err(e) => {
+                log!(self.log, "reload: {e}; keeping the running configuration");
+                return false;
+            }
+        };
+        let r = match resolve(&engine, &mut self.netlink) {
+            Ok(r) => r,
+            Err(e) => {
+                log!(self.log, "reload: {e}; keeping the running configuration");
+                return false;
+            }
+        };
+        // Release what the old configuration held and the new one does not.
+        let masters: Vec<(InstanceId, Option<InstanceId>)> = self
+            .engine
+            .instances()
+            .iter()
+            .filter(|i| i.state == State::Master)
+            .map(|o| (o.id, engine.reload_match(o)))
+            .collect();
+        // Instances the reload removes report STOP (DELETED with
+        // `notify_deleted`) with their old scripts.
+        for o in self.engine.instances() {
+            if engine.reload_match(o).is_none() {
+                if let Some((name, set)) = self.plan.instances.get(usize::from(o.id.0)) {
+                    let what = if set.report_deleted() { What::Deleted } else { What::State(NotifyState::Stop) };
+                    self.notifier.notify(set, false, name, what, o.effective_priority);
+                }
+            }
+        }
+        for &(id, keep) in &masters {
+            if keep.is_none() {
+                self.send_advert(id, 0);
+                log!(self.log, "({}) removed by the reload: released with priority 0", self.name(id));
+            }
+            let Some(old) = self.engine.instance(id) else { continue };
+            let keep = keep.and_then(|k| engine.instance(k));
+            for v in old.cfg.vips.iter().chain(&old.cfg.excluded_vips) {
+                let kept = keep.is_some_and(|n| n.cfg.vips.iter().chain(&n.cfg.excluded_vips).any(|w| w == v));
+                if !kept {
+                    vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, old, v, false);
+                }
+            }
+        }
+        let old_sockets = core::mem::take(&mut self.sockets);
+        let (sockets, socket_of) = match open_sockets(&engine, &r.ifindex, old_sockets) {
+            Ok(s) => s,
+            Err(e) => {
+                // The old sockets are gone with the failed attempt; without
+                // sockets an instance must not stay master.
+                log!(self.log, "reload: {e}; stopping");
+                // The old sockets went into the failed attempt: no index may
+                // point at them while stopping releases the addresses.
+                self.socket_of.iter_mut().for_each(|s| *s = [None, None]);
+                self.stop();
+                return true;
+            }
+        };
+        let instances = engine.instances().len();
+        let mut fx = Effects::with_capacity(engine.effects_capacity());
+        let now = clock::now();
+        core::mem::swap(&mut self.engine, &mut engine);
+        let old_engine = engine;
+        self.fx = Effects::with_capacity(self.engine.effects_capacity());
+        self.sockets = sockets;
+        self.socket_of = socket_of;
+        self.ifindex = r.ifindex;
+        self.mac = r.mac;
+        self.ip_id = vec![0; instances];
+        self.log.limits = rate_limits(instances);
+        self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
+        self.send_streak = vec![0; instances];
+        self.send_failed = Vec::with_capacity(instances);
+        self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
+        self.pending.clear();
+        self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
+        (self.plan, self.files) = plan;
+        for p in self.notifier.adopt(&self.plan) {
+            log!(self.log, "reload: {p}");
+        }
+        self.report_system(now, &r.links, &r.addrs);
+        self.read_files(now);
+        self.schedule(&loaded.config);
+        self.engine.start_from(&old_engine, now, &mut fx);
+        self.fx = fx;
+        self.apply(now);
+        self.rearm();
+        log!(self.log, "Reload finished: {instances} instance(s)");
+        true
+    }
+}

@@ -1,0 +1,202 @@
+//! The tasks that run scripts or watch files, restarted with each
+//! configuration: check scripts on their interval, notify lanes, the
+//! `notify_fifo_script` readers and the tracked-file watcher, and their
+//! wind-down on exit. They hand results to `Daemon` and never block the
+//! loop on a child; what to run is decided in `scripts`, not here.
+
+use core::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration as StdDuration;
+
+use super::Daemon;
+use super::scripts;
+use super::tasks::dup_async;
+use crate::sys::reactor::Timer;
+
+/// Tasks that run scripts or watch files, restarted with each configuration.
+#[derive(Default)]
+pub(super) struct ScriptTasks {
+    /// Check tasks, FIFO readers and the file watcher of this configuration.
+    checks: Vec<smol::Task<()>>,
+    /// Cancelled check tasks still stopping their scripts.
+    retired: Vec<smol::Task<()>>,
+    /// Notify lanes; each ends once its sender is gone and its queue empty.
+    lanes: Vec<smol::Task<()>>,
+}
+
+impl ScriptTasks {
+    /// Starts what a new configuration (or the first one) asks for.
+    pub(super) fn refresh(&mut self, ex: &smol::LocalExecutor<'_>, d: &Rc<RefCell<Daemon>>) -> io::Result<()> {
+        self.retired.retain(|t| !t.is_finished());
+        self.lanes.retain(|t| !t.is_finished());
+        let mut dm = d.borrow_mut();
+        let detail = dm.log.detail;
+        let kill = dm.notifier.lane_kill_rx.clone();
+        for rx in dm.notifier.new_lanes.drain(..) {
+            self.lanes.push(ex.spawn(lane_task(d.clone(), rx, kill.clone(), detail)));
+        }
+        if !dm.notifier.checks_changed {
+            return Ok(());
+        }
+        dm.notifier.checks_changed = false;
+        // The old tasks saw their cancel channel close; let them finish.
+        self.retired.append(&mut self.checks);
+        let cancel = dm.notifier.check_cancel_rx.clone();
+        for c in &dm.plan.checks {
+            self.checks.push(ex.spawn(check_task(d.clone(), c.clone(), cancel.clone(), detail)));
+        }
+        for (p, fifo) in &dm.plan.fifo_readers {
+            let path = fifo.display().to_string();
+            self.checks.push(ex.spawn(fifo_reader(d.clone(), p.clone(), path, cancel.clone(), detail)));
+        }
+        if let Some(w) = &dm.files {
+            let ready = dup_async(w.fd())?;
+            let df = d.clone();
+            let cancel = cancel.clone();
+            self.checks.push(ex.spawn(async move {
+                // Checked first: after a reload this task's fd is the old
+                // watcher's, which nobody drains any more, so it would stay
+                // readable and spin.
+                while !cancel.is_closed() && ready.readable().await.is_ok() {
+                    if cancel.is_closed() {
+                        return;
+                    }
+                    df.borrow_mut().on_files();
+                }
+            }));
+        }
+        Ok(())
+    }
+
+    /// After `Daemon::stop`: queued notifications get `STOP_WAIT`, then
+    /// whatever still runs is stopped (SIGTERM, SIGKILL after the grace)
+    /// and reaped before the process exits.
+    pub(super) async fn wind_down(&mut self, d: &Rc<RefCell<Daemon>>) {
+        let soon = std::time::Instant::now() + scripts::STOP_WAIT;
+        settle(&mut self.lanes, soon).await;
+        d.borrow_mut().notifier.lane_kill = None;
+        let later = std::time::Instant::now() + crate::sys::script::KILL_GRACE + StdDuration::from_millis(500);
+        settle(&mut self.lanes, later).await;
+        settle(&mut self.checks, later).await;
+        settle(&mut self.retired, later).await;
+    }
+}
+
+/// Waits for `tasks` to finish until `until`; those left keep running.
+async fn settle(tasks: &mut Vec<smol::Task<()>>, until: std::time::Instant) {
+    while let Some(t) = tasks.last_mut() {
+        let done = smol::future::or(
+            async {
+                t.await;
+                true
+            },
+            async {
+                Timer::at(until).await;
+                false
+            },
+        )
+        .await;
+        if !done {
+            return;
+        }
+        tasks.pop();
+    }
+}
+
+/// Sleeps until `t`; false when cancelled first.
+async fn sleep_until(t: std::time::Instant, cancel: &smol::channel::Receiver<()>) -> bool {
+    smol::future::or(
+        async {
+            Timer::at(t).await;
+            true
+        },
+        async {
+            // Nobody sends: the channel closes when the daemon drops the
+            // sender (reload, stop).
+            let _ = cancel.recv().await;
+            false
+        },
+    )
+    .await
+}
+
+/// Runs one check script every `interval`, never two at once: a run that
+/// outlasts the interval delays the next one instead.
+async fn check_task(
+    d: Rc<RefCell<Daemon>>,
+    plan: scripts::CheckPlan,
+    cancel: smol::channel::Receiver<()>,
+    detail: bool,
+) {
+    let mut next = std::time::Instant::now() + plan.offset;
+    loop {
+        if !sleep_until(next, &cancel).await {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let dl = d.clone();
+        let name = plan.name.clone();
+        let mut out = move |line: &str| dl.borrow().log.line(format_args!("VRRP_Script({name}) output: {line}"));
+        let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+        let exit = crate::sys::script::run(&plan.script, &[], Some(plan.timeout), &cancel, output).await;
+        // A run that ended as a reload cancelled it: its tracker id belongs
+        // to the old configuration.
+        if exit == crate::sys::script::Exit::Cancelled || cancel.is_closed() {
+            return;
+        }
+        d.borrow_mut().script_result(&plan, &exit);
+        next = started + plan.interval;
+        let now = std::time::Instant::now();
+        if next < now {
+            if detail {
+                d.borrow()
+                    .log
+                    .line(format_args!("VRRP_Script({}) ran longer than its interval; next run now", plan.name));
+            }
+            next = now;
+        }
+    }
+}
+
+/// Runs an instance's or group's notify scripts one after another.
+async fn lane_task(
+    d: Rc<RefCell<Daemon>>,
+    jobs: smol::channel::Receiver<scripts::Job>,
+    kill: smol::channel::Receiver<()>,
+    detail: bool,
+) {
+    while let Ok(job) = jobs.recv().await {
+        let cmd = scripts::command_line(&job.script, job.extra.as_ref());
+        if kill.is_closed() {
+            d.borrow().log.line(format_args!("{} ({cmd}): not run, stopping", job.label));
+            continue;
+        }
+        let extra: Vec<&str> = job.extra.iter().flatten().map(String::as_str).collect();
+        let dl = d.clone();
+        let label = job.label.clone();
+        let mut out = move |line: &str| dl.borrow().log.line(format_args!("{label} output: {line}"));
+        let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+        let exit = crate::sys::script::run(&job.script, &extra, Some(scripts::NOTIFY_TIMEOUT), &kill, output).await;
+        d.borrow().log.line(format_args!("{} ({cmd}): {}", job.label, scripts::describe(&exit)));
+    }
+}
+
+/// `notify_fifo_script`: started once with the FIFO path appended, stopped
+/// with the configuration.
+async fn fifo_reader(
+    d: Rc<RefCell<Daemon>>,
+    script: Rc<crate::sys::script::Prepared>,
+    fifo: String,
+    cancel: smol::channel::Receiver<()>,
+    detail: bool,
+) {
+    let dl = d.clone();
+    let mut out = move |line: &str| dl.borrow().log.line(format_args!("notify_fifo_script output: {line}"));
+    let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+    let exit = crate::sys::script::run(&script, &[fifo.as_str()], None, &cancel, output).await;
+    if exit != crate::sys::script::Exit::Cancelled {
+        let cmd = scripts::command_line(&script, None);
+        d.borrow().log.line(format_args!("notify_fifo_script ({cmd} {fifo}) ended: {}", scripts::describe(&exit)));
+    }
+}

@@ -1,0 +1,153 @@
+//! The loop's two futures: the hot path, which polls the timer, netlink
+//! and the VRRP sockets itself (through `dup`ed fds, so no borrow of the
+//! daemon is held across an await), and the control task (signals,
+//! reloads, readers restarted after the sockets changed). They only wait
+//! and dispatch to `Daemon`'s input methods; the hot path must not
+//! allocate.
+
+use core::cell::RefCell;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+
+use super::{Daemon, Options, ScriptTasks};
+use crate::sys::reactor::Async;
+
+pub(super) fn dup_async(fd: impl AsFd) -> io::Result<Async<OwnedFd>> {
+    let dup = rustix::io::fcntl_dupfd_cloexec(fd, 0)?;
+    Async::new_nonblocking(dup)
+}
+
+/// Copies of the VRRP sockets' fds, registered with the reactor, in the
+/// daemon's socket order.
+pub(super) fn socket_dups(d: &Rc<RefCell<Daemon>>) -> io::Result<Vec<Async<OwnedFd>>> {
+    d.borrow().sockets.iter().map(|s| dup_async(s.as_fd())).collect()
+}
+
+/// The hot path: the timer, netlink and every VRRP socket, polled by the
+/// loop's top-level future rather than by tasks. Their wakeups then reach
+/// `block_on` directly instead of passing through the executor's run
+/// queue, which allocates a block every few dozen wakeups; a steady master
+/// or backup allocates nothing.
+///
+/// Each ready source is served once per wakeup (a socket drains at most 64
+/// packets), so one busy input cannot starve the others or the signals;
+/// sockets come before the timer.
+pub(super) async fn hot_path(
+    d: &Rc<RefCell<Daemon>>,
+    timer: &Async<OwnedFd>,
+    nl: &Async<OwnedFd>,
+    sockets: &RefCell<Vec<Async<OwnedFd>>>,
+) -> io::Result<()> {
+    use core::task::Poll;
+    let ready = |src: &Async<OwnedFd>, cx: &mut core::task::Context<'_>| -> io::Result<bool> {
+        match core::pin::Pin::new(&mut src.readable()).poll(cx) {
+            Poll::Ready(r) => r.map(|()| true),
+            Poll::Pending => Ok(false),
+        }
+    };
+    smol::future::poll_fn(|cx| {
+        let mut step = || -> io::Result<()> {
+            // Adverts first: after a stall (a loaded machine), those already
+            // queued must be seen before a backup's down timer, which was
+            // due meanwhile, is acted on. Otherwise the backup would take
+            // over from a master that is alive.
+            let socks = sockets.borrow();
+            for (i, s) in socks.iter().enumerate() {
+                if !ready(s, cx)? {
+                    continue;
+                }
+                for _ in 0..64 {
+                    let got = d.borrow_mut().on_packet(i);
+                    match got {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            d.borrow().log.line(format_args!("receive error: {e}"));
+                            break;
+                        }
+                    }
+                }
+                // Armed again; fires at once if packets are left.
+                ready(s, cx)?;
+            }
+            drop(socks);
+            if ready(nl, cx)? {
+                d.borrow_mut().on_netlink();
+                ready(nl, cx)?;
+            }
+            if ready(timer, cx)? {
+                d.borrow_mut().on_timer();
+                // Registers for the next expiry.
+                ready(timer, cx)?;
+            }
+            Ok(())
+        };
+        match step() {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    })
+    .await
+}
+
+/// Signals, reloads and reopened sockets.
+pub(super) async fn control(
+    ex: &smol::LocalExecutor<'_>,
+    d: &Rc<RefCell<Daemon>>,
+    opts: &Options,
+    sockets_changed: smol::channel::Receiver<()>,
+    signals: crate::sys::signals::Signals,
+    scripts: &mut ScriptTasks,
+    sockets: &RefCell<Vec<Async<OwnedFd>>>,
+) -> io::Result<()> {
+    loop {
+        // A signal, or sockets reopened behind the readers' backs.
+        let next = smol::future::or(async { Some(signals.next().await) }, async {
+            let _ = sockets_changed.recv().await;
+            None
+        })
+        .await;
+        let sig = match next {
+            None => {
+                if d.borrow().stopping {
+                    return Err(io::Error::other("an interface came back but its sockets could not be opened"));
+                }
+                *sockets.borrow_mut() = socket_dups(d)?;
+                // The new copies are armed only when the hot path is polled
+                // again; nothing else may wake it before a backup's down
+                // timer does (a false takeover).
+                smol::future::yield_now().await;
+                continue;
+            }
+            Some(sig) => sig,
+        };
+        match sig? {
+            libc::SIGXCPU => {
+                let _ = crate::sys::sched::set_normal();
+                d.borrow().log.line(format_args!(
+                    "used the CPU for longer than vrrp_rlimit_rttime at real-time priority: back to normal scheduling"
+                ));
+            }
+            libc::SIGCHLD => {
+                crate::sys::script::reap_orphans();
+            }
+            libc::SIGHUP => {
+                let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
+                if d.borrow().stopping {
+                    return Err(io::Error::other("the reload left no usable sockets"));
+                }
+                if reloaded {
+                    *sockets.borrow_mut() = socket_dups(d)?;
+                    scripts.refresh(ex, d)?;
+                    // As above: the hot path must arm the new copies now.
+                    smol::future::yield_now().await;
+                }
+            }
+            _ => {
+                d.borrow_mut().stop();
+                return Ok(());
+            }
+        }
+    }
+}
