@@ -880,3 +880,37 @@ fn orphans_of_scripts_are_reaped_when_vipd_is_process_1() {
     lab.wait_for(a, "(VI_1) Stopped");
     lab.eventually("the VIP released", Duration::from_secs(3), |l| !l.holds_vip(R1));
 }
+
+/// Issue 18.5: a notify script that never exits (`notify_backup` here)
+/// holds up its instance's later notifications for at most vipd's hold
+/// (3 s, vipd(8)), not until its 30 s timeout: the `notify_master` that
+/// follows runs within that bound, and the hung script is stopped with the
+/// daemon.
+#[test]
+fn hung_notify_does_not_hold_back_the_next() {
+    let test = "hungnotify";
+    if !vipd_only(test) {
+        return;
+    }
+    let Some(mut lab) = Lab::new(test, 124) else { return };
+    let rec = lab.dir().join("master.at");
+    let hang = write_script(&lab, "hang.sh", "exec sleep 987\n");
+    let master = write_script(&lab, "master.sh", &format!("date +%s.%N > {}\n", rec.display()));
+    let extra = format!("    notify_backup \"{hang}\"\n    notify_master \"{master}\"\n");
+    let conf = config("", &instance("VI_1", 51, &lab.vip(), 150, &extra));
+    let a = start(&mut lab, R1, VIPD, &conf);
+    lab.wait_for(a, MASTER);
+    let entered = Instant::now();
+    lab.eventually("notify_master run", Duration::from_secs(10), |_| rec.exists());
+    let late = entered.elapsed();
+    eprintln!("{test}: notify_master ran {late:?} after MASTER, behind a hung notify_backup");
+    assert!(late <= Duration::from_secs(3) + SLACK * 2, "{test}: notify_master {late:?} late\n{}", lab.status());
+    assert!(
+        lab.log(a).contains("still running after 3 s"),
+        "{test}: no log line for the hung script\n{}",
+        lab.status()
+    );
+    stop(&mut lab, a);
+    let left = count_procs("sleep 987");
+    assert_eq!(left, 0, "{test}: the hung notify script outlived vipd");
+}

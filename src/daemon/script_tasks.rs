@@ -5,6 +5,9 @@
 //! loop on a child; what to run is decided in `scripts`, not here.
 
 use core::cell::RefCell;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration as StdDuration;
@@ -159,27 +162,85 @@ async fn check_task(
     }
 }
 
-/// Runs an instance's or group's notify scripts one after another.
+/// Runs an instance's or group's notify scripts one after another, in the
+/// order of their events. A script that runs longer than
+/// [`scripts::NOTIFY_HOLD`] while the next notification waits stops holding
+/// the lane: it goes on beside the later ones until it ends or reaches
+/// [`scripts::NOTIFY_TIMEOUT`].
 async fn lane_task(
     d: Rc<RefCell<Daemon>>,
     jobs: smol::channel::Receiver<scripts::Job>,
     kill: smol::channel::Receiver<()>,
     detail: bool,
 ) {
-    while let Ok(job) = jobs.recv().await {
+    // Runs that stopped holding the lane; polled with whatever the lane
+    // waits for, so they are reaped and logged when they end.
+    let mut behind: Vec<Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
+    let mut next = with_behind(&mut behind, jobs.recv()).await.ok();
+    while let Some(job) = next.take() {
         let cmd = scripts::command_line(&job.script, job.extra.as_ref());
         if kill.is_closed() {
             d.borrow().log.line(format_args!("{} ({cmd}): not run, stopping", job.label));
+            next = with_behind(&mut behind, jobs.recv()).await.ok();
             continue;
         }
-        let extra: Vec<&str> = job.extra.iter().flatten().map(String::as_str).collect();
-        let dl = d.clone();
         let label = job.label.clone();
-        let mut out = move |line: &str| dl.borrow().log.line(format_args!("{label} output: {line}"));
-        let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
-        let exit = crate::sys::script::run(&job.script, &extra, Some(scripts::NOTIFY_TIMEOUT), &kill, output).await;
-        d.borrow().log.line(format_args!("{} ({cmd}): {}", job.label, scripts::describe(&exit)));
+        let mut current: Pin<Box<dyn Future<Output = ()>>> = Box::pin(notify_run(d.clone(), job, kill.clone(), detail));
+        let hold = std::time::Instant::now() + scripts::NOTIFY_HOLD;
+        let waited = smol::future::or(
+            async {
+                (&mut current).await;
+                None
+            },
+            async {
+                Timer::at(hold).await;
+                // A closed lane has nothing more to start: keep waiting.
+                match jobs.recv().await {
+                    Ok(job) => Some(job),
+                    Err(_) => smol::future::pending().await,
+                }
+            },
+        );
+        next = with_behind(&mut behind, waited).await;
+        if next.is_some() {
+            d.borrow().log.line(format_args!(
+                "{label} ({cmd}): still running after {} s; the next notification starts without waiting for it",
+                scripts::NOTIFY_HOLD.as_secs()
+            ));
+            behind.push(current);
+        } else {
+            next = with_behind(&mut behind, jobs.recv()).await.ok();
+        }
     }
+    // The lane is closed: let the runs left behind end (or be stopped).
+    smol::future::poll_fn(|cx| {
+        behind.retain_mut(|run| run.as_mut().poll(cx).is_pending());
+        if behind.is_empty() { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+}
+
+/// One notify script run, logged when it ends.
+async fn notify_run(d: Rc<RefCell<Daemon>>, job: scripts::Job, kill: smol::channel::Receiver<()>, detail: bool) {
+    let cmd = scripts::command_line(&job.script, job.extra.as_ref());
+    let extra: Vec<&str> = job.extra.iter().flatten().map(String::as_str).collect();
+    let dl = d.clone();
+    let label = job.label.clone();
+    let mut out = move |line: &str| dl.borrow().log.line(format_args!("{label} output: {line}"));
+    let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
+    let exit = crate::sys::script::run(&job.script, &extra, Some(scripts::NOTIFY_TIMEOUT), &kill, output).await;
+    d.borrow().log.line(format_args!("{} ({cmd}): {}", job.label, scripts::describe(&exit)));
+}
+
+/// Awaits `f` while also driving the runs in `behind`, dropping each as it
+/// finishes.
+async fn with_behind<T>(behind: &mut Vec<Pin<Box<dyn Future<Output = ()>>>>, f: impl Future<Output = T>) -> T {
+    let mut f = core::pin::pin!(f);
+    smol::future::poll_fn(|cx| {
+        behind.retain_mut(|run| run.as_mut().poll(cx).is_pending());
+        f.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// `notify_fifo_script`: started once with the FIFO path appended, stopped

@@ -23,6 +23,13 @@ use crate::sys::script::{self, Exit, Prepared};
 /// keepalived has no limit; vipd(8) documents this one.
 pub const NOTIFY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
+/// How long a running notify script may hold back the next one of its
+/// instance or group. Past it, when another notification waits, the lane
+/// starts that one and the slow script goes on beside it (until
+/// [`NOTIFY_TIMEOUT`]): a hung `notify_backup` must not make the next
+/// `notify_fault` or `notify_master` late by more than this.
+pub const NOTIFY_HOLD: StdDuration = StdDuration::from_secs(3);
+
 /// Notify scripts queued per instance or group at most. A script slower
 /// than the events that queue it (a `notify_master_rx_lower_pri` during a
 /// storm of lower-priority adverts) must not grow memory without bound;
