@@ -914,3 +914,31 @@ fn hung_notify_does_not_hold_back_the_next() {
     let left = count_procs("sleep 987");
     assert_eq!(left, 0, "{test}: the hung notify script outlived vipd");
 }
+
+/// Issue 18.5: a check script that exits 0 but leaves a background child
+/// holding its output pipe (`-D` captures the output) is judged by its
+/// exit status when it exits: it succeeds on every run, never times out,
+/// and the priority never moves.
+#[test]
+fn check_script_exiting_with_a_child_holding_stdout_succeeds() {
+    let test = "chkchild";
+    if !vipd_only(test) {
+        return;
+    }
+    let Some(mut lab) = Lab::new(test, 125) else { return };
+    let chk = write_script(&lab, "chk.sh", "echo checking\nsleep 4 &\nexit 0\n");
+    let script = vrrp_script("chk", &chk, -10, "    timeout 1\n");
+    let conf = config("", &format!("{script}\n{}", instance("VI_1", 51, &lab.vip(), 150, &track_script(&["chk"]))));
+    let a = lab.start_conf(R1, VIPD, &conf, &["-D"]);
+    lab.wait_for(a, MASTER);
+    // Four runs, each leaving a child behind that outlives the timeout.
+    std::thread::sleep(INTERVAL * 4 + SLACK);
+    let log = lab.log(a);
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("timed out") || l.contains("failed") || l.contains("effective priority"))
+        .collect();
+    assert!(bad.is_empty(), "{test}: the check was not judged by its exit status: {bad:?}\n{}", lab.status());
+    assert!(log.matches("output: checking").count() >= 4, "{test}: fewer than 4 runs\n{}", lab.status());
+    stop(&mut lab, a);
+}
