@@ -21,6 +21,9 @@
 //!   runs 200 check scripts a second, and while 50 checks hang until their
 //!   timeout (kernel receive time stamps on the master's switch port);
 //! - false failovers of a 10 ms pair while 32 busy loops load every core;
+//! - a flood of 50,000 lower-priority adverts a second from a third host at
+//!   a 100 ms master: what the master sends (adverts, ARPs) against its
+//!   idle rate, its largest advert gap, and the backup's takeovers;
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -29,7 +32,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -44,9 +47,14 @@
 #[allow(dead_code)]
 mod lab;
 
+#[path = "netns/inject.rs"]
+#[allow(dead_code)]
+mod inject;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -785,6 +793,61 @@ fn false_failovers(test: &str, net: u8, kind: Kind, period: Duration) -> Load {
     Load { failovers, master_left, capture }
 }
 
+/// What a 100 ms master sent idle and under a lower-priority flood.
+struct Flood {
+    idle_per_s: f64,
+    adverts_per_s: f64,
+    arps_per_s: f64,
+    gap: Duration,
+    takeovers: usize,
+    /// The flood as it got out of the sender.
+    sent_per_s: f64,
+}
+
+/// R1 (150) master and R2 (100) backup of `kind` at VRRPv3 100 ms; the
+/// client floods adverts of priority 50 at `rate` a second for `period`.
+fn flood(test: &str, net: u8, kind: Kind, rate: u32, period: Duration) -> Flood {
+    let mut b = Bench::new(test, net);
+    let v = Vrrp::V3;
+    let a = b.start_vrrp(R1, kind, &high(v));
+    b.lab.wait_for(a, MASTER);
+    let c = b.start_vrrp(R2, kind, &low(v));
+    b.lab.wait_for(c, INIT);
+    b.lab.converges_on(R1, Duration::from_secs(1));
+    let idle_window = Duration::from_secs(3);
+    let (idle, _) = b.lab.capture_sent(R1, idle_window);
+    let lc = b.lab.log(c).len();
+    let group = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+    let spec = inject::Spec {
+        version: 3,
+        vrid: 51,
+        priority: 50,
+        interval: 10,
+        addrs: vec![IpAddr::V4(b.lab.vip().parse().expect("VIP"))],
+        src: IpAddr::V4(b.lab.host_addr(10).parse().expect("client")),
+        dst: group,
+        ttl: 255,
+    };
+    let pkt = inject::advert(&spec, inject::multicast_mac(group));
+    let warm = Duration::from_millis(500);
+    let sender = inject::Sender::start(b.lab.ns_path("c"), "eth0", vec![pkt], rate, period + warm * 2, 0);
+    std::thread::sleep(warm);
+    let t0 = Instant::now();
+    let (adverts, arps) = b.lab.capture_sent(R1, period);
+    let sent = sender.finish();
+    let sent_per_s = sent as f64 / t0.elapsed().as_secs_f64().max(0.001);
+    let takeovers = b.lab.log(c)[lc..].matches(MASTER).count();
+    let gaps: Vec<Duration> = adverts.windows(2).map(|w| w[1].at.saturating_sub(w[0].at)).collect();
+    Flood {
+        idle_per_s: idle.len() as f64 / idle_window.as_secs_f64(),
+        adverts_per_s: adverts.len() as f64 / period.as_secs_f64(),
+        arps_per_s: arps as f64 / period.as_secs_f64(),
+        gap: gaps.into_iter().max().unwrap_or(period),
+        takeovers,
+        sent_per_s,
+    }
+}
+
 // ---------------------------------------------------------------- figures
 
 fn ms(d: Duration) -> f64 {
@@ -1034,6 +1097,40 @@ fn bench() {
         let label = format!("false failovers, v3 10 ms pair, 32 busy loops for {} s", plan.load.as_secs());
         let (k, v) = (cells[0].clone(), cells[1].clone());
         rep.row(&label, k, v, "0", met);
+    }
+
+    if plan.runs("flood") {
+        let (rate, period) = (50_000, plan.window);
+        let (mut cells, mut met) = (Vec::new(), None);
+        for kind in kinds {
+            let test = format!("flood-{}", &kind_name(kind)[..2]);
+            let what = format!("lower-priority flood, {}", kind_name(kind));
+            let net = next_net();
+            cells.push(match rep.attempt(&what, || flood(&test, net, kind, rate, period)) {
+                Some(f) => {
+                    if kind == VIPD {
+                        met = Some(
+                            f.adverts_per_s <= 2.0 * f.idle_per_s
+                                && f.gap <= Duration::from_millis(200)
+                                && f.takeovers == 0,
+                        );
+                    }
+                    format!(
+                        "{:.0} adverts/s (idle {:.0}), {:.0} ARPs/s, largest gap {}, {} takeovers (flood {:.0} k/s got out)",
+                        f.adverts_per_s,
+                        f.idle_per_s,
+                        f.arps_per_s,
+                        fmt_ms(ms(f.gap)),
+                        f.takeovers,
+                        f.sent_per_s / 1000.0
+                    )
+                }
+                None => "failed".to_owned(),
+            });
+        }
+        let label = format!("flood of 50 k/s priority-50 adverts for {} s, v3 100 ms master", period.as_secs());
+        let (k, v) = (cells[0].clone(), cells[1].clone());
+        rep.row(&label, k, v, "sent ≤ 2× idle, gap ≤ 200 ms, 0 takeovers", met);
     }
 
     let mut notes = Vec::new();
