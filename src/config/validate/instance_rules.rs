@@ -1,0 +1,311 @@
+//! The rules checked once the whole file is read, for each instance: the
+//! required keywords, interfaces that must exist, the address family, the
+//! version and advert interval, priority against state and preemption,
+//! unicast, authentication, strict mode, and weights on an address owner;
+//! then duplicate VRIDs across instances. It must not read keywords: every
+//! value here was read by the block's own file.
+
+use core::net::IpAddr;
+
+use super::IfaceCheck;
+use super::cx::Cx;
+use super::instance::RawInstance;
+use super::trackers::resolve_tracks;
+use crate::config::diag::Span;
+use crate::config::model::*;
+use crate::time::Duration;
+use crate::wire::vrrp::{Auth, Version};
+
+/// The rules for one instance once every block is read; fills in what
+/// depends on them (family, version, priority, initial state, multicast
+/// group, tracks).
+pub(super) fn finish_instance(
+    cx: &mut Cx<'_>,
+    mut r: RawInstance,
+    config: &Config,
+    tracker_pos: &[usize],
+    broken: &[String],
+    iface_exists: IfaceCheck<'_>,
+) -> Option<InstanceConfig> {
+    let span = r.span;
+    let name = r.cfg.name.clone();
+    if !r.has_vrid {
+        cx.error_hint(span, format!("vrrp_instance `{name}` has no `virtual_router_id`"), "virtual_router_id 1..255");
+    }
+    if !r.has_interface {
+        cx.error_hint(
+            span,
+            format!("vrrp_instance `{name}` has no `interface`"),
+            "vipd needs the interface adverts use, also in unicast mode",
+        );
+    } else if !iface_exists(&r.cfg.interface) {
+        cx.error(r.interface_span, format!("vrrp_instance `{name}`: interface `{}` does not exist", r.cfg.interface));
+    }
+
+    // The family comes from the first VIP; all must share it (§1.4).
+    let family = r.cfg.vips.first().map(|v| Family::of(&v.addr)).unwrap_or(Family::V4);
+    r.cfg.family = family;
+    for (v, s) in r.cfg.vips.iter().zip(&r.vip_spans) {
+        if Family::of(&v.addr) != family {
+            cx.error_hint(
+                *s,
+                format!("`{}` is not the family of the first virtual address", v.addr),
+                "put addresses of the other family in virtual_ipaddress_excluded, or in a second instance",
+            );
+        }
+    }
+    // keepalived moves addresses that do not fit one advert at MTU 1500 to
+    // the excluded list, changing what is announced; vipd refuses instead.
+    let fit = match family {
+        Family::V4 => 255,
+        Family::V6 => 89,
+    };
+    if r.cfg.vips.len() > fit && r.cfg.vips.len() <= 255 {
+        cx.error_hint(
+            span,
+            format!(
+                "vrrp_instance `{name}` has {} IPv6 addresses; at most {fit} fit an advert at MTU 1500",
+                r.cfg.vips.len()
+            ),
+            "move the rest to virtual_ipaddress_excluded",
+        );
+    }
+    if r.cfg.vips.len() > 255 {
+        cx.error(
+            span,
+            format!("vrrp_instance `{name}` has {} addresses; an advert carries at most 255", r.cfg.vips.len()),
+        );
+    }
+
+    // Version: instance > global; IPv6 is always v3.
+    let version = r.version.unwrap_or(r.cfg.version);
+    r.cfg.version = match (family, version) {
+        (Family::V6, Version::V2) if r.version == Some(Version::V2) => {
+            cx.error(span, format!("vrrp_instance `{name}`: VRRPv2 has no IPv6; use version 3"));
+            Version::V3
+        }
+        (Family::V6, _) => Version::V3,
+        (_, v) => v,
+    };
+    if r.cfg.vips.is_empty() {
+        if r.cfg.version == Version::V3 || r.cfg.strict {
+            cx.error(
+                span,
+                format!("vrrp_instance `{name}` has no virtual_ipaddress (required with VRRPv3 or strict mode)"),
+            );
+        } else {
+            cx.warn(span, format!("vrrp_instance `{name}` has no virtual_ipaddress"));
+        }
+    }
+
+    // Interval: v2 whole seconds, v3 10 ms steps up to 40.95 s.
+    if let Some((d, s)) = r.advert_int {
+        let us = d.as_micros();
+        match r.cfg.version {
+            Version::V2 if us % 1_000_000 != 0 => cx.error_hint(
+                s,
+                format!("VRRPv2 advertises whole seconds; `advert_int {d}` cannot be sent"),
+                "use a whole number, or version 3 for sub-second adverts",
+            ),
+            Version::V3 if us % 10_000 != 0 => {
+                cx.error(s, format!("VRRPv3 advertises in 10 ms steps; `advert_int {d}` cannot be sent"))
+            }
+            Version::V3 if us > 40_950_000 => cx.error(s, format!("VRRPv3 advert_int is at most 40.95 s, not {d}")),
+            _ => {}
+        }
+        r.cfg.advert_int = d;
+    }
+
+    // Priority and state (§1.3): an unset priority with `state MASTER` is 255.
+    let state = r.state.map(|(s, _)| s);
+    r.cfg.priority = match (r.priority, state) {
+        (Some((p, _)), _) => p,
+        (None, Some(InitialState::Master)) => 255,
+        (None, _) => 100,
+    };
+    r.cfg.initial_state =
+        state.unwrap_or(if r.cfg.priority == 255 { InitialState::Master } else { InitialState::Backup });
+    if let (Some((InitialState::Master, s)), Some(_)) = (r.state, r.nopreempt) {
+        cx.error_hint(
+            s,
+            format!(
+                "vrrp_instance `{name}` has both `state MASTER` and `nopreempt`; keepalived silently drops nopreempt"
+            ),
+            "use `state BACKUP` on every router that has nopreempt",
+        );
+    }
+    if let (Some(s), Some(_)) = (r.preempt_delay, r.nopreempt) {
+        cx.error(s, format!("vrrp_instance `{name}`: `preempt_delay` has no meaning with `nopreempt`"));
+    }
+    if let (Some((InitialState::Master, s)), Some(_)) = (r.state, r.preempt_delay) {
+        cx.error(s, format!("vrrp_instance `{name}`: `preempt_delay` cannot be used with `state MASTER`"));
+    }
+    // An owner without a `state` starts as MASTER too, and keepalived resets
+    // both settings for it.
+    if r.cfg.priority == 255 && r.state.is_none() {
+        for (set, what) in [(r.nopreempt, "nopreempt"), (r.preempt_delay, "preempt_delay")] {
+            if let Some(s) = set {
+                cx.error_hint(
+                    s,
+                    format!(
+                        "vrrp_instance `{name}` is the address owner (priority 255); keepalived ignores `{what}` for it"
+                    ),
+                    "use a priority below 255 with `state BACKUP`",
+                );
+            }
+        }
+    }
+
+    // Unicast (keepalived-reference §2.8).
+    if let Some(s) = r.unicast_block.filter(|_| r.cfg.unicast_peers.is_empty()) {
+        if r.fault_no_peer {
+            cx.error(
+                s,
+                format!(
+                    "vrrp_instance `{name}` has no unicast peers and `unicast_fault_no_peer`: it would stay in FAULT"
+                ),
+            );
+        } else {
+            cx.warn(
+                s,
+                format!("vrrp_instance `{name}`: empty `unicast_peer` block; adverts go to the multicast group"),
+            );
+        }
+    }
+    if let (Some(s), true) = (r.ttl_span, r.cfg.unicast_peers.is_empty()) {
+        cx.warn(s, format!("vrrp_instance `{name}`: `unicast_ttl` has no effect without unicast peers"));
+    }
+    if r.cfg.is_unicast() && r.cfg.src_addr.is_none() {
+        cx.warn(
+            span,
+            format!("vrrp_instance `{name}` is unicast without `unicast_src_ip`: adverts leave from the interface's first address"),
+        );
+    }
+    for (v, s) in r.cfg.vips.iter().chain(&r.cfg.excluded_vips).zip(r.vip_spans.iter().chain(&r.evip_spans)) {
+        if let Some(dev) = v.dev.as_deref().filter(|d| !iface_exists(d)) {
+            cx.error(*s, format!("interface `{dev}` of `{}` does not exist", v.addr));
+        }
+    }
+
+    // Authentication is VRRPv2 over IPv4 only.
+    if let Some(s) = r.auth {
+        if r.cfg.version == Version::V3 {
+            cx.error_hint(s, "VRRPv3 has no authentication", "remove the authentication block");
+            r.cfg.auth = Auth::None;
+        }
+    }
+
+    // Addresses must be of the instance's family.
+    if let Some(a) = r.cfg.src_addr {
+        if Family::of(&a) != family {
+            cx.error(span, format!("vrrp_instance `{name}`: source `{a}` is not of the instance's family"));
+        }
+    }
+    for p in &r.cfg.unicast_peers {
+        if Family::of(&p.addr) != family {
+            cx.error(
+                span,
+                format!("vrrp_instance `{name}`: unicast peer `{}` is not of the instance's family", p.addr),
+            );
+        }
+    }
+    if let Some(g) = r.cfg.mcast_group {
+        if Family::of(&g) != family {
+            cx.error(span, format!("vrrp_instance `{name}`: mcast_dst_ip `{g}` is not of the instance's family"));
+        }
+    }
+    if r.cfg.mcast_group.is_none() {
+        r.cfg.mcast_group = Some(match family {
+            Family::V4 => IpAddr::V4(config.globals.mcast_group4),
+            Family::V6 => IpAddr::V6(config.globals.mcast_group6),
+        });
+    }
+    if r.cfg.track_src_ip && r.cfg.src_addr.is_none() {
+        cx.error(span, format!("vrrp_instance `{name}`: `track_src_ip` needs `unicast_src_ip` or `mcast_src_ip`"));
+    }
+
+    // Strict mode (§1.6).
+    if r.cfg.strict {
+        strict(cx, &mut r, &name);
+    }
+
+    // Trackers: resolved by name anywhere in the file.
+    resolve_tracks(cx, &mut r, config, tracker_pos, broken);
+    for t in &r.cfg.track_interfaces {
+        if !iface_exists(&t.interface) {
+            cx.error(span, format!("vrrp_instance `{name}`: tracked interface `{}` does not exist", t.interface));
+        }
+    }
+    if r.cfg.priority == 255 {
+        let weighted =
+            r.cfg.track.iter().any(|t| t.weight != 0) || r.cfg.track_interfaces.iter().any(|t| t.weight != 0);
+        if weighted {
+            cx.error_hint(
+                span,
+                format!("vrrp_instance `{name}` has priority 255, which weights never change"),
+                "use weight 0 trackers on an address owner, or a priority below 255",
+            );
+        }
+    }
+    Some(r.cfg)
+}
+
+fn strict(cx: &mut Cx<'_>, r: &mut RawInstance, name: &str) {
+    let span = r.span;
+    if let (Some((InitialState::Master, s)), true) = (r.state, r.cfg.priority != 255) {
+        cx.error(s, format!("strict mode: `{name}` has `state MASTER` but is not the address owner (priority 255)"));
+    }
+    if r.auth.is_some() {
+        cx.error_hint(
+            span,
+            format!("strict mode: `{name}` has authentication"),
+            "strict mode does not allow authentication",
+        );
+    }
+    if r.preempt_delay.is_some() {
+        cx.error(span, format!("strict mode: `{name}` has preempt_delay"));
+    }
+    if r.cfg.down_timer_adverts != 3 {
+        cx.error(span, format!("strict mode: `{name}` has down_timer_adverts other than 3"));
+    }
+    if r.cfg.is_unicast() {
+        cx.error(span, format!("strict mode: `{name}` uses unicast"));
+    }
+    // Settings strict mode forces; accept mode stays on (vipd has no firewall).
+    r.cfg.lower_prio_no_advert = true;
+    r.cfg.higher_prio_send_advert = false;
+    r.cfg.garp.lower_prio_repeat = 0;
+    r.cfg.garp.lower_prio_delay = Duration::ZERO;
+}
+
+/// Duplicate VRID on one interface and family (§1.3), unless unicast peer
+/// sets do not overlap or the multicast groups differ.
+pub(super) fn duplicate_vrids(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
+    let list = &config.instances;
+    for (i, a) in list.iter().enumerate() {
+        for (j, b) in list.iter().enumerate().skip(i + 1) {
+            if a.vrid != b.vrid || a.interface != b.interface || a.family != b.family || a.vrid == 0 {
+                continue;
+            }
+            let peers_overlap = a.unicast_peers.iter().any(|p| b.unicast_peers.iter().any(|q| q.addr == p.addr));
+            let separate = if a.is_unicast() && b.is_unicast() {
+                !peers_overlap
+            } else {
+                a.is_unicast() != b.is_unicast() || a.mcast_group != b.mcast_group
+            };
+            if !separate {
+                let first = spans.get(i).map_or(0, |s| s.line);
+                if let Some(&span) = spans.get(j) {
+                    cx.error_hint(
+                        span,
+                        format!(
+                            "vrrp_instance `{}` uses VRID {} on `{}` like `{}` at line {first}",
+                            b.name, b.vrid, b.interface, a.name
+                        ),
+                        "every instance on an interface and family needs its own virtual_router_id",
+                    );
+                }
+            }
+        }
+    }
+}

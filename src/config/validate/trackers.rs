@@ -1,0 +1,236 @@
+//! Trackers: the `vrrp_script` and `track_file` / `vrrp_track_file`
+//! blocks that define them, the `NAME [weight N] [reverse]` lines of the
+//! `track_script`, `track_file` and `track_interface` blocks that use them,
+//! and resolving those names against the definitions once the whole file is
+//! read. It must not run scripts or read files: that is the tracker's
+//! runtime, not the configuration.
+
+use std::path::PathBuf;
+
+use super::cx::{Cx, block_name};
+use super::instance::RawInstance;
+use crate::config::keywords;
+use crate::config::lexer::Token;
+use crate::config::model::*;
+use crate::config::parse::Node;
+use crate::time::Duration;
+
+/// A reference to a named tracker, resolved after the whole file is read
+/// (keepalived requires definition before use; vipd does not).
+#[derive(Clone, Debug)]
+pub(super) struct TrackName {
+    pub(super) name: Token,
+    pub(super) weight: Option<i32>,
+    pub(super) reverse: bool,
+    /// Top-level position of the block that uses it.
+    pub(super) pos: usize,
+}
+
+/// `NAME [weight N [reverse|no_reverse]]` in a track_* block.
+pub(super) fn track_line(cx: &mut Cx<'_>, line: &Node, max: i64) -> Option<TrackName> {
+    cx.no_block(line);
+    cx.verbatim(line, false);
+    let mut t = TrackName { name: line.keyword.clone(), weight: None, reverse: false, pos: 0 };
+    let mut args = line.args.iter();
+    while let Some(k) = args.next() {
+        match k.text.as_str() {
+            "weight" => match args.next() {
+                Some(v) => t.weight = cx.int_for("weight", v, -max, max).map(|w| w as i32),
+                None => cx.error(k.span, "`weight` needs a value"),
+            },
+            "reverse" => t.reverse = true,
+            "no_reverse" | "noreverse" => cx.error_hint(
+                k.span,
+                format!("`{}` is not understood by keepalived 2.2.7", k.text),
+                "it ignores the option and keeps the tracker's `reverse`; remove it",
+            ),
+            _ => {
+                cx.error_hint(k.span, format!("unexpected `{}` after `{}`", k.text, t.name.text), "weight N [reverse]");
+                break;
+            }
+        }
+    }
+    Some(t)
+}
+
+pub(super) fn define_tracker(cx: &mut Cx<'_>, config: &mut Config, node: &Node, t: TrackerConfig) -> bool {
+    if config.trackers.iter().any(|o| o.name == t.name) {
+        cx.error(node.span(), format!("tracker `{}` is defined twice", t.name));
+        false
+    } else if config.trackers.len() < usize::from(u16::MAX) {
+        config.trackers.push(t);
+        true
+    } else {
+        false
+    }
+}
+
+pub(super) fn script_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig> {
+    let name = block_name(cx, node)?;
+    let mut t = TrackerConfig::script(&name, &[]);
+    let mut argv: Option<Script> = None;
+    let (mut rise, mut fall, mut init_fail) = (1u32, 1u32, false);
+    let mut interval = Duration::from_secs(1);
+    let mut timeout: Option<Duration> = None;
+    let mut user = None;
+    for n in cx.block(node) {
+        if !cx.known(n, keywords::SCRIPT, "vrrp_script") {
+            continue;
+        }
+        match n.name() {
+            "script" => {
+                cx.extra(n, 1);
+                argv = cx.script(n);
+            }
+            // keepalived's script timers are whole seconds (0 is refused).
+            "interval" => interval = cx.int_arg(n, 1, 86_400).map_or(interval, |s| Duration::from_secs(s as u64)),
+            "timeout" => timeout = cx.int_arg(n, 1, 86_400).map(|s| Duration::from_secs(s as u64)),
+            "weight" => {
+                cx.no_block(n);
+                if let Some(w) = n.args.first() {
+                    t.weight = cx.int(n, w, -253, 253).unwrap_or(0) as i32;
+                    match n.args.get(1).map(|x| x.text.as_str()) {
+                        None => {}
+                        Some("reverse") => {
+                            t.reverse = true;
+                            cx.extra(n, 2);
+                        }
+                        Some(_) => cx.extra(n, 1),
+                    }
+                } else {
+                    cx.error(n.span(), "`weight` needs a value");
+                }
+            }
+            "rise" => rise = cx.int_arg(n, 1, 1_000_000).map_or(rise, |v| v as u32),
+            "fall" => fall = cx.int_arg(n, 1, 1_000_000).map_or(fall, |v| v as u32),
+            "user" => {
+                cx.no_block(n);
+                user = cx.user(n, 0);
+                if user.is_none() {
+                    cx.error(n.span(), "`user` needs a user name");
+                }
+            }
+            _ => {
+                cx.none(n);
+                init_fail = true;
+            }
+        }
+    }
+    let Some(mut script) = argv else {
+        cx.error_hint(node.span(), format!("vrrp_script `{name}` has no `script`"), "script \"/path/to/check args\"");
+        return None;
+    };
+    if user.is_some() {
+        script.user = user;
+    }
+    t.kind = TrackerKind::Script { rise, fall, init_fail };
+    t.script = Some(CheckScript { script, interval, timeout: timeout.unwrap_or(interval) });
+    Some(t)
+}
+
+pub(super) fn track_file_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig> {
+    let name = block_name(cx, node)?;
+    let mut t = TrackerConfig::script(&name, &[]);
+    t.kind = TrackerKind::File;
+    t.script = None;
+    t.weight = 1;
+    let mut file: Option<TrackFile> = None;
+    let (mut init, mut overwrite) = (None, false);
+    for n in cx.block(node) {
+        if !cx.known(n, keywords::TRACK_FILE, "track_file") {
+            continue;
+        }
+        match n.name() {
+            "file" => {
+                file = cx.string_arg(n).map(|p| TrackFile { path: PathBuf::from(p), init: None, overwrite: false })
+            }
+            "weight" => {
+                cx.no_block(n);
+                if let Some(w) = n.args.first() {
+                    t.weight = cx.int(n, w, -254, 254).unwrap_or(1) as i32;
+                    if n.args.get(1).is_some_and(|x| x.text == "reverse") {
+                        t.reverse = true;
+                        cx.extra(n, 2);
+                    } else {
+                        cx.extra(n, 1);
+                    }
+                } else {
+                    cx.error(n.span(), "`weight` needs a value");
+                }
+            }
+            _ => {
+                cx.no_block(n);
+                init = Some(0);
+                for a in &n.args {
+                    if a.text == "overwrite" {
+                        overwrite = true;
+                    } else if let Some(v) = cx.int(n, a, -254, 254) {
+                        init = Some(v);
+                    }
+                }
+            }
+        }
+    }
+    let Some(mut f) = file else {
+        cx.error_hint(node.span(), format!("track_file `{name}` has no `file`"), "file \"/path/to/file\"");
+        return None;
+    };
+    f.init = init;
+    f.overwrite = overwrite;
+    t.file = Some(f);
+    Some(t)
+}
+
+/// An instance's `track_script` / `track_file` names (its own and its sync
+/// group's) resolved against the definitions anywhere in the file, into
+/// `r.cfg.track`.
+pub(super) fn resolve_tracks(
+    cx: &mut Cx<'_>,
+    r: &mut RawInstance,
+    config: &Config,
+    tracker_pos: &[usize],
+    broken: &[String],
+) {
+    for t in r.scripts.iter().chain(&r.files) {
+        let Some(idx) = config.trackers.iter().position(|x| x.name == t.name.text) else {
+            if broken.contains(&t.name.text) {
+                continue;
+            }
+            let what = if r.files.iter().any(|f| f.name == t.name) { "track_file" } else { "vrrp_script" };
+            cx.error(t.name.span, format!("{what} `{}` is not defined", t.name.text));
+            continue;
+        };
+        if tracker_pos.get(idx).is_some_and(|&p| p > t.pos) {
+            // keepalived 2.2.7 resolves names while reading: a tracker
+            // defined later is dropped ("track script … not found,
+            // ignoring"), so the same file would elect differently.
+            cx.error_hint(
+                t.name.span,
+                format!("`{}` is defined after this use; keepalived 2.2.7 ignores such a reference", t.name.text),
+                "move its definition above the block that uses it",
+            );
+            continue;
+        }
+        let def = &config.trackers[idx];
+        let kind_ok = matches!(
+            (def.kind, r.files.iter().any(|f| f.name == t.name)),
+            (TrackerKind::File, true) | (TrackerKind::Script { .. }, false)
+        );
+        if !kind_ok {
+            cx.error(
+                t.name.span,
+                format!(
+                    "`{}` is not a {}",
+                    t.name.text,
+                    if def.kind == TrackerKind::File { "vrrp_script" } else { "track_file" }
+                ),
+            );
+            continue;
+        }
+        let weight = t.weight.unwrap_or(def.weight);
+        // keepalived keeps the tracker's `reverse` when a line overrides the
+        // weight.
+        let reverse = t.reverse || def.reverse;
+        r.cfg.track.push(TrackRef { tracker: TrackerId(idx as u16), weight, reverse });
+    }
+}
