@@ -5,6 +5,9 @@
 //! (`instance_rules` does, once every block is read); address lines are
 //! read by `addresses`, tracker lines by `trackers`.
 
+use core::net::IpAddr;
+use std::collections::HashSet;
+
 use super::addresses::{unicast_peer, vip_line};
 use super::cx::{Cx, block_name};
 use super::globals::{Defaults, garp_setting};
@@ -38,6 +41,9 @@ pub(super) struct RawInstance {
     pub(super) auth: Option<Span>,
     pub(super) vip_spans: Vec<Span>,
     pub(super) evip_spans: Vec<Span>,
+    /// Every address of `virtual_ipaddress` and `_excluded` so far: the
+    /// listed-twice check stays linear with 100,000 addresses.
+    pub(super) vip_seen: HashSet<IpAddr>,
     pub(super) scripts: Vec<TrackName>,
     pub(super) files: Vec<TrackName>,
     pub(super) weighted_iface: Option<Span>,
@@ -83,6 +89,7 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         auth: None,
         vip_spans: Vec::new(),
         evip_spans: Vec::new(),
+        vip_seen: HashSet::new(),
         scripts: Vec::new(),
         files: Vec::new(),
         weighted_iface: None,
@@ -226,7 +233,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             let excluded = n.name() == "virtual_ipaddress_excluded";
             for line in cx.block(n) {
                 if let Some(v) = vip_line(cx, line) {
-                    if c.vips.iter().chain(&c.excluded_vips).any(|o| o.addr == v.addr) {
+                    if !r.vip_seen.insert(v.addr) {
                         // keepalived keeps both and advertises the address twice;
                         // vipd does the same so the address counts match.
                         cx.warn(line.span(), format!("`{}` is listed twice in this instance", v.addr));
