@@ -5,9 +5,9 @@ use core::net::IpAddr;
 
 use super::sim::{Lan, MCAST4};
 use super::*;
-use crate::config::{InitialState, InstanceConfig, UnicastPeer};
-use crate::time::Secs;
-use crate::wire::vrrp::{Addrs, Auth, ChecksumForm, Interval, Version};
+use crate::config::{Config, InitialState, InstanceConfig, UnicastPeer};
+use crate::time::{Instant, Secs};
+use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
 
 const VIP: [u8; 4] = [10, 0, 0, 100];
 

@@ -1,0 +1,135 @@
+//! The engine's driving surface: [`Engine::handle`] dispatches one event,
+//! [`Engine::next_deadline`] says when to call it again, and read-only
+//! queries serve the daemon's status and packet building. Dispatch only
+//! routes to the files that own each behaviour; it never reads a clock and
+//! never allocates.
+
+use core::net::IpAddr;
+
+use super::rx::count;
+use super::track::TrackStatus;
+use super::{Effect, Effects, Engine, Event, Iface, IfaceId, Instance, InstanceId, LogEvent, State};
+use crate::config::TrackerId;
+use crate::time::Instant;
+use crate::wire::WireError;
+use crate::wire::vrrp::Advert;
+
+/// Effects one instance can emit in one `handle` call, with margin.
+const EFFECTS_PER_INSTANCE: usize = 24;
+
+impl Engine {
+    /// Capacity an [`Effects`] buffer needs so that no `handle` call grows it.
+    pub fn effects_capacity(&self) -> usize {
+        EFFECTS_PER_INSTANCE * self.instances.len() + 4 * self.groups.len() + 16
+    }
+
+    pub fn instances(&self) -> &[Instance] {
+        &self.instances
+    }
+
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(usize::from(id.0))
+    }
+
+    pub fn instance_by_name(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.cfg.name == name)
+    }
+
+    pub fn ifaces(&self) -> &[Iface] {
+        &self.ifaces
+    }
+
+    pub fn iface_by_name(&self, name: &str) -> Option<IfaceId> {
+        self.ifaces.iter().position(|f| f.name == name).map(|i| IfaceId(i as u16))
+    }
+
+    pub fn tracker_status(&self, id: TrackerId) -> Option<TrackStatus> {
+        self.trackers.get(usize::from(id.0)).map(|t| t.status)
+    }
+
+    /// Router-level error counters for adverts no instance matched.
+    pub fn global_error(&self, e: WireError) -> u64 {
+        self.global_errors[e.index()]
+    }
+
+    /// The advert an instance sends with `priority`, borrowing its address
+    /// list (RFC 9568 §5.2).
+    pub fn advert(&self, id: InstanceId, priority: u8) -> Option<Advert<'_>> {
+        self.instance(id).map(|i| i.advert(priority))
+    }
+
+    /// Source address of the instance's adverts: `unicast_src_ip` /
+    /// `mcast_src_ip`, else the interface's primary IPv4 or link-local IPv6.
+    pub fn source_addr(&self, id: InstanceId) -> Option<IpAddr> {
+        let inst = self.instance(id)?;
+        self.source_of(inst)
+    }
+
+    /// The earliest time `handle(now, Event::Timer)` has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.instances.iter().filter_map(Instance::next_deadline).min()
+    }
+
+    /// Processes one event at `now`, pushing what must happen into `fx`.
+    pub fn handle(&mut self, now: Instant, event: Event<'_>, fx: &mut Effects) {
+        match event {
+            Event::Start => self.start(now, fx),
+            Event::Timer => self.timers(now, fx),
+            Event::Advert(rx) => self.rx_advert(now, &rx, fx),
+            Event::RxError { iface, family, vrid, error } => {
+                match vrid.and_then(|v| self.lookup(iface, family, v, None)) {
+                    Some(i) => self.instances[i].stats.count_error(error),
+                    None => count(&mut self.global_errors[error.index()]),
+                }
+            }
+            Event::Link { iface, up } => {
+                if let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) {
+                    f.up = up;
+                    self.reevaluate(now, fx);
+                }
+            }
+            Event::Address { iface, addr, present } => self.address(now, iface, addr, present, fx),
+            Event::ScriptResult { tracker, success } => {
+                if let Some(t) = self.trackers.get_mut(usize::from(tracker.0)) {
+                    if t.script_result(success) {
+                        let up = t.status == TrackStatus::Up;
+                        fx.push(Effect::Log(LogEvent::ScriptStatus { tracker, up }));
+                        self.reevaluate(now, fx);
+                    }
+                }
+            }
+            Event::FileValue { tracker, value } => {
+                if let Some(t) = self.trackers.get_mut(usize::from(tracker.0)) {
+                    if t.file_value(value) {
+                        self.reevaluate(now, fx);
+                    }
+                }
+            }
+            Event::SendFailed { inst } => {
+                if let Some(i) = self.instances.get_mut(usize::from(inst.0)) {
+                    if matches!(i.state, State::Master | State::Backup) {
+                        i.send_failed(now);
+                        self.reevaluate(now, fx);
+                    }
+                }
+            }
+            Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),
+        }
+        self.report_groups(fx);
+    }
+
+    fn timers(&mut self, now: Instant, fx: &mut Effects) {
+        for i in 0..self.instances.len() {
+            // RFC 9568 §6.4.2: Master_Down_Timer fired in Backup.
+            if let Some(cause) = self.instances[i].take_due_down_timer(now) {
+                self.instances[i].want_master = true;
+                self.try_master(i, now, cause, fx);
+            }
+            self.instances[i].master_timers(now, fx);
+            if self.instances[i].send_fault_until.is_some_and(|t| t <= now) {
+                self.instances[i].send_fault_until = None;
+                self.reevaluate(now, fx);
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! One VRRP instance: the RFC 9568 §6 state machine with keepalived's
+//! extensions. Everything that crosses instances (sync groups, trackers,
+//! demultiplexing) lives in the engine.
+//!
+//! This file holds the instance's data, its construction and what it
+//! answers about itself; `transitions` changes its state, `timers` runs its
+//! Master_Down and advert schedules, and `rx` applies a received advert.
+
+use core::net::IpAddr;
+
+use super::effects::{Effect, Effects};
+use super::state::{Reason, State};
+use super::stats::Stats;
+use super::{GroupId, IfaceId, InstanceId};
+use crate::config::{Family, InstanceConfig};
+use crate::time::{Centis, Duration, Instant, Secs};
+use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
+
+mod rx;
+mod timers;
+mod transitions;
+
+pub(super) use rx::MasterRx;
+
+#[derive(Debug)]
+pub struct Instance {
+    pub id: InstanceId,
+    pub cfg: InstanceConfig,
+    pub iface: IfaceId,
+    pub group: Option<GroupId>,
+    pub state: State,
+    /// Why the current state was entered.
+    pub reason: Reason,
+    pub since: Instant,
+    /// Configured priority; an owner is lowered to 254 when a second owner
+    /// shows up (keepalived-reference §2.3).
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// RFC 9568 Master_Adver_Interval: adopted from the master's adverts in
+    /// v3, our own `advert_int` otherwise.
+    pub master_adver_int: Duration,
+    /// Address and priority of the master whose adverts we last accepted.
+    pub master: Option<(IpAddr, u8)>,
+    pub stats: Stats,
+
+    pub(super) want_master: bool,
+    pub(super) track_ifaces: Vec<(IfaceId, i32, bool)>,
+    /// Interface of each VIP then each excluded VIP, in config order.
+    vip_ifaces: Vec<IfaceId>,
+    addrs4: Vec<[u8; 4]>,
+    addrs6: Vec<[u8; 16]>,
+    down_at: Option<Instant>,
+    /// The reason recorded if the down timer fires.
+    down_cause: Reason,
+    advert_at: Option<Instant>,
+    preempt_until: Option<Instant>,
+    garp_second_at: Option<Instant>,
+    garp_refresh_at: Option<Instant>,
+    garp_lower_at: Option<(Instant, u8)>,
+    /// Fault until then: our adverts could not be sent.
+    pub(super) send_fault_until: Option<Instant>,
+    /// Started, but held in Init until its unweighted check scripts report
+    /// (keepalived's `num_script_init`): no state, no notify, no group state.
+    pub(super) awaiting_trackers: bool,
+    /// Source and checksum form of the last accepted advert, so a change of
+    /// peer or form is logged once rather than per packet.
+    last_form: Option<(IpAddr, ChecksumForm)>,
+}
+
+impl Instance {
+    pub(super) fn new(
+        id: InstanceId,
+        cfg: InstanceConfig,
+        iface: IfaceId,
+        track_ifaces: Vec<(IfaceId, i32, bool)>,
+        vip_ifaces: Vec<IfaceId>,
+    ) -> Instance {
+        let mut addrs4 = Vec::new();
+        let mut addrs6 = Vec::new();
+        for v in &cfg.vips {
+            match v.addr {
+                IpAddr::V4(a) if cfg.family == Family::V4 => addrs4.push(a.octets()),
+                IpAddr::V6(a) if cfg.family == Family::V6 => addrs6.push(a.octets()),
+                // Mixed families are a config error; the wrong-family entry
+                // simply is not advertised.
+                _ => {}
+            }
+        }
+        Instance {
+            id,
+            iface,
+            group: None,
+            state: State::Init,
+            reason: Reason::Startup,
+            since: Instant::ZERO,
+            base_priority: cfg.priority,
+            effective_priority: cfg.priority,
+            master_adver_int: cfg.advert_int,
+            master: None,
+            stats: Stats::default(),
+            want_master: false,
+            track_ifaces,
+            vip_ifaces,
+            addrs4,
+            addrs6,
+            down_at: None,
+            down_cause: Reason::MasterDown,
+            advert_at: None,
+            preempt_until: None,
+            garp_second_at: None,
+            garp_refresh_at: None,
+            garp_lower_at: None,
+            send_fault_until: None,
+            awaiting_trackers: false,
+            last_form: None,
+            cfg,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// When the Master_Down_Timer fires, if running.
+    pub fn down_deadline(&self) -> Option<Instant> {
+        self.down_at
+    }
+
+    /// When the next advert is due, if master.
+    pub fn advert_deadline(&self) -> Option<Instant> {
+        self.advert_at
+    }
+
+    pub(super) fn advert(&self, priority: u8) -> Advert<'_> {
+        let (interval, auth) = match self.cfg.version {
+            Version::V2 => (Interval::V2(Secs::from_duration_clamped(self.cfg.advert_int)), self.cfg.auth),
+            Version::V3 => (Interval::V3(Centis::from_duration_clamped(self.cfg.advert_int)), Auth::None),
+        };
+        let addrs = match self.cfg.family {
+            Family::V4 => Addrs::V4(&self.addrs4),
+            Family::V6 => Addrs::V6(&self.addrs6),
+        };
+        Advert { version: self.cfg.version, vrid: self.cfg.vrid, priority, interval, auth, addrs }
+    }
+
+    pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
+        self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
+    }
+
+    /// Whether deleting `addr` from `iface` must make this master step down.
+    pub(super) fn tracks_vip(&self, iface: IfaceId, addr: IpAddr) -> bool {
+        self.cfg
+            .vips
+            .iter()
+            .chain(&self.cfg.excluded_vips)
+            .zip(&self.vip_ifaces)
+            .any(|(v, &f)| v.addr == addr && f == iface && !v.no_track)
+    }
+
+    /// The multicast group of the instance's adverts (RFC 9568 §5.1.1.2,
+    /// §5.1.2.2 unless `mcast_dst_ip` says otherwise).
+    pub fn group_addr(&self) -> IpAddr {
+        self.cfg.mcast_group.unwrap_or(match self.cfg.family {
+            Family::V4 => IpAddr::V4(crate::wire::vrrp::MULTICAST_V4),
+            Family::V6 => IpAddr::V6(crate::wire::vrrp::MULTICAST_V6),
+        })
+    }
+
+    pub(super) fn has_peer(&self, addr: IpAddr) -> bool {
+        self.cfg.unicast_peers.iter().any(|p| p.addr == addr)
+    }
+
+    fn send_advert(&mut self, priority: u8, fx: &mut Effects) {
+        self.stats.adverts_sent += 1;
+        if priority == 0 {
+            self.stats.pri_zero_sent += 1;
+        }
+        fx.push(Effect::SendAdvert { inst: self.id, priority });
+    }
+}

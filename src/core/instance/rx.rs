@@ -1,0 +1,224 @@
+//! A received advert at the instance: the instance checks of
+//! keepalived-reference §2.7 (source, TTL, version, authentication,
+//! interval, address list), counters and the once-per-peer checksum-form
+//! log, and the Backup and Master answers of RFC 9568 §6.4 with keepalived's
+//! preemption and lower-priority rules. Finding the instance and sync-group
+//! consequences belong to the engine.
+
+use core::net::IpAddr;
+
+use super::Instance;
+use crate::core::effects::{Effect, Effects, LogEvent};
+use crate::core::events::RxAdvert;
+use crate::core::state::{Reason, State};
+use crate::time::{Duration, Instant};
+use crate::wire::WireError;
+use crate::wire::vrrp::{Addrs, Advert, Auth, Interval, Version};
+
+/// What a master did with a valid advert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::core) enum MasterRx {
+    /// Stayed master (priority 0 answered, or our own advert).
+    Stay,
+    /// Stayed master over a lower-priority sender (and announced).
+    Lower,
+    /// Yielded to a better master.
+    Yield,
+}
+
+impl Instance {
+    /// The instance checks of keepalived-reference §2.7, in its order, after
+    /// the wire checks have passed.
+    pub(in crate::core) fn validate(&self, rx: &RxAdvert<'_>) -> Result<(), WireError> {
+        let adv = &rx.advert;
+        let multicast = rx.dst.is_multicast();
+        // Step 9: multicast adverts for multicast instances, unicast for unicast.
+        if multicast == self.cfg.is_unicast() {
+            return Err(WireError::Source);
+        }
+        // Step 3 and 11: TTL 255 on multicast; unicast peers by their range.
+        if multicast {
+            if rx.ttl != 255 {
+                return Err(WireError::IpTtl);
+            }
+        } else {
+            let peer = self.cfg.unicast_peers.iter().find(|p| p.addr == rx.src);
+            let ranged = self.cfg.unicast_peers.iter().any(|p| p.min_ttl != 0 || p.max_ttl != 255);
+            match peer {
+                None if self.cfg.check_unicast_src || ranged => return Err(WireError::Source),
+                Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => {
+                    return Err(WireError::IpTtl);
+                }
+                _ => {}
+            }
+        }
+        // Step 4: version, v2 authentication and interval.
+        if adv.version != self.cfg.version {
+            return Err(WireError::Version);
+        }
+        if self.cfg.version == Version::V2 {
+            match (&self.cfg.auth, &adv.auth) {
+                (Auth::None, Auth::None) => {}
+                (ours @ Auth::Simple(_), theirs @ Auth::Simple(_)) => {
+                    if !ours.matches(theirs) {
+                        return Err(WireError::AuthFailure);
+                    }
+                }
+                _ => return Err(WireError::AuthTypeMismatch),
+            }
+            // RFC 3768 §7.1: a v2 interval differing from ours is an error.
+            // keepalived drops it without counting; vipd counts and logs it,
+            // because the usual outcome is a second master.
+            if let Interval::V2(s) = adv.interval {
+                if s.to_duration() != self.cfg.advert_int {
+                    return Err(WireError::Interval);
+                }
+            }
+        }
+        // Steps 6 and 10: the address list, order-free. Backups may skip it
+        // for the master they already follow (`skip_check_adv_addr`).
+        let skip = self.state == State::Backup
+            && self.cfg.skip_check_adv_addr
+            && self.master.is_some_and(|(a, _)| a == rx.src);
+        if !skip && !self.same_addresses(&adv.addrs) {
+            return Err(WireError::AddressList);
+        }
+        Ok(())
+    }
+
+    fn same_addresses(&self, addrs: &Addrs<'_>) -> bool {
+        match addrs {
+            Addrs::V4(a) => a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x)),
+            Addrs::V6(a) => a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x)),
+        }
+    }
+
+    /// Counters and the once-per-peer checksum-form log of an accepted advert.
+    pub(in crate::core) fn note_accepted(&mut self, rx: &RxAdvert<'_>, fx: &mut Effects) {
+        self.stats.adverts_rcvd += 1;
+        if rx.advert.priority == 0 {
+            self.stats.pri_zero_rcvd += 1;
+        }
+        if rx.advert.version == Version::V3 && rx.src.is_ipv4() {
+            self.stats.count_checksum_form(rx.checksum);
+            if self.last_form != Some((rx.src, rx.checksum)) {
+                self.last_form = Some((rx.src, rx.checksum));
+                fx.push(Effect::Log(LogEvent::ChecksumForm { inst: self.id, from: rx.src, form: rx.checksum }));
+            }
+        }
+    }
+
+    fn advert_interval(adv: &Advert<'_>) -> Duration {
+        match adv.interval {
+            Interval::V2(s) => s.to_duration(),
+            Interval::V3(c) => c.to_duration(),
+        }
+    }
+
+    /// RFC 9568 §6.4.2 (Backup) with keepalived's `nopreempt` and
+    /// `preempt_delay` (keepalived-reference §2.3–2.4).
+    pub(in crate::core) fn backup_rx(&mut self, now: Instant, rx: &RxAdvert<'_>, fx: &mut Effects) {
+        let prio = rx.advert.priority;
+        if prio == 0 {
+            // The master is leaving: take over after Skew alone.
+            self.down_at = Some(now + self.skew());
+            self.down_cause = Reason::PriorityZero;
+            return;
+        }
+        let ours = self.effective_priority;
+        let mut accept = !self.cfg.preempt || prio >= ours;
+        if prio >= ours {
+            self.preempt_until = None;
+        } else if self.cfg.preempt && !self.cfg.preempt_delay.is_zero() {
+            let until = *self.preempt_until.get_or_insert_with(|| {
+                let until = now + self.cfg.preempt_delay;
+                fx.push(Effect::Log(LogEvent::PreemptDelayStarted { inst: self.id, until }));
+                until
+            });
+            accept = now < until;
+        }
+        if accept {
+            if self.cfg.version == Version::V3 {
+                self.master_adver_int = Self::advert_interval(&rx.advert);
+            }
+            self.master = Some((rx.src, prio));
+            self.down_at = Some(now + self.master_down());
+            self.down_cause = Reason::MasterDown;
+            self.want_master = false;
+        } else {
+            // Lower priority and we may preempt: discard, leave the timer
+            // running, take over when it fires.
+            self.down_cause = Reason::Preempt;
+            fx.push(Effect::Log(LogEvent::LowerPriorityDiscarded {
+                inst: self.id,
+                from: rx.src,
+                priority: prio,
+                ours,
+            }));
+        }
+    }
+
+    /// RFC 9568 §6.4.3 (Active) with keepalived's answers to lower-priority
+    /// adverts and owner conflicts (keepalived-reference §2.3).
+    pub(in crate::core) fn master_rx(
+        &mut self,
+        now: Instant,
+        rx: &RxAdvert<'_>,
+        ours_addr: Option<IpAddr>,
+        fx: &mut Effects,
+    ) -> MasterRx {
+        let prio = rx.advert.priority;
+        if prio == 0 {
+            self.send_advert(self.effective_priority, fx);
+            self.advert_at = Some(now + self.cfg.advert_int);
+            return MasterRx::Stay;
+        }
+        let ours_addr = ours_addr.unwrap_or(match rx.src {
+            IpAddr::V4(_) => IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED),
+        });
+        if prio == self.effective_priority && rx.src == ours_addr {
+            fx.push(Effect::Log(LogEvent::OwnAdvertSeen { inst: self.id, from: rx.src }));
+            return MasterRx::Stay;
+        }
+        if prio == 255 && self.effective_priority == 255 {
+            fx.push(Effect::Log(LogEvent::OwnerConflict { inst: self.id, from: rx.src }));
+            self.base_priority = 254;
+            self.set_effective_priority(254, fx);
+        }
+        let ours = self.effective_priority;
+        if prio < ours || (prio == ours && rx.src < ours_addr) {
+            fx.push(Effect::Log(LogEvent::MasterRxLowerPriority { inst: self.id, from: rx.src, priority: prio, ours }));
+            if !self.cfg.lower_prio_no_advert {
+                self.send_advert(ours, fx);
+                self.advert_at = Some(now + self.cfg.advert_int);
+            }
+            let rounds = self.cfg.garp.lower_prio_repeat;
+            self.announce_lower_prio(now, rounds, fx);
+            return MasterRx::Lower;
+        }
+        if self.cfg.higher_prio_send_advert {
+            self.send_advert(ours, fx);
+        }
+        if self.cfg.version == Version::V3 {
+            self.master_adver_int = Self::advert_interval(&rx.advert);
+        }
+        self.master = Some((rx.src, prio));
+        self.transition(now, State::Backup, Reason::HigherPriority { from: rx.src, priority: prio }, true, fx);
+        MasterRx::Yield
+    }
+
+    /// GARPs after hearing a lower-priority advert: a burst now and one more
+    /// after `garp_lower_prio_delay`, so a backup that briefly became master
+    /// does not leave stale ARP entries behind.
+    pub(in crate::core) fn announce_lower_prio(&mut self, now: Instant, rounds: u8, fx: &mut Effects) {
+        if rounds == 0 {
+            return;
+        }
+        fx.push(Effect::Announce { inst: self.id, rounds });
+        let delay = self.cfg.garp.lower_prio_delay;
+        if !delay.is_zero() {
+            self.garp_lower_at = Some((now + delay, rounds));
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The instance's state machine: the one place states change, with the
+//! exit and entry actions of Master and Backup in keepalived's order,
+//! shutdown, and carrying a state over a reload without a change. Timers
+//! are armed here but run in `timers`; deciding *when* to change state
+//! belongs to the callers (received adverts, timers, the engine).
+
+use super::Instance;
+use crate::core::effects::{Effect, Effects, NotifyState};
+use crate::core::state::{Reason, State};
+use crate::time::Instant;
+use crate::wire::vrrp::Version;
+
+impl Instance {
+    /// The one place states change. Runs the exit actions of `self.state`,
+    /// then the entry actions of `to`, and reports the change.
+    pub(in crate::core) fn transition(
+        &mut self,
+        now: Instant,
+        to: State,
+        reason: Reason,
+        notify: bool,
+        fx: &mut Effects,
+    ) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        if from == State::Master {
+            self.leave_master(reason, true, fx);
+        }
+        self.state = to;
+        self.reason = reason;
+        self.since = now;
+        match to {
+            State::Master => self.enter_master(now, fx),
+            State::Backup => self.enter_backup(now, from, reason, fx),
+            State::Fault | State::Init => self.stop_timers(),
+        }
+        // Last, so notify scripts run once the addresses are in place (or
+        // gone), in keepalived's order.
+        fx.push(Effect::StateChange { inst: self.id, from, to, reason, notify });
+    }
+
+    /// Leaving Master: priority 0 only when releasing (§2.5), never when
+    /// yielding to a better master. `release` false (`-V` on shutdown)
+    /// keeps the addresses and so sends no priority 0 either: a peer taking
+    /// over would hold them too.
+    fn leave_master(&mut self, reason: Reason, release: bool, fx: &mut Effects) {
+        if release {
+            if reason.releases_with_priority_zero() {
+                self.send_advert(0, fx);
+            }
+            fx.push(Effect::RemoveVips { inst: self.id });
+        }
+        self.stats.release_master += 1;
+        self.advert_at = None;
+        self.garp_second_at = None;
+        self.garp_refresh_at = None;
+        self.garp_lower_at = None;
+    }
+
+    /// RFC 9568 §6.4.1/§6.4.2 "transition to Active", in keepalived's order:
+    /// advert, addresses, GARP burst, delayed burst and refresh armed.
+    fn enter_master(&mut self, now: Instant, fx: &mut Effects) {
+        self.master_adver_int = self.cfg.advert_int;
+        self.master = None;
+        self.down_at = None;
+        self.preempt_until = None;
+        self.stats.master_transitions += 1;
+        self.send_advert(self.effective_priority, fx);
+        fx.push(Effect::AddVips { inst: self.id });
+        let garp = self.cfg.garp;
+        if garp.master_repeat > 0 {
+            fx.push(Effect::Announce { inst: self.id, rounds: garp.master_repeat });
+        }
+        self.garp_second_at = (!garp.master_delay.is_zero() && garp.master_repeat > 0).then(|| now + garp.master_delay);
+        self.garp_refresh_at = (!garp.master_refresh.is_zero()).then(|| now + garp.master_refresh);
+        self.advert_at = Some(now + self.cfg.advert_int);
+    }
+
+    /// Whether `other` (from the configuration before a reload) is the same
+    /// virtual router: keepalived matches on VRID, family, interface,
+    /// unicast or not, source and group — not on the name.
+    pub(in crate::core) fn same_router(&self, other: &Instance) -> bool {
+        let (a, b) = (&self.cfg, &other.cfg);
+        a.vrid == b.vrid
+            && a.family == b.family
+            && a.interface == b.interface
+            && a.is_unicast() == b.is_unicast()
+            && a.src_addr == b.src_addr
+            && self.group_addr() == other.group_addr()
+    }
+
+    /// After a reload: carry on as `old` was, without a state change (no
+    /// notify). A master advertises and announces at once, and installs
+    /// its addresses (those already present stay; the caller removed the
+    /// ones the new configuration dropped); a backup keeps its timer and
+    /// the master it follows.
+    pub(in crate::core) fn resume(&mut self, now: Instant, old: &Instance, fx: &mut Effects) {
+        self.stats = old.stats;
+        self.since = old.since;
+        self.reason = old.reason;
+        match old.state {
+            State::Master => {
+                self.state = State::Master;
+                self.enter_master(now, fx);
+                self.stats.master_transitions = old.stats.master_transitions;
+            }
+            State::Backup => {
+                self.state = State::Backup;
+                self.master = old.master;
+                self.master_adver_int =
+                    if self.cfg.version == Version::V3 { old.master_adver_int } else { self.cfg.advert_int };
+                self.down_cause = old.down_cause;
+                self.down_at = Some(old.down_at.unwrap_or(now + self.master_down()));
+            }
+            State::Fault | State::Init => {}
+        }
+    }
+
+    /// Priority 0 and addresses removed, for a master replaced by a reload
+    /// that cannot carry on.
+    pub(in crate::core) fn release(&mut self, fx: &mut Effects) {
+        self.send_advert(0, fx);
+        fx.push(Effect::RemoveVips { inst: self.id });
+    }
+
+    fn enter_backup(&mut self, now: Instant, from: State, reason: Reason, fx: &mut Effects) {
+        self.preempt_until = None;
+        self.want_master = false;
+        if matches!(from, State::Init | State::Fault) {
+            self.master_adver_int = self.cfg.advert_int;
+            self.master = None;
+        }
+        let wait = match reason {
+            // Re-take the VIP after Skew unless a peer wins (§2.3).
+            Reason::VipDeleted => self.skew(),
+            // An owner leaving Fault waits one advert plus Skew (§2.3).
+            Reason::FaultCleared if self.effective_priority == 255 => self.cfg.advert_int + self.skew(),
+            _ => self.master_down(),
+        };
+        self.down_at = Some(now + wait);
+        self.down_cause = Reason::MasterDown;
+        if from == State::Fault && self.cfg.is_unicast() && self.cfg.unicast_fault_announce {
+            fx.push(Effect::AnnounceSource { inst: self.id });
+        }
+    }
+
+    fn stop_timers(&mut self) {
+        self.down_at = None;
+        self.advert_at = None;
+        self.preempt_until = None;
+        self.garp_second_at = None;
+        self.garp_refresh_at = None;
+        self.garp_lower_at = None;
+        self.want_master = false;
+        self.master = None;
+    }
+
+    /// Shutdown: a master sends priority 0 and releases its addresses; every
+    /// instance reports STOP.
+    pub(in crate::core) fn stop(&mut self, now: Instant, release_vips: bool, fx: &mut Effects) {
+        let from = self.state;
+        if from == State::Master {
+            self.leave_master(Reason::Shutdown, release_vips, fx);
+        }
+        self.awaiting_trackers = false;
+        self.state = State::Init;
+        self.reason = Reason::Shutdown;
+        self.send_fault_until = None;
+        self.since = now;
+        self.stop_timers();
+        if from != State::Init {
+            fx.push(Effect::StateChange {
+                inst: self.id,
+                from,
+                to: State::Init,
+                reason: Reason::Shutdown,
+                notify: false,
+            });
+            fx.push(Effect::Notify { inst: self.id, state: NotifyState::Stop });
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Received adverts at the engine level: finding the instance an advert
+//! is for (interface, family, VRID, then group or peer), router-level
+//! error counts for adverts nobody matched, and handing a valid advert to
+//! its instance. The per-instance checks and answers are in
+//! `instance::rx`; what a sync group does in response is in `sync_group`.
+
+use core::net::IpAddr;
+
+use super::instance::MasterRx;
+use super::{Effect, Effects, Engine, IfaceId, LogEvent, RxAdvert, State};
+use crate::config::Family;
+use crate::time::Instant;
+use crate::wire::WireError;
+
+impl Engine {
+    /// The instance an advert is for: same interface, family and VRID;
+    /// among instances sharing those, a multicast advert goes to the one
+    /// listening on its group and a unicast one to the one that has the
+    /// sender as a peer. When none fits, the first instance gets it (and
+    /// counts the mismatch).
+    pub(super) fn lookup(
+        &self,
+        iface: IfaceId,
+        family: Family,
+        vrid: u8,
+        rx: Option<(IpAddr, IpAddr)>,
+    ) -> Option<usize> {
+        let start = self.demux.partition_point(|e| (e.0, e.1, e.2) < (iface, family, vrid));
+        let mut first = None;
+        for e in &self.demux[start..] {
+            if (e.0, e.1, e.2) != (iface, family, vrid) {
+                break;
+            }
+            let i = usize::from(e.3.0);
+            let inst = &self.instances[i];
+            let fits = rx.is_none_or(|(src, dst)| {
+                if dst.is_multicast() { !inst.cfg.is_unicast() && inst.group_addr() == dst } else { inst.has_peer(src) }
+            });
+            if fits {
+                return Some(i);
+            }
+            first.get_or_insert(i);
+        }
+        first
+    }
+
+    pub(super) fn rx_advert(&mut self, now: Instant, rx: &RxAdvert<'_>, fx: &mut Effects) {
+        let family = Family::of(&rx.src);
+        let Some(i) = self.lookup(rx.iface, family, rx.advert.vrid, Some((rx.src, rx.dst))) else {
+            count(&mut self.global_errors[WireError::VrId.index()]);
+            fx.push(Effect::Log(LogEvent::RxError { inst: None, src: Some(rx.src), error: WireError::VrId }));
+            return;
+        };
+        // RFC 9568 §6.4: adverts are ignored in Initialize; keepalived also
+        // ignores them in Fault.
+        if matches!(self.instances[i].state, State::Init | State::Fault) {
+            return;
+        }
+        let ours = self.source_of(&self.instances[i]);
+        let inst = &mut self.instances[i];
+        if let Err(error) = inst.validate(rx) {
+            inst.stats.count_error(error);
+            fx.push(Effect::Log(LogEvent::RxError { inst: Some(inst.id), src: Some(rx.src), error }));
+            return;
+        }
+        inst.note_accepted(rx, fx);
+        match inst.state {
+            State::Backup => inst.backup_rx(now, rx, fx),
+            State::Master => match inst.master_rx(now, rx, ours, fx) {
+                MasterRx::Yield => self.group_follow_backup(i, now, fx),
+                MasterRx::Lower => self.group_lower_prio_burst(i, now, fx),
+                MasterRx::Stay => {}
+            },
+            State::Init | State::Fault => {}
+        }
+    }
+}
+
+pub(super) fn count(c: &mut u64) {
+    *c = c.saturating_add(1);
+}
