@@ -256,6 +256,40 @@ impl InstanceConfig {
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }
+
+    /// The multicast group the instance's adverts go to: `mcast_dst_ip`, or
+    /// (validation fills that in from `vrrp_mcast_group4/6`) the VRRP group
+    /// of its family.
+    pub fn group_addr(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(match self.family {
+            Family::V4 => IpAddr::V4(crate::wire::vrrp::MULTICAST_V4),
+            Family::V6 => IpAddr::V6(crate::wire::vrrp::MULTICAST_V6),
+        })
+    }
+
+    /// Whether adverts of the two instances can be told apart although they
+    /// share interface, family and VRID (keepalived-reference §1.3): one
+    /// unicast and one multicast, different multicast groups, or unicast
+    /// peer sets that do not overlap. The one rule behind the config's
+    /// duplicate-VRID error and the engine's demultiplexer.
+    pub fn separable_from(&self, other: &InstanceConfig) -> bool {
+        match (self.is_unicast(), other.is_unicast()) {
+            (true, true) => !peers_overlap(&self.unicast_peers, &other.unicast_peers),
+            (false, false) => self.group_addr() != other.group_addr(),
+            _ => true,
+        }
+    }
+}
+
+/// Whether two peer lists share an address; linear in their lengths, since
+/// a generated configuration may list tens of thousands of peers.
+fn peers_overlap(a: &[UnicastPeer], b: &[UnicastPeer]) -> bool {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if small.len() <= 8 {
+        return large.iter().any(|q| small.iter().any(|p| p.addr == q.addr));
+    }
+    let seen: std::collections::HashSet<IpAddr> = small.iter().map(|p| p.addr).collect();
+    large.iter().any(|q| seen.contains(&q.addr))
 }
 
 /// One `unicast_peer` entry.

@@ -6,7 +6,7 @@
 
 use super::sync_group::Group;
 use super::track::Tracker;
-use super::{Engine, GroupId, Iface, IfaceId, Instance, InstanceId};
+use super::{Engine, GroupId, Iface, IfaceId, Instance, InstanceId, Route};
 use crate::config::Config;
 use crate::wire::WireError;
 
@@ -123,12 +123,19 @@ impl Engine {
             groups.push(Group { members, reported: None });
         }
 
-        let mut demux: Vec<_> = instances.iter().map(|i| (i.iface, i.cfg.family, i.cfg.vrid, i.id)).collect();
+        let mut demux: Vec<Route> = instances
+            .iter()
+            .map(|i| Route { iface: i.iface, family: i.cfg.family, vrid: i.cfg.vrid, inst: i.id })
+            .collect();
         demux.sort();
-        for w in demux.windows(2) {
-            let (a, b) = (&instances[usize::from(w[0].3.0)], &instances[usize::from(w[1].3.0)]);
-            if w[0].0 == w[1].0 && w[0].1 == w[1].1 && w[0].2 == w[1].2 && !separable(a, b) {
-                return Err(BuildError::DuplicateVrid { first: a.cfg.name.clone(), second: b.cfg.name.clone() });
+        // The config already refused these (the same rule); a caller that
+        // built a Config by hand gets an error instead of a confused demux.
+        for (n, ra) in demux.iter().enumerate() {
+            for rb in demux[n + 1..].iter().take_while(|rb| rb.key() == ra.key()) {
+                let (a, b) = (&instances[usize::from(ra.inst.0)], &instances[usize::from(rb.inst.0)]);
+                if !a.cfg.separable_from(&b.cfg) {
+                    return Err(BuildError::DuplicateVrid { first: a.cfg.name.clone(), second: b.cfg.name.clone() });
+                }
             }
         }
 
@@ -149,17 +156,5 @@ impl Engine {
             engine.instances[i].effective_priority = prio;
         }
         Ok(engine)
-    }
-}
-
-/// Two instances may share a VRID on one interface and family when
-/// adverts can tell them apart (keepalived-reference §1.3): one unicast and
-/// one multicast, different multicast groups, or unicast peer sets that do
-/// not overlap.
-fn separable(a: &Instance, b: &Instance) -> bool {
-    match (a.cfg.is_unicast(), b.cfg.is_unicast()) {
-        (true, true) => !a.cfg.unicast_peers.iter().any(|p| b.cfg.unicast_peers.iter().any(|q| q.addr == p.addr)),
-        (false, false) => a.group_addr() != b.group_addr(),
-        _ => true,
     }
 }

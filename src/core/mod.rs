@@ -67,6 +67,23 @@ pub struct IfaceId(pub u16);
 pub struct GroupId(pub u16);
 
 /// Every VRRP instance of the daemon and their shared inputs.
+/// Where adverts for an instance arrive: interface, family and VRID.
+/// Ordered by those, then by instance, so one binary search finds every
+/// instance sharing a VRID (told apart by group or peers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Route {
+    iface: IfaceId,
+    family: Family,
+    vrid: u8,
+    inst: InstanceId,
+}
+
+impl Route {
+    fn key(&self) -> (IfaceId, Family, u8) {
+        (self.iface, self.family, self.vrid)
+    }
+}
+
 #[derive(Debug)]
 pub struct Engine {
     instances: Vec<Instance>,
@@ -75,8 +92,8 @@ pub struct Engine {
     groups: Vec<Group>,
     startup_delay: Duration,
     started: bool,
-    /// (iface, family, vrid) → instance, sorted for binary search.
-    demux: Vec<(IfaceId, Family, u8, InstanceId)>,
+    /// Sorted by where adverts arrive, for binary search.
+    demux: Vec<Route>,
     /// Tracker names, to carry results over a reload.
     tracker_names: Vec<String>,
     /// Errors of adverts no instance could be charged with (router-level

@@ -25,13 +25,13 @@ impl Engine {
         vrid: u8,
         rx: Option<(IpAddr, IpAddr)>,
     ) -> Option<usize> {
-        let start = self.demux.partition_point(|e| (e.0, e.1, e.2) < (iface, family, vrid));
+        let start = self.demux.partition_point(|r| r.key() < (iface, family, vrid));
         let mut first = None;
-        for e in &self.demux[start..] {
-            if (e.0, e.1, e.2) != (iface, family, vrid) {
+        for r in &self.demux[start..] {
+            if r.key() != (iface, family, vrid) {
                 break;
             }
-            let i = usize::from(e.3.0);
+            let i = usize::from(r.inst.0);
             let inst = &self.instances[i];
             let fits = rx.is_none_or(|(src, dst)| {
                 if dst.is_multicast() { !inst.cfg.is_unicast() && inst.group_addr() == dst } else { inst.has_peer(src) }

@@ -278,33 +278,35 @@ fn strict(cx: &mut Cx<'_>, r: &mut RawInstance, name: &str) {
     r.cfg.garp.lower_prio_delay = Duration::ZERO;
 }
 
-/// Duplicate VRID on one interface and family (§1.3), unless unicast peer
-/// sets do not overlap or the multicast groups differ.
+/// Duplicate VRID on one interface and family (§1.3), unless the two
+/// instances are [separable](InstanceConfig::separable_from). Instances are
+/// compared only within their (VRID, interface, family), so thousands of
+/// instances stay cheap.
 pub(super) fn duplicate_vrids(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
     let list = &config.instances;
-    for (i, a) in list.iter().enumerate() {
-        for (j, b) in list.iter().enumerate().skip(i + 1) {
-            if a.vrid != b.vrid || a.interface != b.interface || a.family != b.family || a.vrid == 0 {
+    let key = |i: usize| (list[i].vrid, list[i].interface.as_str(), list[i].family == Family::V6, i);
+    let mut order: Vec<usize> = (0..list.len()).filter(|&i| list[i].vrid != 0).collect();
+    order.sort_by_key(|&i| key(i));
+    for (n, &i) in order.iter().enumerate() {
+        let a = &list[i];
+        for &j in order.iter().skip(n + 1) {
+            let b = &list[j];
+            if a.vrid != b.vrid || a.interface != b.interface || a.family != b.family {
+                break;
+            }
+            if a.separable_from(b) {
                 continue;
             }
-            let peers_overlap = a.unicast_peers.iter().any(|p| b.unicast_peers.iter().any(|q| q.addr == p.addr));
-            let separate = if a.is_unicast() && b.is_unicast() {
-                !peers_overlap
-            } else {
-                a.is_unicast() != b.is_unicast() || a.mcast_group != b.mcast_group
-            };
-            if !separate {
-                let first = spans.get(i).map_or(0, |s| s.line);
-                if let Some(&span) = spans.get(j) {
-                    cx.error_hint(
-                        span,
-                        format!(
-                            "vrrp_instance `{}` uses VRID {} on `{}` like `{}` at line {first}",
-                            b.name, b.vrid, b.interface, a.name
-                        ),
-                        "every instance on an interface and family needs its own virtual_router_id",
-                    );
-                }
+            let first = spans.get(i).map_or(0, |s| s.line);
+            if let Some(&span) = spans.get(j) {
+                cx.error_hint(
+                    span,
+                    format!(
+                        "vrrp_instance `{}` uses VRID {} on `{}` like `{}` at line {first}",
+                        b.name, b.vrid, b.interface, a.name
+                    ),
+                    "every instance on an interface and family needs its own virtual_router_id",
+                );
             }
         }
     }

@@ -160,10 +160,7 @@ impl Instance {
     /// The multicast group of the instance's adverts (RFC 9568 §5.1.1.2,
     /// §5.1.2.2 unless `mcast_dst_ip` says otherwise).
     pub fn group_addr(&self) -> IpAddr {
-        self.cfg.mcast_group.unwrap_or(match self.cfg.family {
-            Family::V4 => IpAddr::V4(crate::wire::vrrp::MULTICAST_V4),
-            Family::V6 => IpAddr::V6(crate::wire::vrrp::MULTICAST_V6),
-        })
+        self.cfg.group_addr()
     }
 
     pub(super) fn has_peer(&self, addr: IpAddr) -> bool {
