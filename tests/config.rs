@@ -2,11 +2,13 @@
 //! with the exact diagnostics it produces, keepalived's sample files, and
 //! `vipd -t` / `vipd check` exit codes and output.
 
-#[path = "common/skip.rs"]
-mod skip;
+#[path = "../src/sys/testkit.rs"]
+#[allow(dead_code)]
+mod testkit;
+use testkit::TempDir;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use vipd::config::{self, Config, InitialState, Loaded, Severity, TrackerKind};
@@ -501,38 +503,16 @@ fn skip_check_adv_addr_off_means_off() {
 
 // ----- include, parameters, conditionals with real files -------------------------------
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("vipd-config-test-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn includes_parameters_and_conditionals() {
     let dir = TempDir::new("inc");
-    dir.write("10-a.inst", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priority $PRIO\n virtual_ipaddress {\n  ${NET}.1\n }\n}\n");
-    dir.write(
+    dir.file("10-a.inst", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priority $PRIO\n virtual_ipaddress {\n  ${NET}.1\n }\n}\n", 0o644);
+    dir.file(
         "20-b.inst",
         "vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n  ${NET}.2\n }\n}\n",
+        0o644,
     );
-    let main = dir.write("main.conf", "$NET=10.9.0\n@alpha $PRIO=200\n@^alpha $PRIO=50\ninclude *.inst\n");
+    let main = dir.file("main.conf", "$NET=10.9.0\n@alpha $PRIO=200\n@^alpha $PRIO=50\ninclude *.inst\n", 0o644);
     let l = config::load_with(&main, None, "alpha", &fake_ifaces);
     assert!(!l.has_errors(), "{:?}", l.diagnostics);
     assert_eq!(l.config.instances.len(), 2);
@@ -543,19 +523,19 @@ fn includes_parameters_and_conditionals() {
     assert_eq!(l.config.instances[0].priority, 50);
 
     // Diagnostics name the included file and line.
-    dir.write("30-bad.inst", "vrrp_instance C {\n  priorty 5\n}\n");
+    dir.file("30-bad.inst", "vrrp_instance C {\n  priorty 5\n}\n", 0o644);
     let l = config::load_with(&main, None, "alpha", &fake_ifaces);
     let d = l.diagnostics.iter().find(|d| d.message.contains("priorty")).unwrap();
     let shown = d.display(&l.sources).to_string();
     assert!(shown.contains("30-bad.inst:2:3: error: unknown keyword `priorty`"), "{shown}");
 
     // A loop and a missing include are errors, and reading goes on.
-    let a = dir.write("loop-a.conf", "include loop-b.conf\n");
-    dir.write("loop-b.conf", "include loop-a.conf\nglobal_defs {\n router_id x\n}\n");
+    let a = dir.file("loop-a.conf", "include loop-b.conf\n", 0o644);
+    dir.file("loop-b.conf", "include loop-a.conf\nglobal_defs {\n router_id x\n}\n", 0o644);
     let l = config::load_with(&a, None, "alpha", &fake_ifaces);
     assert!(l.diagnostics.iter().any(|d| d.severity == Severity::Error && d.message.contains("include loop")));
     assert_eq!(l.config.globals.router_id.as_deref(), Some("x"));
-    let m = dir.write("missing.conf", "include nothere.conf\n");
+    let m = dir.file("missing.conf", "include nothere.conf\n", 0o644);
     let l = config::load_with(&m, None, "alpha", &fake_ifaces);
     assert!(l.has_errors());
 }
@@ -590,7 +570,7 @@ fn sample(name: &str, id: &str) -> Option<Loaded> {
     if !p.exists() {
         // CI installs keepalived whether or not it runs as root.
         assert!(std::env::var_os("CI").is_none(), "{} is missing: scripts/test installs keepalived", p.display());
-        skip::skip(&format!("{}: keepalived's samples are not installed (apt-get install keepalived)", p.display()));
+        testkit::skip(&format!("{}: keepalived's samples are not installed (apt-get install keepalived)", p.display()));
         return None;
     }
     Some(config::load_with(&p, None, id, &|_| true))
@@ -647,8 +627,8 @@ fn cli_check_exit_codes_and_formats() {
     let dir = TempDir::new("cli");
     // Interfaces are checked against the real machine: use lo-less
     // configs that only need "lo"… which is refused, so check with errors.
-    let good = dir.write("good.conf", "global_defs {\n router_id a\n notification_email {\n  x@y\n }\n}\n");
-    let bad = dir.write("bad.conf", "global_defs {\n routr_id a\n}\n");
+    let good = dir.file("good.conf", "global_defs {\n router_id a\n notification_email {\n  x@y\n }\n}\n", 0o644);
+    let bad = dir.file("bad.conf", "global_defs {\n routr_id a\n}\n", 0o644);
     let (code, out, err) = vipd(&["-t", "-f", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty());

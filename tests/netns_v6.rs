@@ -123,7 +123,7 @@ impl Lab6 {
     /// lab cannot be built here.
     fn new(test: &'static str, net: u8) -> Option<Lab6> {
         if !Path::new("/proc/sys/net/ipv6").exists() {
-            lab::skip("the kernel has no IPv6");
+            lab::testkit::skip("the kernel has no IPv6");
             return None;
         }
         let lab = Lab::new(test, net)?;

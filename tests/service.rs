@@ -7,22 +7,19 @@
 //!
 //! Needs root and network namespaces; skipped otherwise.
 
-#[path = "common/skip.rs"]
-mod skip;
+#[path = "../src/sys/testkit.rs"]
+#[allow(dead_code)]
+mod testkit;
 
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn run(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
+use testkit::{NetNs, TempDir, skip};
 
 struct Lab {
-    ns: String,
-    dir: PathBuf,
+    ns: NetNs,
+    dir: TempDir,
     vipd: Option<std::process::Child>,
 }
 
@@ -31,21 +28,15 @@ impl Lab {
     /// and a scratch directory; None (with the reason printed) when not root.
     fn new(tag: &str, addr: &str, needs: &str) -> Option<Lab> {
         if !rustix::process::geteuid().is_root() {
-            skip::skip(&format!("needs root and {needs}"));
+            skip(&format!("needs root and {needs}"));
             return None;
         }
-        let lab = Lab {
-            ns: format!("vipd-{tag}-{}", std::process::id()),
-            dir: std::env::temp_dir().join(format!("vipd-{tag}-{}", std::process::id())),
-            vipd: None,
-        };
-        std::fs::create_dir_all(&lab.dir).unwrap();
-        run(&["netns", "add", &lab.ns]);
-        run(&["-n", &lab.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
-        run(&["-n", &lab.ns, "addr", "add", addr, "dev", "eth0"]);
-        run(&["-n", &lab.ns, "link", "set", "eth0", "up"]);
-        run(&["-n", &lab.ns, "link", "set", "eth1", "up"]);
-        Some(lab)
+        let ns = NetNs::new(tag)?;
+        ns.ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+        ns.ip(&["link", "set", "eth1", "up"]);
+        Some(Lab { ns, dir: TempDir::new(tag), vipd: None })
     }
 }
 
@@ -56,8 +47,7 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Then the namespace and the directory go with the fields.
     }
 }
 
@@ -75,7 +65,7 @@ fn notify_socket_gets_ready_reloading_and_stopping() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns, env!("CARGO_BIN_EXE_vipd"), "-f"])
+        .args(["netns", "exec", lab.ns.name(), env!("CARGO_BIN_EXE_vipd"), "-f"])
         .arg(&conf)
         .arg("-p")
         .arg(lab.dir.join("vipd.pid"))
@@ -126,7 +116,7 @@ fn log_facility_sends_the_log_to_dev_log() {
         pid = lab.dir.join("vipd.pid").display(),
     );
     let child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns, "unshare", "-m", "--propagation", "private", "sh", "-c", &inner])
+        .args(["netns", "exec", lab.ns.name(), "unshare", "-m", "--propagation", "private", "sh", "-c", &inner])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -165,15 +155,14 @@ fn systemd_unit_verifies() {
         assert!(caps.split(' ').any(|c| c == cap), "the bounding set lacks {cap}");
     }
     if Command::new("systemd-analyze").arg("--version").output().is_err() {
-        skip::skip("needs systemd-analyze (apt-get install systemd)");
+        skip("needs systemd-analyze (apt-get install systemd)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("vipd-unit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("unit");
     let copy = dir.join("vipd.service");
     std::fs::write(&copy, text.replace("/usr/sbin/vipd", env!("CARGO_BIN_EXE_vipd"))).unwrap();
     let out = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&copy).output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "systemd-analyze verify: {}\n{err}", out.status);
 }
@@ -201,8 +190,8 @@ fn runit_run_script_runs_vipd() {
     let start = |lab: &Lab| {
         let log = std::fs::File::create(lab.dir.join("current")).unwrap();
         Command::new("ip")
-            .args(["netns", "exec", &lab.ns, "sh", run])
-            .current_dir(&lab.dir)
+            .args(["netns", "exec", lab.ns.name(), "sh", run])
+            .current_dir(&lab.dir.0)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(Stdio::null())

@@ -5,18 +5,17 @@
 //!
 //! Needs root; skipped with a message otherwise.
 
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use vipd::config::VipConfig;
 use vipd::sys::garp::Announcer;
 use vipd::sys::netlink::{NetEvent, Netlink, link_is_up};
 
-#[path = "common/skip.rs"]
-mod skip;
+#[path = "../src/sys/testkit.rs"]
+#[allow(dead_code)]
+mod testkit;
+use testkit::NetNs;
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -24,20 +23,6 @@ use counting::allocations;
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
-
-fn run(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Deletes the namespace when dropped, also when the test fails.
-struct NetNs(String);
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
 
 fn one_round(nl: &mut Netlink, ann: &Announcer, va: u32, mac: [u8; 6], vips: &[VipConfig]) -> usize {
     for vip in vips {
@@ -61,53 +46,39 @@ fn one_round(nl: &mut Netlink, ann: &Announcer, va: u32, mac: [u8; 6], vips: &[V
 
 #[test]
 fn sys_drivers_do_not_allocate_per_event() {
-    if !rustix::process::geteuid().is_root() {
-        skip::skip("needs root and network namespaces");
-        return;
-    }
-    let name = format!("vipd-alloc-{}", std::process::id());
-    let _ = Command::new("ip").args(["netns", "del", &name]).output();
-    run(&["netns", "add", &name]);
-    let ns = NetNs(name);
-    let exec = |args: &[&str]| run(&[&["netns", "exec", ns.0.as_str(), "ip"], args].concat());
-    exec(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
-    exec(&["link", "set", "va", "up"]);
-    exec(&["link", "set", "vb", "up"]);
-    let netns = File::open(format!("/run/netns/{}", ns.0)).unwrap();
+    let Some(ns) = NetNs::new("alloc") else { return };
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+    ns.ip(&["link", "set", "va", "up"]);
+    ns.ip(&["link", "set", "vb", "up"]);
 
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: setns only reads the fd, which `netns` keeps open, and
-            // moves this thread alone.
-            assert_eq!(unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
-            let mut nl = Netlink::open().unwrap();
-            let ann = Announcer::open().unwrap();
-            let deadline = Instant::now() + Duration::from_secs(3);
-            let (va, mac) = loop {
-                let (links, _) = nl.dump().unwrap();
-                let up = |n: &str| links.iter().find(|l| l.name == n && link_is_up(l)).cloned();
-                if let (Some(va), Some(_)) = (up("va"), up("vb")) {
-                    break (va.index, va.mac.unwrap());
-                }
-                assert!(Instant::now() < deadline, "veth not up");
-                std::thread::sleep(Duration::from_millis(20));
-            };
-            let mut v4 = VipConfig::new(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 100)), 24);
-            v4.label = Some("va:vip".into());
-            v4.broadcast = Some(Ipv4Addr::new(10, 77, 0, 255));
-            let v6 = VipConfig::host("fd00:77::100".parse().unwrap());
-            let vips = [v4, v6];
-            // The counter sees this thread's allocations.
-            assert_eq!(allocations(|| std::hint::black_box(Box::new(1u8))).1, 1);
-            // Once unmeasured, for anything std sets up lazily.
-            one_round(&mut nl, &ann, va, mac, &vips);
-            let (events, count) = allocations(|| one_round(&mut nl, &ann, va, mac, &vips));
-            assert_eq!(count, 0, "allocations on the per-event paths");
-            // The IPv4 add and delete are reported back at once. The IPv6
-            // RTM_NEWADDR comes from the kernel's DAD work queue (even with
-            // nodad) and is never sent when the address is deleted before
-            // that work runs, so the count is 3 or 4 (CI saw 3).
-            assert!(events >= 2, "{events} events");
-        });
+    ns.run(|| {
+        let mut nl = Netlink::open().unwrap();
+        let ann = Announcer::open().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let (va, mac) = loop {
+            let (links, _) = nl.dump().unwrap();
+            let up = |n: &str| links.iter().find(|l| l.name == n && link_is_up(l)).cloned();
+            if let (Some(va), Some(_)) = (up("va"), up("vb")) {
+                break (va.index, va.mac.unwrap());
+            }
+            assert!(Instant::now() < deadline, "veth not up");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut v4 = VipConfig::new(IpAddr::V4(Ipv4Addr::new(10, 77, 0, 100)), 24);
+        v4.label = Some("va:vip".into());
+        v4.broadcast = Some(Ipv4Addr::new(10, 77, 0, 255));
+        let v6 = VipConfig::host("fd00:77::100".parse().unwrap());
+        let vips = [v4, v6];
+        // The counter sees this thread's allocations.
+        assert_eq!(allocations(|| std::hint::black_box(Box::new(1u8))).1, 1);
+        // Once unmeasured, for anything std sets up lazily.
+        one_round(&mut nl, &ann, va, mac, &vips);
+        let (events, count) = allocations(|| one_round(&mut nl, &ann, va, mac, &vips));
+        assert_eq!(count, 0, "allocations on the per-event paths");
+        // The IPv4 add and delete are reported back at once. The IPv6
+        // RTM_NEWADDR comes from the kernel's DAD work queue (even with
+        // nodad) and is never sent when the address is deleted before
+        // that work runs, so the count is 3 or 4 (CI saw 3).
+        assert!(events >= 2, "{events} events");
     });
 }

@@ -148,7 +148,7 @@ fn u8_decimal(n: u8, out: &mut [u8; 3]) -> &[u8] {
 mod tests {
     use super::*;
 
-    use crate::sys::testdir::TempDir;
+    use crate::sys::testkit::TempDir;
 
     fn reader(path: &Path) -> OwnedFd {
         rustix::fs::open(path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty()).unwrap()

@@ -13,6 +13,6 @@ pub mod signals;
 pub mod sockopt;
 pub mod syslog;
 #[cfg(test)]
-pub(crate) mod testdir;
+pub(crate) mod testkit;
 pub mod trackfile;
 pub mod vrrp;

@@ -577,79 +577,20 @@ fn ip_bytes(addr: IpAddr) -> IpBytes {
 
 #[cfg(test)]
 pub(crate) mod testns {
-    //! A throw-away network namespace with a veth pair `va`/`vb`, for the
-    //! driver tests. Creation and every `ip` call go through the `ip`
-    //! binary; the code under test runs on a thread moved into the
-    //! namespace, so the process itself never leaves the root namespace.
+    //! The driver tests' namespace: a [`NetNs`] with a veth pair `va`/`vb`,
+    //! everything up. Creating, entering and deleting it is the shared
+    //! test kit's job; this only lays out the links.
 
-    use std::fs::File;
-    use std::os::fd::AsRawFd;
-    use std::process::Command;
-
-    /// Deletes the namespace when dropped, including when a test panics.
-    pub(crate) struct NetNs {
-        pub name: String,
-    }
+    pub(crate) use crate::sys::testkit::NetNs;
 
     /// None, with the reason printed, when the tests cannot run here.
     pub(crate) fn setup(tag: &str) -> Option<NetNs> {
-        if !rustix::process::geteuid().is_root() {
-            crate::sys::testdir::skip("needs root and network namespaces");
-            return None;
-        }
-        let name = format!("vipd-{tag}-{}", std::process::id());
-        // A namespace left over from a killed run of the same pid.
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        run("ip", &["netns", "add", &name]);
-        let ns = NetNs { name };
+        let ns = NetNs::new(tag)?;
         ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
         ns.ip(&["link", "set", "lo", "up"]);
         ns.ip(&["link", "set", "va", "up"]);
         ns.ip(&["link", "set", "vb", "up"]);
         Some(ns)
-    }
-
-    fn run(prog: &str, args: &[&str]) -> String {
-        let out = Command::new(prog).args(args).output().expect("run command");
-        assert!(out.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    impl NetNs {
-        /// `ip ARGS` inside the namespace; its output.
-        pub fn ip(&self, args: &[&str]) -> String {
-            self.exec(&[&["ip"], args].concat())
-        }
-
-        /// Any command inside the namespace; its output.
-        pub fn exec(&self, cmd: &[&str]) -> String {
-            run("ip", &[&["netns", "exec", self.name.as_str()], cmd].concat())
-        }
-
-        /// Runs `f` on a thread that has joined the namespace, so sockets
-        /// it opens belong to it.
-        pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-            let file = File::open(format!("/run/netns/{}", self.name)).expect("open netns");
-            std::thread::scope(|s| {
-                let handle = s.spawn(|| {
-                    // SAFETY: setns only reads the fd, which `file` keeps
-                    // open; it changes this thread's namespace alone.
-                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                    f()
-                });
-                match handle.join() {
-                    Ok(v) => v,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            })
-        }
-    }
-
-    impl Drop for NetNs {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
-        }
     }
 }
 

@@ -148,7 +148,7 @@ mod tests {
         // On Linux sched_setscheduler(0) changes the calling thread only:
         // a thread of its own keeps the other tests at normal priority.
         if !rustix::process::geteuid().is_root() {
-            crate::sys::testdir::skip("needs CAP_SYS_NICE");
+            crate::sys::testkit::skip("needs CAP_SYS_NICE");
             return;
         }
         let child_policy = std::thread::spawn(|| {

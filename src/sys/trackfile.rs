@@ -292,7 +292,7 @@ fn for_each_event(buf: &[u8], f: &mut dyn FnMut(i32, u32, &[u8])) {
 mod tests {
     use super::*;
 
-    use crate::sys::testdir::TempDir;
+    use crate::sys::testkit::TempDir;
 
     fn drained(w: &mut Watcher) -> Vec<(usize, i64)> {
         let mut out = Vec::new();

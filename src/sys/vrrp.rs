@@ -487,12 +487,11 @@ fn encode_tx_cmsgs(buf: &mut [u8], src: Ipv6Addr, ifindex: u32, hop_limit: u8) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::testkit::NetNs;
     use crate::time::{Centis, Secs};
     use crate::wire::vrrp::{
         Addrs, Advert, AdvertBuf, Auth, ChecksumForm, Interval, MULTICAST_V4, MULTICAST_V6, Version,
     };
-    use std::os::fd::AsFd;
-    use std::process::Command;
     use std::time::{Duration, Instant};
 
     // ---- pure decoding, no privileges needed ----
@@ -646,96 +645,47 @@ mod tests {
     const NOTHING: Duration = Duration::from_millis(150);
     const SOMETHING: Duration = Duration::from_secs(2);
 
-    fn ip(args: &[&str]) -> bool {
-        Command::new("ip").args(args).status().is_ok_and(|s| s.success())
-    }
-
-    fn ip_out(args: &[&str]) -> String {
-        Command::new("ip")
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
     /// Namespaces A and B joined by veth pairs va–vb and vc–vd, deleted on
     /// drop. Every interface has a fixed link-local (addrgenmode none,
     /// nodad), so nothing waits for DAD.
-    struct Netns {
-        a: String,
-        b: String,
+    struct NsPair {
+        a: NetNs,
+        b: NetNs,
     }
 
-    impl Netns {
-        fn create(tag: &str) -> Option<Netns> {
-            if !rustix::process::geteuid().is_root() {
-                crate::sys::testdir::skip("needs root and network namespaces");
-                return None;
-            }
-            let pid = std::process::id();
-            let a = format!("vipd-vr-{pid}-{tag}a");
-            let b = format!("vipd-vr-{pid}-{tag}b");
-            if !ip(&["netns", "add", &a]) {
-                crate::sys::testdir::skip("needs root and network namespaces");
-                return None;
-            }
-            let ns = Netns { a, b };
-            let (a, b) = (ns.a.as_str(), ns.b.as_str());
-            assert!(ip(&["netns", "add", b]));
-            assert!(ip(&["-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b]));
-            assert!(ip(&["-n", a, "link", "add", "vc", "type", "veth", "peer", "name", "vd", "netns", b]));
+    impl NsPair {
+        fn create(tag: &str) -> Option<NsPair> {
+            let a = NetNs::new(&format!("vr-{tag}a"))?;
+            let b = NetNs::add(&format!("vr-{tag}b")).unwrap_or_else(|e| panic!("ip netns add: {e}"));
+            a.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", b.name()]);
+            a.ip(&["link", "add", "vc", "type", "veth", "peer", "name", "vd", "netns", b.name()]);
             let plan = [
-                (a, "va", "10.77.0.1/24", "fe80::a/64"),
-                (b, "vb", "10.77.0.2/24", "fe80::b/64"),
-                (a, "vc", "10.78.0.1/24", "fe80::c/64"),
-                (b, "vd", "10.78.0.2/24", "fe80::d/64"),
+                (&a, "va", "10.77.0.1/24", "fe80::a/64"),
+                (&b, "vb", "10.77.0.2/24", "fe80::b/64"),
+                (&a, "vc", "10.78.0.1/24", "fe80::c/64"),
+                (&b, "vd", "10.78.0.2/24", "fe80::d/64"),
             ];
             for (n, dev, v4, ll) in plan {
-                assert!(ip(&["-n", n, "link", "set", dev, "addrgenmode", "none"]));
-                assert!(ip(&["-n", n, "addr", "add", v4, "dev", dev]));
-                assert!(ip(&["-n", n, "addr", "add", ll, "dev", dev, "nodad"]));
+                n.ip(&["link", "set", dev, "addrgenmode", "none"]);
+                n.ip(&["addr", "add", v4, "dev", dev]);
+                n.ip(&["addr", "add", ll, "dev", dev, "nodad"]);
             }
             // A second source on va, to show IPV6_PKTINFO picks it.
-            assert!(ip(&["-n", a, "addr", "add", "fd77::1/64", "dev", "va", "nodad"]));
+            a.ip(&["addr", "add", "fd77::1/64", "dev", "va", "nodad"]);
             for (n, dev, _, _) in plan {
-                assert!(ip(&["-n", n, "link", "set", dev, "up"]));
+                n.ip(&["link", "set", dev, "up"]);
             }
             let deadline = Instant::now() + Duration::from_secs(3);
             for (n, dev, _, _) in plan {
-                while !ip_out(&["-n", n, "-o", "link", "show", "dev", dev]).contains("state UP")
-                    || ip_out(&["-n", n, "-6", "addr", "show", "dev", dev]).contains("tentative")
+                while !n.ip(&["-o", "link", "show", "dev", dev]).contains("state UP")
+                    || n.ip(&["-6", "addr", "show", "dev", dev]).contains("tentative")
                 {
-                    assert!(Instant::now() < deadline, "{dev} in {n} not up after 3 s");
+                    assert!(Instant::now() < deadline, "{dev} in {} not up after 3 s", n.name());
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
-            Some(ns)
+            Some(NsPair { a, b })
         }
-    }
-
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            for n in [&self.a, &self.b] {
-                let _ = Command::new("ip").args(["netns", "del", n]).status();
-            }
-        }
-    }
-
-    /// Runs `f` on a thread of its own, because it moves between network
-    /// namespaces, and re-raises its panic here.
-    fn on_own_thread(f: impl FnOnce() + Send + 'static) {
-        if let Err(panic) = std::thread::spawn(f).join() {
-            std::panic::resume_unwind(panic);
-        }
-    }
-
-    /// Moves the calling thread into namespace `name`. Sockets opened
-    /// before stay in theirs.
-    fn enter(name: &str) {
-        let ns = std::fs::File::open(format!("/run/netns/{name}")).unwrap();
-        // SAFETY: plain syscall on a live fd; only this thread is affected.
-        let rc = unsafe { libc::setns(ns.as_fd().as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {name}: {}", io::Error::last_os_error());
     }
 
     fn open(dev: &str, family: Family, groups: &[IpAddr]) -> VrrpSocket {
@@ -774,14 +724,13 @@ mod tests {
 
     #[test]
     fn netns_ipv4() {
-        let Some(ns) = Netns::create("4") else { return };
-        let (a, b) = (ns.a.clone(), ns.b.clone());
-        on_own_thread(move || {
+        let Some(ns) = NsPair::create("4") else { return };
+        // On a thread that starts in A and then moves to B.
+        ns.a.run(|| {
             let group = IpAddr::V4(MULTICAST_V4);
-            enter(&a);
             let mut va = open("va", Family::V4, &[group]);
             let vc = open("vc", Family::V4, &[group]);
-            enter(&b);
+            ns.b.enter();
             let mut vb = open("vb", Family::V4, &[group, group]);
             let mut vd = open("vd", Family::V4, &[group]);
             assert_eq!(vb.groups(), &[group]);
@@ -836,11 +785,10 @@ mod tests {
 
     #[test]
     fn netns_ipv6() {
-        let Some(ns) = Netns::create("6") else { return };
-        let (a, b) = (ns.a.clone(), ns.b.clone());
-        on_own_thread(move || {
+        let Some(ns) = NsPair::create("6") else { return };
+        // On a thread that starts in A and then moves to B.
+        ns.a.run(|| {
             let group = IpAddr::V6(MULTICAST_V6);
-            enter(&a);
             let mut va = open("va", Family::V6, &[group]);
             // A raw socket without IPV6_CHECKSUM, to put a bad checksum on
             // the wire.
@@ -848,7 +796,7 @@ mod tests {
                 rustix::net::socket_with(AddressFamily::INET6, SocketType::RAW, SocketFlags::CLOEXEC, Some(VRRP))
                     .unwrap();
             sockopt::bind_to_device(&plain, "va").unwrap();
-            enter(&b);
+            ns.b.enter();
             let mut vb = open("vb", Family::V6, &[group]);
             let mut vd = open("vd", Family::V6, &[group]);
 

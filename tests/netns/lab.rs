@@ -13,13 +13,16 @@
 //! parallel and never touch anything they did not create. Every test has its
 //! own subnet N (cosmetic: the labs are isolated from each other anyway).
 //! The [`Lab`] guard kills every process it started (SIGTERM, then SIGKILL,
-//! by pid) and deletes every namespace it created, on panic too. Processes
+//! by pid) and deletes every namespace it created, on panic too (they are
+//! [`NetNs`] values of the shared test kit, `src/sys/testkit.rs`). Processes
 //! stay in the test's process group, so Ctrl-C on `cargo test` stops them
 //! as well; the next run deletes the namespaces such a run left behind.
 
-#[path = "../common/skip.rs"]
-mod skip_mod;
-pub use skip_mod::skip;
+// Public, so the suites that include this lab reach `skip` through it.
+#[path = "../../src/sys/testkit.rs"]
+#[allow(dead_code)]
+pub mod testkit;
+use testkit::NetNs;
 
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -182,19 +185,10 @@ pub struct Lab {
     pub net: u8,
     prefix: String,
     dir: PathBuf,
-    namespaces: Vec<String>,
+    /// Deleted in reverse order by [`Lab`]'s Drop, after every process.
+    namespaces: Vec<NetNs>,
     procs: Vec<Proc>,
     starts: usize,
-}
-
-fn is_root() -> bool {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    // "Uid:	real	effective	saved	fs"
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
-        .unwrap_or(false)
 }
 
 fn command_exists(cmd: &str) -> bool {
@@ -209,24 +203,6 @@ fn signal(sig: &str, target: &str) {
         .status();
 }
 
-/// Deletes the namespaces an interrupted run left (`vipd-<pid>-...` whose
-/// test process is gone) once nothing runs in them any more: Ctrl-C on
-/// `cargo test` stops the daemons but skips [`Lab`]'s Drop.
-fn remove_abandoned_labs() {
-    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some(ns) = line.split_whitespace().next() else { continue };
-        let Some(pid) = ns.strip_prefix("vipd-").and_then(|r| r.split('-').next()) else { continue };
-        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) || Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        let busy = Command::new("ip").args(["netns", "pids", ns]).output().map_or(true, |o| !o.stdout.is_empty());
-        if !busy {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
-    }
-}
-
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
@@ -235,11 +211,8 @@ impl Lab {
     /// Builds the lab for `test` (a short name: it goes in namespace names)
     /// on subnet 10.`net`.0.0/24, or prints why it cannot and returns None.
     pub fn new(test: &str, net: u8) -> Option<Lab> {
-        if !is_root() || !command_exists("ip") {
-            skip("needs root and network namespaces");
-            return None;
-        }
-        remove_abandoned_labs();
+        // The switch first: when it cannot be made, the test skips.
+        let sw = NetNs::new(&format!("{test}-sw"))?;
         let pid = std::process::id();
         let dir = std::env::temp_dir().join(format!("vipd-netns-{pid}-{test}"));
         let _ = fs::remove_dir_all(&dir);
@@ -253,23 +226,16 @@ impl Lab {
             procs: Vec::new(),
             starts: 0,
         };
+        assert_eq!(sw.name(), lab.ns("sw"), "NetNs names are vipd-<pid>-<tag>");
+        lab.namespaces.push(sw);
         let sw = lab.ns("sw");
-        let out = Command::new("ip").args(["netns", "add", &sw]).output().expect("run ip");
-        if !out.status.success() {
-            skip(&format!(
-                "needs root and network namespaces (ip netns add: {})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-            return None;
-        }
-        lab.namespaces.push(sw.clone());
         lab.ip(&["-n", &sw, "link", "set", "lo", "up"]);
         lab.ip(&["-n", &sw, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0"]);
         lab.ip(&["-n", &sw, "link", "set", "br0", "up"]);
         for (host, port) in [("r1", 1u8), ("r2", 2), ("c", 10)] {
+            let netns = NetNs::add(&format!("{test}-{host}")).unwrap_or_else(|e| panic!("ip netns add: {e}"));
+            lab.namespaces.push(netns);
             let ns = lab.ns(host);
-            lab.ip(&["netns", "add", &ns]);
-            lab.namespaces.push(ns.clone());
             lab.ip(&["-n", &ns, "link", "set", "lo", "up"]);
             // The switch port is named after the host it leads to.
             lab.ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", host, "netns", &sw]);
@@ -1019,8 +985,8 @@ impl Drop for Lab {
                 signal("KILL", &pid);
             }
         }
-        for ns in self.namespaces.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+        while let Some(ns) = self.namespaces.pop() {
+            drop(ns);
         }
         if panicking || std::env::var_os("VIPD_NETNS_KEEP").is_some() {
             eprintln!("{}: logs and configs kept in {}", self.test, self.dir.display());

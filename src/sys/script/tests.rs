@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 use std::time::Instant;
 
-use crate::sys::testdir::TempDir;
+use crate::sys::testkit::TempDir;
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
@@ -310,13 +310,13 @@ fn background_child_holding_the_pipe_does_not_delay_the_end() {
 #[test]
 fn runs_as_the_prepared_user() {
     if !is_root() {
-        crate::sys::testdir::skip("switching users needs root");
+        crate::sys::testkit::skip("switching users needs root");
         return;
     }
     let script =
         Script { argv: vec!["id".into(), "-u".into()], user: Some(ScriptUser { user: "nobody".into(), group: None }) };
     let Ok((p, _)) = prepare(&script, &Globals::default()) else {
-        crate::sys::testdir::skip("no usable user `nobody`");
+        crate::sys::testkit::skip("no usable user `nobody`");
         return;
     };
     assert_ne!(p.uid, 0);
@@ -398,7 +398,7 @@ fn world_writable_root_script_is_insecure() {
         // As ourselves (not root) the check does not apply.
         let (_, warning) = prepare(&script, &Globals::default()).expect("runs as us");
         assert_eq!(warning, None);
-        crate::sys::testdir::skip("scripts run as root only when vipd is root");
+        crate::sys::testkit::skip("scripts run as root only when vipd is root");
         return;
     }
     let script = Script { user: root, ..script };
