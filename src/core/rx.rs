@@ -63,7 +63,7 @@ impl Engine {
             fx.push(Effect::Log(LogEvent::RxError { inst: Some(inst.id), src: Some(rx.src), error }));
             return;
         }
-        inst.note_accepted(rx, fx);
+        inst.note_accepted(now, rx, fx);
         match inst.state {
             State::Backup => inst.backup_rx(now, rx, fx),
             State::Master => match inst.master_rx(now, rx, ours, fx) {

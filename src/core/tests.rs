@@ -761,3 +761,69 @@ fn nearby_advert_timers_share_wakeups() {
     assert!(late.iter().all(|t| sent[0].contains(t)), "VI_2 still sends on its own: {late:?}");
     assert!(wakeups_late <= 51, "{wakeups_late} wakeups in the last 500 ms");
 }
+
+/// Issue 18.1: a master flooded with lower-priority (and priority-0)
+/// adverts answers once per advert interval, announces once per
+/// `garp_lower_prio_delay`, and says so once per interval, however many
+/// packets arrive.
+#[test]
+fn a_flood_of_lower_priority_adverts_is_answered_once_per_interval() {
+    let mut cfg = v2(150);
+    cfg.garp.lower_prio_delay = Duration::from_secs(5);
+    cfg.garp.lower_prio_repeat = 5;
+    let (mut e, mut fx) = started(one(cfg));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+    let id = InstanceId(0);
+    let (mut adverts, mut announces, mut logs) = (0, 0, 0);
+    // 10,000 adverts in 10 s, alternating priority 100 and 0.
+    for k in 0..10_000u64 {
+        let now = us(5_000_000 + k * 1_000);
+        fx.clear();
+        e.handle(now, Event::Timer, &mut fx);
+        e.handle(now, Event::Advert(rx(advert(if k % 2 == 0 { 100 } else { 0 }))), &mut fx);
+        for f in fx.iter() {
+            match f {
+                Effect::SendAdvert { inst, priority: 150 } if *inst == id => adverts += 1,
+                Effect::Announce { .. } => announces += 1,
+                Effect::Log(LogEvent::MasterRxLowerPriority { .. }) => logs += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(inst(&e).state, State::Master);
+    // Every advert counts: its own (10 in 10 s) and at most one answer an
+    // interval (10).
+    assert!(adverts <= 21, "{adverts} adverts in 10 s at a 1 s interval");
+    // A burst at 5 s and 10 s, and each one's delayed second burst.
+    assert!(announces <= 4, "{announces} announcement rounds in 10 s");
+    assert!(logs <= 10, "{logs} lower-priority lines in 10 s");
+    assert_eq!(inst(&e).stats.adverts_rcvd, 10_000);
+}
+
+/// Issue 18.1: two peers alternating their checksum forms are logged once
+/// each, not once per packet.
+#[test]
+fn checksum_forms_of_alternating_peers_are_logged_once_each() {
+    let mut cfg = InstanceConfig::new("VI_1", "eth0", 51, Version::V3, &[vip()]);
+    cfg.priority = 100;
+    let (mut e, mut fx) = started(one(cfg));
+    let v3 = |prio| Advert {
+        version: Version::V3,
+        interval: Interval::V3(crate::time::Centis::new(100).unwrap()),
+        ..advert(prio)
+    };
+    let mut lines = 0;
+    for k in 0..1000u64 {
+        let (src, form) = if k % 2 == 0 {
+            ([10, 0, 0, 2], ChecksumForm::PseudoHeader)
+        } else {
+            ([10, 0, 0, 3], ChecksumForm::NoPseudoHeader)
+        };
+        let r = RxAdvert { src: IpAddr::from(src), checksum: form, ..rx(v3(200)) };
+        fx.clear();
+        e.handle(us(1_000_000 + k * 10_000), Event::Advert(r), &mut fx);
+        lines += fx.iter().filter(|f| matches!(f, Effect::Log(LogEvent::ChecksumForm { .. }))).count();
+    }
+    assert_eq!(lines, 2);
+}

@@ -1,5 +1,5 @@
 //! Log lines: where they go (syslog, standard error), the `log!` macro,
-//! the rate limits on repeated receive errors, and the wording of the
+//! the rate limits on repeated receive errors and lower-priority adverts, and the wording of the
 //! engine's state changes and `LogEvent`s. Lines are formatted straight
 //! into the sink with `format_args!`, so logging never allocates; nothing
 //! here decides anything about the protocol.
@@ -46,8 +46,27 @@ macro_rules! log {
     ($log:expr, $($t:tt)*) => { $log.line(format_args!($($t)*)) };
 }
 
+/// Rate limits per instance row: one per receive error, then one for the
+/// master's "lower priority ... forcing new election" line.
+const LIMITS_PER_ROW: usize = WireError::ALL.len() + 1;
+const LOWER_PRIORITY_COL: usize = WireError::ALL.len();
+
 pub(super) fn rate_limits(instances: usize) -> Vec<RateLimit> {
-    (0..(instances + 1) * WireError::ALL.len()).map(|_| RateLimit { last: None, suppressed: 0 }).collect()
+    (0..(instances + 1) * LIMITS_PER_ROW).map(|_| RateLimit { last: None, suppressed: 0 }).collect()
+}
+
+impl Log {
+    /// Whether a rate-limited line of `row`/`col` may be written now; the
+    /// number of lines suppressed since the last one when it may.
+    fn allow(&mut self, now: Instant, row: usize, col: usize) -> Option<u32> {
+        let limit = self.limits.get_mut(row * LIMITS_PER_ROW + col)?;
+        if limit.last.is_some_and(|t| now.saturating_since(t) < ERROR_LOG_INTERVAL) {
+            limit.suppressed = limit.suppressed.saturating_add(1);
+            return None;
+        }
+        limit.last = Some(now);
+        Some(core::mem::take(&mut limit.suppressed))
+    }
 }
 
 /// ` from ADDR` when known: log pieces written without building Strings.
@@ -99,11 +118,17 @@ impl Daemon {
                     );
                 }
             }
-            LogEvent::MasterRxLowerPriority { inst, from, priority, ours } => log!(
-                self.log,
-                "({}) Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election",
-                self.name(inst)
-            ),
+            LogEvent::MasterRxLowerPriority { inst, from, priority, ours } => {
+                // A peer stuck below us, or a flood, repeats this every
+                // interval (keepalived #472): once per ERROR_LOG_INTERVAL.
+                let Some(more) = self.log.allow(now, usize::from(inst.0), LOWER_PRIORITY_COL) else { return };
+                log!(
+                    self.log,
+                    "({}) Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election{}",
+                    self.name(inst),
+                    Suppressed(more)
+                )
+            }
             LogEvent::PreemptDelayStarted { inst, until } => {
                 log!(self.log, "({}) preempt delay started, until {until}", self.name(inst))
             }
@@ -156,13 +181,7 @@ impl Daemon {
 
     fn log_rx_error(&mut self, now: Instant, inst: Option<InstanceId>, src: Option<IpAddr>, error: WireError) {
         let row = inst.map_or(self.engine.instances().len(), |i| usize::from(i.0));
-        let Some(limit) = self.log.limits.get_mut(row * WireError::ALL.len() + error.index()) else { return };
-        if limit.last.is_some_and(|t| now.saturating_since(t) < ERROR_LOG_INTERVAL) {
-            limit.suppressed = limit.suppressed.saturating_add(1);
-            return;
-        }
-        let suppressed = core::mem::take(&mut limit.suppressed);
-        limit.last = Some(now);
+        let Some(suppressed) = self.log.allow(now, row, error.index()) else { return };
         let who = inst.map_or("?", |i| self.name(i));
         log!(self.log, "({who}) discarded advert{}: {error}{}", FromAddr(src), Suppressed(suppressed));
     }

@@ -62,10 +62,24 @@ pub struct Instance {
     /// Started, but held in Init until its unweighted check scripts report
     /// (keepalived's `num_script_init`): no state, no notify, no group state.
     pub(super) awaiting_trackers: bool,
-    /// Source and checksum form of the last accepted advert, so a change of
-    /// peer or form is logged once rather than per packet.
-    last_form: Option<(IpAddr, ChecksumForm)>,
+    /// Sources and checksum forms of recent peers, so a peer's form is
+    /// logged once rather than per packet, also when several peers (or a
+    /// spoofer) alternate; the oldest entry makes room.
+    forms: [Option<(IpAddr, ChecksumForm)>; FORM_PEERS],
+    /// When a checksum-form line was last logged: new peers are reported
+    /// at most once per second.
+    form_logged_at: Option<Instant>,
+    /// When the master last answered a lower-priority or priority-0
+    /// advert: at most once per advert interval, so a flood is not
+    /// amplified.
+    answered_at: Option<Instant>,
+    /// When the master last announced its addresses after a lower-priority
+    /// advert: at most once per `garp_lower_prio_delay` (or interval).
+    lower_round_at: Option<Instant>,
 }
+
+/// Peers whose checksum form an instance remembers.
+const FORM_PEERS: usize = 4;
 
 impl Instance {
     pub(super) fn new(
@@ -112,7 +126,10 @@ impl Instance {
             garp_lower_at: None,
             send_fault_until: None,
             awaiting_trackers: false,
-            last_form: None,
+            forms: [None; FORM_PEERS],
+            form_logged_at: None,
+            answered_at: None,
+            lower_round_at: None,
             cfg,
         }
     }

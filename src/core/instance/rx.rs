@@ -7,13 +7,16 @@
 
 use core::net::IpAddr;
 
-use super::Instance;
+use super::{FORM_PEERS, Instance};
 use crate::core::effects::{Effect, Effects, LogEvent};
 use crate::core::events::RxAdvert;
 use crate::core::state::{Reason, State};
 use crate::time::{Duration, Instant};
 use crate::wire::WireError;
-use crate::wire::vrrp::{Addrs, Advert, Auth, Interval, Version};
+use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
+
+/// New peers' checksum forms are logged at most this often per instance.
+const FORM_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a master did with a valid advert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,18 +97,44 @@ impl Instance {
     }
 
     /// Counters and the once-per-peer checksum-form log of an accepted advert.
-    pub(in crate::core) fn note_accepted(&mut self, rx: &RxAdvert<'_>, fx: &mut Effects) {
+    pub(in crate::core) fn note_accepted(&mut self, now: Instant, rx: &RxAdvert<'_>, fx: &mut Effects) {
         self.stats.adverts_rcvd += 1;
         if rx.advert.priority == 0 {
             self.stats.pri_zero_rcvd += 1;
         }
         if rx.advert.version == Version::V3 && rx.src.is_ipv4() {
             self.stats.count_checksum_form(rx.checksum);
-            if self.last_form != Some((rx.src, rx.checksum)) {
-                self.last_form = Some((rx.src, rx.checksum));
-                fx.push(Effect::Log(LogEvent::ChecksumForm { inst: self.id, from: rx.src, form: rx.checksum }));
-            }
+            self.note_form(now, rx.src, rx.checksum, fx);
         }
+    }
+
+    /// Logs a peer's checksum form the first time it is seen (or when it
+    /// changes), for up to [`FORM_PEERS`] peers at once and at most once a
+    /// second: alternating sources must not turn it into a line per packet.
+    fn note_form(&mut self, now: Instant, src: IpAddr, form: ChecksumForm, fx: &mut Effects) {
+        if self.forms.contains(&Some((src, form))) {
+            return;
+        }
+        if self.form_logged_at.is_some_and(|t| now < t + FORM_LOG_INTERVAL) {
+            return;
+        }
+        self.form_logged_at = Some(now);
+        // Replace this source's old form, else the oldest entry.
+        let slot = self.forms.iter().position(|f| f.is_some_and(|(a, _)| a == src)).unwrap_or(FORM_PEERS - 1);
+        self.forms[..=slot].rotate_right(1);
+        self.forms[0] = Some((src, form));
+        fx.push(Effect::Log(LogEvent::ChecksumForm { inst: self.id, from: src, form }));
+    }
+
+    /// Whether the master may answer a received advert with one of its own
+    /// now: once per advert interval at most (keepalived answers every
+    /// packet, which turns a flood into a flood of our adverts and GARPs).
+    fn may_answer(&mut self, now: Instant) -> bool {
+        if self.answered_at.is_some_and(|t| now < t + self.cfg.advert_int) {
+            return false;
+        }
+        self.answered_at = Some(now);
+        true
     }
 
     fn advert_interval(adv: &Advert<'_>) -> Duration {
@@ -169,8 +198,10 @@ impl Instance {
     ) -> MasterRx {
         let prio = rx.advert.priority;
         if prio == 0 {
-            self.send_advert(self.effective_priority, fx);
-            self.advert_at = Some(now + self.cfg.advert_int);
+            if self.may_answer(now) {
+                self.send_advert(self.effective_priority, fx);
+                self.advert_at = Some(now + self.cfg.advert_int);
+            }
             return MasterRx::Stay;
         }
         let ours_addr = ours_addr.unwrap_or(match rx.src {
@@ -188,6 +219,11 @@ impl Instance {
         }
         let ours = self.effective_priority;
         if prio < ours || (prio == ours && rx.src < ours_addr) {
+            // Answered (log line, notify, advert, GARPs) once per interval;
+            // the packets between change nothing we would say or do.
+            if !self.may_answer(now) {
+                return MasterRx::Stay;
+            }
             fx.push(Effect::Log(LogEvent::MasterRxLowerPriority { inst: self.id, from: rx.src, priority: prio, ours }));
             if !self.cfg.lower_prio_no_advert {
                 self.send_advert(ours, fx);
@@ -211,10 +247,17 @@ impl Instance {
     /// GARPs after hearing a lower-priority advert: a burst now and one more
     /// after `garp_lower_prio_delay`, so a backup that briefly became master
     /// does not leave stale ARP entries behind.
+    /// At most one such burst per `garp_lower_prio_delay` (one advert
+    /// interval when that is 0), however many lower-priority adverts come.
     pub(in crate::core) fn announce_lower_prio(&mut self, now: Instant, rounds: u8, fx: &mut Effects) {
         if rounds == 0 {
             return;
         }
+        let spacing = self.cfg.garp.lower_prio_delay.max(self.cfg.advert_int);
+        if self.lower_round_at.is_some_and(|t| now < t + spacing) {
+            return;
+        }
+        self.lower_round_at = Some(now);
         fx.push(Effect::Announce { inst: self.id, rounds });
         let delay = self.cfg.garp.lower_prio_delay;
         if !delay.is_zero() {
