@@ -133,3 +133,64 @@ fn master_link_down_v3_unicast() {
 fn master_link_down_v2_multicast() {
     master_link_down("linkdown2", 134, Vrrp::V2);
 }
+
+/// eth0's MAC on `host`.
+fn mac(lab: &Lab, host: &str) -> [u8; 6] {
+    let ns = lab.ns_path(host);
+    let name = ns.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    let out = lab.ip(&["-n", &name, "-o", "link", "show", "dev", "eth0"]);
+    let text = out.split("link/ether ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_default();
+    let mut m = [0u8; 6];
+    for (b, part) in m.iter_mut().zip(text.split(':')) {
+        *b = u8::from_str_radix(part, 16).unwrap_or_else(|_| panic!("no MAC in {out}"));
+    }
+    m
+}
+
+const UNICAST: Vrrp = Vrrp { unicast: true, ..Vrrp::V3 };
+
+/// Issue 18.4: a unicast pair (R1 150 master, R2 100), and one crafted
+/// advert to R1 that claims to come from R2 with priority 254 and a 40 s
+/// interval. R1 yields (VRRP cannot tell), R2 takes over, and R1 must be
+/// back within one Master_Down of the interval R2 really sends, not of the
+/// 40 s the spoofed advert claimed.
+#[test]
+fn spoofed_unicast_peer_recovery_is_bounded() {
+    let Some(mut lab) = Lab::new("spoof", 135) else { return };
+    let a = lab.start(R1, VIPD, &Vrrp { priority: 150, master: true, ..UNICAST });
+    lab.wait_for(a, MASTER);
+    let b = lab.start(R2, VIPD, &Vrrp { priority: 100, master: false, ..UNICAST });
+    lab.wait_for(b, "Entering BACKUP STATE");
+    lab.converges_on(R1, Duration::from_millis(500));
+    let mut spec = crafted(&lab, 254, ip4(&lab, 2), ip4(&lab, 1), 255);
+    spec.interval = 4000;
+    let pkt = inject::advert(&spec, mac(&lab, "r1"));
+    lab.skip_log(a);
+    let t0 = std::time::Instant::now();
+    inject::send_all(lab.ns_path("c"), "eth0", vec![pkt]);
+    lab.wait_for(a, "Entering BACKUP STATE");
+    // Back on R1: R2's master-down (0.36 s), then R1's own at R2's 100 ms
+    // interval (0.34 s), and room for a loaded machine.
+    lab.eventually("R1 holding the VIP again", Duration::from_secs(3), |l| l.holds_vip(R1) && !l.holds_vip(R2));
+    let took = t0.elapsed();
+    eprintln!("spoof: R1 master again {took:?} after a spoofed priority-254 advert claiming a 40 s interval");
+    lab.converges_on(R1, Duration::from_millis(500));
+}
+
+/// Issue 18.4: adverts from an address that is not a configured
+/// `unicast_peer` are dropped (and counted) by default: a crafted priority
+/// 254 advert from the client changes nothing.
+#[test]
+fn unicast_advert_from_a_stranger_is_dropped() {
+    let Some(mut lab) = Lab::new("stranger", 136) else { return };
+    let a = lab.start(R1, VIPD, &Vrrp { priority: 150, master: true, ..UNICAST });
+    lab.wait_for(a, MASTER);
+    let _b = lab.start(R2, VIPD, &Vrrp { priority: 100, master: false, ..UNICAST });
+    lab.converges_on(R1, Duration::from_millis(500));
+    let spec = crafted(&lab, 254, ip4(&lab, 10), ip4(&lab, 1), 255);
+    let pkt = inject::advert(&spec, mac(&lab, "r1"));
+    inject::send_all(lab.ns_path("c"), "eth0", vec![pkt.clone(), pkt.clone(), pkt]);
+    lab.wait_for(a, "discarded advert from");
+    lab.stays("R1 alone holding the VIP", Duration::from_secs(1), |l| l.holds_vip(R1) && !l.holds_vip(R2));
+    assert_eq!(lab.state(a).as_deref(), Some("MASTER"), "R1 yielded to a stranger\n{}", lab.status());
+}

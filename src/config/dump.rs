@@ -241,6 +241,9 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     if i.check_unicast_src {
         out.push_str("    check_unicast_src\n");
     }
+    if i.accept_any_unicast_src {
+        out.push_str("    accept_any_unicast_src\n");
+    }
     if i.track_src_ip {
         out.push_str("    track_src_ip\n");
     }

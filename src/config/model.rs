@@ -192,6 +192,10 @@ pub struct InstanceConfig {
     pub skip_check_adv_addr: bool,
     /// Drop unicast adverts whose source is not a peer.
     pub check_unicast_src: bool,
+    /// vipd extension `accept_any_unicast_src`: accept unicast adverts
+    /// from any source, as keepalived does by default. Off: adverts from
+    /// addresses that are not peers are dropped and counted.
+    pub accept_any_unicast_src: bool,
     /// What vipd emits for v3 over IPv4; both forms are accepted.
     pub v3_ipv4_checksum: V3Ipv4Checksum,
     /// Trackers feeding effective priority and Fault.
@@ -241,6 +245,7 @@ impl InstanceConfig {
             dont_track_primary: false,
             skip_check_adv_addr: false,
             check_unicast_src: false,
+            accept_any_unicast_src: false,
             v3_ipv4_checksum: V3Ipv4Checksum::PseudoHeader,
             track: Vec::new(),
             track_interfaces: Vec::new(),

@@ -827,3 +827,45 @@ fn checksum_forms_of_alternating_peers_are_logged_once_each() {
     }
     assert_eq!(lines, 2);
 }
+
+/// Issue 18.4: unicast adverts from a stranger are dropped and counted by
+/// default; `accept_any_unicast_src` restores keepalived's acceptance.
+#[test]
+fn unicast_strangers_are_dropped_unless_accepted() {
+    for accept in [false, true] {
+        let mut cfg = v2(100);
+        cfg.unicast_peers.push(UnicastPeer::new(IpAddr::from(PEER)));
+        cfg.accept_any_unicast_src = accept;
+        let (mut e, mut fx) = started(one(cfg));
+        let stranger =
+            RxAdvert { dst: IpAddr::from([10, 0, 0, 1]), src: IpAddr::from([10, 0, 0, 9]), ..rx(advert(200)) };
+        e.handle(secs(1), Event::Advert(stranger), &mut fx);
+        assert_eq!(inst(&e).stats.error(WireError::Source), u64::from(!accept), "accept_any_unicast_src {accept}");
+        assert_eq!(inst(&e).stats.adverts_rcvd, u64::from(accept));
+    }
+}
+
+/// Issue 18.4: a backup that adopted a long interval from a (spoofed)
+/// higher-priority advert takes over within one Master_Down of the
+/// interval a lower-priority master really sends, not of the adopted one.
+#[test]
+fn a_lower_priority_master_bounds_an_adopted_interval() {
+    let mut cfg = InstanceConfig::new("VI_1", "eth0", 51, Version::V3, &[vip()]);
+    cfg.priority = 150;
+    let (mut e, mut fx) = started(one(cfg));
+    let v3 = |prio, cs| Advert {
+        version: Version::V3,
+        interval: Interval::V3(crate::time::Centis::new(cs).unwrap()),
+        ..advert(prio)
+    };
+    // The spoof: priority 254, a 40 s interval.
+    e.handle(secs(1), Event::Advert(rx(v3(254, 4000))), &mut fx);
+    assert_eq!(inst(&e).master_adver_int, Duration::from_secs(40));
+    // The real peer, master now at priority 100, every 100 ms.
+    e.handle(secs(2), Event::Advert(rx(v3(100, 10))), &mut fx);
+    let bound = secs(2) + crate::core::timing::master_down(Version::V3, 150, Duration::from_millis(100), 3);
+    assert!(inst(&e).down_deadline().is_some_and(|d| d <= bound), "{:?} > {bound:?}", inst(&e).down_deadline());
+    fx.clear();
+    e.handle(bound, Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+}

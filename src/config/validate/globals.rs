@@ -20,6 +20,7 @@ pub(super) struct Defaults {
     pub(super) lower_prio_no_advert: bool,
     pub(super) higher_prio_send_advert: bool,
     pub(super) check_unicast_src: bool,
+    pub(super) accept_any_unicast_src: bool,
     pub(super) skip_check_adv_addr: bool,
     pub(super) strict: bool,
     pub(super) down_timer_adverts: u8,
@@ -40,6 +41,7 @@ impl Default for Defaults {
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
             check_unicast_src: false,
+            accept_any_unicast_src: false,
             skip_check_adv_addr: false,
             strict: false,
             down_timer_adverts: 3,
@@ -128,6 +130,10 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
             "vrrp_lower_prio_no_advert" => d.lower_prio_no_advert = cx.flag(n),
             "vrrp_higher_prio_send_advert" => d.higher_prio_send_advert = cx.flag(n),
             "vrrp_check_unicast_src" => d.check_unicast_src = cx.switch(n),
+            "vrrp_accept_any_unicast_src" => {
+                d.accept_any_unicast_src = cx.switch(n);
+                cx.warn(n.span(), super::instance::EXTENSION_ANY_SRC);
+            }
             "vrrp_skip_check_adv_addr" => d.skip_check_adv_addr = cx.switch(n),
             "vrrp_strict" => d.strict = cx.switch(n),
             "vrrp_notify_priority_changes" => d.notify_priority_changes = cx.flag(n),

@@ -51,6 +51,11 @@ pub(super) struct RawInstance {
     pub(super) lower_repeat_set: bool,
 }
 
+/// The warning on vipd's own keyword: a configuration using it is no longer
+/// one keepalived reads.
+pub(super) const EXTENSION_ANY_SRC: &str = "`accept_any_unicast_src` is a vipd extension (keepalived would refuse \
+     this line): unicast adverts from addresses that are not peers are accepted, as keepalived does by default";
+
 /// `v3_checksum_as_v2` (keepalived 2.2.8+): VRRPv3 over IPv4 sent with the
 /// RFC 9568 checksum, without the pseudo-header.
 fn checksum_form(as_v2: bool) -> V3Ipv4Checksum {
@@ -65,6 +70,7 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
     cfg.lower_prio_no_advert = d.lower_prio_no_advert;
     cfg.higher_prio_send_advert = d.higher_prio_send_advert;
     cfg.check_unicast_src = d.check_unicast_src;
+    cfg.accept_any_unicast_src = d.accept_any_unicast_src;
     cfg.skip_check_adv_addr = d.skip_check_adv_addr;
     cfg.strict = d.strict;
     cfg.down_timer_adverts = d.down_timer_adverts;
@@ -211,6 +217,10 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             r.fault_no_peer = true;
         }
         "check_unicast_src" => c.check_unicast_src = cx.switch(n),
+        "accept_any_unicast_src" => {
+            c.accept_any_unicast_src = cx.switch(n);
+            cx.warn(n.span(), EXTENSION_ANY_SRC);
+        }
         "mcast_dst_ip" => {
             if let Some(a) = cx.addr_arg(n) {
                 if !a.is_multicast() {

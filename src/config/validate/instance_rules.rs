@@ -209,6 +209,9 @@ pub(super) fn finish_instance(
             );
         }
     }
+    if r.cfg.accept_any_unicast_src && r.cfg.check_unicast_src {
+        cx.error(span, format!("vrrp_instance `{name}`: `accept_any_unicast_src` contradicts `check_unicast_src`"));
+    }
     if let Some(g) = r.cfg.mcast_group {
         if Family::of(&g) != family {
             cx.error(span, format!("vrrp_instance `{name}`: mcast_dst_ip `{g}` is not of the instance's family"));

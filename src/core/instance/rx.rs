@@ -48,7 +48,12 @@ impl Instance {
             let peer = self.cfg.unicast_peers.iter().find(|p| p.addr == rx.src);
             let ranged = self.cfg.unicast_peers.iter().any(|p| p.min_ttl != 0 || p.max_ttl != 255);
             match peer {
-                None if self.cfg.check_unicast_src || ranged => return Err(WireError::Source),
+                // keepalived accepts any source unless told to check; vipd
+                // checks by default, since unicast loses multicast's TTL-255
+                // guard and anyone who can reach the address could send.
+                None if !self.cfg.accept_any_unicast_src || self.cfg.check_unicast_src || ranged => {
+                    return Err(WireError::Source);
+                }
                 Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => {
                     return Err(WireError::IpTtl);
                 }
@@ -178,6 +183,16 @@ impl Instance {
             // Lower priority and we may preempt: discard, leave the timer
             // running, take over when it fires.
             self.down_cause = Reason::Preempt;
+            // But no later than one Master_Down of the interval this sender
+            // uses: the timer may run on an interval adopted from an earlier
+            // advert (a spoofed one claiming 40 s would hold us back for
+            // two minutes) while a lower priority is what is sent now.
+            let int =
+                if self.cfg.version == Version::V3 { Self::advert_interval(&rx.advert) } else { self.cfg.advert_int };
+            let cap = now + crate::core::timing::master_down(self.cfg.version, ours, int, self.cfg.down_timer_adverts);
+            if self.down_at.is_none_or(|d| d > cap) {
+                self.down_at = Some(cap);
+            }
             fx.push(Effect::Log(LogEvent::LowerPriorityDiscarded {
                 inst: self.id,
                 from: rx.src,
