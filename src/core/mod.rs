@@ -47,6 +47,7 @@ pub use iface::Iface;
 pub use instance::Instance;
 pub use state::{Reason, State};
 pub use stats::Stats;
+pub use track::TrackStatus;
 
 use crate::config::Family;
 use crate::time::Duration;

@@ -57,6 +57,7 @@ mod reload;
 mod script_tasks;
 mod scripts;
 mod startup;
+pub mod status;
 mod tasks;
 
 use addresses::PendingAnnounce;

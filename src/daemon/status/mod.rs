@@ -1,0 +1,7 @@
+//! `vipd status` and keepalived's dump files: the snapshot of the daemon
+//! ([`model`]) and the renderers that turn it into text. Nothing here runs
+//! unless somebody asks; nothing here changes the daemon's state.
+
+pub mod model;
+
+pub use model::*;
