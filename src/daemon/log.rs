@@ -102,7 +102,9 @@ impl Daemon {
             State::Backup if from == State::Init => log!(self.log, "({name}) Entering BACKUP STATE (init)"),
             _ => log!(self.log, "({name}) Entering {to} STATE"),
         }
-        if self.log.detail {
+        // Always, not only with -D: "why did it fail over" is the first
+        // question after any transition.
+        if to != State::Init || self.log.detail {
             log!(self.log, "({name}) {from} -> {to}: {reason}");
         }
     }

@@ -2,6 +2,7 @@
 //! protocol decisions here; the engine makes them.
 
 pub mod clock;
+pub mod control;
 pub mod fifo;
 pub mod garp;
 pub mod netlink;

@@ -127,21 +127,31 @@ impl Reactor {
         self.free.borrow_mut().push(key);
     }
 
-    fn poll_readable(&self, fd: BorrowedFd<'_>, key: usize, generation: u32, cx: &Context<'_>) -> Poll<io::Result<()>> {
-        // A replaced waker is dropped only after the borrow ends: dropping
-        // the last reference to a task could drop sources and timers, which
-        // borrow these tables.
-        let mut replaced = None;
-        let poll = self.poll_readable_inner(fd, key, generation, cx, &mut replaced);
-        drop(replaced);
-        poll
-    }
-
-    fn poll_readable_inner(
+    /// Readiness for `interest` (IN or OUT): one waiter per source at a
+    /// time, so a source waits for reading or for writing, never both.
+    fn poll_ready(
         &self,
         fd: BorrowedFd<'_>,
         key: usize,
         generation: u32,
+        interest: epoll::EventFlags,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        // A replaced waker is dropped only after the borrow ends: dropping
+        // the last reference to a task could drop sources and timers, which
+        // borrow these tables.
+        let mut replaced = None;
+        let poll = self.poll_ready_inner(fd, key, generation, interest, cx, &mut replaced);
+        drop(replaced);
+        poll
+    }
+
+    fn poll_ready_inner(
+        &self,
+        fd: BorrowedFd<'_>,
+        key: usize,
+        generation: u32,
+        interest: epoll::EventFlags,
         cx: &Context<'_>,
         replaced: &mut Option<Waker>,
     ) -> Poll<io::Result<()>> {
@@ -158,7 +168,7 @@ impl Reactor {
             _ => *replaced = slot.waker.replace(cx.waker().clone()),
         }
         if !slot.armed {
-            let flags = epoll::EventFlags::IN | epoll::EventFlags::ONESHOT;
+            let flags = interest | epoll::EventFlags::ONESHOT;
             epoll::modify(&self.epoll, fd, data(key, generation), flags)?;
             slot.armed = true;
         }
@@ -262,6 +272,12 @@ impl<T: AsFd> Async<T> {
     pub fn readable(&self) -> Readable<'_, T> {
         Readable { source: self }
     }
+
+    /// Completes when the fd can be written (or has an error to report).
+    /// Not while a `readable` of the same source is pending: one waiter.
+    pub fn writable(&self) -> Writable<'_, T> {
+        Writable { source: self }
+    }
 }
 
 impl<T: AsFd> AsFd for Async<T> {
@@ -291,7 +307,20 @@ impl<T: AsFd> Future for Readable<'_, T> {
     type Output = io::Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let s = self.source;
-        s.reactor.poll_readable(s.inner.as_fd(), s.key, s.generation, cx)
+        s.reactor.poll_ready(s.inner.as_fd(), s.key, s.generation, epoll::EventFlags::IN, cx)
+    }
+}
+
+/// The future of [`Async::writable`].
+pub struct Writable<'a, T: AsFd> {
+    source: &'a Async<T>,
+}
+
+impl<T: AsFd> Future for Writable<'_, T> {
+    type Output = io::Result<()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let s = self.source;
+        s.reactor.poll_ready(s.inner.as_fd(), s.key, s.generation, epoll::EventFlags::OUT, cx)
     }
 }
 
@@ -445,6 +474,37 @@ mod tests {
 
     async fn futures_never() -> usize {
         smol::future::pending().await
+    }
+
+    #[test]
+    fn a_full_socket_wakes_its_writer_once_drained() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let a = Async::new(a).expect("register");
+        // Fill it until the kernel says it would block.
+        let chunk = [0u8; 4096];
+        let mut filled = 0usize;
+        loop {
+            match rustix::io::write(a.get_ref(), &chunk) {
+                Ok(n) => filled += n,
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        let started = Instant::now();
+        block_on(smol::future::or(
+            async {
+                a.writable().await.expect("writable");
+            },
+            async {
+                Timer::after(Duration::from_millis(30)).await;
+                let mut sink = vec![0u8; filled];
+                let mut b = &b;
+                std::io::Read::read_exact(&mut b, &mut sink).expect("drain");
+                futures_never().await;
+            },
+        ))
+        .expect("block_on");
+        assert!(started.elapsed() >= Duration::from_millis(30), "woke before the reader drained it");
     }
 
     #[test]
