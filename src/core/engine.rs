@@ -47,6 +47,21 @@ impl Engine {
         self.trackers.get(usize::from(id.0)).map(|t| t.status)
     }
 
+    /// Every tracker's name, in configuration order.
+    pub fn tracker_names(&self) -> &[String] {
+        &self.tracker_names
+    }
+
+    /// Every tracker's runtime state, in configuration order (for status).
+    pub fn trackers(&self) -> &[super::track::Tracker] {
+        &self.trackers
+    }
+
+    /// Whether `addr` is on the interface `iface` as netlink last said.
+    pub fn iface_has(&self, iface: IfaceId, addr: IpAddr) -> bool {
+        self.ifaces.get(usize::from(iface.0)).is_some_and(|f| f.has_addr(addr))
+    }
+
     /// Router-level error counters for adverts no instance matched.
     pub fn global_error(&self, e: WireError) -> u64 {
         self.global_errors[e.index()]

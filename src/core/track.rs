@@ -33,6 +33,11 @@ impl Tracker {
         Tracker { kind: cfg.kind, status, streak: 0, value: 0 }
     }
 
+    /// Consecutive results against the current status: rise/fall progress.
+    pub fn streak(&self) -> u32 {
+        self.streak
+    }
+
     /// Feeds one script result; returns whether the status changed.
     ///
     /// Up goes Down after `fall` consecutive failures and Down goes Up after

@@ -223,7 +223,13 @@ impl Daemon {
 
     /// A check script finished: log a change of verdict, then tell the
     /// engine.
-    pub(super) fn script_result(&mut self, check: &scripts::CheckPlan, exit: &crate::sys::script::Exit) {
+    pub(super) fn script_result(
+        &mut self,
+        check: &scripts::CheckPlan,
+        exit: &crate::sys::script::Exit,
+        took: std::time::Duration,
+    ) {
+        self.status.script_ran(check.tracker, exit, scripts::describe(exit), took, clock::now());
         let before = self.engine.tracker_status(check.tracker);
         // For the verdict line the engine asks for (LogEvent::ScriptStatus).
         self.last_exit = Some((check.name.clone(), scripts::describe(exit)));

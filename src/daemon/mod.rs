@@ -141,6 +141,8 @@ struct Daemon {
     last_exit: Option<(Rc<str>, String)>,
     /// The real-time priority the running configuration asks for.
     rt_priority: Option<u8>,
+    /// What only `vipd status` needs: start time, check scripts' last runs.
+    status: status::Record,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.

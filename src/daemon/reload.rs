@@ -151,6 +151,7 @@ impl Daemon {
         self.pending.clear();
         self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
         (self.plan, self.files) = plan;
+        self.status.reset_runs();
         for p in self.notifier.adopt(&self.plan) {
             log!(self.log, "reload: {p}");
         }

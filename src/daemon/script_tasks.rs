@@ -148,7 +148,7 @@ async fn check_task(
         if exit == crate::sys::script::Exit::Cancelled || cancel.is_closed() {
             return;
         }
-        d.borrow_mut().script_result(&plan, &exit);
+        d.borrow_mut().script_result(&plan, &exit, started.elapsed());
         next = started + plan.interval;
         let now = std::time::Instant::now();
         if next < now {

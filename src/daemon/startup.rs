@@ -223,6 +223,7 @@ impl Daemon {
             files,
             last_exit: None,
             rt_priority: None,
+            status: super::status::Record::new(),
         };
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");

@@ -95,11 +95,8 @@ impl ControlListener {
             Ok((stream, _)) => {
                 stream.set_nonblocking(true)?;
                 let cred = rustix::net::sockopt::socket_peercred(&stream)?;
-                let peer = Peer {
-                    pid: cred.pid.as_raw_nonzero().get(),
-                    uid: cred.uid.as_raw(),
-                    gid: cred.gid.as_raw(),
-                };
+                let peer =
+                    Peer { pid: cred.pid.as_raw_nonzero().get(), uid: cred.uid.as_raw(), gid: cred.gid.as_raw() };
                 Ok(Some((stream, peer)))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),

@@ -66,6 +66,8 @@ pub struct Instance {
     /// logged once rather than per packet, also when several peers (or a
     /// spoofer) alternate; the oldest entry makes room.
     forms: [Option<(IpAddr, ChecksumForm)>; FORM_PEERS],
+    /// When the master we follow was last heard (an accepted advert).
+    pub(super) master_seen: Option<Instant>,
     /// When a checksum-form line was last logged: new peers are reported
     /// at most once per second.
     form_logged_at: Option<Instant>,
@@ -128,6 +130,7 @@ impl Instance {
             awaiting_trackers: false,
             forms: [None; FORM_PEERS],
             form_logged_at: None,
+            master_seen: None,
             answered_at: None,
             lower_round_at: None,
             cfg,
@@ -136,6 +139,28 @@ impl Instance {
 
     pub fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    /// Tracked interfaces: interface, weight, reverse (the VIPs' other
+    /// interfaces follow with weight 0).
+    pub fn tracked_ifaces(&self) -> &[(IfaceId, i32, bool)] {
+        &self.track_ifaces
+    }
+
+    /// When the master we follow was last heard.
+    pub fn master_seen(&self) -> Option<Instant> {
+        self.master_seen
+    }
+
+    /// The VRRPv3/IPv4 checksum form `addr` was last seen using, if it is
+    /// among the peers remembered.
+    pub fn peer_form(&self, addr: IpAddr) -> Option<ChecksumForm> {
+        self.forms.iter().flatten().find(|(a, _)| *a == addr).map(|&(_, f)| f)
+    }
+
+    /// The interface of the `k`-th address (VIPs, then excluded VIPs).
+    pub fn vip_iface(&self, k: usize) -> Option<IfaceId> {
+        self.vip_ifaces.get(k).copied()
     }
 
     /// When the Master_Down_Timer fires, if running.

@@ -176,6 +176,7 @@ impl Instance {
                 self.master_adver_int = Self::advert_interval(&rx.advert);
             }
             self.master = Some((rx.src, prio));
+            self.master_seen = Some(now);
             self.down_at = Some(now + self.master_down());
             self.down_cause = Reason::MasterDown;
             self.want_master = false;
@@ -255,6 +256,7 @@ impl Instance {
             self.master_adver_int = Self::advert_interval(&rx.advert);
         }
         self.master = Some((rx.src, prio));
+        self.master_seen = Some(now);
         self.transition(now, State::Backup, Reason::HigherPriority { from: rx.src, priority: prio }, true, fx);
         MasterRx::Yield
     }

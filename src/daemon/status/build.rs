@@ -1,0 +1,201 @@
+//! Taking a [`Snapshot`] of the running daemon: the engine's instances,
+//! trackers and counters, the script plan's names, and what only status
+//! needs ([`Record`]: when the daemon started, how each check script's
+//! last run went). Read-only; called only when somebody asks.
+
+use std::time::Duration as StdDuration;
+
+use super::model::*;
+use crate::config::{TrackerId, TrackerKind};
+use crate::core::State;
+use crate::daemon::Daemon;
+use crate::sys::script::Exit;
+use crate::time::Instant;
+use crate::wire::WireError;
+
+/// Status-only bookkeeping kept by the daemon.
+#[derive(Debug)]
+pub struct Record {
+    started: std::time::Instant,
+    /// Per tracker (by id): the last finished check script run.
+    runs: Vec<Option<Run>>,
+}
+
+#[derive(Clone, Debug)]
+struct Run {
+    result: String,
+    exit_code: Option<i32>,
+    success: bool,
+    duration: StdDuration,
+    ended: Instant,
+}
+
+impl Record {
+    pub fn new() -> Record {
+        Record { started: std::time::Instant::now(), runs: Vec::new() }
+    }
+
+    /// A check script of tracker `id` ended with `exit` after `duration`.
+    pub fn script_ran(&mut self, id: TrackerId, exit: &Exit, result: String, duration: StdDuration, now: Instant) {
+        let k = usize::from(id.0);
+        if self.runs.len() <= k {
+            self.runs.resize(k + 1, None);
+        }
+        let exit_code = match exit {
+            Exit::Code(c) => Some(*c),
+            _ => None,
+        };
+        self.runs[k] = Some(Run { result, exit_code, success: exit.success(), duration, ended: now });
+    }
+
+    /// A reload renumbers trackers: earlier runs no longer match.
+    pub fn reset_runs(&mut self) {
+        self.runs.clear();
+    }
+}
+
+impl Default for Record {
+    fn default() -> Record {
+        Record::new()
+    }
+}
+
+fn ago(now: Instant, then: Instant) -> StdDuration {
+    StdDuration::from_micros(now.saturating_since(then).as_micros())
+}
+
+impl Daemon {
+    /// The daemon as it is at `now`.
+    pub(in crate::daemon) fn snapshot(&self, now: Instant) -> Snapshot {
+        let engine = &self.engine;
+        let names = engine.tracker_names();
+        let trackers = engine
+            .trackers()
+            .iter()
+            .enumerate()
+            .map(|(k, t)| TrackerStatus {
+                name: names.get(k).cloned().unwrap_or_default(),
+                kind: t.kind,
+                status: t.status,
+                value: t.value,
+                streak: if matches!(t.kind, TrackerKind::Script { .. }) { t.streak() } else { 0 },
+                last_run: self.status.runs.get(k).cloned().flatten().map(|r| ScriptRun {
+                    result: r.result,
+                    exit_code: r.exit_code,
+                    success: r.success,
+                    duration: r.duration,
+                    ago: ago(now, r.ended),
+                }),
+            })
+            .collect();
+        let instances = engine.instances().iter().map(|i| self.instance_status(now, i)).collect();
+        let groups = self
+            .plan
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(g, (name, _))| GroupStatus {
+                name: name.to_string(),
+                state: engine.group_state(crate::core::GroupId(g as u16)),
+                members: engine
+                    .instances()
+                    .iter()
+                    .filter(|i| i.group.is_some_and(|x| usize::from(x.0) == g))
+                    .map(|i| i.cfg.name.clone())
+                    .collect(),
+            })
+            .collect();
+        let global_errors = WireError::ALL.iter().map(|&e| (e, engine.global_error(e))).collect();
+        let taken_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION"),
+            pid: std::process::id(),
+            uptime: self.status.started.elapsed(),
+            taken_unix,
+            instances,
+            groups,
+            trackers,
+            global_errors,
+        }
+    }
+
+    fn instance_status(&self, now: Instant, i: &crate::core::Instance) -> InstanceStatus {
+        let engine = &self.engine;
+        let source = engine.source_addr(i.id);
+        let master = match i.state {
+            State::Master => source.map(|a| MasterStatus {
+                address: a,
+                priority: i.effective_priority,
+                advert_int: std_of(i.cfg.advert_int),
+                last_seen: None,
+                checksum: None,
+                is_self: true,
+            }),
+            State::Backup => i.master.map(|(a, p)| MasterStatus {
+                address: a,
+                priority: p,
+                advert_int: std_of(i.master_adver_int),
+                last_seen: i.master_seen().map(|t| ago(now, t)),
+                checksum: i.peer_form(a),
+                is_self: false,
+            }),
+            State::Init | State::Fault => None,
+        };
+        let iface_name = |f: Option<crate::core::IfaceId>| {
+            f.and_then(|f| engine.ifaces().get(usize::from(f.0))).map_or_else(String::new, |f| f.name.clone())
+        };
+        let nvips = i.cfg.vips.len();
+        let vips = i
+            .cfg
+            .vips
+            .iter()
+            .chain(&i.cfg.excluded_vips)
+            .enumerate()
+            .map(|(k, v)| {
+                let f = i.vip_iface(k);
+                VipStatus {
+                    addr: v.addr,
+                    prefix: v.prefix,
+                    interface: iface_name(f),
+                    excluded: k >= nvips,
+                    held: f.is_some_and(|f| engine.iface_has(f, v.addr)),
+                }
+            })
+            .collect();
+        let tracks = i
+            .cfg
+            .track
+            .iter()
+            .map(|t| TrackUse { tracker: usize::from(t.tracker.0), weight: t.weight, reverse: t.reverse })
+            .collect();
+        let mut interfaces = vec![InterfaceStatus {
+            name: iface_name(Some(i.iface)),
+            weight: 0,
+            up: engine.ifaces().get(usize::from(i.iface.0)).is_some_and(|f| f.up),
+        }];
+        interfaces.extend(i.tracked_ifaces().iter().map(|&(f, weight, _)| InterfaceStatus {
+            name: iface_name(Some(f)),
+            weight,
+            up: engine.ifaces().get(usize::from(f.0)).is_some_and(|x| x.up),
+        }));
+        InstanceStatus {
+            cfg: i.cfg.clone(),
+            state: i.state,
+            in_state: ago(now, i.since),
+            reason: i.reason.to_string(),
+            base_priority: i.base_priority,
+            effective_priority: i.effective_priority,
+            master,
+            source,
+            vips,
+            tracks,
+            interfaces,
+            group: i.group.and_then(|g| self.plan.groups.get(usize::from(g.0))).map(|(n, _)| n.to_string()),
+            counters: i.stats,
+        }
+    }
+}
+
+fn std_of(d: crate::time::Duration) -> StdDuration {
+    StdDuration::from_micros(d.as_micros())
+}
