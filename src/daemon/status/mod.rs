@@ -1,7 +1,14 @@
 //! `vipd status` and keepalived's dump files: the snapshot of the daemon
-//! ([`model`]) and the renderers that turn it into text. Nothing here runs
-//! unless somebody asks; nothing here changes the daemon's state.
+//! ([`model`]) and the renderers that turn it into text ([`text`], [`json`],
+//! [`prometheus`]). Nothing here runs unless somebody asks; nothing here
+//! changes the daemon's state.
 
+pub mod json;
 pub mod model;
+pub mod prometheus;
+pub mod text;
+
+#[cfg(test)]
+mod fixtures;
 
 pub use model::*;
