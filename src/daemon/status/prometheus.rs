@@ -1,0 +1,724 @@
+//! `vipd status --prometheus` and `GET /metrics`: a [`Snapshot`] in the
+//! Prometheus text exposition format (0.0.4). This module owns the metric
+//! names, labels and meanings (vipd(8), STATUS). Where
+//! mehdy/keepalived-exporter has a metric, its exact name, labels and value
+//! convention are kept (read from its `internal/collector/collector.go` and
+//! `parser.go`), so existing dashboards and alerts work against vipd;
+//! everything else is under `vipd_`. It only formats: no I/O, no reading
+//! of anything but the snapshot.
+
+use core::fmt::{self, Display, Write as _};
+use std::time::Duration;
+
+use crate::config::TrackerKind;
+use crate::core::{NotifyState, State, Stats, TrackStatus};
+use crate::wire::WireError;
+
+use super::json::{checksum_name, counter_key, family_name, version_number};
+use super::model::*;
+
+/// The labels keepalived-exporter puts on its per-instance counters (a
+/// macro: the array borrows from the instance at each use).
+macro_rules! inst_labels {
+    ($i:expr) => {
+        [("iname", &$i.cfg.name as &dyn Display), ("intf", &$i.cfg.interface), ("vrid", &$i.cfg.vrid)]
+    };
+}
+
+/// The whole snapshot as exposition text, one family after another (a
+/// family's samples must be contiguous); families with no sample are left
+/// out, as client libraries do.
+pub fn render(s: &Snapshot) -> String {
+    let mut text = String::with_capacity(4096 + s.instances.len() * 6144);
+    let out = &mut text;
+
+    family(out, "keepalived_up", Gauge, "Whether keepalived (here vipd) answered: always 1.", |f| f.sample(&[], 1));
+    family(
+        out,
+        "keepalived_vrrp_state",
+        Gauge,
+        "Instance state per virtual IP: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (one sample with ip_address=\"\" \
+         when the instance has no virtual IP).",
+        |f| {
+            for i in &s.instances {
+                let mut any = false;
+                for v in i.vips.iter().filter(|v| !v.excluded) {
+                    any = true;
+                    f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
+                }
+                if !any {
+                    let vrid = i.cfg.vrid;
+                    f.sample(
+                        &[("iname", &i.cfg.name), ("intf", &i.cfg.interface), ("vrid", &vrid), ("ip_address", &"")],
+                        state_value(i.state),
+                    );
+                }
+            }
+        },
+    );
+    family(
+        out,
+        "keepalived_vrrp_excluded_state",
+        Gauge,
+        "Instance state per excluded virtual IP (virtual_ipaddress_excluded), as keepalived_vrrp_state.",
+        |f| {
+            for i in &s.instances {
+                for v in i.vips.iter().filter(|v| v.excluded) {
+                    f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
+                }
+            }
+        },
+    );
+    family(
+        out,
+        "keepalived_gratuitous_arp_delay_total",
+        Counter,
+        "garp_master_delay in seconds (a setting, typed counter as keepalived-exporter does).",
+        |f| {
+            for i in &s.instances {
+                f.sample(&inst_labels!(i), secs(i.cfg.garp.master_delay.to_std()));
+            }
+        },
+    );
+    for (name, help, get) in KEEPALIVED_COUNTERS {
+        family(out, name, Counter, help, |f| {
+            for i in &s.instances {
+                f.sample(&inst_labels!(i), get(&i.counters));
+            }
+        });
+    }
+    family(
+        out,
+        "keepalived_script_status",
+        Gauge,
+        "Check script status: 1 GOOD, 0 BAD (absent before its first result).",
+        |f| {
+            for t in &s.trackers {
+                if let (TrackerKind::Script { .. }, Some(up)) = (t.kind, known(t.status)) {
+                    f.sample(&[("name", &t.name)], u8::from(up));
+                }
+            }
+        },
+    );
+
+    family(out, "vipd_build_info", Gauge, "vipd's version, as a label; always 1.", |f| {
+        f.sample(&[("version", &s.version)], 1)
+    });
+    family(out, "vipd_uptime_seconds", Gauge, "Seconds since the daemon started.", |f| f.sample(&[], secs(s.uptime)));
+    instance_families(out, s);
+    tracker_families(out, s);
+    family(
+        out,
+        "vipd_sync_group_state",
+        Gauge,
+        "Sync group state last reported: 1 BACKUP, 2 MASTER, 3 FAULT, 4 STOP.",
+        |f| {
+            for g in &s.groups {
+                if let Some(st) = g.state {
+                    f.sample(&[("group", &g.name)], notify_value(st));
+                }
+            }
+        },
+    );
+    family(
+        out,
+        "vipd_global_receive_errors_total",
+        Counter,
+        "Adverts rejected before any instance could be charged (unknown VRID, too short, ...), by cause.",
+        |f| {
+            for e in WireError::ALL {
+                let n: u64 = s.global_errors.iter().filter(|(g, _)| *g == e).map(|(_, n)| *n).sum();
+                f.sample(&[("cause", &counter_key(e))], n);
+            }
+        },
+    );
+    text
+}
+
+/// keepalived-exporter's per-instance counters (labels iname, intf, vrid).
+type Counters = [(&'static str, &'static str, fn(&Stats) -> u64); 14];
+const KEEPALIVED_COUNTERS: Counters = [
+    ("keepalived_advertisements_received_total", "Adverts received that passed every check.", |c| c.adverts_rcvd),
+    ("keepalived_advertisements_sent_total", "Adverts sent.", |c| c.adverts_sent),
+    ("keepalived_become_master_total", "Transitions to MASTER.", |c| c.master_transitions),
+    ("keepalived_release_master_total", "Transitions out of MASTER.", |c| c.release_master),
+    ("keepalived_packet_length_errors_total", "Adverts rejected for their length.", |c| {
+        c.error(WireError::PacketLength)
+    }),
+    ("keepalived_advertisements_interval_errors_total", "Adverts rejected for their interval.", |c| {
+        c.error(WireError::Interval)
+    }),
+    ("keepalived_ip_ttl_errors_total", "Adverts rejected for their TTL or hop limit.", |c| c.error(WireError::IpTtl)),
+    ("keepalived_invalid_type_received_total", "Packets whose VRRP type is not ADVERTISEMENT.", |c| {
+        c.error(WireError::InvalidType)
+    }),
+    ("keepalived_address_list_errors_total", "Adverts whose address list differs from ours.", |c| {
+        c.error(WireError::AddressList)
+    }),
+    ("keepalived_authentication_invalid_total", "VRRPv2 adverts with an unknown auth type.", |c| {
+        c.error(WireError::InvalidAuthType)
+    }),
+    ("keepalived_authentication_mismatch_total", "VRRPv2 adverts with another auth type than ours.", |c| {
+        c.error(WireError::AuthTypeMismatch)
+    }),
+    ("keepalived_authentication_failure_total", "VRRPv2 adverts with a wrong password.", |c| {
+        c.error(WireError::AuthFailure)
+    }),
+    ("keepalived_priority_zero_received_total", "Priority 0 adverts received.", |c| c.pri_zero_rcvd),
+    ("keepalived_priority_zero_sent_total", "Priority 0 adverts sent.", |c| c.pri_zero_sent),
+];
+
+/// vipd's own per-instance families.
+fn instance_families(out: &mut String, s: &Snapshot) {
+    let all = &s.instances;
+    family(out, "vipd_instance_info", Gauge, "One per instance, its description in labels; always 1.", |f| {
+        for i in all {
+            let version = version_number(i.cfg.version);
+            let group = i.group.as_deref().unwrap_or("");
+            let [a, b, c] = inst_labels!(i);
+            f.sample(&[a, b, c, ("family", &family_name(i)), ("vrrp_version", &version), ("group", &group)], 1);
+        }
+    });
+    per_instance(out, all, "vipd_instance_state", Gauge, "0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", |i| {
+        Some(state_value(i.state).into())
+    });
+    per_instance(out, all, "vipd_state_seconds", Gauge, "Seconds in the current state.", |i| {
+        Some(secs(i.in_state).into())
+    });
+    per_instance(out, all, "vipd_priority", Gauge, "Configured (base) priority.", |i| Some(i.base_priority.into()));
+    per_instance(out, all, "vipd_effective_priority", Gauge, "Priority with trackers applied, as advertised.", |i| {
+        Some(i.effective_priority.into())
+    });
+    family(
+        out,
+        "vipd_master_info",
+        Gauge,
+        "The current master's address and checksum form (\"\" when unknown); absent without a master. Always 1.",
+        |f| {
+            for i in all {
+                let Some(m) = &i.master else { continue };
+                let form = m.checksum.map(checksum_name).unwrap_or("");
+                let [a, b, c] = inst_labels!(i);
+                f.sample(&[a, b, c, ("address", &m.address), ("checksum_form", &form)], 1);
+            }
+        },
+    );
+    per_instance(out, all, "vipd_master_is_self", Gauge, "1 when this router is the master, 0 when a peer is.", |i| {
+        i.master.as_ref().map(|m| u8::from(m.is_self).into())
+    });
+    per_instance(out, all, "vipd_master_priority", Gauge, "The current master's priority.", |i| {
+        i.master.as_ref().map(|m| m.priority.into())
+    });
+    per_instance(
+        out,
+        all,
+        "vipd_master_advert_interval_seconds",
+        Gauge,
+        "The current master's advert interval.",
+        |i| i.master.as_ref().map(|m| secs(m.advert_int).into()),
+    );
+    per_instance(
+        out,
+        all,
+        "vipd_master_last_advert_seconds",
+        Gauge,
+        "Seconds since the peer master's last accepted advert; absent when we are master.",
+        |i| i.master.as_ref().and_then(|m| m.last_seen).map(|d| secs(d).into()),
+    );
+    per_instance(
+        out,
+        all,
+        "vipd_vips_held",
+        Gauge,
+        "1 when every virtual IP (and excluded one) is on its interface.",
+        |i| Some(u8::from(i.vips.iter().all(|v| v.held)).into()),
+    );
+    family(out, "vipd_vip_held", Gauge, "1 when this address is on its interface (intf), else 0.", |f| {
+        for i in all {
+            for v in &i.vips {
+                let addr = VipAddr(v);
+                let [a, b, c, d] = vip_labels(i, &addr);
+                let excluded = u8::from(v.excluded);
+                f.sample(&[a, b, c, d, ("excluded", &excluded)], u8::from(v.held));
+            }
+        }
+    });
+    family(out, "vipd_interface_up", Gauge, "Tracked interfaces (and the instance's own): 1 up, 0 down.", |f| {
+        for i in all {
+            for (n, t) in i.interfaces.iter().enumerate() {
+                // The instance's own interface may also be listed under
+                // track_interface: one series each, or the scrape fails.
+                if i.interfaces[..n].iter().any(|e| e.name == t.name) {
+                    continue;
+                }
+                let [a, b, c] = inst_labels!(i);
+                f.sample(&[a, b, c, ("interface", &t.name)], u8::from(t.up));
+            }
+        }
+    });
+    per_instance(out, all, "vipd_send_failures_total", Counter, "Adverts the kernel refused to send.", |i| {
+        Some(i.counters.send_failures.into())
+    });
+    family(out, "vipd_checksum_form_received_total", Counter, "VRRPv3/IPv4 adverts accepted, by checksum form.", |f| {
+        for i in all {
+            let [a, b, c] = inst_labels!(i);
+            f.sample(&[a, b, c, ("form", &"pseudo_header")], i.counters.rcvd_pseudo_header_csum);
+            f.sample(&[a, b, c, ("form", &"rfc9568")], i.counters.rcvd_rfc9568_csum);
+        }
+    });
+    family(out, "vipd_receive_errors_total", Counter, "Adverts rejected, by cause (every cause vipd counts).", |f| {
+        for i in all {
+            for e in WireError::ALL {
+                let [a, b, c] = inst_labels!(i);
+                f.sample(&[a, b, c, ("cause", &counter_key(e))], i.counters.error(e));
+            }
+        }
+    });
+}
+
+/// vipd's tracker families (labelled by the tracker's name, as
+/// keepalived_script_status is).
+fn tracker_families(out: &mut String, s: &Snapshot) {
+    family(out, "vipd_tracker_status", Gauge, "Scripts and tracked files: 1 up, 0 down, -1 no result yet.", |f| {
+        for t in &s.trackers {
+            let kind = match t.kind {
+                TrackerKind::Script { .. } => "script",
+                TrackerKind::File => "file",
+            };
+            let v: i8 = match known(t.status) {
+                Some(up) => i8::from(up),
+                None => -1,
+            };
+            f.sample(&[("name", &t.name), ("type", &kind)], v);
+        }
+    });
+    family(out, "vipd_tracker_file_value", Gauge, "The value last read from a tracked file.", |f| {
+        for t in s.trackers.iter().filter(|t| t.kind == TrackerKind::File) {
+            f.sample(&[("name", &t.name)], t.value);
+        }
+    });
+    let runs = || s.trackers.iter().filter_map(|t| t.last_run.as_ref().map(|r| (t, r)));
+    family(
+        out,
+        "vipd_script_last_exit_code",
+        Gauge,
+        "Exit status of the script's last run (absent if it did not exit).",
+        |f| {
+            for (t, r) in runs() {
+                if let Some(code) = r.exit_code {
+                    f.sample(&[("name", &t.name)], code);
+                }
+            }
+        },
+    );
+    family(out, "vipd_script_last_success", Gauge, "1 when the script's last run counted as a success.", |f| {
+        for (t, r) in runs() {
+            f.sample(&[("name", &t.name)], u8::from(r.success));
+        }
+    });
+    family(out, "vipd_script_last_duration_seconds", Gauge, "How long the script's last run took.", |f| {
+        for (t, r) in runs() {
+            f.sample(&[("name", &t.name)], secs(r.duration));
+        }
+    });
+    family(out, "vipd_script_last_run_age_seconds", Gauge, "Seconds since the script's last run ended.", |f| {
+        for (t, r) in runs() {
+            f.sample(&[("name", &t.name)], secs(r.ago));
+        }
+    });
+}
+
+/// A number as the exposition format writes it: integers, or seconds as a
+/// plain decimal (Rust's `f64` Display never uses an exponent).
+enum Value {
+    Int(i64),
+    Float(f64),
+}
+
+impl From<u8> for Value {
+    fn from(v: u8) -> Value {
+        Value::Int(v.into())
+    }
+}
+
+impl From<i8> for Value {
+    fn from(v: i8) -> Value {
+        Value::Int(v.into())
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Value {
+        Value::Int(v.into())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        // Counters beyond i64 are out of reach; saturate rather than wrap.
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Value {
+        Value::Float(v)
+    }
+}
+
+impl Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// One family with the three instance labels and at most one sample per
+/// instance (`None`: no sample for that instance).
+fn per_instance(
+    out: &mut String,
+    all: &[InstanceStatus],
+    name: &str,
+    kind: Kind,
+    help: &str,
+    value: impl Fn(&InstanceStatus) -> Option<Value>,
+) {
+    family(out, name, kind, help, |f| {
+        for i in all {
+            if let Some(v) = value(i) {
+                f.sample(&inst_labels!(i), v);
+            }
+        }
+    });
+}
+
+fn vip_labels<'a>(i: &'a InstanceStatus, v: &'a VipAddr<'a>) -> [(&'static str, &'a dyn Display); 4] {
+    // keepalived-exporter takes intf from the VIP's "dev" and ip_address
+    // as "addr/prefix", both from keepalived's data file.
+    [("iname", &i.cfg.name), ("intf", &v.0.interface), ("vrid", &i.cfg.vrid), ("ip_address", v)]
+}
+
+/// A VIP written as "addr/prefix".
+struct VipAddr<'a>(&'a VipStatus);
+
+impl Display for VipAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.0.addr, self.0.prefix)
+    }
+}
+
+/// keepalived's numbering (keepalived-exporter's VRRPStates).
+fn state_value(s: State) -> u8 {
+    match s {
+        State::Init => 0,
+        State::Backup => 1,
+        State::Master => 2,
+        State::Fault => 3,
+    }
+}
+
+fn notify_value(s: NotifyState) -> u8 {
+    match s {
+        NotifyState::Backup => 1,
+        NotifyState::Master => 2,
+        NotifyState::Fault => 3,
+        NotifyState::Stop => 4,
+    }
+}
+
+fn known(t: TrackStatus) -> Option<bool> {
+    match t {
+        TrackStatus::Unknown => None,
+        TrackStatus::Up => Some(true),
+        TrackStatus::Down => Some(false),
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+}
+use Kind::{Counter, Gauge};
+
+/// Writes one family: its samples come from `f`; HELP and TYPE are written
+/// only if there is at least one.
+fn family(out: &mut String, name: &str, kind: Kind, help: &str, f: impl FnOnce(&mut Samples<'_>)) {
+    let mut samples = Samples { name, buf: String::new() };
+    f(&mut samples);
+    if samples.buf.is_empty() {
+        return;
+    }
+    let kind = match kind {
+        Counter => "counter",
+        Gauge => "gauge",
+    };
+    // HELP text escapes backslash and newline; ours are constants without
+    // either, but escape anyway so a future edit cannot break the format.
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+    out.push_str(&samples.buf);
+}
+
+/// The samples of one family.
+struct Samples<'a> {
+    name: &'a str,
+    buf: String,
+}
+
+impl Samples<'_> {
+    fn sample(&mut self, labels: &[(&str, &dyn Display)], value: impl Into<Value>) {
+        let buf = &mut self.buf;
+        buf.push_str(self.name);
+        if !labels.is_empty() {
+            buf.push('{');
+            for (n, (k, v)) in labels.iter().enumerate() {
+                if n > 0 {
+                    buf.push(',');
+                }
+                buf.push_str(k);
+                buf.push_str("=\"");
+                // Writing to a String cannot fail.
+                let _ = write!(LabelEscape(buf), "{v}");
+                buf.push('"');
+            }
+            buf.push('}');
+        }
+        let _ = writeln!(buf, " {}", value.into());
+    }
+}
+
+/// Escapes a label value as the exposition format requires: backslash,
+/// double quote and newline.
+struct LabelEscape<'a>(&'a mut String);
+
+impl fmt::Write for LabelEscape<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            match c {
+                '\\' => self.0.push_str("\\\\"),
+                '"' => self.0.push_str("\\\""),
+                '\n' => self.0.push_str("\\n"),
+                c => self.0.push(c),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::status::fixtures;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    /// `promtool check metrics` on `text`: None when promtool is missing
+    /// (skipped through testkit::skip, which fails under
+    /// VIPD_TESTS_MUST_RUN), else its exit status and output.
+    fn promtool(text: &str) -> Option<(bool, String)> {
+        let child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                crate::sys::testkit::skip(&format!("needs promtool (Debian package prometheus): {e}"));
+                return None;
+            }
+        };
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("promtool");
+        let mut msg = String::from_utf8_lossy(&out.stdout).into_owned();
+        msg.push_str(&String::from_utf8_lossy(&out.stderr));
+        Some((out.status.success(), msg))
+    }
+
+    #[test]
+    fn promtool_accepts_rich_and_empty() {
+        for snap in [fixtures::rich(), fixtures::empty()] {
+            let text = render(&snap);
+            let Some((ok, msg)) = promtool(&text) else { return };
+            assert!(ok && msg.trim().is_empty(), "promtool check metrics: {msg}\n{text}");
+        }
+    }
+
+    #[test]
+    fn promtool_rejects_a_broken_exposition() {
+        // Proves the check above can fail, both ways: a parse error (bad
+        // label escape) and a lint problem (a counter without _total).
+        for bad in [
+            "# HELP x_total Errors.\n# TYPE x_total counter\nx_total{a=\"b\\q\"} 1\n",
+            "# HELP x_errors Errors.\n# TYPE x_errors counter\nx_errors{a=\"b\"} 1\n",
+        ] {
+            let Some((ok, msg)) = promtool(bad) else { return };
+            assert!(!ok, "promtool accepted {bad:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn keepalived_exporter_names_and_labels() {
+        let text = render(&fixtures::rich());
+        for line in [
+            "keepalived_up 1",
+            "keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"10.0.0.10/24\"} 2",
+            "keepalived_vrrp_state{iname=\"VI_1\",intf=\"eth1\",vrid=\"51\",ip_address=\"10.0.1.10/24\"} 2",
+            "keepalived_vrrp_state{iname=\"VI_3\",intf=\"eth3\",vrid=\"53\",ip_address=\"\"} 3",
+            "keepalived_vrrp_excluded_state{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\",ip_address=\"192.168.5.5/32\"} 2",
+            "keepalived_gratuitous_arp_delay_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 5",
+            "keepalived_advertisements_received_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 1007",
+            "keepalived_advertisements_sent_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 1009",
+            "keepalived_become_master_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 2",
+            "keepalived_release_master_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 6",
+            "keepalived_packet_length_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 105",
+            "keepalived_advertisements_interval_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 103",
+            "keepalived_ip_ttl_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 104",
+            "keepalived_invalid_type_received_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 106",
+            "keepalived_address_list_errors_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 107",
+            "keepalived_authentication_invalid_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 108",
+            "keepalived_authentication_mismatch_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 109",
+            "keepalived_authentication_failure_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 110",
+            "keepalived_priority_zero_received_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 3",
+            "keepalived_priority_zero_sent_total{iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"} 4",
+            "keepalived_script_status{name=\"chk_http\"} 1",
+            "keepalived_script_status{name=\"chk_db\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        // No verdict yet: no GOOD/BAD sample (keepalived-exporter would
+        // read one of the two; neither would be true).
+        assert!(!text.contains("keepalived_script_status{name=\"chk_new\"}"));
+    }
+
+    #[test]
+    fn vipd_metrics() {
+        let text = render(&fixtures::rich());
+        let i1 = "iname=\"VI_1\",intf=\"eth0\",vrid=\"51\"";
+        for line in [
+            "vipd_build_info{version=\"0.1.0\"} 1".to_owned(),
+            "vipd_uptime_seconds 273906".to_owned(),
+            format!("vipd_instance_info{{{i1},family=\"inet\",vrrp_version=\"3\",group=\"G1\"}} 1"),
+            format!("vipd_instance_state{{{i1}}} 2"),
+            format!("vipd_state_seconds{{{i1}}} 7384"),
+            format!("vipd_priority{{{i1}}} 150"),
+            format!("vipd_effective_priority{{{i1}}} 130"),
+            format!("vipd_master_info{{{i1},address=\"10.0.0.2\",checksum_form=\"\"}} 1"),
+            format!("vipd_master_is_self{{{i1}}} 1"),
+            format!("vipd_master_advert_interval_seconds{{{i1}}} 0.1"),
+            format!("vipd_vips_held{{{i1}}} 1"),
+            "vipd_vip_held{iname=\"VI_1\",intf=\"eth1\",vrid=\"51\",ip_address=\"10.0.1.10/24\",excluded=\"0\"} 1"
+                .to_owned(),
+            format!("vipd_interface_up{{{i1},interface=\"eth1\"}} 0"),
+            format!("vipd_send_failures_total{{{i1}}} 5"),
+            format!("vipd_checksum_form_received_total{{{i1},form=\"rfc9568\"}} 8"),
+            format!("vipd_receive_errors_total{{{i1},cause=\"source_errors\"}} 112"),
+            "vipd_global_receive_errors_total{cause=\"vrid_errors\"} 7".to_owned(),
+            "vipd_global_receive_errors_total{cause=\"checksum_errors\"} 0".to_owned(),
+            "vipd_tracker_status{name=\"chk_new\",type=\"script\"} -1".to_owned(),
+            "vipd_tracker_status{name=\"chk_db\",type=\"script\"} 0".to_owned(),
+            "vipd_tracker_file_value{name=\"/run/weight \\\"file\\\"\"} -5".to_owned(),
+            "vipd_script_last_exit_code{name=\"chk_http\"} 0".to_owned(),
+            "vipd_script_last_success{name=\"chk_db\"} 0".to_owned(),
+            "vipd_script_last_duration_seconds{name=\"chk_http\"} 0.012".to_owned(),
+            "vipd_script_last_run_age_seconds{name=\"chk_http\"} 3.4".to_owned(),
+            "vipd_sync_group_state{group=\"G1\"} 2".to_owned(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        // The peer master: seen 0.4 s ago, in pseudo-header form.
+        assert!(text.contains("vipd_master_last_advert_seconds{iname=\"VI \\\"odd\\\"\\\\ n"));
+        assert!(text.contains("checksum_form=\"pseudo_header\"} 1"));
+        // We are master of VI_1, no master for VI_3: no age for either.
+        assert!(!text.contains("vipd_master_last_advert_seconds{iname=\"VI_1\""));
+        assert!(!text.contains("vipd_master_priority{iname=\"VI_3\""));
+        // A timed-out run has no exit code.
+        assert!(!text.contains("vipd_script_last_exit_code{name=\"chk_db\"}"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let text = render(&fixtures::rich());
+        let line =
+            "vipd_instance_state{iname=\"VI \\\"odd\\\"\\\\ n\u{e9}\\n\tx\u{1}\",intf=\"eth\\\"2\",vrid=\"52\"} 1";
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        // Exactly one line per sample: the newline in the name is escaped.
+        assert!(text.lines().all(|l| l.starts_with("# ") || l.starts_with("keepalived_") || l.starts_with("vipd_")));
+    }
+
+    #[test]
+    fn families_are_contiguous_typed_and_named_by_type() {
+        let text = render(&fixtures::rich());
+        let mut seen: Vec<String> = Vec::new();
+        let mut current = String::new();
+        let mut kind = "";
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# HELP ") {
+                let name = rest.split(' ').next().expect("name").to_owned();
+                assert!(!seen.contains(&name), "{name} twice");
+                seen.push(name.clone());
+                current = name;
+            } else if let Some(rest) = l.strip_prefix("# TYPE ") {
+                let (name, k) = rest.split_once(' ').expect("type");
+                assert_eq!(name, current);
+                kind = if k == "counter" { "counter" } else { "gauge" };
+                assert_eq!(name.ends_with("_total"), kind == "counter", "{name} is a {k}");
+            } else {
+                let name = l.split(['{', ' ']).next().expect("sample name");
+                assert_eq!(name, current, "sample outside its family: {l}");
+                assert!(!kind.is_empty());
+            }
+        }
+        assert!(seen.len() > 40, "{seen:?}");
+    }
+
+    #[test]
+    fn an_interface_listed_twice_is_one_series() {
+        // track_interface naming the instance's own interface: a second
+        // identical series would make Prometheus reject the whole scrape.
+        let mut s = fixtures::rich();
+        let own = s.instances[0].interfaces[0].clone();
+        s.instances[0].interfaces.push(own);
+        let text = render(&s);
+        let n = text
+            .lines()
+            .filter(|l| l.starts_with("vipd_interface_up{iname=\"VI_1\",") && l.contains("\"eth0\"}"))
+            .count();
+        assert_eq!(n, 1, "{text}");
+    }
+
+    #[test]
+    fn empty_daemon() {
+        let text = render(&fixtures::empty());
+        assert!(text.lines().any(|l| l == "keepalived_up 1"));
+        assert!(!text.contains("keepalived_vrrp_state"));
+        assert!(!text.contains("# TYPE vipd_instance_state"), "no empty families");
+    }
+}
