@@ -64,6 +64,20 @@ struct Cli {
     #[argh(switch, short = 'V', long = "dont-release-vrrp")]
     dont_release_vrrp: bool,
 
+    /// control socket to listen on (default /run/vipd/vipd.sock; "none":
+    /// no socket)
+    #[argh(option, long = "control")]
+    control: Option<PathBuf>,
+
+    /// group whose members may read status through the control socket
+    #[argh(option, long = "control-group")]
+    control_group: Option<String>,
+
+    /// serve Prometheus metrics on GET /metrics at ADDR:PORT (off by
+    /// default)
+    #[argh(option, long = "metrics")]
+    metrics: Option<std::net::SocketAddr>,
+
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -72,7 +86,35 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Check(Check),
+    Status(Status),
 }
+
+/// Ask the running daemon what it is doing.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "status")]
+struct Status {
+    /// the daemon's control socket (default /run/vipd/vipd.sock)
+    #[argh(option, long = "control")]
+    control: Option<PathBuf>,
+
+    /// print one JSON document (schema 1, see vipd(8))
+    #[argh(switch)]
+    json: bool,
+
+    /// print Prometheus text exposition
+    #[argh(switch)]
+    prometheus: bool,
+
+    /// only these instances
+    #[argh(positional)]
+    instances: Vec<String>,
+}
+
+/// Exit status of `vipd status` when the daemon answered with an error
+/// (an unknown instance, permission denied).
+const EXIT_STATUS_REFUSED: u8 = 1;
+/// Exit status of `vipd status` when no daemon answers.
+const EXIT_NO_DAEMON: u8 = 3;
 
 /// Check a configuration file and print every diagnostic.
 #[derive(FromArgs)]
@@ -106,6 +148,11 @@ fn main() -> ExitCode {
     }
     let id = |own: Option<String>| own.or(cli.config_id.clone()).unwrap_or_else(config::lexer::default_config_id);
     match cli.command {
+        Some(Command::Status(s)) => {
+            let path =
+                s.control.clone().or(cli.control).unwrap_or_else(|| PathBuf::from(vipd::sys::control::DEFAULT_PATH));
+            status(&path, &s)
+        }
         Some(Command::Check(c)) => {
             let path = c.file.or(cli.use_file).unwrap_or_else(config::default_path);
             check(&path, &id(c.config_id), c.json, c.dump)
@@ -123,6 +170,13 @@ fn main() -> ExitCode {
                 release_vips: !cli.dont_release_vrrp,
                 syslog: cli.log_facility.map(|f| (PathBuf::from(vipd::sys::syslog::DEFAULT_SOCKET), f)),
                 log_console: cli.log_console,
+                control: match cli.control {
+                    Some(p) if p.as_os_str() == "none" => None,
+                    Some(p) => Some(p),
+                    None => Some(PathBuf::from(vipd::sys::control::DEFAULT_PATH)),
+                },
+                control_group: cli.control_group,
+                metrics: cli.metrics,
             };
             ExitCode::from(daemon::run(&opts))
         }
@@ -161,6 +215,52 @@ fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> Exi
         let _ = out.write_all(config::dump::dump(&loaded.config).as_bytes());
     }
     if loaded.has_errors() { ExitCode::from(EXIT_CONFIG_ERRORS) } else { ExitCode::SUCCESS }
+}
+
+/// `vipd status`: one request, the answer copied to standard output.
+fn status(path: &std::path::Path, s: &Status) -> ExitCode {
+    use std::io::Read;
+    let format = match (s.json, s.prometheus) {
+        (true, true) => {
+            err!("vipd status: --json and --prometheus exclude each other");
+            return ExitCode::from(EXIT_STATUS_REFUSED);
+        }
+        (true, false) => "json",
+        (false, true) => "prometheus",
+        (false, false) => "text",
+    };
+    let mut stream = match vipd::sys::control::connect(path) {
+        Ok(s) => s,
+        Err(e) => {
+            err!("vipd status: no daemon answers on {}: {e}", path.display());
+            return ExitCode::from(EXIT_NO_DAEMON);
+        }
+    };
+    let timeout = Some(std::time::Duration::from_secs(5));
+    let _ = stream.set_read_timeout(timeout);
+    let _ = stream.set_write_timeout(timeout);
+    let mut request = format!("status {format}");
+    for i in &s.instances {
+        request.push(' ');
+        request.push_str(i);
+    }
+    request.push('\n');
+    let mut answer = Vec::new();
+    let sent = stream.write_all(request.as_bytes()).and_then(|()| stream.read_to_end(&mut answer));
+    if let Err(e) = sent {
+        err!("vipd status: no answer from the daemon on {}: {e}", path.display());
+        return ExitCode::from(EXIT_NO_DAEMON);
+    }
+    if answer.is_empty() {
+        err!("vipd status: the daemon on {} closed without answering", path.display());
+        return ExitCode::from(EXIT_NO_DAEMON);
+    }
+    if let Some(why) = answer.strip_prefix(b"error: ") {
+        err!("vipd status: {}", String::from_utf8_lossy(why).trim_end());
+        return ExitCode::from(EXIT_STATUS_REFUSED);
+    }
+    let _ = std::io::stdout().lock().write_all(&answer);
+    ExitCode::SUCCESS
 }
 
 fn print_text(loaded: &Loaded) {

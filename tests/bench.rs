@@ -21,6 +21,9 @@
 //!   runs 200 check scripts a second, and while 50 checks hang until their
 //!   timeout (kernel receive time stamps on the master's switch port);
 //! - false failovers of a 10 ms pair while 32 busy loops load every core;
+//! - `vipd status --json` on a 255-instance master: answer time, and CPU at
+//!   100 queries a second; the advert gap at 10 ms while 50 clients ask
+//!   the control socket and `/metrics` as fast as they can;
 //! - a flood of 50,000 lower-priority adverts a second from a third host at
 //!   a 100 ms master: what the master sends (adverts, ARPs) against its
 //!   idle rate, its largest advert gap, and the backup's takeovers;
@@ -32,7 +35,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,status,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -210,18 +213,36 @@ impl Bench {
     /// (through the lab's wrapper: a shell that execs it in the lab
     /// binary's place, same pid).
     fn start(&mut self, r: Router, kind: Kind, conf: &str) -> Daemon {
+        self.start_with(r, kind, conf, &[])
+    }
+
+    /// As `start`, with extra arguments for the daemon.
+    fn start_with(&mut self, r: Router, kind: Kind, conf: &str, extra: &[&str]) -> Daemon {
         let slot = usize::from(r == R2);
         match (kind, vipd_bin()) {
             (VIPD, Some(bin)) => {
-                let script = "bin=$1; shift 2; exec \"$bin\" \"$@\"";
-                let d = self.lab.start_vipd_wrapped(r, conf, &["sh", "-c", script, "sh", &bin]);
+                // sh -c SCRIPT sh BIN EXTRA... -- LAB'S-VIPD LAB'S-ARGS...
+                let script = "bin=$1; shift; extra=; while [ \"$1\" != -- ]; do extra=\"$extra $1\"; shift; done; \
+                              shift 2; exec \"$bin\" \"$@\" $extra";
+                let mut wrapper = vec!["sh", "-c", script, "sh", &bin];
+                wrapper.extend_from_slice(extra);
+                wrapper.push("--");
+                let d = self.lab.start_vipd_wrapped(r, conf, &wrapper);
                 self.pid_files[slot] = Some(self.dir().join("run").join(format!("{}.pid", router_name(r))));
                 d
             }
             _ => {
                 self.pid_files[slot] = Some(self.lab.pid_file(r, kind));
-                self.lab.start_conf(r, kind, conf, &[])
+                self.lab.start_conf(r, kind, conf, extra)
             }
+        }
+    }
+
+    /// The control socket of vipd on `r`, wherever `start` put it.
+    fn control_path(&self, r: Router) -> PathBuf {
+        match vipd_bin() {
+            Some(_) => self.dir().join("run").join(format!("{}.sock", router_name(r))),
+            None => self.lab.control_path(r),
         }
     }
 
@@ -848,6 +869,117 @@ fn flood(test: &str, net: u8, kind: Kind, rate: u32, period: Duration) -> Flood 
     }
 }
 
+/// One `status json` request on the control socket at `path`: how long
+/// until the whole answer arrived, and its size.
+fn query(path: &Path, request: &str) -> Option<(Duration, usize)> {
+    use std::io::{Read, Write};
+    let t0 = Instant::now();
+    let mut s = std::os::unix::net::UnixStream::connect(path).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(request.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    (!out.is_empty() && !out.starts_with(b"error")).then(|| (t0.elapsed(), out.len()))
+}
+
+/// What status queries cost a master of 255 instances at 1 s.
+struct StatusCost {
+    median: Duration,
+    max: Duration,
+    bytes: usize,
+    /// % of a core: idle, and while answering 100 queries a second.
+    cpu: [f64; 2],
+    answered: usize,
+}
+
+fn status_cost(test: &str, net: u8, window: Duration) -> StatusCost {
+    let mut b = Bench::new(test, net);
+    let n = 255;
+    let a = b.start(R1, VIPD, &multi_config(net, n, "1", 150, true));
+    b.wait_count(a, MASTER, n, STARTUP);
+    let path = b.control_path(R1);
+    let request = "status json\n";
+    let mut lat = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..200 {
+        let (d, len) = query(&path, request).unwrap_or_else(|| panic!("no answer on {}", path.display()));
+        lat.push(d);
+        bytes = len;
+    }
+    let pid = b.pids(R1)[0];
+    let (t0, c0) = (Instant::now(), cpu_ticks(pid));
+    std::thread::sleep(window);
+    let idle = (cpu_ticks(pid) - c0) as f64 / clock_ticks() / t0.elapsed().as_secs_f64() * 100.0;
+    let (t0, c0) = (Instant::now(), cpu_ticks(pid));
+    let mut answered = 0;
+    let mut k = 0u32;
+    while t0.elapsed() < window {
+        k += 1;
+        answered += usize::from(query(&path, request).is_some());
+        let next = Duration::from_millis(10) * k;
+        std::thread::sleep(next.saturating_sub(t0.elapsed()));
+    }
+    let loaded = (cpu_ticks(pid) - c0) as f64 / clock_ticks() / t0.elapsed().as_secs_f64() * 100.0;
+    StatusCost {
+        median: median(&lat),
+        max: lat.iter().copied().max().unwrap_or_default(),
+        bytes,
+        cpu: [idle, loaded],
+        answered,
+    }
+}
+
+/// The largest advert gap of a 10 ms master while 50 clients ask it as
+/// fast as they can: 25 on the control socket, 25 on `/metrics`.
+fn status_hammer(test: &str, net: u8, window: Duration) -> (Capture, usize) {
+    let mut b = Bench::new(test, net);
+    let target = format!("{}:9650", b.lab.addr(R1));
+    let conf = b.lab.config(R1, &high(V3_10MS));
+    let a = b.start_with(R1, VIPD, &conf, &["--metrics", &target]);
+    b.lab.wait_for(a, MASTER);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut threads = Vec::new();
+    for k in 0..50 {
+        let (stop, answered) = (stop.clone(), answered.clone());
+        let path = b.control_path(R1);
+        let ns = b.lab.ns_path("c");
+        let target = target.clone();
+        threads.push(std::thread::spawn(move || {
+            if k % 2 == 1 {
+                let _ = lab::testkit::enter_path(&ns);
+            }
+            while !stop.load(Ordering::Relaxed) {
+                let ok = if k % 2 == 0 { query(&path, "status json\n").is_some() } else { http_metrics(&target) };
+                if ok {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }));
+    }
+    let cap = capture(&b, R1, window);
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    (cap, answered.load(Ordering::Relaxed))
+}
+
+/// One `GET /metrics` (the calling thread is in the client's namespace).
+fn http_metrics(target: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(addr) = target.parse() else { return false };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if write!(s, "GET /metrics HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200")
+}
+
 // ---------------------------------------------------------------- figures
 
 fn ms(d: Duration) -> f64 {
@@ -1131,6 +1263,50 @@ fn bench() {
         let label = format!("flood of 50 k/s priority-50 adverts for {} s, v3 100 ms master", period.as_secs());
         let (k, v) = (cells[0].clone(), cells[1].clone());
         rep.row(&label, k, v, "sent ≤ 2× idle, gap ≤ 200 ms, 0 takeovers", met);
+    }
+
+    if plan.runs("status") {
+        let what = "status queries, 255 instances";
+        let net = next_net();
+        let cell = match rep.attempt(what, || status_cost("status-q", net, plan.window)) {
+            Some(c) => {
+                let met = c.median < Duration::from_millis(5) && c.cpu[1] - c.cpu[0] < 1.0;
+                let v = format!(
+                    "{} median, {} max ({} B); CPU {:.1} % idle, {:.1} % at 100 queries/s ({} answered)",
+                    fmt_ms(ms(c.median)),
+                    fmt_ms(ms(c.max)),
+                    c.bytes,
+                    c.cpu[0],
+                    c.cpu[1],
+                    c.answered
+                );
+                (v, Some(met))
+            }
+            None => ("failed".to_owned(), None),
+        };
+        rep.row(
+            "status --json, 255 × 1 s master: answer time; CPU at 100 queries/s",
+            "— (no live query)".to_owned(),
+            cell.0,
+            "< 5 ms; < 1 % of a core over idle",
+            cell.1,
+        );
+        let what = "advert gap under 50 status clients";
+        let net = next_net();
+        let cell = match rep.attempt(what, || status_hammer("status-h", net, plan.capture)) {
+            Some((cap, n)) => {
+                let met = cap.max_gap() <= Duration::from_millis(12);
+                (format!("{} ({n} answers)", fmt_gap(&cap)), Some(met))
+            }
+            None => ("failed".to_owned(), None),
+        };
+        rep.row(
+            "largest advert gap, v3 10 ms, 50 clients on the control socket and /metrics",
+            "—".to_owned(),
+            cell.0,
+            "≤ 12 ms",
+            cell.1,
+        );
     }
 
     let mut notes = Vec::new();

@@ -69,6 +69,8 @@ fn notify_socket_gets_ready_reloading_and_stopping() {
         .arg(&conf)
         .arg("-p")
         .arg(lab.dir.join("vipd.pid"))
+        .arg("--control")
+        .arg(lab.dir.join("vipd.sock"))
         .env("NOTIFY_SOCKET", &sock_path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -57,11 +57,6 @@ impl Engine {
         &self.trackers
     }
 
-    /// Whether `addr` is on the interface `iface` as netlink last said.
-    pub fn iface_has(&self, iface: IfaceId, addr: IpAddr) -> bool {
-        self.ifaces.get(usize::from(iface.0)).is_some_and(|f| f.has_addr(addr))
-    }
-
     /// Router-level error counters for adverts no instance matched.
     pub fn global_error(&self, e: WireError) -> u64 {
         self.global_errors[e.index()]

@@ -102,6 +102,9 @@ impl Engine {
             self.reevaluate(now, fx);
             return;
         }
+        for inst in &mut self.instances {
+            inst.note_vip(iface, addr, present);
+        }
         if present {
             return;
         }

@@ -76,8 +76,20 @@ impl Daemon {
                 }
             }
         }
+        let changed = fx.iter().any(|e| matches!(e, Effect::StateChange { .. }));
         fx.clear();
         self.fx = fx;
+        if changed {
+            self.report_states();
+        }
+    }
+
+    /// The one-line summary for `systemctl status`, after every transition
+    /// (only then: it allocates, and transitions are rare).
+    fn report_states(&self) {
+        let Some(sd) = &self.sd else { return };
+        let states = self.engine.instances().iter().map(|i| (i.name(), i.state));
+        sd.send(&format!("STATUS={}", super::status::summary(states)));
     }
 
     /// Queues an instance's notify scripts and writes its FIFO line, with

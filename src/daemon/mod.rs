@@ -30,6 +30,9 @@
 //! - `tasks`: the hot path and the control task (signals, reopened sockets).
 //! - `script_tasks`: check scripts, notify lanes, FIFO readers, file watcher.
 //! - `scripts`: what the configuration's scripts, files and FIFOs are.
+//! - `status`: the snapshot `vipd status` and the dump files render.
+//! - `control`: the control socket's clients and requests.
+//! - `metrics`: `GET /metrics` over HTTP (`--metrics`).
 
 use core::cell::RefCell;
 use std::io::{self, Write};
@@ -42,6 +45,7 @@ use crate::core::{Effects, Engine, Event, InstanceId};
 use crate::sys::clock;
 use crate::sys::garp::Announcer;
 use crate::sys::netlink::Netlink;
+use crate::sys::reactor::Async;
 use crate::sys::vrrp::VrrpSocket;
 use crate::time::{Duration, Instant};
 use crate::wire::vrrp::AdvertBuf;
@@ -52,7 +56,9 @@ mod log;
 
 mod addresses;
 mod apply;
+mod control;
 mod inputs;
+mod metrics;
 mod reload;
 mod script_tasks;
 mod scripts;
@@ -94,6 +100,12 @@ pub struct Options {
     pub syslog: Option<(PathBuf, u8)>,
     /// `-l`: with `-S`, log to standard error too.
     pub log_console: bool,
+    /// `--control`: the control socket `vipd status` asks (None: none).
+    pub control: Option<PathBuf>,
+    /// `--control-group`: a group whose members may read status.
+    pub control_group: Option<String>,
+    /// `--metrics ADDR:PORT`: serve `GET /metrics` there.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Everything the loop needs, owned in one place.
@@ -143,6 +155,8 @@ struct Daemon {
     rt_priority: Option<u8>,
     /// What only `vipd status` needs: start time, check scripts' last runs.
     status: status::Record,
+    /// `--control-group` as a gid: who besides root and us may read status.
+    control_group: Option<u32>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
@@ -272,6 +286,45 @@ impl Daemon {
     }
 }
 
+/// The control socket, if asked for and possible. Failing to open it is
+/// logged, not fatal: VRRP matters more than being able to ask about it.
+fn open_control(opts: &Options, d: &Rc<RefCell<Daemon>>) -> Option<Async<crate::sys::control::ControlListener>> {
+    let path = opts.control.as_ref()?;
+    let group = match opts.control_group.as_deref().map(crate::sys::control::group_id).transpose() {
+        Ok(g) => g,
+        Err(e) => {
+            log!(d.borrow().log, "control socket: {e}; vipd status will not answer");
+            return None;
+        }
+    };
+    d.borrow_mut().control_group = group;
+    let opened = crate::sys::control::ControlListener::bind(path, group).and_then(Async::new_nonblocking);
+    match opened {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log!(
+                d.borrow().log,
+                "control socket: cannot listen on {}: {e}; vipd status will not answer",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// `--metrics ADDR:PORT`: Prometheus scrapes over HTTP, if asked for.
+fn open_metrics(opts: &Options, d: &Rc<RefCell<Daemon>>) -> Option<Async<std::net::TcpListener>> {
+    let addr = opts.metrics?;
+    let opened = std::net::TcpListener::bind(addr).and_then(Async::new);
+    match opened {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log!(d.borrow().log, "metrics: cannot listen on {addr}: {e}; no /metrics");
+            None
+        }
+    }
+}
+
 async fn main_loop(
     ex: &smol::LocalExecutor<'_>,
     d: Rc<RefCell<Daemon>>,
@@ -295,6 +348,9 @@ async fn serve(
     scripts: &mut ScriptTasks,
 ) -> io::Result<()> {
     scripts.refresh(ex, d)?;
+    // Kept for as long as the loop runs; dropping it removes the socket.
+    let _control = open_control(opts, d).map(|l| ex.spawn(control::serve(d.clone(), l, control::CONTROL)));
+    let _metrics = open_metrics(opts, d).map(|l| ex.spawn(control::serve(d.clone(), l, metrics::HTTP)));
     let timer = dup_async(&d.borrow().timer)?;
     let nl = dup_async(d.borrow().netlink.event_fd())?;
     let sockets = RefCell::new(socket_dups(d)?);

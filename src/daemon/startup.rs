@@ -224,6 +224,7 @@ impl Daemon {
             last_exit: None,
             rt_priority: None,
             status: super::status::Record::new(),
+            control_group: None,
         };
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");

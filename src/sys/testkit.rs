@@ -143,6 +143,18 @@ impl NetNs {
     }
 }
 
+/// Moves the calling thread into the namespace at `path` (`/run/netns/X`),
+/// for namespaces a lab names by path.
+// Used by the integration suites only (the unit tests use NetNs).
+#[allow(dead_code)]
+pub fn enter_path(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: setns only reads the fd, which `file` keeps open for the
+    // call; it changes the calling thread's namespace alone.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
 impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.name]).stderr(Stdio::null()).status();

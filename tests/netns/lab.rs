@@ -321,6 +321,7 @@ impl Lab {
         match kind {
             Kind::Vipd => {
                 cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(&pid_file);
+                cmd.arg("--control").arg(self.control_path(r));
             }
             Kind::Keepalived => {
                 assert!(command_exists("keepalived"), "keepalived is not installed (scripts/test installs it)");
@@ -355,9 +356,15 @@ impl Lab {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.router_ns(r)]).args(wrapper);
         cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(run.join(format!("{}.pid", r.name())));
+        cmd.arg("--control").arg(run.join(format!("{}.sock", r.name())));
         let what = format!("{base} on {}", self.router_ns(r));
         let idx = self.spawn(what, cmd, &log, true);
         Daemon { idx, router: r, kind: Kind::Vipd }
+    }
+
+    /// The control socket of vipd on `r` (`vipd status --control`).
+    pub fn control_path(&self, r: Router) -> PathBuf {
+        self.dir.join(format!("{}-vipd.sock", r.name()))
     }
 
     /// One pid file per router and daemon, as in /run: a restart finds what
@@ -378,6 +385,7 @@ impl Lab {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.router_ns(r)]).args(wrapper);
         cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(self.pid_file(r, Kind::Vipd));
+        cmd.arg("--control").arg(self.control_path(r));
         let what = format!("{base} on {}", self.router_ns(r));
         let idx = self.spawn(what, cmd, &log, true);
         let status = self.wait_exit(idx, TIMEOUT);

@@ -47,6 +47,8 @@ pub struct Instance {
     pub(super) track_ifaces: Vec<(IfaceId, i32, bool)>,
     /// Interface of each VIP then each excluded VIP, in config order.
     vip_ifaces: Vec<IfaceId>,
+    /// Whether each of them is on its interface, as netlink last said.
+    vip_present: Vec<bool>,
     addrs4: Vec<[u8; 4]>,
     addrs6: Vec<[u8; 16]>,
     down_at: Option<Instant>,
@@ -116,6 +118,7 @@ impl Instance {
             stats: Stats::default(),
             want_master: false,
             track_ifaces,
+            vip_present: vec![false; vip_ifaces.len()],
             vip_ifaces,
             addrs4,
             addrs6,
@@ -187,6 +190,22 @@ impl Instance {
 
     pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
         self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
+    }
+
+    /// Netlink reported `addr` added to or removed from `iface`.
+    pub(in crate::core) fn note_vip(&mut self, iface: IfaceId, addr: IpAddr, present: bool) {
+        let addrs = self.cfg.vips.iter().chain(&self.cfg.excluded_vips);
+        for ((v, &f), held) in addrs.zip(&self.vip_ifaces).zip(self.vip_present.iter_mut()) {
+            if v.addr == addr && f == iface {
+                *held = present;
+            }
+        }
+    }
+
+    /// Whether the `k`-th address (VIPs, then excluded VIPs) is on its
+    /// interface now.
+    pub fn vip_present(&self, k: usize) -> bool {
+        self.vip_present.get(k).copied().unwrap_or(false)
     }
 
     /// Whether deleting `addr` from `iface` must make this master step down.

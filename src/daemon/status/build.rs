@@ -158,7 +158,7 @@ impl Daemon {
                     prefix: v.prefix,
                     interface: iface_name(f),
                     excluded: k >= nvips,
-                    held: f.is_some_and(|f| engine.iface_has(f, v.addr)),
+                    held: i.vip_present(k),
                 }
             })
             .collect();
