@@ -288,3 +288,43 @@ fn prometheus_scrapes_metrics() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// Hostile clients: silent ones are dropped after the 2 s bound, the 17th
+/// at once is told the daemon is busy, garbage and oversized requests get
+/// an error, and a proper request is answered once the silent ones are
+/// gone. The master's adverts keep going meanwhile.
+#[test]
+fn hostile_clients_are_bounded() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let Some(lab) = pair("st-host", 157, VIPD, VIPD) else { return };
+    let path = lab.control_path(R1);
+    let read_all = |s: &mut UnixStream| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    // Sixteen silent clients fill the slots.
+    let mut silent: Vec<UnixStream> = (0..16).map(|_| UnixStream::connect(&path).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = UnixStream::connect(&path).expect("connect");
+    assert!(read_all(&mut extra).starts_with("error: busy"), "the 17th client is told");
+    // The silent ones are dropped at the bound.
+    let t0 = Instant::now();
+    for s in &mut silent {
+        let out = read_all(s);
+        assert!(out.is_empty(), "a silent client got {out:?}");
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(4), "silent clients held for {took:?}");
+    let mut garbage = UnixStream::connect(&path).expect("connect");
+    garbage.write_all(b"GIVE ME EVERYTHING\n").expect("write");
+    assert!(read_all(&mut garbage).starts_with("error: unknown request"));
+    let mut huge = UnixStream::connect(&path).expect("connect");
+    let _ = huge.write_all(&[b'x'; 600]);
+    assert!(read_all(&mut huge).starts_with("error: request too long"));
+    check_master(&lab, &status_json(&lab, R1));
+    // And R1 stayed master throughout.
+    assert!(lab.holds_vip(R1) && !lab.holds_vip(R2), "{}", lab.status());
+}

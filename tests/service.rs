@@ -79,9 +79,16 @@ fn notify_socket_gets_ready_reloading_and_stopping() {
     let pid = child.id().to_string();
     lab.vipd = Some(child);
     let mut buf = [0u8; 256];
-    let mut next = || {
+    // STATUS= summaries come after READY=1 and after every transition, in
+    // between the lifecycle messages: collected aside.
+    let mut summaries = Vec::new();
+    let mut next = || loop {
         let n = sock.recv(&mut buf).expect("a notification within 10 s");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        match msg.strip_prefix("STATUS=") {
+            Some(s) => summaries.push(s.to_owned()),
+            None => return msg,
+        }
     };
     assert_eq!(next(), "READY=1\nSTATUS=running");
     // `ip netns exec` execs vipd, so the child is vipd itself.
@@ -92,6 +99,8 @@ fn notify_socket_gets_ready_reloading_and_stopping() {
     assert_eq!(next(), "STOPPING=1");
     let status = lab.vipd.take().map(|mut c| c.wait().unwrap());
     assert_eq!(status.and_then(|s| s.code()), Some(0));
+    drop(next);
+    assert_eq!(summaries.first().map(String::as_str), Some("VI_1 BACKUP"), "the summary after READY=1: {summaries:?}");
 }
 
 #[test]

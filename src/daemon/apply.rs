@@ -86,8 +86,8 @@ impl Daemon {
 
     /// The one-line summary for `systemctl status`, after every transition
     /// (only then: it allocates, and transitions are rare).
-    fn report_states(&self) {
-        let Some(sd) = &self.sd else { return };
+    pub(super) fn report_states(&self) {
+        let Some(sd) = self.sd.as_ref().filter(|_| self.sd_ready) else { return };
         let states = self.engine.instances().iter().map(|i| (i.name(), i.state));
         sd.send(&format!("STATUS={}", super::status::summary(states)));
     }

@@ -141,6 +141,8 @@ struct Daemon {
     send_failed: Vec<InstanceId>,
     /// systemd's notification socket (`Type=notify`), if started by it.
     sd: Option<crate::sys::sdnotify::SdNotify>,
+    /// READY=1 went out: STATUS= lines may follow (not before).
+    sd_ready: bool,
     /// Tells the event loop to restart the socket readers.
     sockets_changed: smol::channel::Sender<()>,
     /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
@@ -230,6 +232,9 @@ pub fn run(opts: &Options) -> u8 {
     // Configuration loaded and sockets open: ready for the service manager.
     if let Some(sd) = &daemon.sd {
         sd.send("READY=1\nSTATUS=running");
+        // From now on every transition updates STATUS=; the first one now.
+        daemon.sd_ready = true;
+        daemon.report_states();
     }
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));

@@ -217,6 +217,7 @@ impl Daemon {
             send_streak: vec![0; instances],
             send_failed: Vec::with_capacity(instances),
             sd: crate::sys::sdnotify::SdNotify::from_env(),
+            sd_ready: false,
             sockets_changed,
             plan,
             notifier: Notifier::new(),
