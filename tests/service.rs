@@ -99,7 +99,6 @@ fn notify_socket_gets_ready_reloading_and_stopping() {
     assert_eq!(next(), "STOPPING=1");
     let status = lab.vipd.take().map(|mut c| c.wait().unwrap());
     assert_eq!(status.and_then(|s| s.code()), Some(0));
-    drop(next);
     assert_eq!(summaries.first().map(String::as_str), Some("VI_1 BACKUP"), "the summary after READY=1: {summaries:?}");
 }
 
