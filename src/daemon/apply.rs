@@ -77,6 +77,11 @@ impl Daemon {
             }
         }
         let changed = fx.iter().any(|e| matches!(e, Effect::StateChange { .. }));
+        if changed
+            || fx.iter().any(|e| matches!(e, Effect::Log(LogEvent::PriorityChanged { .. }) | Effect::GroupState { .. }))
+        {
+            self.status.invalidate();
+        }
         fx.clear();
         self.fx = fx;
         if changed {

@@ -24,6 +24,10 @@ use crate::sys::reactor::{Async, Timer};
 pub(super) const MAX_CLIENTS: usize = 16;
 /// A request is one line of at most this many bytes.
 pub(super) const MAX_REQUEST: usize = 512;
+/// Send buffer asked for on control connections.
+const SEND_BUFFER: usize = 1 << 20;
+/// New clients admitted per round.
+const ACCEPTS_PER_ROUND: usize = 4;
 /// From accept to the last byte of the answer.
 pub(super) const CLIENT_TIME: Duration = Duration::from_secs(2);
 
@@ -60,15 +64,19 @@ pub fn parse_request(line: &str) -> Result<Request<'_>, String> {
 }
 
 /// The answer to one request line: the rendered snapshot, or `error: ...`.
-pub(super) fn answer(d: &Daemon, line: &str) -> String {
+pub(super) fn answer(d: &Daemon, line: &str) -> Answer {
     let req = match parse_request(line) {
         Ok(r) => r,
-        Err(e) => return format!("error: {e}\n"),
+        Err(e) => return Answer::text(format!("error: {e}\n")),
     };
     if let Some(missing) = req.instances.iter().find(|n| d.engine.instance_by_name(n).is_none()) {
-        return format!("error: no instance named `{}`\n", missing.escape_debug());
+        return Answer::text(format!("error: no instance named `{}`\n", missing.escape_debug()));
     }
-    let snap = d.snapshot(clock::now());
+    let now = clock::now();
+    if let Some(body) = d.status.cached(line, now) {
+        return Answer { head: String::new(), body };
+    }
+    let snap = d.snapshot(now);
     let mut out = match req.format {
         Format::Text => status::text::render(&snap, &req.instances),
         Format::Json => status::json::render(&snap, &req.instances),
@@ -77,11 +85,51 @@ pub(super) fn answer(d: &Daemon, line: &str) -> String {
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    out
+    let body: Rc<str> = out.into();
+    d.status.remember(line, now, &body);
+    Answer { head: String::new(), body }
+}
+
+/// What a client is sent: a head (HTTP's status line and headers; empty
+/// on the control socket) and a body that may be shared with the cache.
+pub(super) struct Answer {
+    pub(super) head: String,
+    pub(super) body: Rc<str>,
+}
+
+impl Answer {
+    pub(super) fn text(s: String) -> Answer {
+        Answer { head: String::new(), body: s.into() }
+    }
 }
 
 /// A client being served: its request, then its answer.
 type Client = core::pin::Pin<Box<dyn core::future::Future<Output = ()>>>;
+
+/// Answers that may still be built in this round (one), and whether a
+/// client had to wait for the next round.
+#[derive(Default)]
+struct Budget {
+    left: core::cell::Cell<u8>,
+    deferred: core::cell::Cell<bool>,
+}
+
+impl Budget {
+    /// Waits (round by round) until this client may build its answer.
+    async fn take(&self) {
+        smol::future::poll_fn(|_| {
+            if self.left.get() > 0 {
+                self.left.set(self.left.get() - 1);
+                core::task::Poll::Ready(())
+            } else {
+                // Polled again next round: the round loop sees `deferred`.
+                self.deferred.set(true);
+                core::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
 
 /// What a listener lets in: served, or told why not.
 pub(super) enum Admit<S> {
@@ -131,7 +179,7 @@ pub(super) struct Protocol {
     /// At most this many bytes of request.
     pub(super) max: usize,
     /// The whole answer to a request (written, then the stream closes).
-    pub(super) answer: fn(&Daemon, &str) -> String,
+    pub(super) answer: fn(&Daemon, &str) -> Answer,
     /// The answer to a request too long or not UTF-8.
     pub(super) bad: &'static str,
 }
@@ -145,6 +193,9 @@ impl Listener for ControlListener {
 
     fn next(&self, d: &Daemon) -> io::Result<Option<Admit<UnixStream>>> {
         let Some((stream, peer)) = self.accept()? else { return Ok(None) };
+        // Room for a whole answer (255 instances of JSON are ~300 kB): one
+        // write instead of a wakeup per socket buffer.
+        let _ = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER);
         if !may_read(&peer, d.control_group) {
             d.log.line(format_args!(
                 "control socket: refused uid {} (pid {}): not root, our user or the socket's group",
@@ -160,30 +211,51 @@ impl Listener for ControlListener {
     }
 }
 
-/// Accepts and serves clients for as long as the daemon runs. The clients
-/// are driven by this one future (no executor task each), so at most
+/// Accepts and serves clients for as long as the daemon runs, in rounds:
+/// each round lets every client take a step until one has its answer
+/// built, and admits at most [`ACCEPTS_PER_ROUND`] new ones; between rounds
+/// the loop goes back to the reactor, so the hot path (adverts) runs
+/// between any two answers however many clients push. The clients are
+/// driven by this one future (no executor task each), so at most
 /// [`MAX_CLIENTS`] exist and all go when it is dropped.
 pub(super) async fn serve<L: Listener + 'static>(d: Rc<RefCell<Daemon>>, listener: Async<L>, proto: Protocol) {
     use core::task::Poll;
     let mut clients: Vec<Client> = Vec::with_capacity(MAX_CLIENTS);
-    smol::future::poll_fn(|cx| {
-        clients.retain_mut(|c| c.as_mut().poll(cx).is_pending());
-        loop {
+    let budget = Rc::new(Budget::default());
+    loop {
+        let broken = smol::future::poll_fn(|cx| {
+            // One answer built per round: the next client waits for the
+            // next round, after the hot path had its turn.
+            budget.left.set(1);
+            budget.deferred.set(false);
+            let before = clients.len();
+            clients.retain_mut(|c| c.as_mut().poll(cx).is_pending());
+            let mut worked = clients.len() != before || budget.left.get() == 0 || budget.deferred.get();
             match core::pin::Pin::new(&mut listener.readable()).poll(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {}
                 // The listener is gone bad: stop serving, keep the daemon.
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Ready(Ok(())) => {}
-            }
-            while let Some(mut c) = admit(&d, &listener, proto, clients.len()) {
-                // Polled once now, so it registers for its own wakeups.
-                if c.as_mut().poll(cx).is_pending() {
-                    clients.push(c);
+                Poll::Ready(Err(_)) => return Poll::Ready(true),
+                Poll::Ready(Ok(())) => {
+                    // More may be waiting: the next round asks again.
+                    worked = true;
+                    for _ in 0..ACCEPTS_PER_ROUND {
+                        let Some(mut c) = admit(&d, &listener, proto, clients.len(), &budget) else { break };
+                        // Polled once now, so it registers for its wakeups.
+                        if c.as_mut().poll(cx).is_pending() {
+                            clients.push(c);
+                        }
+                    }
                 }
             }
+            if worked { Poll::Ready(false) } else { Poll::Pending }
+        })
+        .await;
+        if broken {
+            return;
         }
-    })
-    .await
+        // A reactor turn before the next round (a zero timer fires there).
+        Timer::after(Duration::ZERO).await;
+    }
 }
 
 /// The next client to serve, if one waits and may be served.
@@ -192,6 +264,7 @@ fn admit<L: Listener + 'static>(
     listener: &Async<L>,
     proto: Protocol,
     busy: usize,
+    budget: &Rc<Budget>,
 ) -> Option<Client> {
     loop {
         let next = listener.get_ref().next(&d.borrow());
@@ -212,12 +285,12 @@ fn admit<L: Listener + 'static>(
             }
         };
         let Ok(stream) = Async::new_nonblocking(stream) else { continue };
-        let d = d.clone();
+        let (d, budget) = (d.clone(), budget.clone());
         return Some(Box::pin(async move {
             let deadline = async {
                 Timer::after(CLIENT_TIME).await;
             };
-            smol::future::or(client(&d, &stream, proto), deadline).await;
+            smol::future::or(client(&d, &stream, proto, &budget), deadline).await;
         }));
     }
 }
@@ -230,7 +303,7 @@ fn refuse<S: Conn>(stream: S, text: &str) {
 
 /// One client: its request, then the answer; dropped on anything else
 /// (too long, not UTF-8, closed early).
-async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Protocol) {
+async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Protocol, budget: &Budget) {
     let mut buf = vec![0u8; proto.max];
     let mut len = 0;
     let end = loop {
@@ -252,11 +325,14 @@ async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Prot
             return;
         }
     };
+    budget.take().await;
     let reply = match core::str::from_utf8(&buf[..end]) {
         Ok(text) => (proto.answer)(&d.borrow(), text.trim_end_matches('\r')),
-        Err(_) => proto.bad.to_owned(),
+        Err(_) => Answer::text(proto.bad.to_owned()),
     };
-    let _ = write_all(stream, reply.as_bytes()).await;
+    if write_all(stream, reply.head.as_bytes()).await.is_ok() {
+        let _ = write_all(stream, reply.body.as_bytes()).await;
+    }
 }
 
 /// Writes all of `bytes`, waiting for room as needed (the client's

@@ -9,7 +9,9 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 
 use super::Daemon;
-use super::control::{Admit, Listener, Protocol};
+use std::rc::Rc;
+
+use super::control::{Admit, Answer, Listener, Protocol};
 use super::status;
 use crate::sys::clock;
 
@@ -37,26 +39,33 @@ impl Listener for TcpListener {
     }
 
     fn refusal(why: &str) -> String {
-        response("503 Service Unavailable", "text/plain; charset=utf-8", &format!("{why}\n"))
+        let body = format!("{why}\n");
+        head("503 Service Unavailable", "text/plain; charset=utf-8", body.len()) + &body
     }
 }
 
-fn response(status: &str, ctype: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+fn head(status: &str, ctype: &str, len: usize) -> String {
+    format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+}
+
+fn response(status: &str, ctype: &str, body: &str) -> Answer {
+    Answer { head: head(status, ctype, body.len()), body: body.into() }
 }
 
 /// The answer to a request head.
-fn answer_http(d: &Daemon, head: &str) -> String {
-    let mut words = head.lines().next().unwrap_or_default().split(' ');
+fn answer_http(d: &Daemon, request: &str) -> Answer {
+    let mut words = request.lines().next().unwrap_or_default().split(' ');
     let (method, target) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
     let path = target.split('?').next().unwrap_or_default();
     match (method, path) {
         ("GET", "/metrics") => {
-            let body = status::prometheus::render(&d.snapshot(clock::now()));
-            response("200 OK", "text/plain; version=0.0.4; charset=utf-8", &body)
+            let now = clock::now();
+            let body: Rc<str> = d.status.cached("GET /metrics", now).unwrap_or_else(|| {
+                let body: Rc<str> = status::prometheus::render(&d.snapshot(now)).into();
+                d.status.remember("GET /metrics", now, &body);
+                body
+            });
+            Answer { head: head("200 OK", "text/plain; version=0.0.4; charset=utf-8", body.len()), body }
         }
         ("GET", "/") => response("200 OK", "text/plain; charset=utf-8", "vipd: metrics at /metrics\n"),
         ("GET", _) => response("404 Not Found", "text/plain; charset=utf-8", "not found\n"),

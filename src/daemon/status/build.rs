@@ -3,6 +3,7 @@
 //! needs ([`Record`]: when the daemon started, how each check script's
 //! last run went). Read-only; called only when somebody asks.
 
+use std::rc::Rc;
 use std::time::Duration as StdDuration;
 
 use super::model::*;
@@ -19,6 +20,23 @@ pub struct Record {
     started: std::time::Instant,
     /// Per tracker (by id): the last finished check script run.
     runs: Vec<Option<Run>>,
+    /// Recent answers by request, so a dashboard polling many times a
+    /// second costs one rendering a second (see [`CACHE_AGE`]).
+    cache: core::cell::RefCell<Vec<Cached>>,
+}
+
+/// How long an answer may be served again when nothing changed state: the
+/// counters and times in it are at most this old.
+pub const CACHE_AGE: crate::time::Duration = crate::time::Duration::from_secs(1);
+
+/// Answers kept (one per format and instance filter asked recently).
+const CACHE_ENTRIES: usize = 4;
+
+#[derive(Debug)]
+struct Cached {
+    request: String,
+    made: Instant,
+    answer: Rc<str>,
 }
 
 #[derive(Clone, Debug)]
@@ -32,7 +50,30 @@ struct Run {
 
 impl Record {
     pub fn new() -> Record {
-        Record { started: std::time::Instant::now(), runs: Vec::new() }
+        Record { started: std::time::Instant::now(), runs: Vec::new(), cache: Default::default() }
+    }
+
+    /// A recent answer to `request`, if one was made within [`CACHE_AGE`]
+    /// and nothing changed state since.
+    pub fn cached(&self, request: &str, now: Instant) -> Option<Rc<str>> {
+        let cache = self.cache.borrow();
+        let c = cache.iter().find(|c| c.request == request)?;
+        (now.saturating_since(c.made) < CACHE_AGE).then(|| c.answer.clone())
+    }
+
+    pub fn remember(&self, request: &str, now: Instant, answer: &Rc<str>) {
+        let mut cache = self.cache.borrow_mut();
+        cache.retain(|c| c.request != request);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.remove(0);
+        }
+        cache.push(Cached { request: request.to_owned(), made: now, answer: answer.clone() });
+    }
+
+    /// Something changed state (a transition, a priority, a reload): the
+    /// next answer is built afresh.
+    pub fn invalidate(&self) {
+        self.cache.borrow_mut().clear();
     }
 
     /// A check script of tracker `id` ended with `exit` after `duration`.
@@ -51,6 +92,7 @@ impl Record {
     /// A reload renumbers trackers: earlier runs no longer match.
     pub fn reset_runs(&mut self) {
         self.runs.clear();
+        self.invalidate();
     }
 }
 
