@@ -1,6 +1,7 @@
-//! Building an [`Engine`] from a [`Config`]: interfaces interned by name,
-//! instances, sync groups and trackers laid out by index, the demultiplexing
-//! table sorted, and every table sized once. This is the only place the
+//! Building an [`Engine`] from a [`Config`]: interfaces interned by name
+//! (each VIP's interface resolved once, here), instances, sync groups and
+//! trackers laid out by index, the demultiplexing table sorted, and every
+//! table sized once. This is the only place the
 //! engine allocates; it checks what the engine relies on (the config layer
 //! has validated the rest) and must not start anything or emit effects.
 

@@ -70,6 +70,12 @@ impl Engine {
         self.instances.iter().filter_map(Instance::next_deadline).min()
     }
 
+    /// Which interface holds address number `k` of the instance (see
+    /// [`Instance::vip`]).
+    pub fn vip_iface(&self, inst: InstanceId, k: usize) -> Option<IfaceId> {
+        self.instance(inst)?.vip(k).map(|(_, f)| f)
+    }
+
     /// Processes one event at `now`, pushing what must happen into `fx`.
     pub fn handle(&mut self, now: Instant, event: Event<'_>, fx: &mut Effects) {
         match event {

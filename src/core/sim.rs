@@ -366,8 +366,8 @@ impl Lan {
         let Some(i) = router.engine.instance(inst) else {
             return;
         };
-        for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-            let key = (v.dev.clone().unwrap_or_else(|| i.cfg.interface.clone()), v.addr);
+        for (v, f) in i.addresses() {
+            let key = (router.engine.ifaces()[usize::from(f.0)].name.clone(), v.addr);
             if add {
                 router.vips.insert(key);
             } else {

@@ -761,3 +761,19 @@ fn nearby_advert_timers_share_wakeups() {
     assert!(late.iter().all(|t| sent[0].contains(t)), "VI_2 still sends on its own: {late:?}");
     assert!(wakeups_late <= 51, "{wakeups_late} wakeups in the last 500 ms");
 }
+
+#[test]
+fn addresses_know_their_interface_from_the_build() {
+    let mut cfg = v2(100);
+    let mut on_eth1 = crate::config::VipConfig::host(IpAddr::from([10, 0, 1, 100]));
+    on_eth1.dev = Some("eth1".into());
+    cfg.vips.push(on_eth1);
+    cfg.excluded_vips.push(crate::config::VipConfig::host("fd00::1".parse().unwrap()));
+    let e = Engine::new(&one(cfg)).unwrap();
+    let (eth0, eth1) = (e.iface_by_name("eth0"), e.iface_by_name("eth1"));
+    let id = InstanceId(0);
+    assert_eq!((0..4).map(|k| e.vip_iface(id, k)).collect::<Vec<_>>(), vec![eth0, eth1, eth0, None]);
+    let addrs: Vec<(IpAddr, IfaceId)> = inst(&e).addresses().map(|(v, f)| (v.addr, f)).collect();
+    assert_eq!(addrs[1], (IpAddr::from([10, 0, 1, 100]), eth1.unwrap()));
+    assert_eq!(addrs[2].0, "fd00::1".parse::<IpAddr>().unwrap());
+}

@@ -1,8 +1,10 @@
 //! Virtual addresses and their announcements: adding and removing an
-//! instance's addresses over netlink, gratuitous ARPs and unsolicited NAs
-//! sent in rounds, spaced by `vrrp_garp_interval` / `vrrp_gna_interval`
-//! per interface and queued until their turn. Called from `apply` only; the
-//! queue has a fixed capacity so that nothing here allocates.
+//! instance's addresses over netlink on the interface the engine says
+//! holds each one (never looked up by name here), gratuitous ARPs and
+//! unsolicited NAs sent in rounds, spaced by `vrrp_garp_interval` /
+//! `vrrp_gna_interval` per interface and queued until their turn. Called
+//! from `apply` only; the queue has a fixed capacity so that nothing here
+//! allocates.
 
 use core::net::IpAddr;
 
@@ -50,35 +52,31 @@ fn announce_one(
     }
 }
 
-/// Adds or removes one of `inst`'s addresses on its interface.
+/// Adds or removes one address of instance `name` on `iface`.
 pub(super) fn vip_change(
     netlink: &mut Netlink,
     log: &Log,
-    engine: &Engine,
     ifindex: &[u32],
-    inst: &crate::core::Instance,
+    name: &str,
     v: &config::VipConfig,
+    iface: IfaceId,
     add: bool,
 ) {
-    let iface = match &v.dev {
-        Some(dev) => engine.iface_by_name(dev),
-        None => Some(inst.iface),
-    };
-    let Some(index) = iface.and_then(|f| ifindex.get(usize::from(f.0)).copied()).filter(|&x| x != 0) else {
+    let Some(index) = ifindex.get(usize::from(iface.0)).copied().filter(|&x| x != 0) else {
         return;
     };
     let r = if add { netlink.add_addr(index, v) } else { netlink.del_addr(index, v) };
     if let Err(e) = r {
         let what = if add { "add" } else { "remove" };
-        log!(log, "({}) cannot {what} {}/{}: {e}", inst.name(), v.addr, v.prefix);
+        log!(log, "({name}) cannot {what} {}/{}: {e}", v.addr, v.prefix);
     }
 }
 
 impl Daemon {
     pub(super) fn vips(&mut self, inst: InstanceId, add: bool) {
         let Some(i) = self.engine.instance(inst) else { return };
-        for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-            vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, i, v, add);
+        for (v, iface) in i.addresses() {
+            vip_change(&mut self.netlink, &self.log, &self.ifindex, i.name(), v, iface, add);
         }
         if !add {
             // Never announce an address we no longer hold.
@@ -95,12 +93,7 @@ impl Daemon {
         let Some(i) = self.engine.instance(inst) else { return };
         let now = clock::now();
         for _ in 0..rounds {
-            for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-                let iface = match &v.dev {
-                    Some(dev) => self.engine.iface_by_name(dev),
-                    None => Some(i.iface),
-                };
-                let Some(f) = iface else { continue };
+            for (v, f) in i.addresses() {
                 let fam = usize::from(v.addr.is_ipv6());
                 let gap = self.garp_gap[fam];
                 let slot = &mut self.next_free[usize::from(f.0)][fam];

@@ -167,8 +167,7 @@ impl Daemon {
             // Addresses masters hold on this interface.
             let mut lost_vips: Vec<IpAddr> = Vec::new();
             for i in self.engine.instances().iter().filter(|i| i.state == State::Master) {
-                for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-                    let dev = v.dev.as_deref().and_then(|d| self.engine.iface_by_name(d)).unwrap_or(i.iface);
+                for (v, dev) in i.addresses() {
                     if dev == iface && !on_link(&v.addr) {
                         lost_vips.push(v.addr);
                     }

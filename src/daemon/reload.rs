@@ -111,10 +111,10 @@ impl Daemon {
             }
             let Some(old) = self.engine.instance(id) else { continue };
             let keep = keep.and_then(|k| engine.instance(k));
-            for v in old.cfg.vips.iter().chain(&old.cfg.excluded_vips) {
-                let kept = keep.is_some_and(|n| n.cfg.vips.iter().chain(&n.cfg.excluded_vips).any(|w| w == v));
+            for (v, iface) in old.addresses() {
+                let kept = keep.is_some_and(|n| n.addresses().any(|(w, _)| w == v));
                 if !kept {
-                    vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, old, v, false);
+                    vip_change(&mut self.netlink, &self.log, &self.ifindex, old.name(), v, iface, false);
                 }
             }
         }
