@@ -140,6 +140,12 @@ impl Engine {
             }
         }
 
+        // A FIFO hears every instance's notifies; scripts only their own.
+        let fifo = cfg.globals.notify_fifo.is_some() || cfg.globals.vrrp_notify_fifo.is_some();
+        for i in &mut instances {
+            i.notify_rx_lower = fifo || i.cfg.notify.generic.is_some() || i.cfg.notify.master_rx_lower_pri.is_some();
+        }
+
         let trackers = cfg.trackers.iter().map(Tracker::new).collect();
         let mut engine = Engine {
             instances,

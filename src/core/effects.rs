@@ -1,7 +1,10 @@
 //! What the engine asks the drivers to do, and what it wants logged.
 //!
 //! Effects are plain `Copy` values collected in a buffer the caller owns and
-//! reuses, so a steady-state `handle` call allocates nothing.
+//! reuses, so a steady-state `handle` call allocates nothing. Every protocol
+//! decision is already made when an effect is pushed (which notify to run,
+//! say). Drivers only carry them out, in order; they must not infer one
+//! effect from another (a notify from a log line, say).
 
 use core::net::IpAddr;
 
@@ -32,6 +35,20 @@ impl NotifyState {
     }
 }
 
+/// Notifications for events rather than states (keepalived-reference §3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// A reload removed the instance and it has `notify_deleted` (without
+    /// it, the instance reports STOP).
+    Deleted,
+    /// A master heard a lower-priority advert (`notify_master_rx_lower_pri`).
+    MasterRxLowerPri,
+    /// `notify_priority_changes`: the effective priority changed while
+    /// master, or while backup (by the state the event left it in).
+    MasterPriority,
+    BackupPriority,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Send one advert (to the group, or one per unicast peer) with this
@@ -53,6 +70,8 @@ pub enum Effect {
     StateChange { inst: InstanceId, from: State, to: State, reason: Reason, notify: bool },
     /// Instance notify without a state change of its own (STOP on shutdown).
     Notify { inst: InstanceId, state: NotifyState },
+    /// Instance notify for one of keepalived's events rather than a state.
+    NotifyEvent { inst: InstanceId, event: NotifyEvent },
     /// A sync group's shared state changed.
     GroupState { group: GroupId, state: NotifyState },
     /// Something to log.
@@ -111,6 +130,28 @@ impl Effects {
     pub fn push(&mut self, e: Effect) {
         debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
         self.items.push(e);
+    }
+
+    pub(super) fn get(&self, k: usize) -> Option<Effect> {
+        self.items.get(k).copied()
+    }
+
+    pub(super) fn set(&mut self, k: usize, e: Effect) {
+        if let Some(slot) = self.items.get_mut(k) {
+            *slot = e;
+        }
+    }
+
+    /// Inserts at `k` (in place: the capacity bound covers it).
+    pub(super) fn insert(&mut self, k: usize, e: Effect) {
+        debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
+        self.items.insert(k.min(self.items.len()), e);
+    }
+
+    pub(super) fn remove(&mut self, k: usize) {
+        if k < self.items.len() {
+            self.items.remove(k);
+        }
     }
 
     pub fn clear(&mut self) {

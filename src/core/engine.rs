@@ -1,21 +1,22 @@
 //! The engine's driving surface: [`Engine::handle`] dispatches one event,
 //! [`Engine::next_deadline`] says when to call it again, and read-only
 //! queries serve the daemon's status and packet building. Dispatch only
-//! routes to the files that own each behaviour; it never reads a clock and
-//! never allocates.
+//! routes to the files that own each behaviour, then `settle` completes
+//! what the event's effects imply for the engine itself (priority notifies
+//! given the final state); it never reads a clock and never allocates.
 
 use core::net::IpAddr;
 
 use super::rx::count;
 use super::track::TrackStatus;
-use super::{Effect, Effects, Engine, Event, Iface, IfaceId, Instance, InstanceId, LogEvent, State};
+use super::{Effect, Effects, Engine, Event, Iface, IfaceId, Instance, InstanceId, LogEvent, NotifyEvent, State};
 use crate::config::TrackerId;
 use crate::time::Instant;
 use crate::wire::WireError;
 use crate::wire::vrrp::Advert;
 
 /// Effects one instance can emit in one `handle` call, with margin.
-const EFFECTS_PER_INSTANCE: usize = 24;
+const EFFECTS_PER_INSTANCE: usize = 28;
 
 impl Engine {
     /// Capacity an [`Effects`] buffer needs so that no `handle` call grows it.
@@ -78,6 +79,7 @@ impl Engine {
 
     /// Processes one event at `now`, pushing what must happen into `fx`.
     pub fn handle(&mut self, now: Instant, event: Event<'_>, fx: &mut Effects) {
+        let start = fx.len();
         match event {
             Event::Start => self.start(now, fx),
             Event::Timer => self.timers(now, fx),
@@ -122,6 +124,29 @@ impl Engine {
             Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),
         }
         self.report_groups(fx);
+        self.settle(start, fx);
+    }
+
+    /// What the effects pushed from `start` on imply for the engine itself:
+    /// priority notifies given the state the event left their instance in
+    /// (keepalived's MASTER_PRIORITY / BACKUP_PRIORITY; none in Fault or
+    /// Init).
+    pub(super) fn settle(&mut self, start: usize, fx: &mut Effects) {
+        let mut k = start;
+        while let Some(e) = fx.get(k) {
+            if let Effect::NotifyEvent { inst, event: NotifyEvent::MasterPriority | NotifyEvent::BackupPriority } = e {
+                let event = match self.instance(inst).map(|i| i.state) {
+                    Some(State::Master) => NotifyEvent::MasterPriority,
+                    Some(State::Backup) => NotifyEvent::BackupPriority,
+                    _ => {
+                        fx.remove(k);
+                        continue;
+                    }
+                };
+                fx.set(k, Effect::NotifyEvent { inst, event });
+            }
+            k += 1;
+        }
     }
 
     fn timers(&mut self, now: Instant, fx: &mut Effects) {

@@ -41,7 +41,7 @@ mod sync_group;
 mod tests;
 
 pub use build::BuildError;
-pub use effects::{Effect, Effects, LogEvent, NotifyState};
+pub use effects::{Effect, Effects, LogEvent, NotifyEvent, NotifyState};
 pub use events::{Event, RxAdvert};
 pub use iface::Iface;
 pub use instance::Instance;

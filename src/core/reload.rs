@@ -18,6 +18,7 @@ impl Engine {
         if self.started {
             return;
         }
+        let start = fx.len();
         self.started = true;
         for (t, cfg_name) in self.trackers.iter_mut().zip(self.tracker_names.iter()) {
             let prev = old.tracker_names.iter().position(|n| n == cfg_name).and_then(|i| old.trackers.get(i));
@@ -47,6 +48,7 @@ impl Engine {
             }
         }
         self.reevaluate(now, fx);
+        self.settle(start, fx);
     }
 
     /// What `old` must release before this engine takes over after a

@@ -351,6 +351,7 @@ impl Lan {
                 Effect::Announce { .. }
                 | Effect::AnnounceSource { .. }
                 | Effect::Notify { .. }
+                | Effect::NotifyEvent { .. }
                 | Effect::GroupState { .. }
                 | Effect::Log(_) => {}
             }

@@ -777,3 +777,90 @@ fn addresses_know_their_interface_from_the_build() {
     assert_eq!(addrs[1], (IpAddr::from([10, 0, 1, 100]), eth1.unwrap()));
     assert_eq!(addrs[2].0, "fd00::1".parse::<IpAddr>().unwrap());
 }
+
+#[test]
+fn priority_notifies_carry_the_state_the_event_leaves() {
+    // Tracking its own interface with a weight: one link event changes the
+    // priority and the fault together.
+    let mut cfg = v2(100);
+    cfg.notify.priority_changes = true;
+    cfg.track_interfaces.push(crate::config::TrackInterface { interface: "eth0".into(), weight: 20, reverse: false });
+    let (mut e, mut fx) = started(one(cfg.clone()));
+    assert_eq!((inst(&e).state, inst(&e).effective_priority), (State::Backup, 120));
+    let id = InstanceId(0);
+    let notifies = |fx: &Effects| -> Vec<Effect> {
+        fx.iter().filter(|f| matches!(f, Effect::NotifyEvent { .. })).copied().collect()
+    };
+    // Backup to Fault, 120 to 100: no priority notify in Fault.
+    fx.clear();
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+    assert!(fx.iter().any(|f| matches!(f, Effect::Log(LogEvent::PriorityChanged { .. }))));
+    assert_eq!(notifies(&fx), vec![]);
+    // Fault to Backup, 100 to 120: BACKUP_PRIORITY, before its log line
+    // and the state's own notify.
+    fx.clear();
+    e.handle(secs(2), Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+    let pos = |want: fn(&Effect) -> bool| fx.iter().position(want).unwrap();
+    let notify = pos(|f| *f == Effect::NotifyEvent { inst: InstanceId(0), event: NotifyEvent::BackupPriority });
+    assert_eq!(notifies(&fx).len(), 1);
+    let line = pos(|f| matches!(f, Effect::Log(LogEvent::PriorityChanged { .. })));
+    let state = pos(|f| matches!(f, Effect::StateChange { to: State::Backup, .. }));
+    assert!(notify < line && line < state, "{fx:?}");
+    // Master: MASTER_PRIORITY, before the log line.
+    let mut master = v2(150);
+    master.notify.priority_changes = true;
+    master.track_interfaces.push(crate::config::TrackInterface {
+        interface: "eth1".into(),
+        weight: -10,
+        reverse: false,
+    });
+    let (mut m, mut fx) = reported(&one(master), true);
+    m.handle(Instant::ZERO, Event::Start, &mut fx);
+    m.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&m).state, State::Master);
+    fx.clear();
+    let eth1 = m.iface_by_name("eth1").unwrap();
+    m.handle(secs(5), Event::Link { iface: eth1, up: false }, &mut fx);
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            Effect::NotifyEvent { inst: id, event: NotifyEvent::MasterPriority },
+            Effect::Log(LogEvent::PriorityChanged { inst: id, from: 150, to: 140 }),
+        ]
+    );
+    // Without `notify_priority_changes`, none.
+    let mut quiet = cfg;
+    quiet.notify.priority_changes = false;
+    let (mut e, mut fx) = started(one(quiet));
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    e.handle(secs(2), Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+    assert_eq!(notifies(&fx), vec![]);
+}
+
+#[test]
+fn a_heard_lower_priority_notifies_only_when_someone_listens() {
+    let mut cfg = one(v2(150));
+    cfg.globals.notify_fifo = Some(crate::config::Fifo { path: "/run/vipd.fifo".into(), user: None });
+    let (mut e, mut fx) = started(cfg);
+    e.handle(secs(4), Event::Timer, &mut fx);
+    fx.clear();
+    e.handle(secs(5), Event::Advert(rx(advert(100))), &mut fx);
+    let id = InstanceId(0);
+    // Queued before the "forcing new election" line, as before the answer.
+    assert_eq!(
+        &fx.as_slice()[..3],
+        &[
+            Effect::NotifyEvent { inst: id, event: NotifyEvent::MasterRxLowerPri },
+            Effect::Log(LogEvent::MasterRxLowerPriority {
+                inst: id,
+                from: IpAddr::from(PEER),
+                priority: 100,
+                ours: 150
+            }),
+            Effect::SendAdvert { inst: id, priority: 150 },
+        ]
+    );
+    // No FIFO and no script: no notify at all (see
+    // master_answers_lower_priority_with_advert_and_garps).
+}

@@ -1,9 +1,10 @@
 //! The engine's effects carried out: state lines logged first, then each
 //! effect in the engine's order (adverts sent, addresses set or removed,
 //! announcements, notify scripts and FIFO lines queued). This is the only
-//! place effects are read; it must not feed events back to the engine
-//! except through `report_send_failures` after it returns. Runs on every
-//! wakeup: nothing here may allocate.
+//! place effects are read, and the decisions are already in them: nothing
+//! here infers a notify from a log line. It must not feed events back to
+//! the engine except through `report_send_failures` after it returns. Runs
+//! on every wakeup: nothing here may allocate.
 
 use core::net::IpAddr;
 
@@ -11,7 +12,7 @@ use super::Daemon;
 use super::log::ERROR_LOG_INTERVAL;
 use super::scripts::What;
 use super::startup::family_slot;
-use crate::core::{Effect, InstanceId, LogEvent, NotifyState, State};
+use crate::core::{Effect, InstanceId, LogEvent, NotifyEvent, NotifyState, State};
 use crate::sys::clock;
 use crate::time::Instant;
 
@@ -55,6 +56,15 @@ impl Daemon {
                     }
                     self.notify_instance(inst, What::State(state));
                 }
+                Effect::NotifyEvent { inst, event } => {
+                    let what = match event {
+                        NotifyEvent::Deleted => What::Deleted,
+                        NotifyEvent::MasterRxLowerPri => What::MasterRxLowerPri,
+                        NotifyEvent::MasterPriority => What::MasterPriority,
+                        NotifyEvent::BackupPriority => What::BackupPriority,
+                    };
+                    self.notify_instance(inst, what);
+                }
                 Effect::GroupState { group, state } => {
                     if let Some((name, set)) = self.plan.groups.get(usize::from(group.0)) {
                         log!(self.log, "VRRP_Group({name}) Syncing instances to {} state", state.name());
@@ -62,18 +72,9 @@ impl Daemon {
                     }
                     self.report_fifo_drops();
                 }
-                Effect::Log(l) => {
-                    match l {
-                        LogEvent::MasterRxLowerPriority { inst, .. } => {
-                            self.notify_instance(inst, What::MasterRxLowerPri)
-                        }
-                        LogEvent::PriorityChanged { inst, .. } => self.notify_priority(inst),
-                        // Logged with the state lines.
-                        LogEvent::ScriptStatus { .. } => continue,
-                        _ => {}
-                    }
-                    self.log_event(now, l)
-                }
+                // Logged with the state lines.
+                Effect::Log(LogEvent::ScriptStatus { .. }) => {}
+                Effect::Log(l) => self.log_event(now, l),
             }
         }
         fx.clear();
@@ -87,19 +88,6 @@ impl Daemon {
         let Some((name, set)) = self.plan.instances.get(usize::from(inst.0)) else { return };
         self.notifier.notify(set, false, name, what, i.effective_priority);
         self.report_fifo_drops();
-    }
-
-    /// `notify_priority_changes`: MASTER_PRIORITY / BACKUP_PRIORITY.
-    fn notify_priority(&mut self, inst: InstanceId) {
-        let Some(i) = self.engine.instance(inst) else { return };
-        let what = match i.state {
-            State::Master => What::MasterPriority,
-            State::Backup => What::BackupPriority,
-            _ => return,
-        };
-        if self.plan.instances.get(usize::from(inst.0)).is_some_and(|(_, s)| s.priority_changes) {
-            self.notify_instance(inst, what);
-        }
     }
 
     /// A FIFO nobody reads fills up; its lines are dropped, never waited

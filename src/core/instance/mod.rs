@@ -67,6 +67,9 @@ pub struct Instance {
     /// Source and checksum form of the last accepted advert, so a change of
     /// peer or form is logged once rather than per packet.
     last_form: Option<(IpAddr, ChecksumForm)>,
+    /// Whether a script or FIFO hears MASTER_RX_LOWER_PRI: without one, a
+    /// flood of lower-priority adverts costs no notify effects.
+    pub(super) notify_rx_lower: bool,
 }
 
 impl Instance {
@@ -115,6 +118,7 @@ impl Instance {
             send_fault_until: None,
             awaiting_trackers: false,
             last_form: None,
+            notify_rx_lower: false,
             cfg,
         }
     }

@@ -1,11 +1,12 @@
 //! The instance's clocks: Master_Down_Timer and Skew, the master's advert
 //! schedule (with the coalescing that lets de-phased masters share
 //! wakeups), GARP repeats and refreshes, the send-failure fault window,
-//! and how a priority change moves a running down timer. It computes
-//! deadlines from `now` only and never changes state itself.
+//! and how a priority change moves a running down timer (and asks for its
+//! notify). It computes deadlines from `now` only and never changes state
+//! itself.
 
 use super::Instance;
-use crate::core::effects::{Effect, Effects, LogEvent};
+use crate::core::effects::{Effect, Effects, LogEvent, NotifyEvent};
 use crate::core::state::{Reason, State};
 use crate::core::timing;
 use crate::time::{Duration, Instant};
@@ -128,6 +129,13 @@ impl Instance {
             } else {
                 t - old_skew.saturating_sub(new_skew)
             });
+        }
+        if self.cfg.notify.priority_changes {
+            // Before the log line, as drivers run it. MASTER_PRIORITY or
+            // BACKUP_PRIORITY by the state the whole event leaves us in,
+            // which `Engine::settle` writes in (or drops the notify when
+            // that is neither).
+            fx.push(Effect::NotifyEvent { inst: self.id, event: NotifyEvent::BackupPriority });
         }
         fx.push(Effect::Log(LogEvent::PriorityChanged { inst: self.id, from: old, to: prio }));
     }
