@@ -108,6 +108,10 @@ pub enum LogEvent {
     /// A check script's verdict changed (before the state changes it
     /// causes, so the log reads in cause-and-effect order).
     ScriptStatus { tracker: crate::config::TrackerId, up: bool },
+    /// The instance's adverts failed to go out several times in a row: it
+    /// goes to Fault for one Master_Down interval (before the state change,
+    /// like `ScriptStatus`).
+    SendFailing { inst: InstanceId },
 }
 
 /// The effect buffer a caller passes to `handle`; reuse it between calls.

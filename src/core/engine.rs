@@ -18,10 +18,22 @@ use crate::wire::vrrp::Advert;
 /// Effects one instance can emit in one `handle` call, with margin.
 const EFFECTS_PER_INSTANCE: usize = 28;
 
+/// `Effect::SendAdvert`s one instance can ask for in one `handle` call
+/// (entering or leaving Master, an answer, the schedule), with margin.
+const SENDS_PER_INSTANCE: usize = 4;
+
 impl Engine {
     /// Capacity an [`Effects`] buffer needs so that no `handle` call grows it.
     pub fn effects_capacity(&self) -> usize {
         EFFECTS_PER_INSTANCE * self.instances.len() + 4 * self.groups.len() + 16
+    }
+
+    /// How many advert sends (one per destination) one `handle` call can
+    /// ask for at most: what a driver that reports them with
+    /// [`Event::Sent`] needs room for.
+    pub fn sends_capacity(&self) -> usize {
+        let dests = |i: &Instance| i.cfg.unicast_peers.len().max(1);
+        SENDS_PER_INSTANCE * self.instances.iter().map(dests).sum::<usize>()
     }
 
     pub fn instances(&self) -> &[Instance] {
@@ -113,12 +125,17 @@ impl Engine {
                     }
                 }
             }
-            Event::SendFailed { inst } => {
-                if let Some(i) = self.instances.get_mut(usize::from(inst.0)) {
-                    if matches!(i.state, State::Master | State::Backup) {
-                        i.send_failed(now);
-                        self.reevaluate(now, fx);
-                    }
+            Event::Sent { inst, priority, ok, count } => {
+                let Some(i) = self.instances.get_mut(usize::from(inst.0)) else { return };
+                // Once per run: an instance already out for it stays out.
+                if !i.note_sent(priority, ok, count) || i.send_fault_until.is_some() {
+                    // The common case, on every advert: nothing changed.
+                    return;
+                }
+                fx.push(Effect::Log(LogEvent::SendFailing { inst }));
+                if matches!(i.state, State::Master | State::Backup) {
+                    i.send_failed(now);
+                    self.reevaluate(now, fx);
                 }
             }
             Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),

@@ -662,7 +662,7 @@ fn adverts_that_cannot_be_sent_mean_fault_for_one_master_down() {
     e.handle(secs(4), Event::Timer, &mut fx);
     assert_eq!(inst(&e).state, State::Master);
     fx.clear();
-    e.handle(secs(5), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
+    e.handle(secs(5), Event::Sent { inst: InstanceId(0), priority: 150, ok: false, count: 3 }, &mut fx);
     assert_eq!(inst(&e).state, State::Fault);
     assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: InstanceId(0) }));
     assert_eq!(inst(&e).stats.send_failures, 1);
@@ -673,7 +673,7 @@ fn adverts_that_cannot_be_sent_mean_fault_for_one_master_down() {
     // Ignored outside Master/Backup.
     let (mut e, mut fx) = started(one(v2(150)));
     e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
-    e.handle(secs(1), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
+    e.handle(secs(1), Event::Sent { inst: InstanceId(0), priority: 150, ok: false, count: 3 }, &mut fx);
     assert_eq!(inst(&e).stats.send_failures, 0);
 }
 
@@ -863,4 +863,31 @@ fn a_heard_lower_priority_notifies_only_when_someone_listens() {
     );
     // No FIFO and no script: no notify at all (see
     // master_answers_lower_priority_with_advert_and_garps).
+}
+
+#[test]
+fn a_run_of_failed_sends_is_the_engines_to_judge() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    let id = InstanceId(0);
+    let sent = |priority, ok, count| Event::Sent { inst: id, priority, ok, count };
+    fx.clear();
+    // Two failures, one success, two failures: no run of three.
+    for ev in [sent(150, false, 2), sent(150, true, 1), sent(150, false, 2)] {
+        e.handle(secs(5), ev, &mut fx);
+    }
+    // Priority 0 failing does not count.
+    e.handle(secs(5), sent(0, false, 5), &mut fx);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(inst(&e).state, State::Master);
+    // The third in a row: said first, then Fault for one master-down.
+    e.handle(secs(5), sent(150, false, 1), &mut fx);
+    assert_eq!(fx.get(0), Some(Effect::Log(LogEvent::SendFailing { inst: id })));
+    assert!(fx.iter().any(|f| matches!(f, Effect::StateChange { to: State::Fault, .. })));
+    assert_eq!(inst(&e).stats.send_failures, 1);
+    // More failures while out: nothing more.
+    fx.clear();
+    e.handle(secs(5), sent(150, false, 3), &mut fx);
+    assert!(fx.is_empty());
+    assert_eq!(inst(&e).stats.send_failures, 1);
 }

@@ -3,8 +3,9 @@
 //! announcements, notify scripts and FIFO lines queued). This is the only
 //! place effects are read, and the decisions are already in them: nothing
 //! here infers a notify from a log line. It must not feed events back to
-//! the engine except through `report_send_failures` after it returns. Runs
-//! on every wakeup: nothing here may allocate.
+//! the engine; what became of each advert send is recorded in
+//! `Daemon::sent` and reported by `report_sends` after it returns. Runs on
+//! every wakeup: nothing here may allocate.
 
 use core::net::IpAddr;
 
@@ -16,6 +17,16 @@ use crate::core::{Effect, InstanceId, LogEvent, NotifyEvent, NotifyState, State}
 use crate::sys::clock;
 use crate::time::Instant;
 
+/// A run of advert sends (one per destination) with the same outcome,
+/// waiting to be reported as `Event::Sent`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SendOutcome {
+    pub(super) inst: InstanceId,
+    pub(super) priority: u8,
+    pub(super) ok: bool,
+    pub(super) count: u16,
+}
+
 impl Daemon {
     pub(super) fn apply(&mut self, now: Instant) {
         // Taken out so effects can be carried out with `&mut self`; the
@@ -26,8 +37,11 @@ impl Daemon {
         for e in fx.iter() {
             match *e {
                 Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
-                // A script's verdict reads before the state change it causes.
-                Effect::Log(l @ LogEvent::ScriptStatus { .. }) => self.log_event(now, l),
+                // A script's verdict, or adverts that cannot be sent, read
+                // before the state change they cause.
+                Effect::Log(l @ (LogEvent::ScriptStatus { .. } | LogEvent::SendFailing { .. })) => {
+                    self.log_event(now, l)
+                }
                 _ => {}
             }
         }
@@ -73,7 +87,7 @@ impl Daemon {
                     self.report_fifo_drops();
                 }
                 // Logged with the state lines.
-                Effect::Log(LogEvent::ScriptStatus { .. }) => {}
+                Effect::Log(LogEvent::ScriptStatus { .. } | LogEvent::SendFailing { .. }) => {}
                 Effect::Log(l) => self.log_event(now, l),
             }
         }
@@ -127,17 +141,11 @@ impl Daemon {
             };
             let Some(socket) = self.sockets.get(sock) else { return };
             let result = socket.send(src, dst, ttl, ip_id, bytes);
-            let streak = &mut self.send_streak[usize::from(inst.0)];
-            match &result {
-                Ok(()) => *streak = 0,
-                // Priority 0 goes out while leaving anyway.
-                Err(_) if priority == 0 => {}
-                Err(_) => {
-                    *streak = streak.saturating_add(1);
-                    if *streak == 3 && !self.send_failed.contains(&inst) {
-                        self.send_failed.push(inst);
-                    }
-                }
+            // Recorded for the engine, which judges a run of failures.
+            let ok = result.is_ok();
+            match self.sent.last_mut() {
+                Some(s) if s.inst == inst && s.priority == priority && s.ok == ok && s.count < u16::MAX => s.count += 1,
+                _ => self.sent.push(SendOutcome { inst, priority, ok, count: 1 }),
             }
             if let Err(e) = result {
                 let limit = &mut self.send_errors[usize::from(inst.0)];

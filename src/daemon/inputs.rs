@@ -57,7 +57,7 @@ impl Daemon {
                     }
                 }
                 self.apply(now);
-                self.report_send_failures(now);
+                self.report_sends(now);
                 self.rearm();
             }
         }

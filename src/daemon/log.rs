@@ -151,6 +151,11 @@ impl Daemon {
             LogEvent::VipDeleted { inst, addr } => {
                 log!(self.log, "({}) virtual address {addr} was deleted; releasing mastership", self.name(inst))
             }
+            LogEvent::SendFailing { inst } => log!(
+                self.log,
+                "({}) adverts cannot be sent; entering FAULT for one master-down interval",
+                self.name(inst)
+            ),
         }
     }
 

@@ -145,8 +145,10 @@ impl Daemon {
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
         self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
-        self.send_streak = vec![0; instances];
-        self.send_failed = Vec::with_capacity(instances);
+        // Outcomes of the old engine's sends (its priority 0) name its
+        // instances: the new engine starts its runs afresh.
+        self.sent = Vec::with_capacity(self.engine.sends_capacity());
+        self.sent_spare = Vec::with_capacity(self.engine.sends_capacity());
         self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
         self.pending.clear();
         self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];

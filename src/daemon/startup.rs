@@ -193,6 +193,7 @@ impl Daemon {
         let files = watch_files(&plan)?;
         let instances = engine.instances().len();
         let r_ifaces = engine.ifaces().len();
+        let sends = engine.sends_capacity();
         let mut d = Daemon {
             ip_id: vec![0; instances],
             engine,
@@ -214,8 +215,8 @@ impl Daemon {
             pending: Vec::with_capacity(PENDING_MAX),
             next_free: vec![[Instant::ZERO; 2]; r_ifaces],
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
-            send_streak: vec![0; instances],
-            send_failed: Vec::with_capacity(instances),
+            sent: Vec::with_capacity(sends),
+            sent_spare: Vec::with_capacity(sends),
             sd: crate::sys::sdnotify::SdNotify::from_env(),
             sockets_changed,
             plan,

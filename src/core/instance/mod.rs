@@ -6,7 +6,8 @@
 //! answers about itself, including which interface holds each of its
 //! addresses (fixed at build, so drivers never look one up by name);
 //! `transitions` changes its state, `timers` runs its Master_Down and
-//! advert schedules, and `rx` applies a received advert.
+//! advert schedules and counts failed sends, and `rx` applies a received
+//! advert.
 
 use core::net::IpAddr;
 
@@ -67,6 +68,8 @@ pub struct Instance {
     /// Source and checksum form of the last accepted advert, so a change of
     /// peer or form is logged once rather than per packet.
     last_form: Option<(IpAddr, ChecksumForm)>,
+    /// Advert sends that failed in a row (priority 0 aside).
+    send_streak: u8,
     /// Whether a script or FIFO hears MASTER_RX_LOWER_PRI: without one, a
     /// flood of lower-priority adverts costs no notify effects.
     pub(super) notify_rx_lower: bool,
@@ -118,6 +121,7 @@ impl Instance {
             send_fault_until: None,
             awaiting_trackers: false,
             last_form: None,
+            send_streak: 0,
             notify_rx_lower: false,
             cfg,
         }
