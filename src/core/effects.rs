@@ -2,9 +2,10 @@
 //!
 //! Effects are plain `Copy` values collected in a buffer the caller owns and
 //! reuses, so a steady-state `handle` call allocates nothing. Every protocol
-//! decision is already made when an effect is pushed (which notify to run,
-//! say). Drivers only carry them out, in order; they must not infer one
-//! effect from another (a notify from a log line, say).
+//! decision is already made when an effect is pushed: which notify to run,
+//! which address a reload releases. Drivers only carry them out, in order;
+//! they must not infer one effect from another (a notify from a log line,
+//! say).
 
 use core::net::IpAddr;
 
@@ -61,6 +62,10 @@ pub enum Effect {
     /// Send `rounds` rounds of GARP / unsolicited NA over all of the
     /// instance's addresses, spaced by the interface's GARP interval.
     Announce { inst: InstanceId, rounds: u8 },
+    /// Remove one address of the instance: number `vip` of its VIPs then
+    /// excluded VIPs, in config order, on [`super::Instance::vip`]'s
+    /// interface (a reload dropped it from a master that stays).
+    RemoveVip { inst: InstanceId, vip: u32 },
     /// Send one GARP / NA for the instance's own source address (unicast,
     /// leaving Fault; keepalived #1283).
     AnnounceSource { inst: InstanceId },
@@ -68,7 +73,8 @@ pub enum Effect {
     /// notifies (false for keepalived's silent start-up Fault and for the
     /// shutdown step, whose STOP comes as `Notify`).
     StateChange { inst: InstanceId, from: State, to: State, reason: Reason, notify: bool },
-    /// Instance notify without a state change of its own (STOP on shutdown).
+    /// Instance notify without a state change of its own (STOP on shutdown,
+    /// or for an instance a reload removes).
     Notify { inst: InstanceId, state: NotifyState },
     /// Instance notify for one of keepalived's events rather than a state.
     NotifyEvent { inst: InstanceId, event: NotifyEvent },
@@ -112,6 +118,8 @@ pub enum LogEvent {
     /// goes to Fault for one Master_Down interval (before the state change,
     /// like `ScriptStatus`).
     SendFailing { inst: InstanceId },
+    /// A reload removed this master: it sent priority 0.
+    RemovedByReload { inst: InstanceId },
 }
 
 /// The effect buffer a caller passes to `handle`; reuse it between calls.

@@ -14,11 +14,12 @@
 //! Where things live: [`Engine`] and the identifiers are declared here;
 //! `build` turns a `Config` into an engine, `engine` dispatches events and
 //! answers queries, `lifecycle` starts and stops instances, `reload` hands
-//! over from a previous engine, `rx` routes received adverts to their
-//! instance, `iface` keeps what is known of interfaces and their addresses,
-//! `health` turns trackers and links into faults and priorities, and
-//! `sync_group` applies the rules that bind instances of a group. What one
-//! instance does on its own is in `instance`.
+//! over from a previous engine (and releases what it leaves behind), `rx`
+//! routes received adverts to their instance, `iface` keeps what is known
+//! of interfaces and their addresses, `health` turns trackers, links and
+//! failed sends into faults and priorities, and `sync_group` applies the
+//! rules that bind instances of a group. What one instance does on its own
+//! is in `instance`.
 
 pub mod effects;
 pub mod events;

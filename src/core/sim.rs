@@ -348,6 +348,13 @@ impl Lan {
                     let instance = self.instance_name(r, inst);
                     self.transitions.push(Transition { at: self.now, router: r, instance, from, to, reason });
                 }
+                Effect::RemoveVip { inst, vip } => {
+                    let router = &mut self.routers[r.0];
+                    let engine = &router.engine;
+                    if let Some((v, f)) = engine.instance(inst).and_then(|i| i.vip(vip as usize)) {
+                        router.vips.remove(&(engine.ifaces()[usize::from(f.0)].name.clone(), v.addr));
+                    }
+                }
                 Effect::Announce { .. }
                 | Effect::AnnounceSource { .. }
                 | Effect::Notify { .. }

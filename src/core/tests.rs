@@ -891,3 +891,52 @@ fn a_run_of_failed_sends_is_the_engines_to_judge() {
     assert!(fx.is_empty());
     assert_eq!(inst(&e).stats.send_failures, 1);
 }
+
+/// Two owners (master at start) and a backup, for the reload tests.
+fn three_for_reload() -> Config {
+    let mut a = InstanceConfig::new("VI_A", "eth0", 51, Version::V2, &[vip(), IpAddr::from([10, 0, 0, 101])]);
+    a.priority = 255;
+    a.initial_state = InitialState::Master;
+    let mut b = InstanceConfig::new("VI_B", "eth0", 52, Version::V2, &[IpAddr::from([10, 0, 0, 102])]);
+    b.priority = 255;
+    b.initial_state = InitialState::Master;
+    b.notify.report_deleted = true;
+    let c = InstanceConfig::new("VI_C", "eth0", 53, Version::V2, &[IpAddr::from([10, 0, 0, 103])]);
+    Config { instances: vec![a, b, c], ..Config::default() }
+}
+
+#[test]
+fn reload_release_is_decided_by_the_old_engine() {
+    let (old, _) = started(three_for_reload());
+    let states: Vec<State> = old.instances().iter().map(|i| i.state).collect();
+    assert_eq!(states, vec![State::Master, State::Master, State::Backup]);
+    // The new configuration keeps VI_A's router with one address fewer and
+    // drops VI_B (a master, `notify_deleted`) and VI_C (a backup).
+    let mut a = InstanceConfig::new("VI_A", "eth0", 51, Version::V2, &[vip()]);
+    a.priority = 255;
+    a.initial_state = InitialState::Master;
+    let (new, _) = reported(&one(a), true);
+    let mut fx = Effects::with_capacity(old.release_capacity());
+    old.release_for(&new, &mut fx);
+    let (a, b, c) = (InstanceId(0), InstanceId(1), InstanceId(2));
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            // Removed instances report first, with their old scripts.
+            Effect::NotifyEvent { inst: b, event: NotifyEvent::Deleted },
+            Effect::Notify { inst: c, state: NotifyState::Stop },
+            // The master that stays only loses the address it no longer has.
+            Effect::RemoveVip { inst: a, vip: 1 },
+            // The master that goes releases with priority 0, then its addresses.
+            Effect::SendAdvert { inst: b, priority: 0 },
+            Effect::Log(LogEvent::RemovedByReload { inst: b }),
+            Effect::RemoveVip { inst: b, vip: 0 },
+        ]
+    );
+    assert_eq!(old.instance(a).and_then(|i| i.vip(1)).map(|(v, _)| v.addr), Some(IpAddr::from([10, 0, 0, 101])));
+    // Nothing to release for an identical configuration.
+    let (same, _) = reported(&three_for_reload(), true);
+    fx.clear();
+    old.release_for(&same, &mut fx);
+    assert!(fx.is_empty());
+}

@@ -89,6 +89,13 @@ impl Daemon {
         }
     }
 
+    /// One address of the instance, numbered as `Instance::addresses`.
+    pub(super) fn remove_vip(&mut self, inst: InstanceId, k: u32) {
+        let Some(i) = self.engine.instance(inst) else { return };
+        let Some((v, iface)) = i.vip(k as usize) else { return };
+        vip_change(&mut self.netlink, &self.log, &self.ifindex, i.name(), v, iface, false);
+    }
+
     pub(super) fn announce(&mut self, inst: InstanceId, rounds: u8) {
         let Some(i) = self.engine.instance(inst) else { return };
         let now = clock::now();

@@ -1,11 +1,12 @@
 //! The engine's effects carried out: state lines logged first, then each
 //! effect in the engine's order (adverts sent, addresses set or removed,
-//! announcements, notify scripts and FIFO lines queued). This is the only
-//! place effects are read, and the decisions are already in them: nothing
-//! here infers a notify from a log line. It must not feed events back to
-//! the engine; what became of each advert send is recorded in
-//! `Daemon::sent` and reported by `report_sends` after it returns. Runs on
-//! every wakeup: nothing here may allocate.
+//! announcements, notify scripts and FIFO lines queued), the old engine's
+//! release on a reload included. This is the only place effects are read,
+//! and the decisions are already in them: nothing here infers a notify
+//! from a log line. It must not feed events back to the engine; what
+//! became of each advert send is recorded in `Daemon::sent` and reported
+//! by `report_sends` after it returns. Runs on every wakeup: nothing here
+//! may allocate.
 
 use core::net::IpAddr;
 
@@ -50,6 +51,7 @@ impl Daemon {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
                 Effect::AddVips { inst } => self.vips(inst, true),
                 Effect::RemoveVips { inst } => self.vips(inst, false),
+                Effect::RemoveVip { inst, vip } => self.remove_vip(inst, vip),
                 Effect::Announce { inst, rounds } => self.announce(inst, rounds),
                 Effect::AnnounceSource { inst } => self.announce_source(inst),
                 // Logged above.
@@ -58,18 +60,18 @@ impl Daemon {
                         State::Master => NotifyState::Master,
                         State::Backup => NotifyState::Backup,
                         State::Fault => NotifyState::Fault,
-                        State::Init => continue,
+                        // Only shutdown stops an instance; its STOP notify
+                        // follows as `Notify`.
+                        State::Init => {
+                            log!(self.log, "({}) Stopped", self.name(inst));
+                            continue;
+                        }
                     };
                     if notify {
                         self.notify_instance(inst, What::State(state));
                     }
                 }
-                Effect::Notify { inst, state } => {
-                    if state == NotifyState::Stop {
-                        log!(self.log, "({}) Stopped", self.name(inst));
-                    }
-                    self.notify_instance(inst, What::State(state));
-                }
+                Effect::Notify { inst, state } => self.notify_instance(inst, What::State(state)),
                 Effect::NotifyEvent { inst, event } => {
                     let what = match event {
                         NotifyEvent::Deleted => What::Deleted,

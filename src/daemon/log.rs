@@ -156,6 +156,9 @@ impl Daemon {
                 "({}) adverts cannot be sent; entering FAULT for one master-down interval",
                 self.name(inst)
             ),
+            LogEvent::RemovedByReload { inst } => {
+                log!(self.log, "({}) removed by the reload: released with priority 0", self.name(inst))
+            }
         }
     }
 

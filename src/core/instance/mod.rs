@@ -155,7 +155,7 @@ impl Instance {
 
     /// Every address of the instance with the interface that holds it:
     /// VIPs then excluded VIPs, in config order (the numbering of
-    /// [`Instance::vip`]).
+    /// [`Instance::vip`] and `Effect::RemoveVip`).
     pub fn addresses(&self) -> impl Iterator<Item = (&VipConfig, IfaceId)> {
         self.cfg.vips.iter().chain(&self.cfg.excluded_vips).zip(self.vip_ifaces.iter().copied())
     }
