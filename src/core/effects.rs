@@ -2,10 +2,10 @@
 //!
 //! Effects are plain `Copy` values collected in a buffer the caller owns and
 //! reuses, so a steady-state `handle` call allocates nothing. Every protocol
-//! decision is already made when an effect is pushed: which notify to run,
-//! which address a reload releases. Drivers only carry them out, in order;
-//! they must not infer one effect from another (a notify from a log line,
-//! say).
+//! decision is already made when an effect is pushed: which address on
+//! which interface to announce and when, which notify to run, which address
+//! a reload releases. Drivers only carry them out, in order; they must not
+//! infer one effect from another (a notify from a log line, say).
 
 use core::net::IpAddr;
 
@@ -59,9 +59,14 @@ pub enum Effect {
     AddVips { inst: InstanceId },
     /// Remove them.
     RemoveVips { inst: InstanceId },
-    /// Send `rounds` rounds of GARP / unsolicited NA over all of the
-    /// instance's addresses, spaced by the interface's GARP interval.
+    /// `rounds` rounds of GARP / unsolicited NA over all of the instance's
+    /// addresses were queued (drivers log it; nothing else to do): each one
+    /// comes as an [`Effect::AnnounceAddr`] when its turn comes.
     Announce { inst: InstanceId, rounds: u8 },
+    /// Send one GARP (IPv4) or unsolicited NA (IPv6) for `addr` on `iface`
+    /// now: its turn in the engine's queue (spaced by `vrrp_garp_interval`
+    /// / `vrrp_gna_interval` per interface and family) has come.
+    AnnounceAddr { iface: IfaceId, addr: IpAddr },
     /// Remove one address of the instance: number `vip` of its VIPs then
     /// excluded VIPs, in config order, on [`super::Instance::vip`]'s
     /// interface (a reload dropped it from a master that stays).
@@ -128,7 +133,9 @@ pub enum LogEvent {
 /// (`Engine::effects_capacity`), which bounds what one event can produce, so
 /// pushes never reallocate in practice. Should a bound ever be wrong the
 /// buffer grows rather than drop an effect: losing a `RemoveVips` would be
-/// worse than one allocation.
+/// worse than one allocation. One case grows it by design: a burst of more
+/// GARPs/NAs than the announce queue holds is sent at once (see
+/// `announce`), once per high-water mark, as the buffer keeps its size.
 #[derive(Debug, Default)]
 pub struct Effects {
     items: Vec<Effect>,
@@ -141,6 +148,12 @@ impl Effects {
 
     pub fn push(&mut self, e: Effect) {
         debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
+        self.items.push(e);
+    }
+
+    /// An effect whose number only the configuration bounds (announcements
+    /// overflowing the queue): the buffer may grow, which is not a bug.
+    pub(super) fn push_growing(&mut self, e: Effect) {
         self.items.push(e);
     }
 

@@ -16,10 +16,12 @@
 //! answers queries, `lifecycle` starts and stops instances, `reload` hands
 //! over from a previous engine (and releases what it leaves behind), `rx`
 //! routes received adverts to their instance, `iface` keeps what is known
-//! of interfaces and their addresses, `health` turns trackers, links and
-//! failed sends into faults and priorities, and `sync_group` applies the
-//! rules that bind instances of a group. What one instance does on its own
-//! is in `instance`.
+//! of interfaces and their addresses, `announce` spaces GARPs and NAs per
+//! interface, `health` turns trackers, links and failed sends into faults
+//! and priorities, and `sync_group` applies the rules that bind instances
+//! of a group. What one instance does on its own is in `instance`. The
+//! daemon decides nothing of this: it carries out effects and reports what
+//! happened (including whether its sends went out).
 
 pub mod effects;
 pub mod events;
@@ -29,6 +31,7 @@ pub mod stats;
 pub mod timing;
 pub mod track;
 
+mod announce;
 mod build;
 mod engine;
 mod health;
@@ -52,6 +55,7 @@ pub use stats::Stats;
 use crate::config::Family;
 use crate::time::Duration;
 use crate::wire::WireError;
+use announce::AnnounceQueue;
 use sync_group::Group;
 use track::Tracker;
 
@@ -100,4 +104,6 @@ pub struct Engine {
     /// Errors of adverts no instance could be charged with (router-level
     /// `checksum-errors`, `version-errors`, `vrid-errors` of ietf-vrrp).
     global_errors: [u64; WireError::ALL.len()],
+    /// GARPs and NAs waiting for their turn.
+    announces: AnnounceQueue,
 }

@@ -52,7 +52,7 @@ impl Engine {
             }
         }
         self.reevaluate(now, fx);
-        self.settle(start, fx);
+        self.settle(now, start, fx);
     }
 
     /// What this engine, about to be replaced by `new`, must release first

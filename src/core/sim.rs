@@ -356,6 +356,7 @@ impl Lan {
                     }
                 }
                 Effect::Announce { .. }
+                | Effect::AnnounceAddr { .. }
                 | Effect::AnnounceSource { .. }
                 | Effect::Notify { .. }
                 | Effect::NotifyEvent { .. }

@@ -1,5 +1,8 @@
 //! Engine tests against single events: receive checks and their counters,
-//! effect order, GARP schedule, shutdown, start-up variants.
+//! effect order, GARP schedule, shutdown, start-up variants, and the
+//! decisions drivers only carry out: the announce queue, notify effects,
+//! the run of failed sends, what a reload releases, which interface holds
+//! each address.
 
 use core::net::IpAddr;
 
@@ -939,4 +942,51 @@ fn reload_release_is_decided_by_the_old_engine() {
     fx.clear();
     old.release_for(&same, &mut fx);
     assert!(fx.is_empty());
+}
+
+#[test]
+fn announcements_come_one_by_one_when_their_turn_comes() {
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Master;
+    cfg.vips.push(crate::config::VipConfig::host(IpAddr::from([10, 0, 0, 101])));
+    let mut v6 = crate::config::VipConfig::host("fd00::1".parse().unwrap());
+    v6.dev = Some("eth1".into());
+    cfg.excluded_vips.push(v6);
+    cfg.garp.master_repeat = 2;
+    let mut cfg = one(cfg);
+    cfg.globals.garp_interval = Duration::from_millis(300);
+    let (mut e, mut fx) = reported(&cfg, true);
+    e.handle(Instant::ZERO, Event::Start, &mut fx);
+    // Only the request when becoming master; the GARPs come from the queue.
+    assert!(fx.iter().any(|f| *f == Effect::Announce { inst: InstanceId(0), rounds: 2 }));
+    assert!(!fx.iter().any(|f| matches!(f, Effect::AnnounceAddr { .. })));
+    assert_eq!(e.next_deadline(), Some(Instant::ZERO));
+    let (eth0, eth1) = (IfaceId(0), e.iface_by_name("eth1").unwrap());
+    let (a, b, c) = (vip(), IpAddr::from([10, 0, 0, 101]), "fd00::1".parse().unwrap());
+    let mut seen = Vec::new();
+    let mut adverts = Vec::new();
+    while let Some(t) = e.next_deadline().filter(|&t| t < secs(2)) {
+        fx.clear();
+        e.handle(t, Event::Timer, &mut fx);
+        for f in &fx {
+            match *f {
+                Effect::AnnounceAddr { iface, addr } => seen.push((t.as_micros() / 1000, iface, addr)),
+                Effect::SendAdvert { .. } => adverts.push(t),
+                _ => {}
+            }
+        }
+    }
+    // Round by round, VIPs then excluded ones; IPv4 on eth0 300 ms apart,
+    // IPv6 (no `vrrp_gna_interval`) at once.
+    assert_eq!(seen, vec![(0, eth0, a), (0, eth1, c), (0, eth1, c), (300, eth0, b), (600, eth0, a), (900, eth0, b)]);
+    // Wakeups for announcements alone never pull an advert forward.
+    assert_eq!(adverts, vec![secs(1)]);
+    // Released addresses are not announced.
+    let mut owner = cfg.clone();
+    owner.instances[0].garp.master_repeat = 5;
+    let (mut e, mut fx) = reported(&owner, true);
+    e.handle(Instant::ZERO, Event::Start, &mut fx);
+    e.handle(Instant::ZERO, Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+    assert_eq!(e.next_deadline(), None, "nothing left to announce");
 }

@@ -1,12 +1,12 @@
 //! The engine's effects carried out: state lines logged first, then each
 //! effect in the engine's order (adverts sent, addresses set or removed,
-//! announcements, notify scripts and FIFO lines queued), the old engine's
+//! GARPs/NAs sent, notify scripts and FIFO lines queued), the old engine's
 //! release on a reload included. This is the only place effects are read,
-//! and the decisions are already in them: nothing here infers a notify
-//! from a log line. It must not feed events back to the engine; what
-//! became of each advert send is recorded in `Daemon::sent` and reported
-//! by `report_sends` after it returns. Runs on every wakeup: nothing here
-//! may allocate.
+//! and every decision is already in them: nothing here infers a notify
+//! from a log line or schedules an announcement. It must not feed events
+//! back to the engine; what became of each advert send is recorded in
+//! `Daemon::sent` and reported by `report_sends` after it returns. Runs on
+//! every wakeup: nothing here may allocate.
 
 use core::net::IpAddr;
 
@@ -52,7 +52,16 @@ impl Daemon {
                 Effect::AddVips { inst } => self.vips(inst, true),
                 Effect::RemoveVips { inst } => self.vips(inst, false),
                 Effect::RemoveVip { inst, vip } => self.remove_vip(inst, vip),
-                Effect::Announce { inst, rounds } => self.announce(inst, rounds),
+                Effect::Announce { inst, rounds } => {
+                    if self.log.detail {
+                        log!(
+                            self.log,
+                            "({}) Sending/queueing {rounds} round(s) of gratuitous ARPs/NAs",
+                            self.name(inst)
+                        );
+                    }
+                }
+                Effect::AnnounceAddr { iface, addr } => self.announce_addr(iface, addr),
                 Effect::AnnounceSource { inst } => self.announce_source(inst),
                 // Logged above.
                 Effect::StateChange { inst, to, notify, .. } => {

@@ -184,7 +184,6 @@ impl Daemon {
         let _ = rustix::io::read(&self.timer, &mut expirations);
         self.armed = None;
         let now = clock::now();
-        self.send_pending(now);
         if self.engine.next_deadline().is_some_and(|t| t <= now) {
             self.handle(now, Event::Timer);
         } else {
@@ -193,11 +192,8 @@ impl Daemon {
     }
 
     pub(super) fn rearm(&mut self) {
-        let queued = self.pending.iter().map(|p| p.at).min();
-        let next = match (self.engine.next_deadline(), queued) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // Instance timers and queued announcements alike.
+        let next = self.engine.next_deadline();
         if next == self.armed {
             return;
         }

@@ -24,7 +24,7 @@
 //! - `startup`: checks, pid file, capabilities, interfaces, sockets.
 //! - `inputs`: packets, netlink, the timer, script results, tracked files.
 //! - `apply`: effects to the drivers, adverts sent, notifications queued.
-//! - `addresses`: virtual addresses and their GARP/NA rounds.
+//! - `addresses`: virtual addresses added or removed, GARPs/NAs sent.
 //! - `reload`: SIGHUP.
 //! - `log`: log lines and their rate limits.
 //! - `tasks`: the hot path and the control task (signals, reopened sockets).
@@ -43,7 +43,7 @@ use crate::sys::clock;
 use crate::sys::garp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::vrrp::VrrpSocket;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::wire::vrrp::AdvertBuf;
 
 // First: the `log!` macro is textually scoped and the others use it.
@@ -59,7 +59,6 @@ mod scripts;
 mod startup;
 mod tasks;
 
-use addresses::PendingAnnounce;
 use apply::SendOutcome;
 use log::{Log, RateLimit};
 use script_tasks::ScriptTasks;
@@ -117,10 +116,6 @@ struct Daemon {
     release_vips: bool,
     stopping: bool,
     rx_copy: Box<[u8; 4096]>,
-    /// `vrrp_garp_interval` / `vrrp_gna_interval`, and GARPs/NAs waiting
-    /// for their turn on an interface.
-    garp_gap: [Duration; 2],
-    pending: Vec<PendingAnnounce>,
     /// Per instance: failed advert sends, logged rate-limited.
     send_errors: Vec<RateLimit>,
     /// What became of the adverts sent while carrying out effects, reported
@@ -133,8 +128,6 @@ struct Daemon {
     sd: Option<crate::sys::sdnotify::SdNotify>,
     /// Tells the event loop to restart the socket readers.
     sockets_changed: smol::channel::Sender<()>,
-    /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
-    next_free: Vec<[Instant; 2]>,
     /// Scripts, tracked files and FIFOs of the running configuration.
     plan: Plan,
     notifier: Notifier,

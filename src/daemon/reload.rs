@@ -15,7 +15,6 @@ use super::{Daemon, RateLimit};
 use crate::config;
 use crate::core::{Effects, Engine};
 use crate::sys::clock;
-use crate::time::Instant;
 
 impl Daemon {
     /// SIGHUP (keepalived-reference §3.4). A configuration with errors, or
@@ -126,9 +125,6 @@ impl Daemon {
         // instances: the new engine starts its runs afresh.
         self.sent = Vec::with_capacity(self.engine.sends_capacity());
         self.sent_spare = Vec::with_capacity(self.engine.sends_capacity());
-        self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
-        self.pending.clear();
-        self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
         (self.plan, self.files) = plan;
         for p in self.notifier.adopt(&self.plan) {
             log!(self.log, "reload: {p}");
