@@ -551,3 +551,45 @@ fn lossy_lan_still_converges_to_one_master() {
     assert_eq!(lan.masters("VI_1").len(), 1);
     assert_eq!(lan.holders(vip()).len(), 1);
 }
+
+#[test]
+fn garps_take_their_turns_and_stop_with_the_addresses() {
+    // Two addresses, GARPs 100 ms apart on the interface.
+    let both = |prio: u8| {
+        let mut i = instance(Version::V2, prio, 1000);
+        i.vips.push(vipd::config::VipConfig::host("10.0.0.101".parse().unwrap()));
+        let mut cfg = config(vec![i]);
+        cfg.globals.garp_interval = Duration::from_millis(100);
+        cfg
+    };
+    let mut lan = Lan::new();
+    let a = lan.add_router("A", 1, both(150));
+    let b = lan.add_router("B", 2, both(100));
+    lan.start(a);
+    lan.start(b);
+    let garps = |lan: &Lan, r: RouterId| -> Vec<(u64, IpAddr)> {
+        let each = lan.effects.iter().filter(|(_, who, _)| *who == r);
+        each.filter_map(|(t, _, e)| match e {
+            vipd::core::Effect::AnnounceAddr { addr, .. } => Some((t.as_micros() / 1000, *addr)),
+            _ => None,
+        })
+        .collect()
+    };
+    let won = 3_414; // ms: A's Master_Down at priority 150
+    lan.run_until(us(3_414_062 + 450_000));
+    assert_eq!(lan.masters("VI_1"), vec![a]);
+    let extra: IpAddr = "10.0.0.101".parse().unwrap();
+    // Round by round (5 rounds × 2 addresses), one every 100 ms.
+    let want: Vec<(u64, IpAddr)> = (0..5).map(|k| (won + 100 * k, if k % 2 == 0 { vip() } else { extra })).collect();
+    assert_eq!(garps(&lan, a), want);
+    // A stops half way: the rest of its rounds are dropped with its
+    // addresses; B takes over after Skew and announces in turn.
+    lan.stop(a);
+    lan.run_for(Duration::from_secs(2));
+    assert_eq!(garps(&lan, a), want);
+    assert_eq!(lan.masters("VI_1"), vec![b]);
+    let taken = lan.entered(b, "VI_1", State::Master).unwrap().as_micros() / 1000;
+    let theirs = garps(&lan, b);
+    assert_eq!(theirs.len(), 10);
+    assert!(theirs.iter().enumerate().all(|(k, &(t, _))| t == taken + 100 * k as u64), "{theirs:?}");
+}

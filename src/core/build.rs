@@ -1,9 +1,11 @@
-//! Building an [`Engine`] from a [`Config`]: interfaces interned by name,
-//! instances, sync groups and trackers laid out by index, the demultiplexing
-//! table sorted, and every table sized once. This is the only place the
+//! Building an [`Engine`] from a [`Config`]: interfaces interned by name
+//! (each VIP's interface resolved once, here), instances, sync groups and
+//! trackers laid out by index, the demultiplexing table sorted, the
+//! announce queue, and every table sized once. This is the only place the
 //! engine allocates; it checks what the engine relies on (the config layer
 //! has validated the rest) and must not start anything or emit effects.
 
+use super::announce::AnnounceQueue;
 use super::sync_group::Group;
 use super::track::Tracker;
 use super::{Engine, GroupId, Iface, IfaceId, Instance, InstanceId, Route};
@@ -139,6 +141,13 @@ impl Engine {
             }
         }
 
+        // A FIFO hears every instance's notifies; scripts only their own.
+        let fifo = cfg.globals.notify_fifo.is_some() || cfg.globals.vrrp_notify_fifo.is_some();
+        for i in &mut instances {
+            i.notify_rx_lower = fifo || i.cfg.notify.generic.is_some() || i.cfg.notify.master_rx_lower_pri.is_some();
+        }
+
+        let announces = AnnounceQueue::new(ifaces.len(), cfg.globals.garp_interval, cfg.globals.gna_interval);
         let trackers = cfg.trackers.iter().map(Tracker::new).collect();
         let mut engine = Engine {
             instances,
@@ -150,6 +159,7 @@ impl Engine {
             demux,
             tracker_names: cfg.trackers.iter().map(|t| t.name.clone()).collect(),
             global_errors: [0; WireError::ALL.len()],
+            announces,
         };
         for i in 0..engine.instances.len() {
             let (_, _, prio) = engine.evaluate(i);

@@ -1,7 +1,11 @@
 //! What the engine asks the drivers to do, and what it wants logged.
 //!
 //! Effects are plain `Copy` values collected in a buffer the caller owns and
-//! reuses, so a steady-state `handle` call allocates nothing.
+//! reuses, so a steady-state `handle` call allocates nothing. Every protocol
+//! decision is already made when an effect is pushed: which address on
+//! which interface to announce and when, which notify to run, which address
+//! a reload releases. Drivers only carry them out, in order; they must not
+//! infer one effect from another (a notify from a log line, say).
 
 use core::net::IpAddr;
 
@@ -32,6 +36,20 @@ impl NotifyState {
     }
 }
 
+/// Notifications for events rather than states (keepalived-reference §3.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// A reload removed the instance and it has `notify_deleted` (without
+    /// it, the instance reports STOP).
+    Deleted,
+    /// A master heard a lower-priority advert (`notify_master_rx_lower_pri`).
+    MasterRxLowerPri,
+    /// `notify_priority_changes`: the effective priority changed while
+    /// master, or while backup (by the state the event left it in).
+    MasterPriority,
+    BackupPriority,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Send one advert (to the group, or one per unicast peer) with this
@@ -41,9 +59,18 @@ pub enum Effect {
     AddVips { inst: InstanceId },
     /// Remove them.
     RemoveVips { inst: InstanceId },
-    /// Send `rounds` rounds of GARP / unsolicited NA over all of the
-    /// instance's addresses, spaced by the interface's GARP interval.
+    /// `rounds` rounds of GARP / unsolicited NA over all of the instance's
+    /// addresses were queued (drivers log it; nothing else to do): each one
+    /// comes as an [`Effect::AnnounceAddr`] when its turn comes.
     Announce { inst: InstanceId, rounds: u8 },
+    /// Send one GARP (IPv4) or unsolicited NA (IPv6) for `addr` on `iface`
+    /// now: its turn in the engine's queue (spaced by `vrrp_garp_interval`
+    /// / `vrrp_gna_interval` per interface and family) has come.
+    AnnounceAddr { iface: IfaceId, addr: IpAddr },
+    /// Remove one address of the instance: number `vip` of its VIPs then
+    /// excluded VIPs, in config order, on [`super::Instance::vip`]'s
+    /// interface (a reload dropped it from a master that stays).
+    RemoveVip { inst: InstanceId, vip: u32 },
     /// Send one GARP / NA for the instance's own source address (unicast,
     /// leaving Fault; keepalived #1283).
     AnnounceSource { inst: InstanceId },
@@ -51,8 +78,11 @@ pub enum Effect {
     /// notifies (false for keepalived's silent start-up Fault and for the
     /// shutdown step, whose STOP comes as `Notify`).
     StateChange { inst: InstanceId, from: State, to: State, reason: Reason, notify: bool },
-    /// Instance notify without a state change of its own (STOP on shutdown).
+    /// Instance notify without a state change of its own (STOP on shutdown,
+    /// or for an instance a reload removes).
     Notify { inst: InstanceId, state: NotifyState },
+    /// Instance notify for one of keepalived's events rather than a state.
+    NotifyEvent { inst: InstanceId, event: NotifyEvent },
     /// A sync group's shared state changed.
     GroupState { group: GroupId, state: NotifyState },
     /// Something to log.
@@ -89,6 +119,12 @@ pub enum LogEvent {
     /// A check script's verdict changed (before the state changes it
     /// causes, so the log reads in cause-and-effect order).
     ScriptStatus { tracker: crate::config::TrackerId, up: bool },
+    /// The instance's adverts failed to go out several times in a row: it
+    /// goes to Fault for one Master_Down interval (before the state change,
+    /// like `ScriptStatus`).
+    SendFailing { inst: InstanceId },
+    /// A reload removed this master: it sent priority 0.
+    RemovedByReload { inst: InstanceId },
 }
 
 /// The effect buffer a caller passes to `handle`; reuse it between calls.
@@ -97,7 +133,9 @@ pub enum LogEvent {
 /// (`Engine::effects_capacity`), which bounds what one event can produce, so
 /// pushes never reallocate in practice. Should a bound ever be wrong the
 /// buffer grows rather than drop an effect: losing a `RemoveVips` would be
-/// worse than one allocation.
+/// worse than one allocation. One case grows it by design: a burst of more
+/// GARPs/NAs than the announce queue holds is sent at once (see
+/// `announce`), once per high-water mark, as the buffer keeps its size.
 #[derive(Debug, Default)]
 pub struct Effects {
     items: Vec<Effect>,
@@ -111,6 +149,34 @@ impl Effects {
     pub fn push(&mut self, e: Effect) {
         debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
         self.items.push(e);
+    }
+
+    /// An effect whose number only the configuration bounds (announcements
+    /// overflowing the queue): the buffer may grow, which is not a bug.
+    pub(super) fn push_growing(&mut self, e: Effect) {
+        self.items.push(e);
+    }
+
+    pub(super) fn get(&self, k: usize) -> Option<Effect> {
+        self.items.get(k).copied()
+    }
+
+    pub(super) fn set(&mut self, k: usize, e: Effect) {
+        if let Some(slot) = self.items.get_mut(k) {
+            *slot = e;
+        }
+    }
+
+    /// Inserts at `k` (in place: the capacity bound covers it).
+    pub(super) fn insert(&mut self, k: usize, e: Effect) {
+        debug_assert!(self.items.len() < self.items.capacity(), "effects capacity bound exceeded");
+        self.items.insert(k.min(self.items.len()), e);
+    }
+
+    pub(super) fn remove(&mut self, k: usize) {
+        if k < self.items.len() {
+            self.items.remove(k);
+        }
     }
 
     pub fn clear(&mut self) {

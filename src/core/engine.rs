@@ -1,26 +1,42 @@
 //! The engine's driving surface: [`Engine::handle`] dispatches one event,
 //! [`Engine::next_deadline`] says when to call it again, and read-only
 //! queries serve the daemon's status and packet building. Dispatch only
-//! routes to the files that own each behaviour; it never reads a clock and
-//! never allocates.
+//! routes to the files that own each behaviour, then `settle` completes
+//! what the event's effects imply for the engine itself (announcements
+//! queued or dropped, priority notifies given the final state); it never
+//! reads a clock and never allocates.
 
 use core::net::IpAddr;
 
+use super::announce::DRAIN_MAX;
 use super::rx::count;
 use super::track::TrackStatus;
-use super::{Effect, Effects, Engine, Event, Iface, IfaceId, Instance, InstanceId, LogEvent, State};
+use super::{Effect, Effects, Engine, Event, Iface, IfaceId, Instance, InstanceId, LogEvent, NotifyEvent, State};
 use crate::config::TrackerId;
 use crate::time::Instant;
 use crate::wire::WireError;
 use crate::wire::vrrp::Advert;
 
 /// Effects one instance can emit in one `handle` call, with margin.
-const EFFECTS_PER_INSTANCE: usize = 24;
+const EFFECTS_PER_INSTANCE: usize = 28;
+
+/// `Effect::SendAdvert`s one instance can ask for in one `handle` call
+/// (entering or leaving Master, an answer, the schedule), with margin.
+const SENDS_PER_INSTANCE: usize = 4;
 
 impl Engine {
-    /// Capacity an [`Effects`] buffer needs so that no `handle` call grows it.
+    /// Capacity an [`Effects`] buffer needs so that no `handle` call grows it
+    /// (but see `announce` for bursts beyond its queue).
     pub fn effects_capacity(&self) -> usize {
-        EFFECTS_PER_INSTANCE * self.instances.len() + 4 * self.groups.len() + 16
+        EFFECTS_PER_INSTANCE * self.instances.len() + 4 * self.groups.len() + 16 + DRAIN_MAX
+    }
+
+    /// How many advert sends (one per destination) one `handle` call can
+    /// ask for at most: what a driver that reports them with
+    /// [`Event::Sent`] needs room for.
+    pub fn sends_capacity(&self) -> usize {
+        let dests = |i: &Instance| i.cfg.unicast_peers.len().max(1);
+        SENDS_PER_INSTANCE * self.instances.iter().map(dests).sum::<usize>()
     }
 
     pub fn instances(&self) -> &[Instance] {
@@ -75,13 +91,22 @@ impl Engine {
         self.source_of(inst)
     }
 
-    /// The earliest time `handle(now, Event::Timer)` has work to do.
+    /// The earliest time `handle(now, Event::Timer)` has work to do: an
+    /// instance's timer or a queued announcement.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.instances.iter().filter_map(Instance::next_deadline).min()
+        let queued = self.announces.next_deadline();
+        self.instances.iter().filter_map(Instance::next_deadline).chain(queued).min()
+    }
+
+    /// Which interface holds address number `k` of the instance (see
+    /// [`Instance::vip`]).
+    pub fn vip_iface(&self, inst: InstanceId, k: usize) -> Option<IfaceId> {
+        self.instance(inst)?.vip(k).map(|(_, f)| f)
     }
 
     /// Processes one event at `now`, pushing what must happen into `fx`.
     pub fn handle(&mut self, now: Instant, event: Event<'_>, fx: &mut Effects) {
+        let start = fx.len();
         match event {
             Event::Start => self.start(now, fx),
             Event::Timer => self.timers(now, fx),
@@ -115,20 +140,62 @@ impl Engine {
                     }
                 }
             }
-            Event::SendFailed { inst } => {
-                if let Some(i) = self.instances.get_mut(usize::from(inst.0)) {
-                    if matches!(i.state, State::Master | State::Backup) {
-                        i.send_failed(now);
-                        self.reevaluate(now, fx);
-                    }
+            Event::Sent { inst, priority, ok, count } => {
+                let Some(i) = self.instances.get_mut(usize::from(inst.0)) else { return };
+                // Once per run: an instance already out for it stays out.
+                if !i.note_sent(priority, ok, count) || i.send_fault_until.is_some() {
+                    // The common case, on every advert: nothing changed.
+                    return;
+                }
+                fx.push(Effect::Log(LogEvent::SendFailing { inst }));
+                if matches!(i.state, State::Master | State::Backup) {
+                    i.send_failed(now);
+                    self.reevaluate(now, fx);
                 }
             }
             Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),
         }
         self.report_groups(fx);
+        self.settle(now, start, fx);
+    }
+
+    /// What the effects pushed from `start` on imply for the engine itself,
+    /// in their order: announcements queued, those of released addresses
+    /// dropped, and priority notifies given the state the event left their
+    /// instance in (keepalived's MASTER_PRIORITY / BACKUP_PRIORITY; none in
+    /// Fault or Init).
+    pub(super) fn settle(&mut self, now: Instant, start: usize, fx: &mut Effects) {
+        let mut k = start;
+        while let Some(e) = fx.get(k) {
+            match e {
+                Effect::Announce { inst, rounds } => self.queue_announce(now, inst, rounds, fx),
+                Effect::RemoveVips { inst } => self.forget_announces(inst),
+                Effect::NotifyEvent { inst, event: NotifyEvent::MasterPriority | NotifyEvent::BackupPriority } => {
+                    let event = match self.instance(inst).map(|i| i.state) {
+                        Some(State::Master) => NotifyEvent::MasterPriority,
+                        Some(State::Backup) => NotifyEvent::BackupPriority,
+                        _ => {
+                            fx.remove(k);
+                            continue;
+                        }
+                    };
+                    fx.set(k, Effect::NotifyEvent { inst, event });
+                }
+                _ => {}
+            }
+            k += 1;
+        }
     }
 
     fn timers(&mut self, now: Instant, fx: &mut Effects) {
+        // Announcements first, as their turn came before this wakeup's
+        // timers ran.
+        self.announces.drain_due(now, fx);
+        // A wakeup for announcements alone must not run the instances'
+        // timers: an advert due soon would go out early (coalescing).
+        if self.instances.iter().filter_map(Instance::next_deadline).min().is_none_or(|t| t > now) {
+            return;
+        }
         for i in 0..self.instances.len() {
             // RFC 9568 §6.4.2: Master_Down_Timer fired in Backup.
             if let Some(cause) = self.instances[i].take_due_down_timer(now) {

@@ -1,4 +1,5 @@
-//! What drivers report to the engine.
+//! What drivers report to the engine: inputs from the outside world and
+//! the outcome of effects they carried out. Values only; no behaviour.
 
 use core::net::IpAddr;
 
@@ -42,11 +43,14 @@ pub enum Event<'a> {
     ScriptResult { tracker: TrackerId, success: bool },
     /// A tracked file now holds this value.
     FileValue { tracker: TrackerId, value: i64 },
-    /// The driver could not send this instance's adverts several times in a
-    /// row (a firewall, no route, no buffer): it must not stay master
-    /// unheard, so it goes to Fault for one Master_Down interval, then
-    /// tries again.
-    SendFailed { inst: InstanceId },
+    /// What became of sending this instance's adverts (`Effect::SendAdvert`
+    /// with `priority`): `count` sends in a row, one per destination, that
+    /// all went out (`ok`) or all failed. Reported after the effects are
+    /// carried out, never from within. The engine keeps the run of failures:
+    /// a master that cannot be heard (a firewall, no route, no buffer) must
+    /// not stay master, so a few failures in a row mean Fault for one
+    /// Master_Down interval, then it tries again.
+    Sent { inst: InstanceId, priority: u8, ok: bool, count: u16 },
     /// Stop: every master sends priority 0; VIPs are released unless
     /// `release_vips` is false (`-V`).
     Shutdown { release_vips: bool },

@@ -1,9 +1,10 @@
 //! Start-up and shutdown of the engine's instances: crash-left addresses
 //! removed before the election, owners going Master at once, the start-up
 //! delay, check scripts awaited in Init, and STOP reported on shutdown
-//! (keepalived-reference §2.3, §2.10). It arms each instance's first
-//! state and leaves what follows to the instance's own timers; taking over
-//! from a previous engine is in `reload`.
+//! (keepalived-reference §2.3, §2.10), with nothing announced once
+//! stopped. It arms each instance's first state and leaves what follows to
+//! the instance's own timers; taking over from a previous engine is in
+//! `reload`.
 
 use super::{Effect, Effects, Engine, GroupId, Instance, NotifyState, Reason, State};
 use crate::time::Instant;
@@ -74,6 +75,7 @@ impl Engine {
                 fx.push(Effect::GroupState { group: GroupId(g as u16), state: NotifyState::Stop });
             }
         }
+        self.announces.clear();
         self.started = false;
     }
 }

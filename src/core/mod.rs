@@ -14,11 +14,14 @@
 //! Where things live: [`Engine`] and the identifiers are declared here;
 //! `build` turns a `Config` into an engine, `engine` dispatches events and
 //! answers queries, `lifecycle` starts and stops instances, `reload` hands
-//! over from a previous engine, `rx` routes received adverts to their
-//! instance, `iface` keeps what is known of interfaces and their addresses,
-//! `health` turns trackers and links into faults and priorities, and
-//! `sync_group` applies the rules that bind instances of a group. What one
-//! instance does on its own is in `instance`.
+//! over from a previous engine (and releases what it leaves behind), `rx`
+//! routes received adverts to their instance, `iface` keeps what is known
+//! of interfaces and their addresses, `announce` spaces GARPs and NAs per
+//! interface, `health` turns trackers, links and failed sends into faults
+//! and priorities, and `sync_group` applies the rules that bind instances
+//! of a group. What one instance does on its own is in `instance`. The
+//! daemon decides nothing of this: it carries out effects and reports what
+//! happened (including whether its sends went out).
 
 pub mod effects;
 pub mod events;
@@ -28,6 +31,7 @@ pub mod stats;
 pub mod timing;
 pub mod track;
 
+mod announce;
 mod build;
 mod engine;
 mod health;
@@ -41,7 +45,7 @@ mod sync_group;
 mod tests;
 
 pub use build::BuildError;
-pub use effects::{Effect, Effects, LogEvent, NotifyState};
+pub use effects::{Effect, Effects, LogEvent, NotifyEvent, NotifyState};
 pub use events::{Event, RxAdvert};
 pub use iface::Iface;
 pub use instance::Instance;
@@ -52,6 +56,7 @@ pub use track::TrackStatus;
 use crate::config::Family;
 use crate::time::Duration;
 use crate::wire::WireError;
+use announce::AnnounceQueue;
 use sync_group::Group;
 use track::Tracker;
 
@@ -100,4 +105,6 @@ pub struct Engine {
     /// Errors of adverts no instance could be charged with (router-level
     /// `checksum-errors`, `version-errors`, `vrid-errors` of ietf-vrrp).
     global_errors: [u64; WireError::ALL.len()],
+    /// GARPs and NAs waiting for their turn.
+    announces: AnnounceQueue,
 }

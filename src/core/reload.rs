@@ -1,9 +1,13 @@
-//! Taking over from the engine of the previous configuration after a
-//! reload (keepalived-reference §3.4): same virtual routers keep their
-//! state, check-script verdicts carry over by name. The caller releases
-//! what the old engine held; this file must not touch the old engine.
+//! A reload, between the engine of the previous configuration and the new
+//! one (keepalived-reference §3.4). First the old engine says what it must
+//! release ([`Engine::release_for`]: masters that go send priority 0,
+//! addresses a master no longer has are removed, removed instances report
+//! STOP or DELETED), and the driver carries that out with the old
+//! engine's view; then the new engine takes over ([`Engine::start_from`]):
+//! same virtual routers keep their state, check-script verdicts carry over
+//! by name. Both only read the other engine; neither changes it.
 
-use super::{Effect, Effects, Engine, Instance, InstanceId, State};
+use super::{Effect, Effects, Engine, Instance, InstanceId, LogEvent, NotifyEvent, NotifyState, State};
 use crate::time::Instant;
 
 impl Engine {
@@ -13,11 +17,12 @@ impl Engine {
     /// master and advertises at once — and check-script results carry over
     /// by name; other instances start as at boot. The caller has already
     /// released what `old` held and this engine does not (see
-    /// [`Engine::reload_match`]) and reported links and addresses.
+    /// [`Engine::release_for`]) and reported links and addresses.
     pub fn start_from(&mut self, old: &Engine, now: Instant, fx: &mut Effects) {
         if self.started {
             return;
         }
+        let start = fx.len();
         self.started = true;
         for (t, cfg_name) in self.trackers.iter_mut().zip(self.tracker_names.iter()) {
             let prev = old.tracker_names.iter().position(|n| n == cfg_name).and_then(|i| old.trackers.get(i));
@@ -47,11 +52,48 @@ impl Engine {
             }
         }
         self.reevaluate(now, fx);
+        self.settle(now, start, fx);
     }
 
-    /// What `old` must release before this engine takes over after a
-    /// reload: for each of its masters, whether it survives (`Some` new
-    /// instance) or goes (`None`: priority 0 and all addresses removed).
+    /// What this engine, about to be replaced by `new`, must release first
+    /// (keepalived-reference §3.4), to be carried out with this engine's
+    /// view (its instance numbers, addresses and scripts): every instance
+    /// `new` does not have reports STOP, or DELETED with `notify_deleted`;
+    /// then each master `new` does not have sends priority 0, and each
+    /// master's addresses that `new`'s same router does not have, all of
+    /// them for a master that goes, are removed. Room needed in `fx`:
+    /// [`Engine::release_capacity`].
+    pub fn release_for(&self, new: &Engine, fx: &mut Effects) {
+        for o in &self.instances {
+            if new.reload_match(o).is_none() {
+                fx.push(if o.cfg.notify.report_deleted {
+                    Effect::NotifyEvent { inst: o.id, event: NotifyEvent::Deleted }
+                } else {
+                    Effect::Notify { inst: o.id, state: NotifyState::Stop }
+                });
+            }
+        }
+        for o in self.instances.iter().filter(|o| o.state == State::Master) {
+            let keep = new.reload_match(o).and_then(|k| new.instance(k));
+            if keep.is_none() {
+                fx.push(Effect::SendAdvert { inst: o.id, priority: 0 });
+                fx.push(Effect::Log(LogEvent::RemovedByReload { inst: o.id }));
+            }
+            for (k, (v, _)) in o.addresses().enumerate() {
+                if !keep.is_some_and(|n| n.addresses().any(|(w, _)| w == v)) {
+                    fx.push(Effect::RemoveVip { inst: o.id, vip: k as u32 });
+                }
+            }
+        }
+    }
+
+    /// Effects [`Engine::release_for`] can push at most.
+    pub fn release_capacity(&self) -> usize {
+        self.instances.iter().map(|i| 3 + i.cfg.vips.len() + i.cfg.excluded_vips.len()).sum()
+    }
+
+    /// The instance of this engine that is the same virtual router as
+    /// `old_inst` of the engine it replaces, if any.
     pub fn reload_match(&self, old_inst: &Instance) -> Option<InstanceId> {
         self.instances.iter().find(|n| n.same_router(old_inst)).map(|n| n.id)
     }

@@ -1,13 +1,14 @@
 //! Received adverts at the engine level: finding the instance an advert
 //! is for (interface, family, VRID, then group or peer), router-level
-//! error counts for adverts nobody matched, and handing a valid advert to
-//! its instance. The per-instance checks and answers are in
+//! error counts for adverts nobody matched, handing a valid advert to its
+//! instance, and the MASTER_RX_LOWER_PRI notify when a master answers a
+//! lower-priority one. The per-instance checks and answers are in
 //! `instance::rx`; what a sync group does in response is in `sync_group`.
 
 use core::net::IpAddr;
 
 use super::instance::MasterRx;
-use super::{Effect, Effects, Engine, IfaceId, LogEvent, RxAdvert, State};
+use super::{Effect, Effects, Engine, IfaceId, LogEvent, NotifyEvent, RxAdvert, State};
 use crate::config::Family;
 use crate::time::Instant;
 use crate::wire::WireError;
@@ -64,14 +65,38 @@ impl Engine {
             return;
         }
         inst.note_accepted(now, rx, fx);
+        let mark = fx.len();
         match inst.state {
             State::Backup => inst.backup_rx(now, rx, fx),
             State::Master => match inst.master_rx(now, rx, ours, fx) {
                 MasterRx::Yield => self.group_follow_backup(i, now, fx),
-                MasterRx::Lower => self.group_lower_prio_burst(i, now, fx),
+                MasterRx::Lower => {
+                    self.notify_lower_prio(i, mark, fx);
+                    self.group_lower_prio_burst(i, now, fx);
+                }
                 MasterRx::Stay => {}
             },
             State::Init | State::Fault => {}
+        }
+    }
+
+    /// MASTER_RX_LOWER_PRI for a master that heard a lower priority, when a
+    /// script or FIFO hears it: placed just before its "forcing new
+    /// election" line (pushed from `mark` on), so the notify is queued
+    /// before that line is written and before the answer goes out.
+    fn notify_lower_prio(&self, i: usize, mark: usize, fx: &mut Effects) {
+        let inst = &self.instances[i];
+        if !inst.notify_rx_lower {
+            return;
+        }
+        let id = inst.id;
+        let notify = Effect::NotifyEvent { inst: id, event: NotifyEvent::MasterRxLowerPri };
+        let line = (mark..fx.len()).find(
+            |&k| matches!(fx.get(k), Some(Effect::Log(LogEvent::MasterRxLowerPriority { inst, .. })) if inst == id),
+        );
+        match line {
+            Some(k) => fx.insert(k, notify),
+            None => fx.push(notify),
         }
     }
 }

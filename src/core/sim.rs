@@ -348,9 +348,18 @@ impl Lan {
                     let instance = self.instance_name(r, inst);
                     self.transitions.push(Transition { at: self.now, router: r, instance, from, to, reason });
                 }
+                Effect::RemoveVip { inst, vip } => {
+                    let router = &mut self.routers[r.0];
+                    let engine = &router.engine;
+                    if let Some((v, f)) = engine.instance(inst).and_then(|i| i.vip(vip as usize)) {
+                        router.vips.remove(&(engine.ifaces()[usize::from(f.0)].name.clone(), v.addr));
+                    }
+                }
                 Effect::Announce { .. }
+                | Effect::AnnounceAddr { .. }
                 | Effect::AnnounceSource { .. }
                 | Effect::Notify { .. }
+                | Effect::NotifyEvent { .. }
                 | Effect::GroupState { .. }
                 | Effect::Log(_) => {}
             }
@@ -366,8 +375,8 @@ impl Lan {
         let Some(i) = router.engine.instance(inst) else {
             return;
         };
-        for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-            let key = (v.dev.clone().unwrap_or_else(|| i.cfg.interface.clone()), v.addr);
+        for (v, f) in i.addresses() {
+            let key = (router.engine.ifaces()[usize::from(f.0)].name.clone(), v.addr);
             if add {
                 router.vips.insert(key);
             } else {

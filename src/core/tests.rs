@@ -1,5 +1,8 @@
 //! Engine tests against single events: receive checks and their counters,
-//! effect order, GARP schedule, shutdown, start-up variants.
+//! effect order, GARP schedule, shutdown, start-up variants, and the
+//! decisions drivers only carry out: the announce queue, notify effects,
+//! the run of failed sends, what a reload releases, which interface holds
+//! each address.
 
 use core::net::IpAddr;
 
@@ -662,7 +665,7 @@ fn adverts_that_cannot_be_sent_mean_fault_for_one_master_down() {
     e.handle(secs(4), Event::Timer, &mut fx);
     assert_eq!(inst(&e).state, State::Master);
     fx.clear();
-    e.handle(secs(5), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
+    e.handle(secs(5), Event::Sent { inst: InstanceId(0), priority: 150, ok: false, count: 3 }, &mut fx);
     assert_eq!(inst(&e).state, State::Fault);
     assert!(fx.iter().any(|f| *f == Effect::RemoveVips { inst: InstanceId(0) }));
     assert_eq!(inst(&e).stats.send_failures, 1);
@@ -673,7 +676,7 @@ fn adverts_that_cannot_be_sent_mean_fault_for_one_master_down() {
     // Ignored outside Master/Backup.
     let (mut e, mut fx) = started(one(v2(150)));
     e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
-    e.handle(secs(1), Event::SendFailed { inst: InstanceId(0) }, &mut fx);
+    e.handle(secs(1), Event::Sent { inst: InstanceId(0), priority: 150, ok: false, count: 3 }, &mut fx);
     assert_eq!(inst(&e).stats.send_failures, 0);
 }
 
@@ -760,6 +763,232 @@ fn nearby_advert_timers_share_wakeups() {
     let late: Vec<&Instant> = sent[1].iter().filter(|&&t| t >= Instant::from_millis(100)).collect();
     assert!(late.iter().all(|t| sent[0].contains(t)), "VI_2 still sends on its own: {late:?}");
     assert!(wakeups_late <= 51, "{wakeups_late} wakeups in the last 500 ms");
+}
+
+#[test]
+fn addresses_know_their_interface_from_the_build() {
+    let mut cfg = v2(100);
+    let mut on_eth1 = crate::config::VipConfig::host(IpAddr::from([10, 0, 1, 100]));
+    on_eth1.dev = Some("eth1".into());
+    cfg.vips.push(on_eth1);
+    cfg.excluded_vips.push(crate::config::VipConfig::host("fd00::1".parse().unwrap()));
+    let e = Engine::new(&one(cfg)).unwrap();
+    let (eth0, eth1) = (e.iface_by_name("eth0"), e.iface_by_name("eth1"));
+    let id = InstanceId(0);
+    assert_eq!((0..4).map(|k| e.vip_iface(id, k)).collect::<Vec<_>>(), vec![eth0, eth1, eth0, None]);
+    let addrs: Vec<(IpAddr, IfaceId)> = inst(&e).addresses().map(|(v, f)| (v.addr, f)).collect();
+    assert_eq!(addrs[1], (IpAddr::from([10, 0, 1, 100]), eth1.unwrap()));
+    assert_eq!(addrs[2].0, "fd00::1".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn priority_notifies_carry_the_state_the_event_leaves() {
+    // Tracking its own interface with a weight: one link event changes the
+    // priority and the fault together.
+    let mut cfg = v2(100);
+    cfg.notify.priority_changes = true;
+    cfg.track_interfaces.push(crate::config::TrackInterface { interface: "eth0".into(), weight: 20, reverse: false });
+    let (mut e, mut fx) = started(one(cfg.clone()));
+    assert_eq!((inst(&e).state, inst(&e).effective_priority), (State::Backup, 120));
+    let id = InstanceId(0);
+    let notifies = |fx: &Effects| -> Vec<Effect> {
+        fx.iter().filter(|f| matches!(f, Effect::NotifyEvent { .. })).copied().collect()
+    };
+    // Backup to Fault, 120 to 100: no priority notify in Fault.
+    fx.clear();
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+    assert!(fx.iter().any(|f| matches!(f, Effect::Log(LogEvent::PriorityChanged { .. }))));
+    assert_eq!(notifies(&fx), vec![]);
+    // Fault to Backup, 100 to 120: BACKUP_PRIORITY, before its log line
+    // and the state's own notify.
+    fx.clear();
+    e.handle(secs(2), Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+    let pos = |want: fn(&Effect) -> bool| fx.iter().position(want).unwrap();
+    let notify = pos(|f| *f == Effect::NotifyEvent { inst: InstanceId(0), event: NotifyEvent::BackupPriority });
+    assert_eq!(notifies(&fx).len(), 1);
+    let line = pos(|f| matches!(f, Effect::Log(LogEvent::PriorityChanged { .. })));
+    let state = pos(|f| matches!(f, Effect::StateChange { to: State::Backup, .. }));
+    assert!(notify < line && line < state, "{fx:?}");
+    // Master: MASTER_PRIORITY, before the log line.
+    let mut master = v2(150);
+    master.notify.priority_changes = true;
+    master.track_interfaces.push(crate::config::TrackInterface {
+        interface: "eth1".into(),
+        weight: -10,
+        reverse: false,
+    });
+    let (mut m, mut fx) = reported(&one(master), true);
+    m.handle(Instant::ZERO, Event::Start, &mut fx);
+    m.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&m).state, State::Master);
+    fx.clear();
+    let eth1 = m.iface_by_name("eth1").unwrap();
+    m.handle(secs(5), Event::Link { iface: eth1, up: false }, &mut fx);
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            Effect::NotifyEvent { inst: id, event: NotifyEvent::MasterPriority },
+            Effect::Log(LogEvent::PriorityChanged { inst: id, from: 150, to: 140 }),
+        ]
+    );
+    // Without `notify_priority_changes`, none.
+    let mut quiet = cfg;
+    quiet.notify.priority_changes = false;
+    let (mut e, mut fx) = started(one(quiet));
+    e.handle(secs(1), Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    e.handle(secs(2), Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+    assert_eq!(notifies(&fx), vec![]);
+}
+
+#[test]
+fn a_heard_lower_priority_notifies_only_when_someone_listens() {
+    let mut cfg = one(v2(150));
+    cfg.globals.notify_fifo = Some(crate::config::Fifo { path: "/run/vipd.fifo".into(), user: None });
+    let (mut e, mut fx) = started(cfg);
+    e.handle(secs(4), Event::Timer, &mut fx);
+    fx.clear();
+    e.handle(secs(5), Event::Advert(rx(advert(100))), &mut fx);
+    let id = InstanceId(0);
+    // Queued before the "forcing new election" line, as before the answer.
+    assert_eq!(
+        &fx.as_slice()[..3],
+        &[
+            Effect::NotifyEvent { inst: id, event: NotifyEvent::MasterRxLowerPri },
+            Effect::Log(LogEvent::MasterRxLowerPriority {
+                inst: id,
+                from: IpAddr::from(PEER),
+                priority: 100,
+                ours: 150
+            }),
+            Effect::SendAdvert { inst: id, priority: 150 },
+        ]
+    );
+    // No FIFO and no script: no notify at all (see
+    // master_answers_lower_priority_with_advert_and_garps).
+}
+
+#[test]
+fn a_run_of_failed_sends_is_the_engines_to_judge() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    let id = InstanceId(0);
+    let sent = |priority, ok, count| Event::Sent { inst: id, priority, ok, count };
+    fx.clear();
+    // Two failures, one success, two failures: no run of three.
+    for ev in [sent(150, false, 2), sent(150, true, 1), sent(150, false, 2)] {
+        e.handle(secs(5), ev, &mut fx);
+    }
+    // Priority 0 failing does not count.
+    e.handle(secs(5), sent(0, false, 5), &mut fx);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(inst(&e).state, State::Master);
+    // The third in a row: said first, then Fault for one master-down.
+    e.handle(secs(5), sent(150, false, 1), &mut fx);
+    assert_eq!(fx.get(0), Some(Effect::Log(LogEvent::SendFailing { inst: id })));
+    assert!(fx.iter().any(|f| matches!(f, Effect::StateChange { to: State::Fault, .. })));
+    assert_eq!(inst(&e).stats.send_failures, 1);
+    // More failures while out: nothing more.
+    fx.clear();
+    e.handle(secs(5), sent(150, false, 3), &mut fx);
+    assert!(fx.is_empty());
+    assert_eq!(inst(&e).stats.send_failures, 1);
+}
+
+/// Two owners (master at start) and a backup, for the reload tests.
+fn three_for_reload() -> Config {
+    let mut a = InstanceConfig::new("VI_A", "eth0", 51, Version::V2, &[vip(), IpAddr::from([10, 0, 0, 101])]);
+    a.priority = 255;
+    a.initial_state = InitialState::Master;
+    let mut b = InstanceConfig::new("VI_B", "eth0", 52, Version::V2, &[IpAddr::from([10, 0, 0, 102])]);
+    b.priority = 255;
+    b.initial_state = InitialState::Master;
+    b.notify.report_deleted = true;
+    let c = InstanceConfig::new("VI_C", "eth0", 53, Version::V2, &[IpAddr::from([10, 0, 0, 103])]);
+    Config { instances: vec![a, b, c], ..Config::default() }
+}
+
+#[test]
+fn reload_release_is_decided_by_the_old_engine() {
+    let (old, _) = started(three_for_reload());
+    let states: Vec<State> = old.instances().iter().map(|i| i.state).collect();
+    assert_eq!(states, vec![State::Master, State::Master, State::Backup]);
+    // The new configuration keeps VI_A's router with one address fewer and
+    // drops VI_B (a master, `notify_deleted`) and VI_C (a backup).
+    let mut a = InstanceConfig::new("VI_A", "eth0", 51, Version::V2, &[vip()]);
+    a.priority = 255;
+    a.initial_state = InitialState::Master;
+    let (new, _) = reported(&one(a), true);
+    let mut fx = Effects::with_capacity(old.release_capacity());
+    old.release_for(&new, &mut fx);
+    let (a, b, c) = (InstanceId(0), InstanceId(1), InstanceId(2));
+    assert_eq!(
+        fx.as_slice(),
+        &[
+            // Removed instances report first, with their old scripts.
+            Effect::NotifyEvent { inst: b, event: NotifyEvent::Deleted },
+            Effect::Notify { inst: c, state: NotifyState::Stop },
+            // The master that stays only loses the address it no longer has.
+            Effect::RemoveVip { inst: a, vip: 1 },
+            // The master that goes releases with priority 0, then its addresses.
+            Effect::SendAdvert { inst: b, priority: 0 },
+            Effect::Log(LogEvent::RemovedByReload { inst: b }),
+            Effect::RemoveVip { inst: b, vip: 0 },
+        ]
+    );
+    assert_eq!(old.instance(a).and_then(|i| i.vip(1)).map(|(v, _)| v.addr), Some(IpAddr::from([10, 0, 0, 101])));
+    // Nothing to release for an identical configuration.
+    let (same, _) = reported(&three_for_reload(), true);
+    fx.clear();
+    old.release_for(&same, &mut fx);
+    assert!(fx.is_empty());
+}
+
+#[test]
+fn announcements_come_one_by_one_when_their_turn_comes() {
+    let mut cfg = v2(255);
+    cfg.initial_state = InitialState::Master;
+    cfg.vips.push(crate::config::VipConfig::host(IpAddr::from([10, 0, 0, 101])));
+    let mut v6 = crate::config::VipConfig::host("fd00::1".parse().unwrap());
+    v6.dev = Some("eth1".into());
+    cfg.excluded_vips.push(v6);
+    cfg.garp.master_repeat = 2;
+    let mut cfg = one(cfg);
+    cfg.globals.garp_interval = Duration::from_millis(300);
+    let (mut e, mut fx) = reported(&cfg, true);
+    e.handle(Instant::ZERO, Event::Start, &mut fx);
+    // Only the request when becoming master; the GARPs come from the queue.
+    assert!(fx.iter().any(|f| *f == Effect::Announce { inst: InstanceId(0), rounds: 2 }));
+    assert!(!fx.iter().any(|f| matches!(f, Effect::AnnounceAddr { .. })));
+    assert_eq!(e.next_deadline(), Some(Instant::ZERO));
+    let (eth0, eth1) = (IfaceId(0), e.iface_by_name("eth1").unwrap());
+    let (a, b, c) = (vip(), IpAddr::from([10, 0, 0, 101]), "fd00::1".parse().unwrap());
+    let mut seen = Vec::new();
+    let mut adverts = Vec::new();
+    while let Some(t) = e.next_deadline().filter(|&t| t < secs(2)) {
+        fx.clear();
+        e.handle(t, Event::Timer, &mut fx);
+        for f in &fx {
+            match *f {
+                Effect::AnnounceAddr { iface, addr } => seen.push((t.as_micros() / 1000, iface, addr)),
+                Effect::SendAdvert { .. } => adverts.push(t),
+                _ => {}
+            }
+        }
+    }
+    // Round by round, VIPs then excluded ones; IPv4 on eth0 300 ms apart,
+    // IPv6 (no `vrrp_gna_interval`) at once.
+    assert_eq!(seen, vec![(0, eth0, a), (0, eth1, c), (0, eth1, c), (300, eth0, b), (600, eth0, a), (900, eth0, b)]);
+    // Wakeups for announcements alone never pull an advert forward.
+    assert_eq!(adverts, vec![secs(1)]);
+    // Released addresses are not announced.
+    let mut owner = cfg.clone();
+    owner.instances[0].garp.master_repeat = 5;
+    let (mut e, mut fx) = reported(&owner, true);
+    e.handle(Instant::ZERO, Event::Start, &mut fx);
+    e.handle(Instant::ZERO, Event::Link { iface: IfaceId(0), up: false }, &mut fx);
+    assert_eq!(inst(&e).state, State::Fault);
+    assert_eq!(e.next_deadline(), None, "nothing left to announce");
 }
 
 /// Issue 18.1: a master flooded with lower-priority (and priority-0)

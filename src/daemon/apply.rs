@@ -1,9 +1,12 @@
 //! The engine's effects carried out: state lines logged first, then each
 //! effect in the engine's order (adverts sent, addresses set or removed,
-//! announcements, notify scripts and FIFO lines queued). This is the only
-//! place effects are read; it must not feed events back to the engine
-//! except through `report_send_failures` after it returns. Runs on every
-//! wakeup: nothing here may allocate.
+//! GARPs/NAs sent, notify scripts and FIFO lines queued), the old engine's
+//! release on a reload included. This is the only place effects are read,
+//! and every decision is already in them: nothing here infers a notify
+//! from a log line or schedules an announcement. It must not feed events
+//! back to the engine; what became of each advert send is recorded in
+//! `Daemon::sent` and reported by `report_sends` after it returns. Runs on
+//! every wakeup: nothing here may allocate.
 
 use core::net::IpAddr;
 
@@ -11,9 +14,19 @@ use super::Daemon;
 use super::log::ERROR_LOG_INTERVAL;
 use super::scripts::What;
 use super::startup::family_slot;
-use crate::core::{Effect, InstanceId, LogEvent, NotifyState, State};
+use crate::core::{Effect, InstanceId, LogEvent, NotifyEvent, NotifyState, State};
 use crate::sys::clock;
 use crate::time::Instant;
+
+/// A run of advert sends (one per destination) with the same outcome,
+/// waiting to be reported as `Event::Sent`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SendOutcome {
+    pub(super) inst: InstanceId,
+    pub(super) priority: u8,
+    pub(super) ok: bool,
+    pub(super) count: u16,
+}
 
 impl Daemon {
     pub(super) fn apply(&mut self, now: Instant) {
@@ -25,8 +38,11 @@ impl Daemon {
         for e in fx.iter() {
             match *e {
                 Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
-                // A script's verdict reads before the state change it causes.
-                Effect::Log(l @ LogEvent::ScriptStatus { .. }) => self.log_event(now, l),
+                // A script's verdict, or adverts that cannot be sent, read
+                // before the state change they cause.
+                Effect::Log(l @ (LogEvent::ScriptStatus { .. } | LogEvent::SendFailing { .. })) => {
+                    self.log_event(now, l)
+                }
                 _ => {}
             }
         }
@@ -35,7 +51,17 @@ impl Daemon {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
                 Effect::AddVips { inst } => self.vips(inst, true),
                 Effect::RemoveVips { inst } => self.vips(inst, false),
-                Effect::Announce { inst, rounds } => self.announce(inst, rounds),
+                Effect::RemoveVip { inst, vip } => self.remove_vip(inst, vip),
+                Effect::Announce { inst, rounds } => {
+                    if self.log.detail {
+                        log!(
+                            self.log,
+                            "({}) Sending/queueing {rounds} round(s) of gratuitous ARPs/NAs",
+                            self.name(inst)
+                        );
+                    }
+                }
+                Effect::AnnounceAddr { iface, addr } => self.announce_addr(iface, addr),
                 Effect::AnnounceSource { inst } => self.announce_source(inst),
                 // Logged above.
                 Effect::StateChange { inst, to, notify, .. } => {
@@ -43,17 +69,26 @@ impl Daemon {
                         State::Master => NotifyState::Master,
                         State::Backup => NotifyState::Backup,
                         State::Fault => NotifyState::Fault,
-                        State::Init => continue,
+                        // Only shutdown stops an instance; its STOP notify
+                        // follows as `Notify`.
+                        State::Init => {
+                            log!(self.log, "({}) Stopped", self.name(inst));
+                            continue;
+                        }
                     };
                     if notify {
                         self.notify_instance(inst, What::State(state));
                     }
                 }
-                Effect::Notify { inst, state } => {
-                    if state == NotifyState::Stop {
-                        log!(self.log, "({}) Stopped", self.name(inst));
-                    }
-                    self.notify_instance(inst, What::State(state));
+                Effect::Notify { inst, state } => self.notify_instance(inst, What::State(state)),
+                Effect::NotifyEvent { inst, event } => {
+                    let what = match event {
+                        NotifyEvent::Deleted => What::Deleted,
+                        NotifyEvent::MasterRxLowerPri => What::MasterRxLowerPri,
+                        NotifyEvent::MasterPriority => What::MasterPriority,
+                        NotifyEvent::BackupPriority => What::BackupPriority,
+                    };
+                    self.notify_instance(inst, what);
                 }
                 Effect::GroupState { group, state } => {
                     if let Some((name, set)) = self.plan.groups.get(usize::from(group.0)) {
@@ -62,18 +97,9 @@ impl Daemon {
                     }
                     self.report_fifo_drops();
                 }
-                Effect::Log(l) => {
-                    match l {
-                        LogEvent::MasterRxLowerPriority { inst, .. } => {
-                            self.notify_instance(inst, What::MasterRxLowerPri)
-                        }
-                        LogEvent::PriorityChanged { inst, .. } => self.notify_priority(inst),
-                        // Logged with the state lines.
-                        LogEvent::ScriptStatus { .. } => continue,
-                        _ => {}
-                    }
-                    self.log_event(now, l)
-                }
+                // Logged with the state lines.
+                Effect::Log(LogEvent::ScriptStatus { .. } | LogEvent::SendFailing { .. }) => {}
+                Effect::Log(l) => self.log_event(now, l),
             }
         }
         let changed = fx.iter().any(|e| matches!(e, Effect::StateChange { .. }));
@@ -104,19 +130,6 @@ impl Daemon {
         let Some((name, set)) = self.plan.instances.get(usize::from(inst.0)) else { return };
         self.notifier.notify(set, false, name, what, i.effective_priority);
         self.report_fifo_drops();
-    }
-
-    /// `notify_priority_changes`: MASTER_PRIORITY / BACKUP_PRIORITY.
-    fn notify_priority(&mut self, inst: InstanceId) {
-        let Some(i) = self.engine.instance(inst) else { return };
-        let what = match i.state {
-            State::Master => What::MasterPriority,
-            State::Backup => What::BackupPriority,
-            _ => return,
-        };
-        if self.plan.instances.get(usize::from(inst.0)).is_some_and(|(_, s)| s.priority_changes) {
-            self.notify_instance(inst, what);
-        }
     }
 
     /// A FIFO nobody reads fills up; its lines are dropped, never waited
@@ -156,17 +169,11 @@ impl Daemon {
             };
             let Some(socket) = self.sockets.get(sock) else { return };
             let result = socket.send(src, dst, ttl, ip_id, bytes);
-            let streak = &mut self.send_streak[usize::from(inst.0)];
-            match &result {
-                Ok(()) => *streak = 0,
-                // Priority 0 goes out while leaving anyway.
-                Err(_) if priority == 0 => {}
-                Err(_) => {
-                    *streak = streak.saturating_add(1);
-                    if *streak == 3 && !self.send_failed.contains(&inst) {
-                        self.send_failed.push(inst);
-                    }
-                }
+            // Recorded for the engine, which judges a run of failures.
+            let ok = result.is_ok();
+            match self.sent.last_mut() {
+                Some(s) if s.inst == inst && s.priority == priority && s.ok == ok && s.count < u16::MAX => s.count += 1,
+                _ => self.sent.push(SendOutcome { inst, priority, ok, count: 1 }),
             }
             if let Err(e) = result {
                 let limit = &mut self.send_errors[usize::from(inst.0)];

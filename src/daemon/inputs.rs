@@ -57,7 +57,7 @@ impl Daemon {
                     }
                 }
                 self.apply(now);
-                self.report_send_failures(now);
+                self.report_sends(now);
                 self.rearm();
             }
         }
@@ -167,8 +167,7 @@ impl Daemon {
             // Addresses masters hold on this interface.
             let mut lost_vips: Vec<IpAddr> = Vec::new();
             for i in self.engine.instances().iter().filter(|i| i.state == State::Master) {
-                for v in i.cfg.vips.iter().chain(&i.cfg.excluded_vips) {
-                    let dev = v.dev.as_deref().and_then(|d| self.engine.iface_by_name(d)).unwrap_or(i.iface);
+                for (v, dev) in i.addresses() {
                     if dev == iface && !on_link(&v.addr) {
                         lost_vips.push(v.addr);
                     }
@@ -185,7 +184,6 @@ impl Daemon {
         let _ = rustix::io::read(&self.timer, &mut expirations);
         self.armed = None;
         let now = clock::now();
-        self.send_pending(now);
         if self.engine.next_deadline().is_some_and(|t| t <= now) {
             self.handle(now, Event::Timer);
         } else {
@@ -194,11 +192,8 @@ impl Daemon {
     }
 
     pub(super) fn rearm(&mut self) {
-        let queued = self.pending.iter().map(|p| p.at).min();
-        let next = match (self.engine.next_deadline(), queued) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // Instance timers and queued announcements alike.
+        let next = self.engine.next_deadline();
         if next == self.armed {
             return;
         }

@@ -178,6 +178,14 @@ impl Daemon {
             LogEvent::VipDeleted { inst, addr } => {
                 log!(self.log, "({}) virtual address {addr} was deleted; releasing mastership", self.name(inst))
             }
+            LogEvent::SendFailing { inst } => log!(
+                self.log,
+                "({}) adverts cannot be sent; entering FAULT for one master-down interval",
+                self.name(inst)
+            ),
+            LogEvent::RemovedByReload { inst } => {
+                log!(self.log, "({}) removed by the reload: released with priority 0", self.name(inst))
+            }
         }
     }
 

@@ -24,7 +24,7 @@
 //! - `startup`: checks, pid file, capabilities, interfaces, sockets.
 //! - `inputs`: packets, netlink, the timer, script results, tracked files.
 //! - `apply`: effects to the drivers, adverts sent, notifications queued.
-//! - `addresses`: virtual addresses and their GARP/NA rounds.
+//! - `addresses`: virtual addresses added or removed, GARPs/NAs sent.
 //! - `reload`: SIGHUP.
 //! - `log`: log lines and their rate limits.
 //! - `tasks`: the hot path and the control task (signals, reopened sockets).
@@ -41,13 +41,13 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::config;
-use crate::core::{Effects, Engine, Event, InstanceId};
+use crate::core::{Effects, Engine, Event};
 use crate::sys::clock;
 use crate::sys::garp::Announcer;
 use crate::sys::netlink::Netlink;
 use crate::sys::reactor::Async;
 use crate::sys::vrrp::VrrpSocket;
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use crate::wire::vrrp::AdvertBuf;
 
 // First: the `log!` macro is textually scoped and the others use it.
@@ -66,7 +66,7 @@ mod startup;
 pub mod status;
 mod tasks;
 
-use addresses::PendingAnnounce;
+use apply::SendOutcome;
 use log::{Log, RateLimit};
 use script_tasks::ScriptTasks;
 use scripts::{Notifier, Plan};
@@ -129,24 +129,20 @@ struct Daemon {
     release_vips: bool,
     stopping: bool,
     rx_copy: Box<[u8; 4096]>,
-    /// `vrrp_garp_interval` / `vrrp_gna_interval`, and GARPs/NAs waiting
-    /// for their turn on an interface.
-    garp_gap: [Duration; 2],
-    pending: Vec<PendingAnnounce>,
-    /// Per instance: failed advert sends, logged rate-limited, and the
-    /// current run of consecutive failures.
+    /// Per instance: failed advert sends, logged rate-limited.
     send_errors: Vec<RateLimit>,
-    send_streak: Vec<u8>,
-    /// Instances whose sends keep failing, reported after the effects run.
-    send_failed: Vec<InstanceId>,
+    /// What became of the adverts sent while carrying out effects, reported
+    /// to the engine after they run (`report_sends`); the spare takes what
+    /// the reports' own effects send meanwhile. Both sized by
+    /// `Engine::sends_capacity`.
+    sent: Vec<SendOutcome>,
+    sent_spare: Vec<SendOutcome>,
     /// systemd's notification socket (`Type=notify`), if started by it.
     sd: Option<crate::sys::sdnotify::SdNotify>,
     /// READY=1 went out: STATUS= lines may follow (not before).
     sd_ready: bool,
     /// Tells the event loop to restart the socket readers.
     sockets_changed: smol::channel::Sender<()>,
-    /// `IfaceId` → earliest time of its next GARP (v4) / NA (v6).
-    next_free: Vec<[Instant; 2]>,
     /// Scripts, tracked files and FIFOs of the running configuration.
     plan: Plan,
     notifier: Notifier,
@@ -257,19 +253,28 @@ impl Daemon {
         self.fx.clear();
         self.engine.handle(now, event, &mut self.fx);
         self.apply(now);
-        self.report_send_failures(now);
+        self.report_sends(now);
         self.rearm();
     }
 
-    /// Adverts failing three times in a row: the engine takes the instance
-    /// out of the election for a while rather than let it stay master
-    /// unheard (design.md: never a second master by our own error).
-    fn report_send_failures(&mut self, now: Instant) {
-        while let Some(inst) = self.send_failed.pop() {
-            log!(self.log, "({}) adverts cannot be sent; entering FAULT for one master-down interval", self.name(inst));
-            self.fx.clear();
-            self.engine.handle(now, Event::SendFailed { inst }, &mut self.fx);
-            self.apply(now);
+    /// Tells the engine what became of the adverts the effects sent, in
+    /// order, once they have all been carried out. The engine judges a run
+    /// of failures (design.md: never a second master by our own error); its
+    /// answer is carried out here, and what that sends is reported in turn.
+    fn report_sends(&mut self, now: Instant) {
+        while !self.sent.is_empty() {
+            let spare = core::mem::take(&mut self.sent_spare);
+            let mut batch = core::mem::replace(&mut self.sent, spare);
+            for o in &batch {
+                self.fx.clear();
+                let ev = Event::Sent { inst: o.inst, priority: o.priority, ok: o.ok, count: o.count };
+                self.engine.handle(now, ev, &mut self.fx);
+                if !self.fx.is_empty() {
+                    self.apply(now);
+                }
+            }
+            batch.clear();
+            self.sent_spare = batch;
         }
     }
 

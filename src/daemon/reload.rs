@@ -1,20 +1,20 @@
 //! SIGHUP: reading the new configuration, refusing it when it has errors,
-//! releasing what the old one held and the new one does not, and swapping
-//! engine, sockets and plans in one go. Runs at normal scheduling priority
-//! (see `reload_inner`) and may allocate; it must not keep anything of the
-//! old configuration but what `Engine::start_from` carries over.
+//! carrying out what the old engine says it must release for the new one
+//! (`Engine::release_for`: what to release is the engine's decision), and
+//! swapping engine, sockets and plans in one go. Runs at normal scheduling
+//! priority (see `reload_inner`) and may allocate; it must not keep
+//! anything of the old configuration but what `Engine::start_from` carries
+//! over.
 
 use std::path::Path;
 
-use super::addresses::vip_change;
 use super::log::rate_limits;
-use super::scripts::{Plan, What};
+use super::scripts::Plan;
 use super::startup::{host_checks, open_sockets, resolve, watch_files};
 use super::{Daemon, RateLimit};
 use crate::config;
-use crate::core::{Effects, Engine, InstanceId, NotifyState, State};
+use crate::core::{Effects, Engine};
 use crate::sys::clock;
-use crate::time::Instant;
 
 impl Daemon {
     /// SIGHUP (keepalived-reference §3.4). A configuration with errors, or
@@ -86,38 +86,14 @@ impl Daemon {
                 return false;
             }
         };
-        // Release what the old configuration held and the new one does not.
-        let masters: Vec<(InstanceId, Option<InstanceId>)> = self
-            .engine
-            .instances()
-            .iter()
-            .filter(|i| i.state == State::Master)
-            .map(|o| (o.id, engine.reload_match(o)))
-            .collect();
-        // Instances the reload removes report STOP (DELETED with
-        // `notify_deleted`) with their old scripts.
-        for o in self.engine.instances() {
-            if engine.reload_match(o).is_none() {
-                if let Some((name, set)) = self.plan.instances.get(usize::from(o.id.0)) {
-                    let what = if set.report_deleted() { What::Deleted } else { What::State(NotifyState::Stop) };
-                    self.notifier.notify(set, false, name, what, o.effective_priority);
-                }
-            }
-        }
-        for &(id, keep) in &masters {
-            if keep.is_none() {
-                self.send_advert(id, 0);
-                log!(self.log, "({}) removed by the reload: released with priority 0", self.name(id));
-            }
-            let Some(old) = self.engine.instance(id) else { continue };
-            let keep = keep.and_then(|k| engine.instance(k));
-            for v in old.cfg.vips.iter().chain(&old.cfg.excluded_vips) {
-                let kept = keep.is_some_and(|n| n.cfg.vips.iter().chain(&n.cfg.excluded_vips).any(|w| w == v));
-                if !kept {
-                    vip_change(&mut self.netlink, &self.log, &self.engine, &self.ifindex, old, v, false);
-                }
-            }
-        }
+        // Release what the old configuration held and the new one does not,
+        // with the old engine, interfaces and scripts (removed instances
+        // report STOP or DELETED with their old scripts).
+        let mut release = Effects::with_capacity(self.engine.release_capacity());
+        self.engine.release_for(&engine, &mut release);
+        let fx = core::mem::replace(&mut self.fx, release);
+        self.apply(clock::now());
+        self.fx = fx;
         let old_sockets = core::mem::take(&mut self.sockets);
         let (sockets, socket_of) = match open_sockets(&engine, &r.ifindex, old_sockets) {
             Ok(s) => s,
@@ -145,11 +121,10 @@ impl Daemon {
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
         self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
-        self.send_streak = vec![0; instances];
-        self.send_failed = Vec::with_capacity(instances);
-        self.garp_gap = [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval];
-        self.pending.clear();
-        self.next_free = vec![[Instant::ZERO; 2]; self.engine.ifaces().len()];
+        // Outcomes of the old engine's sends (its priority 0) name its
+        // instances: the new engine starts its runs afresh.
+        self.sent = Vec::with_capacity(self.engine.sends_capacity());
+        self.sent_spare = Vec::with_capacity(self.engine.sends_capacity());
         (self.plan, self.files) = plan;
         self.status.reset_runs();
         for p in self.notifier.adopt(&self.plan) {

@@ -55,13 +55,12 @@ pub struct NotifySet {
     deleted: Option<Rc<Prepared>>,
     generic: Option<Rc<Prepared>>,
     rx_lower: Option<Rc<Prepared>>,
-    /// `notify_deleted`: a reload removing the instance reports DELETED.
-    report_deleted: bool,
-    /// `notify_priority_changes`: MASTER_PRIORITY / BACKUP_PRIORITY lines.
-    pub priority_changes: bool,
 }
 
 /// What a notification reports: a state, or one of keepalived's events.
+/// Which to report, and when (`notify_deleted`, `notify_priority_changes`
+/// included), is the engine's decision: `Effect::Notify` and
+/// `Effect::NotifyEvent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum What {
     State(NotifyState),
@@ -72,10 +71,6 @@ pub enum What {
 }
 
 impl NotifySet {
-    pub fn report_deleted(&self) -> bool {
-        self.report_deleted
-    }
-
     fn runs_anything(&self) -> bool {
         [&self.master, &self.backup, &self.fault, &self.stop, &self.deleted, &self.generic, &self.rx_lower]
             .iter()
@@ -138,8 +133,6 @@ impl Plan {
             deleted: n.deleted.as_ref().and_then(prep),
             generic: n.generic.as_ref().and_then(prep),
             rx_lower: n.master_rx_lower_pri.as_ref().and_then(prep),
-            report_deleted: n.report_deleted,
-            priority_changes: n.priority_changes,
         };
         let mut plan = Plan {
             instances: cfg.instances.iter().map(|i| (Rc::from(i.name.as_str()), set(&i.notify))).collect(),

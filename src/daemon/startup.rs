@@ -9,7 +9,6 @@ use core::net::IpAddr;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::addresses::PENDING_MAX;
 use super::log::rate_limits;
 use super::{Daemon, Log, Notifier, Options, Plan, RateLimit};
 use crate::config::{self, Family, Loaded};
@@ -192,7 +191,7 @@ impl Daemon {
         let plan = Plan::build(&loaded.config)?;
         let files = watch_files(&plan)?;
         let instances = engine.instances().len();
-        let r_ifaces = engine.ifaces().len();
+        let sends = engine.sends_capacity();
         let mut d = Daemon {
             ip_id: vec![0; instances],
             engine,
@@ -210,12 +209,9 @@ impl Daemon {
             release_vips: opts.release_vips,
             stopping: false,
             rx_copy: Box::new([0; 4096]),
-            garp_gap: [loaded.config.globals.garp_interval, loaded.config.globals.gna_interval],
-            pending: Vec::with_capacity(PENDING_MAX),
-            next_free: vec![[Instant::ZERO; 2]; r_ifaces],
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
-            send_streak: vec![0; instances],
-            send_failed: Vec::with_capacity(instances),
+            sent: Vec::with_capacity(sends),
+            sent_spare: Vec::with_capacity(sends),
             sd: crate::sys::sdnotify::SdNotify::from_env(),
             sd_ready: false,
             sockets_changed,

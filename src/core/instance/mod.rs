@@ -3,8 +3,11 @@
 //! demultiplexing) lives in the engine.
 //!
 //! This file holds the instance's data, its construction and what it
-//! answers about itself; `transitions` changes its state, `timers` runs its
-//! Master_Down and advert schedules, and `rx` applies a received advert.
+//! answers about itself, including which interface holds each of its
+//! addresses (fixed at build, so drivers never look one up by name);
+//! `transitions` changes its state, `timers` runs its Master_Down and
+//! advert schedules and counts failed sends, and `rx` applies a received
+//! advert.
 
 use core::net::IpAddr;
 
@@ -12,7 +15,7 @@ use super::effects::{Effect, Effects};
 use super::state::{Reason, State};
 use super::stats::Stats;
 use super::{GroupId, IfaceId, InstanceId};
-use crate::config::{Family, InstanceConfig};
+use crate::config::{Family, InstanceConfig, VipConfig};
 use crate::time::{Centis, Duration, Instant, Secs};
 use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
 
@@ -80,6 +83,11 @@ pub struct Instance {
     /// When the master last announced its addresses after a lower-priority
     /// advert: at most once per `garp_lower_prio_delay` (or interval).
     lower_round_at: Option<Instant>,
+    /// Advert sends that failed in a row (priority 0 aside).
+    send_streak: u8,
+    /// Whether a script or FIFO hears MASTER_RX_LOWER_PRI: without one, a
+    /// flood of lower-priority adverts costs no notify effects.
+    pub(super) notify_rx_lower: bool,
 }
 
 /// Peers whose checksum form an instance remembers.
@@ -136,6 +144,8 @@ impl Instance {
             master_seen: None,
             answered_at: None,
             lower_round_at: None,
+            send_streak: 0,
+            notify_rx_lower: false,
             cfg,
         }
     }
@@ -188,6 +198,20 @@ impl Instance {
         Advert { version: self.cfg.version, vrid: self.cfg.vrid, priority, interval, auth, addrs }
     }
 
+    /// Every address of the instance with the interface that holds it:
+    /// VIPs then excluded VIPs, in config order (the numbering of
+    /// [`Instance::vip`] and `Effect::RemoveVip`).
+    pub fn addresses(&self) -> impl Iterator<Item = (&VipConfig, IfaceId)> {
+        self.cfg.vips.iter().chain(&self.cfg.excluded_vips).zip(self.vip_ifaces.iter().copied())
+    }
+
+    /// Address number `k` of [`Instance::addresses`] and its interface.
+    pub fn vip(&self, k: usize) -> Option<(&VipConfig, IfaceId)> {
+        let n = self.cfg.vips.len();
+        let v = if k < n { self.cfg.vips.get(k) } else { self.cfg.excluded_vips.get(k - n) };
+        Some((v?, *self.vip_ifaces.get(k)?))
+    }
+
     pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
         self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
     }
@@ -210,12 +234,7 @@ impl Instance {
 
     /// Whether deleting `addr` from `iface` must make this master step down.
     pub(super) fn tracks_vip(&self, iface: IfaceId, addr: IpAddr) -> bool {
-        self.cfg
-            .vips
-            .iter()
-            .chain(&self.cfg.excluded_vips)
-            .zip(&self.vip_ifaces)
-            .any(|(v, &f)| v.addr == addr && f == iface && !v.no_track)
+        self.addresses().any(|(v, f)| v.addr == addr && f == iface && !v.no_track)
     }
 
     /// The multicast group of the instance's adverts (RFC 9568 §5.1.1.2,

@@ -1,11 +1,12 @@
 //! The instance's clocks: Master_Down_Timer and Skew, the master's advert
 //! schedule (with the coalescing that lets de-phased masters share
-//! wakeups), GARP repeats and refreshes, the send-failure fault window,
-//! and how a priority change moves a running down timer. It computes
-//! deadlines from `now` only and never changes state itself.
+//! wakeups), GARP repeats and refreshes, the run of failed sends and the
+//! send-failure fault window it opens, and how a priority change moves a
+//! running down timer (and asks for its notify). It computes deadlines
+//! from `now` only and never changes state itself.
 
 use super::Instance;
-use crate::core::effects::{Effect, Effects, LogEvent};
+use crate::core::effects::{Effect, Effects, LogEvent, NotifyEvent};
 use crate::core::state::{Reason, State};
 use crate::core::timing;
 use crate::time::{Duration, Instant};
@@ -36,6 +37,23 @@ impl Instance {
 
     pub(super) fn skew(&self) -> Duration {
         timing::skew(self.cfg.version, self.effective_priority, self.master_adver_int)
+    }
+
+    /// Counts `count` sends in a row that went out (`ok`) or failed, and
+    /// says whether the failures just reached [`SEND_FAILURES`] in a row.
+    /// A send that went out ends the run; priority 0 goes out while leaving
+    /// anyway, so its failures do not count.
+    pub(in crate::core) fn note_sent(&mut self, priority: u8, ok: bool, count: u16) -> bool {
+        if ok {
+            self.send_streak = 0;
+            return false;
+        }
+        if priority == 0 {
+            return false;
+        }
+        let before = self.send_streak;
+        self.send_streak = before.saturating_add(u8::try_from(count).unwrap_or(u8::MAX));
+        before < SEND_FAILURES && self.send_streak >= SEND_FAILURES
     }
 
     /// Starts a send-failure Fault of one Master_Down interval.
@@ -129,9 +147,20 @@ impl Instance {
                 t - old_skew.saturating_sub(new_skew)
             });
         }
+        if self.cfg.notify.priority_changes {
+            // Before the log line, as drivers run it. MASTER_PRIORITY or
+            // BACKUP_PRIORITY by the state the whole event leaves us in,
+            // which `Engine::settle` writes in (or drops the notify when
+            // that is neither).
+            fx.push(Effect::NotifyEvent { inst: self.id, event: NotifyEvent::BackupPriority });
+        }
         fx.push(Effect::Log(LogEvent::PriorityChanged { inst: self.id, from: old, to: prio }));
     }
 }
+
+/// Advert sends failing in a row before a master is taken out of the
+/// election: a lost packet or two is no reason, a blocked path is.
+pub(in crate::core) const SEND_FAILURES: u8 = 3;
 
 /// How early a master's advert may go out to share a wakeup with other
 /// timers: a quarter of its interval, so timers at least that far apart
