@@ -893,6 +893,17 @@ fn a_run_of_failed_sends_is_the_engines_to_judge() {
     e.handle(secs(5), sent(150, false, 3), &mut fx);
     assert!(fx.is_empty());
     assert_eq!(inst(&e).stats.send_failures, 1);
+    // Back in the election and master again, sends failing again make a
+    // new run of three and a new Fault: never a master nobody hears.
+    let mut t = secs(5);
+    while inst(&e).state != State::Master {
+        t = e.next_deadline().expect("a timer while out of the election");
+        e.handle(t, Event::Timer, &mut fx);
+    }
+    fx.clear();
+    e.handle(t, sent(150, false, 3), &mut fx);
+    assert!(fx.iter().any(|f| matches!(f, Effect::StateChange { to: State::Fault, .. })), "{fx:?}");
+    assert_eq!(inst(&e).stats.send_failures, 2);
 }
 
 /// Two owners (master at start) and a backup, for the reload tests.

@@ -48,7 +48,9 @@ impl Instance {
             self.send_streak = 0;
             return false;
         }
-        if priority == 0 {
+        // Priority 0 goes out while leaving; failures reported while the
+        // send-failure Fault runs belong to the run that started it.
+        if priority == 0 || self.send_fault_until.is_some() {
             return false;
         }
         let before = self.send_streak;
@@ -59,6 +61,10 @@ impl Instance {
     /// Starts a send-failure Fault of one Master_Down interval.
     pub(in crate::core) fn send_failed(&mut self, now: Instant) {
         self.stats.send_failures = self.stats.send_failures.saturating_add(1);
+        // A new run starts after the Fault: sends failing again once back
+        // as master must count to three again and fault again, not leave a
+        // master nobody hears.
+        self.send_streak = 0;
         self.send_fault_until = Some(now + self.master_down());
     }
 
