@@ -3,6 +3,7 @@
 //! unless somebody asks; nothing here changes the daemon's state.
 
 mod build;
+pub mod keepalived;
 pub mod model;
 
 pub use build::Record;
