@@ -64,6 +64,11 @@ struct Cli {
     #[argh(switch, short = 'V', long = "dont-release-vrrp")]
     dont_release_vrrp: bool,
 
+    /// directory of keepalived.data and keepalived.stats, written on
+    /// SIGUSR1 and SIGUSR2 (default $TMPDIR, else /tmp, as keepalived)
+    #[argh(option, long = "dump-dir")]
+    dump_dir: Option<PathBuf>,
+
     #[argh(subcommand)]
     command: Option<Command>,
 }
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
                 release_vips: !cli.dont_release_vrrp,
                 syslog: cli.log_facility.map(|f| (PathBuf::from(vipd::sys::syslog::DEFAULT_SOCKET), f)),
                 log_console: cli.log_console,
+                dump_dir: cli.dump_dir.clone().unwrap_or_else(daemon::default_dump_dir),
             };
             ExitCode::from(daemon::run(&opts))
         }
