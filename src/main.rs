@@ -77,6 +77,10 @@ struct Cli {
     /// default)
     #[argh(option, long = "metrics")]
     metrics: Option<std::net::SocketAddr>,
+    /// directory of keepalived.data and keepalived.stats, written on
+    /// SIGUSR1 and SIGUSR2 (default $TMPDIR, else /tmp, as keepalived)
+    #[argh(option, long = "dump-dir")]
+    dump_dir: Option<PathBuf>,
 
     #[argh(subcommand)]
     command: Option<Command>,
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
                 },
                 control_group: cli.control_group,
                 metrics: cli.metrics,
+                dump_dir: cli.dump_dir.clone().unwrap_or_else(daemon::default_dump_dir),
             };
             ExitCode::from(daemon::run(&opts))
         }

@@ -27,7 +27,8 @@
 //! - `addresses`: virtual addresses added or removed, GARPs/NAs sent.
 //! - `reload`: SIGHUP.
 //! - `log`: log lines and their rate limits.
-//! - `tasks`: the hot path and the control task (signals, reopened sockets).
+//! - `tasks`: the hot path and the control task (signals, reopened sockets,
+//!   keepalived's data and stats files on SIGUSR1 / SIGUSR2).
 //! - `script_tasks`: check scripts, notify lanes, FIFO readers, file watcher.
 //! - `scripts`: what the configuration's scripts, files and FIFOs are.
 //! - `status`: the snapshot `vipd status` and the dump files render.
@@ -106,6 +107,18 @@ pub struct Options {
     pub control_group: Option<String>,
     /// `--metrics ADDR:PORT`: serve `GET /metrics` there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--dump-dir`: where SIGUSR1 and SIGUSR2 write `keepalived.data` and
+    /// `keepalived.stats` (default [`default_dump_dir`]).
+    pub dump_dir: PathBuf,
+}
+
+/// Where keepalived 2.2.7 writes its signal files: `$TMPDIR`, else `/tmp`
+/// (what keepalived-exporter reads).
+pub fn default_dump_dir() -> PathBuf {
+    match std::env::var_os("TMPDIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from("/tmp"),
+    }
 }
 
 /// Everything the loop needs, owned in one place.
@@ -193,11 +206,13 @@ pub fn run(opts: &Options) -> u8 {
     // As process 1 or a subreaper, vipd inherits the orphans of scripts and
     // must reap them (SIGCHLD).
     let orphans = crate::sys::script::adopts_orphans();
-    // SIGXCPU: the real-time CPU limit was hit (sys::sched).
+    // SIGXCPU: the real-time CPU limit was hit (sys::sched). SIGUSR1 and
+    // SIGUSR2 ask for keepalived's data and stats files; left at their
+    // default action they would kill vipd with its addresses still up.
     let wanted: &[i32] = if orphans {
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU, libc::SIGCHLD]
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU, libc::SIGUSR1, libc::SIGUSR2, libc::SIGCHLD]
     } else {
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU]
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXCPU, libc::SIGUSR1, libc::SIGUSR2]
     };
     let signals = match crate::sys::signals::Signals::new(wanted) {
         Ok(s) => s,

@@ -138,6 +138,8 @@ async fn check_task(
             return;
         }
         let started = std::time::Instant::now();
+        // For the keepalived data file's "State = running".
+        d.borrow_mut().status.script_started(plan.tracker);
         let dl = d.clone();
         let name = plan.name.clone();
         let mut out = move |line: &str| dl.borrow().log.line(format_args!("VRRP_Script({name}) output: {line}"));

@@ -1,13 +1,15 @@
 //! The loop's two futures: the hot path, which polls the timer, netlink
 //! and the VRRP sockets itself (through `dup`ed fds, so no borrow of the
 //! daemon is held across an await), and the control task (signals,
-//! reloads, readers restarted after the sockets changed). They only wait
-//! and dispatch to `Daemon`'s input methods; the hot path must not
-//! allocate.
+//! reloads, readers restarted after the sockets changed, keepalived's data
+//! and stats files). They only wait and dispatch to `Daemon`'s input
+//! methods; the hot path must not allocate (the files are rendered only
+//! when a signal asks for them).
 
 use core::cell::RefCell;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 use std::rc::Rc;
 
 use super::{Daemon, Options, ScriptTasks};
@@ -101,6 +103,7 @@ pub(super) async fn control(
     scripts: &mut ScriptTasks,
     sockets: &RefCell<Vec<Async<OwnedFd>>>,
 ) -> io::Result<()> {
+    let mut dump_errors = DumpErrors { last: None, suppressed: 0 };
     loop {
         // A signal, or sockets reopened behind the readers' backs.
         let next = smol::future::or(async { Some(signals.next().await) }, async {
@@ -132,6 +135,9 @@ pub(super) async fn control(
             libc::SIGCHLD => {
                 crate::sys::script::reap_orphans();
             }
+            sig @ (libc::SIGUSR1 | libc::SIGUSR2) => {
+                write_dump(&d.borrow(), &opts.dump_dir, sig == libc::SIGUSR1, &mut dump_errors);
+            }
             libc::SIGHUP => {
                 let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
                 if d.borrow().stopping {
@@ -147,6 +153,55 @@ pub(super) async fn control(
             _ => {
                 d.borrow_mut().stop();
                 return Ok(());
+            }
+        }
+    }
+}
+
+/// keepalived's signal files are readable by their owner only, as
+/// keepalived 2.2.7 writes them (its umask 0177): the data file holds the
+/// VRRPv2 passwords. A reader must be allowed to signal vipd anyway.
+const DUMP_MODE: u32 = 0o600;
+
+/// A directory that cannot be written (an exporter scraping every few
+/// seconds) is reported once a minute, not on every signal.
+const DUMP_ERROR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+struct DumpErrors {
+    last: Option<std::time::Instant>,
+    suppressed: u32,
+}
+
+/// SIGUSR1: keepalived's data file; SIGUSR2: its stats file. A snapshot
+/// rendered and written at once, about 1.4 kB per instance: 255 instances
+/// render and write in about a millisecond (release build), a few adverts'
+/// worth of instances in microseconds. Errors are logged, never fatal.
+fn write_dump(d: &Daemon, dir: &Path, data: bool, errors: &mut DumpErrors) {
+    let snap = d.snapshot(crate::sys::clock::now());
+    let (name, text) = if data {
+        ("keepalived.data", super::status::keepalived::data(&snap))
+    } else {
+        ("keepalived.stats", super::status::keepalived::stats(&snap))
+    };
+    match crate::sys::dumpfile::replace(dir, name, text.as_bytes(), DUMP_MODE) {
+        Ok(()) => {
+            if d.log.detail {
+                let what = if data { "data" } else { "stats" };
+                log!(d.log, "Printing VRRP {what} for process({}) on signal", snap.pid);
+            }
+        }
+        Err(e) => {
+            let now = std::time::Instant::now();
+            if errors.last.is_some_and(|t| now.duration_since(t) < DUMP_ERROR_INTERVAL) {
+                errors.suppressed = errors.suppressed.saturating_add(1);
+                return;
+            }
+            let more = core::mem::take(&mut errors.suppressed);
+            errors.last = Some(now);
+            if more > 0 {
+                log!(d.log, "cannot write {}: {e} ({more} more failures not logged)", dir.join(name).display());
+            } else {
+                log!(d.log, "cannot write {}: {e}", dir.join(name).display());
             }
         }
     }

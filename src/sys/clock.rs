@@ -16,3 +16,31 @@ pub fn now() -> Instant {
     let us = (ts.tv_sec as u64).saturating_mul(1_000_000).saturating_add(ts.tv_nsec as u64 / 1_000);
     Instant::from_micros(us)
 }
+
+/// The local time zone's offset from UTC at `unix` (seconds since the
+/// epoch), in seconds east; 0 when the C library cannot tell. For time
+/// stamps printed in local time, as keepalived prints them.
+pub fn utc_offset(unix: u64) -> i32 {
+    // time_t by inference from localtime_r: naming it is deprecated on musl.
+    let Ok(t) = TryFrom::try_from(unix) else { return 0 };
+    let mut tm = core::mem::MaybeUninit::<libc::tm>::zeroed();
+    // SAFETY: `t` and `tm` are live locals; localtime_r writes only into
+    // `tm` (zero-initialised, so it is a valid `tm` whatever happens) and
+    // returns null on failure, which is checked.
+    let ok = unsafe { !libc::localtime_r(&t, tm.as_mut_ptr()).is_null() };
+    if !ok {
+        return 0;
+    }
+    // SAFETY: zero-initialised above and filled by localtime_r.
+    let tm = unsafe { tm.assume_init() };
+    i32::try_from(tm.tm_gmtoff).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_offset_is_within_a_day() {
+        let off = super::utc_offset(1_796_460_402);
+        assert!(off.abs() <= 14 * 3600, "{off}");
+    }
+}

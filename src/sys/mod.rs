@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod control;
+pub mod dumpfile;
 pub mod fifo;
 pub mod garp;
 pub mod netlink;

@@ -306,6 +306,19 @@ impl Lab {
     /// Starts `kind` on router `r` with a configuration text and extra
     /// arguments. Logs go to `<dir>/<router>-<kind>-<n>.log`.
     pub fn start_conf(&mut self, r: Router, kind: Kind, conf: &str, extra: &[&str]) -> Daemon {
+        self.start_conf_env(r, kind, conf, extra, &[])
+    }
+
+    /// [`Lab::start_conf`] with environment variables set for the daemon
+    /// (e.g. keepalived's `TMPDIR`, where it writes its signal files).
+    pub fn start_conf_env(
+        &mut self,
+        r: Router,
+        kind: Kind,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &Path)],
+    ) -> Daemon {
         // VIPD_NETNS_KEEPALIVED_ONLY=1: keepalived in vipd's place, to tell
         // a broken lab from a vipd bug.
         let kind = if std::env::var_os("VIPD_NETNS_KEEPALIVED_ONLY").is_some() { Kind::Keepalived } else { kind };
@@ -332,6 +345,7 @@ impl Lab {
             }
         }
         cmd.args(extra);
+        cmd.envs(env.iter().copied());
         let what = format!("{} on {}", base, self.router_ns(r));
         let idx = self.spawn(what, cmd, &log, true);
         if kind == Kind::Keepalived {

@@ -23,6 +23,8 @@ pub struct Record {
     /// Recent answers by request, so a dashboard polling many times a
     /// second costs one rendering a second (see [`CACHE_AGE`]).
     cache: core::cell::RefCell<Vec<Cached>>,
+    /// Per tracker (by id): a check script run is under way.
+    running: Vec<bool>,
 }
 
 /// How long an answer may be served again when nothing changed state: the
@@ -50,7 +52,7 @@ struct Run {
 
 impl Record {
     pub fn new() -> Record {
-        Record { started: std::time::Instant::now(), runs: Vec::new(), cache: Default::default() }
+        Record { started: std::time::Instant::now(), runs: Vec::new(), cache: Default::default(), running: Vec::new() }
     }
 
     /// A recent answer to `request`, if one was made within [`CACHE_AGE`]
@@ -76,6 +78,15 @@ impl Record {
         self.cache.borrow_mut().clear();
     }
 
+    /// A check script of tracker `id` was started.
+    pub fn script_started(&mut self, id: TrackerId) {
+        let k = usize::from(id.0);
+        if self.running.len() <= k {
+            self.running.resize(k + 1, false);
+        }
+        self.running[k] = true;
+    }
+
     /// A check script of tracker `id` ended with `exit` after `duration`.
     pub fn script_ran(&mut self, id: TrackerId, exit: &Exit, result: String, duration: StdDuration, now: Instant) {
         let k = usize::from(id.0);
@@ -87,12 +98,16 @@ impl Record {
             _ => None,
         };
         self.runs[k] = Some(Run { result, exit_code, success: exit.success(), duration, ended: now });
+        if let Some(r) = self.running.get_mut(k) {
+            *r = false;
+        }
     }
 
     /// A reload renumbers trackers: earlier runs no longer match.
     pub fn reset_runs(&mut self) {
         self.runs.clear();
         self.invalidate();
+        self.running.clear();
     }
 }
 
@@ -128,6 +143,15 @@ impl Daemon {
                     duration: r.duration,
                     ago: ago(now, r.ended),
                 }),
+                running: self.status.running.get(k).copied().unwrap_or(false),
+                check: self.plan.checks.iter().find(|c| usize::from(c.tracker.0) == k).map(|c| CheckInfo {
+                    argv: c.script.argv.clone(),
+                    uid: c.script.uid,
+                    gid: c.script.gid,
+                    interval: c.interval,
+                    timeout: c.timeout,
+                }),
+                path: self.plan.files.iter().find(|f| usize::from(f.0.0) == k).map(|f| f.1.clone()),
             })
             .collect();
         let instances = engine.instances().iter().map(|i| self.instance_status(now, i)).collect();
@@ -148,12 +172,15 @@ impl Daemon {
             })
             .collect();
         let global_errors = WireError::ALL.iter().map(|&e| (e, engine.global_error(e))).collect();
-        let taken_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let taken = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let taken_unix = taken.as_secs();
         Snapshot {
             version: env!("CARGO_PKG_VERSION"),
             pid: std::process::id(),
             uptime: self.status.started.elapsed(),
             taken_unix,
+            taken_subsec_us: taken.subsec_micros(),
+            utc_offset_s: crate::sys::clock::utc_offset(taken_unix),
             instances,
             groups,
             trackers,
@@ -220,6 +247,12 @@ impl Daemon {
             weight,
             up: engine.ifaces().get(usize::from(f.0)).is_some_and(|x| x.up),
         }));
+        let next_timer = match i.state {
+            State::Master => i.advert_deadline(),
+            State::Backup => i.down_deadline(),
+            State::Init | State::Fault => None,
+        }
+        .map(|t| StdDuration::from_micros(t.saturating_since(now).as_micros()));
         InstanceStatus {
             cfg: i.cfg.clone(),
             state: i.state,
@@ -229,6 +262,8 @@ impl Daemon {
             effective_priority: i.effective_priority,
             master,
             source,
+            ifindex: self.ifindex.get(usize::from(i.iface.0)).copied().unwrap_or(0),
+            next_timer,
             vips,
             tracks,
             interfaces,

@@ -5,6 +5,7 @@
 
 mod build;
 pub mod json;
+pub mod keepalived;
 pub mod model;
 pub mod prometheus;
 pub mod text;

@@ -7,6 +7,7 @@
 //! advert path.
 
 use core::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{InstanceConfig, TrackerKind};
@@ -25,6 +26,11 @@ pub struct Snapshot {
     /// Seconds since the Unix epoch when the snapshot was taken (for the
     /// keepalived files' time stamps).
     pub taken_unix: u64,
+    /// Microseconds past `taken_unix` (keepalived's time stamps have them).
+    pub taken_subsec_us: u32,
+    /// The local time zone's offset from UTC at `taken_unix`, seconds east
+    /// (keepalived prints local times).
+    pub utc_offset_s: i32,
     pub instances: Vec<InstanceStatus>,
     pub groups: Vec<GroupStatus>,
     /// Every configured tracker (`vrrp_script`, `track_file`); instances
@@ -56,6 +62,12 @@ pub struct InstanceStatus {
     pub master: Option<MasterStatus>,
     /// The address adverts are sent from, if the interface has one.
     pub source: Option<IpAddr>,
+    /// The kernel's index of the instance's interface (0: not present).
+    pub ifindex: u32,
+    /// Until the instance's timer fires: a backup's Master_Down timer, a
+    /// master's next advert (keepalived's "Read timeout"); `None` when
+    /// neither runs (INIT, FAULT).
+    pub next_timer: Option<Duration>,
     /// `virtual_ipaddress` entries, then `virtual_ipaddress_excluded`.
     pub vips: Vec<VipStatus>,
     /// `track_script` / `track_file` references.
@@ -92,7 +104,8 @@ pub struct VipStatus {
     pub interface: String,
     /// From `virtual_ipaddress_excluded` (not in adverts).
     pub excluded: bool,
-    /// Present on the interface now (as netlink last reported).
+    /// Added by vipd: the instance is MASTER (it adds every address on
+    /// entering MASTER and removes them on leaving; keepalived's `set`).
     pub held: bool,
 }
 
@@ -128,6 +141,23 @@ pub struct TrackerStatus {
     pub streak: u32,
     /// Scripts: the last finished run, if any.
     pub last_run: Option<ScriptRun>,
+    /// Scripts: a run is under way.
+    pub running: bool,
+    /// Scripts some instance tracks: what runs and how often.
+    pub check: Option<CheckInfo>,
+    /// Files some instance tracks: the file read.
+    pub path: Option<PathBuf>,
+}
+
+/// A check script as it is run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckInfo {
+    /// The command; `argv[0]` is the script's canonical path.
+    pub argv: Vec<String>,
+    pub uid: u32,
+    pub gid: u32,
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 /// How a check script's last run ended.
