@@ -45,6 +45,9 @@ impl ControlListener {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.exists() {
                 std::fs::DirBuilder::new().mode(0o750).create(dir)?;
+                // The umask may have taken bits away (or, in a test binary,
+                // another thread may be holding a different one).
+                rustix::fs::chmod(dir, Mode::from_raw_mode(0o750))?;
                 if let Some(g) = group {
                     rustix::fs::chown(dir, None, Some(Gid::from_raw(g)))?;
                 }
@@ -76,6 +79,9 @@ impl ControlListener {
         let bound = UnixListener::bind(path);
         rustix::process::umask(old);
         let listener = bound?;
+        // And explicitly, whatever the umask was (another thread of a test
+        // binary may have changed it meanwhile).
+        rustix::fs::chmod(path, Mode::from_raw_mode(0o660))?;
         if let Some(g) = group {
             rustix::fs::chown(path, None, Some(Gid::from_raw(g)))?;
         }

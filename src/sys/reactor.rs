@@ -269,14 +269,14 @@ impl<T: AsFd> Async<T> {
 
     /// Completes when the fd is readable (or has an error or hang-up to
     /// report, which the next read returns).
-    pub fn readable(&self) -> Readable<'_, T> {
-        Readable { source: self }
+    pub fn readable(&self) -> Ready<'_, T> {
+        Ready { source: self, interest: epoll::EventFlags::IN }
     }
 
     /// Completes when the fd can be written (or has an error to report).
     /// Not while a `readable` of the same source is pending: one waiter.
-    pub fn writable(&self) -> Writable<'_, T> {
-        Writable { source: self }
+    pub fn writable(&self) -> Ready<'_, T> {
+        Ready { source: self, interest: epoll::EventFlags::OUT }
     }
 }
 
@@ -298,29 +298,17 @@ impl<T: AsFd> core::fmt::Debug for Async<T> {
     }
 }
 
-/// The future of [`Async::readable`].
-pub struct Readable<'a, T: AsFd> {
+/// The future of [`Async::readable`] and [`Async::writable`].
+pub struct Ready<'a, T: AsFd> {
     source: &'a Async<T>,
+    interest: epoll::EventFlags,
 }
 
-impl<T: AsFd> Future for Readable<'_, T> {
+impl<T: AsFd> Future for Ready<'_, T> {
     type Output = io::Result<()>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let s = self.source;
-        s.reactor.poll_ready(s.inner.as_fd(), s.key, s.generation, epoll::EventFlags::IN, cx)
-    }
-}
-
-/// The future of [`Async::writable`].
-pub struct Writable<'a, T: AsFd> {
-    source: &'a Async<T>,
-}
-
-impl<T: AsFd> Future for Writable<'_, T> {
-    type Output = io::Result<()>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let s = self.source;
-        s.reactor.poll_ready(s.inner.as_fd(), s.key, s.generation, epoll::EventFlags::OUT, cx)
+        s.reactor.poll_ready(s.inner.as_fd(), s.key, s.generation, self.interest, cx)
     }
 }
 
