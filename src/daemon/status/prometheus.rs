@@ -329,10 +329,11 @@ fn tracker_families(out: &mut String, s: &Snapshot) {
 }
 
 /// A number as the exposition format writes it: integers, or seconds as a
-/// plain decimal (Rust's `f64` Display never uses an exponent).
+/// plain decimal to the microsecond. Written with integers: no float
+/// formatting is linked into the binary for this.
 enum Value {
     Int(i64),
-    Float(f64),
+    Secs(Duration),
 }
 
 impl From<u8> for Value {
@@ -366,9 +367,9 @@ impl From<u64> for Value {
     }
 }
 
-impl From<f64> for Value {
-    fn from(v: f64) -> Value {
-        Value::Float(v)
+impl From<Duration> for Value {
+    fn from(v: Duration) -> Value {
+        Value::Secs(v)
     }
 }
 
@@ -376,7 +377,20 @@ impl Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(v) => write!(f, "{v}"),
-            Value::Float(v) => write!(f, "{v}"),
+            Value::Secs(d) => {
+                let us = d.subsec_micros();
+                if us == 0 {
+                    return write!(f, "{}", d.as_secs());
+                }
+                // Trailing zeros dropped, as a float would print it.
+                let mut frac = us;
+                let mut width = 6;
+                while frac % 10 == 0 {
+                    frac /= 10;
+                    width -= 1;
+                }
+                write!(f, "{}.{frac:0width$}", d.as_secs())
+            }
         }
     }
 }
@@ -442,8 +456,8 @@ fn known(t: TrackStatus) -> Option<bool> {
     }
 }
 
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
+fn secs(d: Duration) -> Value {
+    Value::Secs(d)
 }
 
 #[derive(Clone, Copy)]
