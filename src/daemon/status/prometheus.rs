@@ -182,9 +182,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
     per_instance(out, all, "vipd_instance_state", Gauge, "0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", |i| {
         Some(state_value(i.state).into())
     });
-    per_instance(out, all, "vipd_state_seconds", Gauge, "Seconds in the current state.", |i| {
-        Some(secs(i.in_state).into())
-    });
+    per_instance(out, all, "vipd_state_seconds", Gauge, "Seconds in the current state.", |i| Some(secs(i.in_state)));
     per_instance(out, all, "vipd_priority", Gauge, "Configured (base) priority.", |i| Some(i.base_priority.into()));
     per_instance(out, all, "vipd_effective_priority", Gauge, "Priority with trackers applied, as advertised.", |i| {
         Some(i.effective_priority.into())
@@ -215,7 +213,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
         "vipd_master_advert_interval_seconds",
         Gauge,
         "The current master's advert interval.",
-        |i| i.master.as_ref().map(|m| secs(m.advert_int).into()),
+        |i| i.master.as_ref().map(|m| secs(m.advert_int)),
     );
     per_instance(
         out,
@@ -223,7 +221,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
         "vipd_master_last_advert_seconds",
         Gauge,
         "Seconds since the peer master's last accepted advert; absent when we are master.",
-        |i| i.master.as_ref().and_then(|m| m.last_seen).map(|d| secs(d).into()),
+        |i| i.master.as_ref().and_then(|m| m.last_seen).map(secs),
     );
     per_instance(
         out,
