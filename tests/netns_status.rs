@@ -176,30 +176,12 @@ fn receive_errors_are_counted() {
     promtool(&prom);
 }
 
-/// `promtool check metrics` on exposition text, when promtool is there
-/// (scripts/test installs Debian's prometheus package).
+/// `promtool check metrics` on exposition text (scripts/test installs
+/// Debian's prometheus package, which has it).
 fn promtool(text: &str) {
-    use std::io::Write;
-    let Ok(mut child) = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-    else {
-        lab::testkit::skip("promtool is not installed (apt-get install prometheus)");
-        return;
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(text.as_bytes());
+    if let Some((ok, out, err)) = lab::testkit::pipe_through("promtool", &["check", "metrics"], text) {
+        assert!(ok, "promtool check metrics: {out}{err}");
     }
-    let out = child.wait_with_output().expect("promtool");
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// No daemon: one line, exit 3. Unknown instance or both formats: exit 1.

@@ -143,6 +143,30 @@ impl NetNs {
     }
 }
 
+/// Runs `program ARGS` with `input` on its standard input: its exit
+/// status and standard output then error, or None (after [`skip`], which
+/// fails under `VIPD_TESTS_MUST_RUN`) when it cannot be started. For the
+/// independent checkers the tests hand documents to (promtool, python3).
+#[allow(dead_code)]
+pub fn pipe_through(program: &str, args: &[&str], input: &str) -> Option<(bool, String, String)> {
+    use std::io::Write;
+    let child =
+        Command::new(program).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            skip(&format!("`{program}` cannot be run ({e})"));
+            return None;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write to the checker");
+    }
+    let out = child.wait_with_output().expect("wait for the checker");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Some((out.status.success(), text(&out.stdout), text(&out.stderr)))
+}
+
 /// Moves the calling thread into the namespace at `path` (`/run/netns/X`),
 /// for namespaces a lab names by path.
 // Used by the integration suites only (the unit tests use NetNs).

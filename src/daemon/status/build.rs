@@ -118,7 +118,7 @@ impl Default for Record {
 }
 
 fn ago(now: Instant, then: Instant) -> StdDuration {
-    StdDuration::from_micros(now.saturating_since(then).as_micros())
+    now.saturating_since(then).to_std()
 }
 
 impl Daemon {
@@ -195,7 +195,7 @@ impl Daemon {
             State::Master => source.map(|a| MasterStatus {
                 address: a,
                 priority: i.effective_priority,
-                advert_int: std_of(i.cfg.advert_int),
+                advert_int: i.cfg.advert_int.to_std(),
                 last_seen: None,
                 checksum: None,
                 is_self: true,
@@ -203,7 +203,7 @@ impl Daemon {
             State::Backup => i.master.map(|(a, p)| MasterStatus {
                 address: a,
                 priority: p,
-                advert_int: std_of(i.master_adver_int),
+                advert_int: i.master_adver_int.to_std(),
                 last_seen: i.master_seen().map(|t| ago(now, t)),
                 checksum: i.peer_form(a),
                 is_self: false,
@@ -271,8 +271,4 @@ impl Daemon {
             counters: i.stats,
         }
     }
-}
-
-fn std_of(d: crate::time::Duration) -> StdDuration {
-    StdDuration::from_micros(d.as_micros())
 }

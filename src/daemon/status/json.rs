@@ -350,30 +350,14 @@ impl Obj<'_> {
 mod tests {
     use super::*;
     use crate::daemon::status::fixtures::{self, ODD_NAME};
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-
     /// Parses `doc` with Python's json module and returns it re-dumped with
     /// sorted keys (so tests can look at values), or None when python3 is
     /// missing (the test then skips with a printed reason).
     fn python_json(doc: &str, expr: &str) -> Option<String> {
-        let child = Command::new("python3")
-            .args(["-c", &format!("import json,sys; d=json.load(sys.stdin); print(json.dumps({expr}))")])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                crate::sys::testkit::skip(&format!("python3 not runnable ({e}); JSON not checked by a parser"));
-                return None;
-            }
-        };
-        child.stdin.take().expect("stdin").write_all(doc.as_bytes()).expect("write");
-        let out = child.wait_with_output().expect("python3");
-        assert!(out.status.success(), "python3 rejected the document: {}\n{doc}", String::from_utf8_lossy(&out.stderr));
-        Some(String::from_utf8(out.stdout).expect("utf-8").trim_end().to_owned())
+        let script = format!("import json,sys; d=json.load(sys.stdin); print(json.dumps({expr}))");
+        let (ok, out, err) = crate::sys::testkit::pipe_through("python3", &["-c", &script], doc)?;
+        assert!(ok, "python3 rejected the document: {err}\n{doc}");
+        Some(out.trim_end().to_owned())
     }
 
     #[test]

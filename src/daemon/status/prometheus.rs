@@ -547,31 +547,13 @@ impl fmt::Write for LabelEscape<'_> {
 mod tests {
     use super::*;
     use crate::daemon::status::fixtures;
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
 
     /// `promtool check metrics` on `text`: None when promtool is missing
     /// (skipped through testkit::skip, which fails under
     /// VIPD_TESTS_MUST_RUN), else its exit status and output.
     fn promtool(text: &str) -> Option<(bool, String)> {
-        let child = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                crate::sys::testkit::skip(&format!("needs promtool (Debian package prometheus): {e}"));
-                return None;
-            }
-        };
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
-        let out = child.wait_with_output().expect("promtool");
-        let mut msg = String::from_utf8_lossy(&out.stdout).into_owned();
-        msg.push_str(&String::from_utf8_lossy(&out.stderr));
-        Some((out.status.success(), msg))
+        let (ok, out, err) = crate::sys::testkit::pipe_through("promtool", &["check", "metrics"], text)?;
+        Some((ok, out + &err))
     }
 
     #[test]
