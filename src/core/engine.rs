@@ -153,6 +153,7 @@ impl Engine {
                     self.reevaluate(now, fx);
                 }
             }
+            Event::AddressClaimed { iface, addr, hw } => self.address_claimed(now, iface, addr, hw, fx),
             Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),
         }
         self.report_groups(fx);

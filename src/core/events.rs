@@ -51,6 +51,12 @@ pub enum Event<'a> {
     /// not stay master, so a few failures in a row mean Fault for one
     /// Master_Down interval, then it tries again.
     Sent { inst: InstanceId, priority: u8, ok: bool, count: u16 },
+    /// Another host claimed one of our addresses on `iface`: an ARP packet
+    /// or a Neighbor Advertisement whose sender is `addr`, with a link-layer
+    /// address `hw` that is not `iface`'s own. While we are master for
+    /// `addr`, it is evidence of a second master that does not hear us (a
+    /// VRRP-only partition: protocol 112 dropped, ARP still passing).
+    AddressClaimed { iface: IfaceId, addr: IpAddr, hw: [u8; 6] },
     /// Stop: every master sends priority 0; VIPs are released unless
     /// `release_vips` is false (`-V`).
     Shutdown { release_vips: bool },

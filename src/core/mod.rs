@@ -33,6 +33,7 @@ pub mod track;
 
 mod announce;
 mod build;
+mod conditions;
 mod engine;
 mod health;
 mod iface;
