@@ -244,6 +244,9 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     if i.accept_any_unicast_src {
         out.push_str("    accept_any_unicast_src\n");
     }
+    if !i.peer_silent_after.is_zero() {
+        let _ = writeln!(out, "    peer_silent_after {}", secs(i.peer_silent_after));
+    }
     if i.track_src_ip {
         out.push_str("    track_src_ip\n");
     }

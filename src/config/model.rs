@@ -196,6 +196,10 @@ pub struct InstanceConfig {
     /// from any source, as keepalived does by default. Off: adverts from
     /// addresses that are not peers are dropped and counted.
     pub accept_any_unicast_src: bool,
+    /// vipd extension `peer_silent_after`: a unicast master raises
+    /// `peer_silent` when a peer sends nothing for this long, and a unicast
+    /// backup reports its presence to the master; zero = off.
+    pub peer_silent_after: Duration,
     /// What vipd emits for v3 over IPv4; both forms are accepted.
     pub v3_ipv4_checksum: V3Ipv4Checksum,
     /// Trackers feeding effective priority and Fault.
@@ -246,6 +250,7 @@ impl InstanceConfig {
             skip_check_adv_addr: false,
             check_unicast_src: false,
             accept_any_unicast_src: false,
+            peer_silent_after: Duration::ZERO,
             v3_ipv4_checksum: V3Ipv4Checksum::PseudoHeader,
             track: Vec::new(),
             track_interfaces: Vec::new(),

@@ -9,6 +9,7 @@
 
 use core::net::IpAddr;
 
+use super::conditions::{Cleared, Condition, Evidence};
 use super::state::{Reason, State};
 use super::{GroupId, IfaceId, InstanceId};
 use crate::time::Instant;
@@ -125,6 +126,10 @@ pub enum LogEvent {
     SendFailing { inst: InstanceId },
     /// A reload removed this master: it sent priority 0.
     RemovedByReload { inst: InstanceId },
+    /// A condition was raised, with the evidence.
+    ConditionRaised { inst: InstanceId, condition: Condition, evidence: Evidence },
+    /// A raised condition cleared.
+    ConditionCleared { inst: InstanceId, condition: Condition, why: Cleared },
 }
 
 /// The effect buffer a caller passes to `handle`; reuse it between calls.

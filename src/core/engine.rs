@@ -18,7 +18,7 @@ use crate::wire::WireError;
 use crate::wire::vrrp::Advert;
 
 /// Effects one instance can emit in one `handle` call, with margin.
-const EFFECTS_PER_INSTANCE: usize = 28;
+const EFFECTS_PER_INSTANCE: usize = 32;
 
 /// `Effect::SendAdvert`s one instance can ask for in one `handle` call
 /// (entering or leaving Master, an answer, the schedule), with margin.
@@ -204,6 +204,7 @@ impl Engine {
                 self.try_master(i, now, cause, fx);
             }
             self.instances[i].master_timers(now, fx);
+            self.instances[i].condition_timers(now, fx);
             if self.instances[i].send_fault_until.is_some_and(|t| t <= now) {
                 self.instances[i].send_fault_until = None;
                 self.reevaluate(now, fx);

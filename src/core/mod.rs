@@ -17,12 +17,14 @@
 //! over from a previous engine (and releases what it leaves behind), `rx`
 //! routes received adverts to their instance, `iface` keeps what is known
 //! of interfaces and their addresses, `announce` spaces GARPs and NAs per
-//! interface, `health` turns trackers, links and failed sends into faults
+//! interface, `conditions` keeps the alerts on split brain and drifted
+//! peers, `health` turns trackers, links and failed sends into faults
 //! and priorities, and `sync_group` applies the rules that bind instances
 //! of a group. What one instance does on its own is in `instance`. The
 //! daemon decides nothing of this: it carries out effects and reports what
 //! happened (including whether its sends went out).
 
+pub mod conditions;
 pub mod effects;
 pub mod events;
 pub mod sim;
@@ -33,7 +35,6 @@ pub mod track;
 
 mod announce;
 mod build;
-mod conditions;
 mod engine;
 mod health;
 mod iface;
@@ -44,8 +45,11 @@ mod rx;
 mod sync_group;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_conditions;
 
 pub use build::BuildError;
+pub use conditions::{Cleared, Condition, Drift, Evidence};
 pub use effects::{Effect, Effects, LogEvent, NotifyEvent, NotifyState};
 pub use events::{Event, RxAdvert};
 pub use iface::Iface;

@@ -7,8 +7,9 @@
 
 use core::net::IpAddr;
 
-use super::instance::MasterRx;
-use super::{Effect, Effects, Engine, IfaceId, LogEvent, NotifyEvent, RxAdvert, State};
+use super::conditions::Evidence;
+use super::instance::{MasterRx, Verdict};
+use super::{Effect, Effects, Engine, IfaceId, Instance, LogEvent, NotifyEvent, RxAdvert, State};
 use crate::config::Family;
 use crate::time::Instant;
 use crate::wire::WireError;
@@ -59,10 +60,24 @@ impl Engine {
         }
         let ours = self.source_of(&self.instances[i]);
         let inst = &mut self.instances[i];
-        if let Err(error) = inst.validate(rx) {
+        inst.heard_from(now, rx.src, fx);
+        let drop = |inst: &mut Instance, error: WireError, fx: &mut Effects| {
             inst.stats.count_error(error);
             fx.push(Effect::Log(LogEvent::RxError { inst: Some(inst.id), src: Some(rx.src), error }));
-            return;
+        };
+        match inst.validate(rx) {
+            Verdict::Accept(drift) if drift.is_empty() => inst.drift_gone(rx.src, fx),
+            Verdict::Accept(drift) => inst.drift_evidence(now, rx.src, drift, fx),
+            Verdict::Drop(error) => return drop(inst, error, fx),
+            Verdict::DropDrift(error, drift) => {
+                drop(inst, error, fx);
+                return inst.drift_evidence(now, rx.src, drift, fx);
+            }
+            Verdict::Collision { count, first } => {
+                drop(inst, WireError::AddressList, fx);
+                let ev = Evidence::Collision { from: rx.src, count, first };
+                return inst.collision_evidence(now, ev, fx);
+            }
         }
         inst.note_accepted(now, rx, fx);
         let mark = fx.len();

@@ -86,6 +86,9 @@ pub struct Lan {
     pub sent: Vec<Sent>,
     /// Every effect of every router, with time.
     pub effects: Vec<(Instant, RouterId, Effect)>,
+    /// VRRP dropped from the first router to the second (a firewall
+    /// dropping protocol 112 one way; GARPs and NAs still pass).
+    vrrp_blocked: BTreeSet<(usize, usize)>,
 }
 
 impl Default for Lan {
@@ -109,6 +112,7 @@ impl Lan {
             transitions: Vec::new(),
             sent: Vec::new(),
             effects: Vec::new(),
+            vrrp_blocked: BTreeSet::new(),
         }
     }
 
@@ -206,6 +210,40 @@ impl Lan {
         for router in &mut self.routers {
             router.segment = 0;
         }
+        self.vrrp_blocked.clear();
+    }
+
+    /// Drops VRRP from `from` to `to` only (until `heal`): ARP and NA
+    /// still pass, as with a firewall rule on protocol 112.
+    pub fn block_vrrp(&mut self, from: RouterId, to: RouterId) {
+        self.vrrp_blocked.insert((from.0, to.0));
+    }
+
+    /// Reloads `r` with `config` as the daemon does on SIGHUP: the old
+    /// engine releases what the new one will not hold, then the new one
+    /// starts from the old.
+    pub fn reload(&mut self, r: RouterId, config: Config) {
+        let now = self.now;
+        let router = &mut self.routers[r.0];
+        let mut new = Engine::new(&config).unwrap_or_else(|e| panic!("{}: {e}", router.name));
+        router.config = config;
+        router.fx = Effects::with_capacity(router.engine.release_capacity() + new.effects_capacity());
+        router.engine.release_for(&new, &mut router.fx);
+        self.apply(r);
+        let router = &mut self.routers[r.0];
+        let (a4, a6, cable) = (router.addr4, router.addr6, router.cable);
+        let mut fx = Effects::with_capacity(new.effects_capacity());
+        for i in 0..new.ifaces().len() {
+            let iface = super::IfaceId(i as u16);
+            new.handle(now, Event::Link { iface, up: cable }, &mut fx);
+            new.handle(now, Event::Address { iface, addr: IpAddr::V4(a4), present: true }, &mut fx);
+            new.handle(now, Event::Address { iface, addr: IpAddr::V6(a6), present: true }, &mut fx);
+            fx.clear();
+        }
+        let old = core::mem::replace(&mut router.engine, new);
+        router.fx = fx;
+        router.engine.start_from(&old, now, &mut router.fx);
+        self.apply(r);
     }
 
     /// Drops each packet with probability `ppm` / 1,000,000.
@@ -355,13 +393,34 @@ impl Lan {
                         router.vips.remove(&(engine.ifaces()[usize::from(f.0)].name.clone(), v.addr));
                     }
                 }
+                Effect::AnnounceAddr { iface, addr } => self.claim(r, iface, addr),
                 Effect::Announce { .. }
-                | Effect::AnnounceAddr { .. }
                 | Effect::AnnounceSource { .. }
                 | Effect::Notify { .. }
                 | Effect::NotifyEvent { .. }
                 | Effect::GroupState { .. }
                 | Effect::Log(_) => {}
+            }
+        }
+    }
+
+    /// A GARP or NA from `r` for `addr`: every other router on the link
+    /// sees `r`'s MAC (02:00:00:00:00:`r`) claim it.
+    fn claim(&mut self, r: RouterId, iface: super::IfaceId, addr: IpAddr) {
+        let sender = &self.routers[r.0];
+        let Some(name) = sender.engine.ifaces().get(usize::from(iface.0)).map(|f| f.name.clone()) else { return };
+        if !sender.cable {
+            return;
+        }
+        let segment = sender.segment;
+        let hw = [2, 0, 0, 0, 0, r.0 as u8];
+        for to in 0..self.routers.len() {
+            let peer = &self.routers[to];
+            if to == r.0 || !peer.running || !peer.cable || peer.segment != segment {
+                continue;
+            }
+            if let Some(iface) = peer.engine.iface_by_name(&name) {
+                self.feed(RouterId(to), Event::AddressClaimed { iface, addr, hw });
             }
         }
     }
@@ -415,7 +474,8 @@ impl Lan {
             for to in 0..self.routers.len() {
                 let peer = &self.routers[to];
                 let addressed = dst.is_multicast() || dst == IpAddr::V4(peer.addr4) || dst == IpAddr::V6(peer.addr6);
-                if to == r.0 || !addressed || peer.segment != segment || self.lost() {
+                let blocked = self.vrrp_blocked.contains(&(r.0, to));
+                if to == r.0 || !addressed || peer.segment != segment || blocked || self.lost() {
                     continue;
                 }
                 let packet = Packet { to: RouterId(to), iface: iface.clone(), src, dst, bytes: bytes.clone() };

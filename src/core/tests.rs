@@ -84,23 +84,14 @@ fn inst(e: &Engine) -> &Instance {
 
 #[test]
 fn receive_checks_charge_the_right_counter() {
-    static TWO: [[u8; 4]; 2] = [VIP, [10, 0, 0, 101]];
+    // A different version, interval or an overlapping address list is a
+    // drifted peer, not an error: see tests_conditions.
     static OTHER: [[u8; 4]; 1] = [[10, 0, 0, 99]];
     let (mut e, mut fx) = started(one(v2(100)));
     let cases: &[(RxAdvert<'_>, WireError)] = &[
         (RxAdvert { ttl: 254, ..rx(advert(200)) }, WireError::IpTtl),
         (RxAdvert { dst: IpAddr::from(PEER), ..rx(advert(200)) }, WireError::Source),
-        (
-            rx(Advert {
-                version: Version::V3,
-                interval: Interval::V3(crate::time::Centis::new(100).unwrap()),
-                ..advert(200)
-            }),
-            WireError::Version,
-        ),
         (rx(Advert { auth: Auth::Simple(*b"secret\0\0"), ..advert(200) }), WireError::AuthTypeMismatch),
-        (rx(Advert { interval: Interval::V2(Secs::new(2)), ..advert(200) }), WireError::Interval),
-        (rx(Advert { addrs: Addrs::V4(&TWO), ..advert(200) }), WireError::AddressList),
         (rx(Advert { addrs: Addrs::V4(&OTHER), ..advert(200) }), WireError::AddressList),
     ];
     for (n, (r, err)) in cases.iter().enumerate() {

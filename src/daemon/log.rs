@@ -8,6 +8,7 @@ use core::net::IpAddr;
 use std::io::{self, Write};
 
 use super::Daemon;
+use crate::core::conditions::Described;
 use crate::core::{InstanceId, LogEvent, State};
 use crate::time::{Duration, Instant};
 use crate::wire::WireError;
@@ -185,6 +186,14 @@ impl Daemon {
             ),
             LogEvent::RemovedByReload { inst } => {
                 log!(self.log, "({}) removed by the reload: released with priority 0", self.name(inst))
+            }
+            LogEvent::ConditionRaised { inst, condition, evidence } => {
+                let Some(i) = self.engine.instance(inst) else { return };
+                let text = Described { evidence, inst: i };
+                log!(self.log, "({}) CONDITION {}: {text}", i.name(), condition.name())
+            }
+            LogEvent::ConditionCleared { inst, condition, why } => {
+                log!(self.log, "({}) condition {} cleared: {why}", self.name(inst), condition.name())
             }
         }
     }

@@ -21,6 +21,7 @@ pub(super) struct Defaults {
     pub(super) higher_prio_send_advert: bool,
     pub(super) check_unicast_src: bool,
     pub(super) accept_any_unicast_src: bool,
+    pub(super) peer_silent_after: Duration,
     pub(super) skip_check_adv_addr: bool,
     pub(super) strict: bool,
     pub(super) down_timer_adverts: u8,
@@ -42,6 +43,7 @@ impl Default for Defaults {
             higher_prio_send_advert: false,
             check_unicast_src: false,
             accept_any_unicast_src: false,
+            peer_silent_after: Duration::ZERO,
             skip_check_adv_addr: false,
             strict: false,
             down_timer_adverts: 3,
@@ -133,6 +135,11 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
             "vrrp_accept_any_unicast_src" => {
                 d.accept_any_unicast_src = cx.switch(n);
                 cx.warn(n.span(), super::instance::EXTENSION_ANY_SRC);
+            }
+            "vrrp_peer_silent_after" => {
+                d.peer_silent_after =
+                    cx.secs_arg(n, 0, super::instance::PEER_SILENT_MAX).unwrap_or(d.peer_silent_after);
+                cx.warn(n.span(), super::instance::EXTENSION_PEER_SILENT);
             }
             "vrrp_skip_check_adv_addr" => d.skip_check_adv_addr = cx.switch(n),
             "vrrp_strict" => d.strict = cx.switch(n),

@@ -56,6 +56,13 @@ pub(super) struct RawInstance {
 pub(super) const EXTENSION_ANY_SRC: &str = "`accept_any_unicast_src` is a vipd extension (keepalived would refuse \
      this line): unicast adverts from addresses that are not peers are accepted, as keepalived does by default";
 
+/// The warning on `peer_silent_after` / `vrrp_peer_silent_after`.
+pub(super) const EXTENSION_PEER_SILENT: &str = "`peer_silent_after` is a vipd extension (keepalived would refuse \
+     this line)";
+
+/// The longest `peer_silent_after`, in microseconds: one day.
+pub(super) const PEER_SILENT_MAX: u64 = 86_400_000_000;
+
 /// `v3_checksum_as_v2` (keepalived 2.2.8+): VRRPv3 over IPv4 sent with the
 /// RFC 9568 checksum, without the pseudo-header.
 fn checksum_form(as_v2: bool) -> V3Ipv4Checksum {
@@ -71,6 +78,7 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
     cfg.higher_prio_send_advert = d.higher_prio_send_advert;
     cfg.check_unicast_src = d.check_unicast_src;
     cfg.accept_any_unicast_src = d.accept_any_unicast_src;
+    cfg.peer_silent_after = d.peer_silent_after;
     cfg.skip_check_adv_addr = d.skip_check_adv_addr;
     cfg.strict = d.strict;
     cfg.down_timer_adverts = d.down_timer_adverts;
@@ -220,6 +228,10 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
         "accept_any_unicast_src" => {
             c.accept_any_unicast_src = cx.switch(n);
             cx.warn(n.span(), EXTENSION_ANY_SRC);
+        }
+        "peer_silent_after" => {
+            c.peer_silent_after = cx.secs_arg(n, 0, PEER_SILENT_MAX).unwrap_or(c.peer_silent_after);
+            cx.warn(n.span(), EXTENSION_PEER_SILENT);
         }
         "mcast_dst_ip" => {
             if let Some(a) = cx.addr_arg(n) {

@@ -11,6 +11,7 @@
 
 use core::net::IpAddr;
 
+use super::conditions::Conditions;
 use super::effects::{Effect, Effects};
 use super::state::{Reason, State};
 use super::stats::Stats;
@@ -19,11 +20,12 @@ use crate::config::{Family, InstanceConfig, VipConfig};
 use crate::time::{Centis, Duration, Instant, Secs};
 use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
 
+mod conditions;
 mod rx;
 mod timers;
 mod transitions;
 
-pub(super) use rx::MasterRx;
+pub(super) use rx::{MasterRx, Verdict};
 
 #[derive(Debug)]
 pub struct Instance {
@@ -45,6 +47,8 @@ pub struct Instance {
     /// Address and priority of the master whose adverts we last accepted.
     pub master: Option<(IpAddr, u8)>,
     pub stats: Stats,
+    /// Split brain, peer mismatch, VRID collision, peer silence.
+    pub conditions: Conditions,
 
     pub(super) want_master: bool,
     pub(super) track_ifaces: Vec<(IfaceId, i32, bool)>,
@@ -124,6 +128,7 @@ impl Instance {
             master_adver_int: cfg.advert_int,
             master: None,
             stats: Stats::default(),
+            conditions: Conditions::new(cfg.unicast_peers.len()),
             want_master: false,
             track_ifaces,
             vip_present: vec![false; vip_ifaces.len()],

@@ -8,15 +8,30 @@
 use core::net::IpAddr;
 
 use super::{FORM_PEERS, Instance};
+use crate::core::conditions::{Drift, Evidence};
 use crate::core::effects::{Effect, Effects, LogEvent};
 use crate::core::events::RxAdvert;
 use crate::core::state::{Reason, State};
-use crate::time::{Duration, Instant};
+use crate::time::{Centis, Duration, Instant, Secs};
 use crate::wire::WireError;
 use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
 
 /// New peers' checksum forms are logged at most this often per instance.
 const FORM_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the instance checks make of an advert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::core) enum Verdict {
+    /// Elect with it; what differs from our configuration (empty: nothing).
+    Accept(Drift),
+    /// Drop and count it.
+    Drop(WireError),
+    /// Drop and count it; the peer's configuration drifted from ours.
+    DropDrift(WireError, Drift),
+    /// Another virtual router on our VRID (no address in common): drop,
+    /// count as an address-list error.
+    Collision { count: u16, first: Option<IpAddr> },
+}
 
 /// What a master did with a valid advert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,18 +46,26 @@ pub(in crate::core) enum MasterRx {
 
 impl Instance {
     /// The instance checks of keepalived-reference §2.7, in its order, after
-    /// the wire checks have passed.
-    pub(in crate::core) fn validate(&self, rx: &RxAdvert<'_>) -> Result<(), WireError> {
+    /// the wire checks have passed. Unlike keepalived, an advert whose
+    /// address list overlaps ours is the same virtual router with drifted
+    /// configuration: it takes part in the election (ignoring it is how
+    /// keepalived ends up with two masters) and only raises
+    /// `peer_mismatch`, as does a different interval, version or checksum
+    /// form. A list disjoint from ours is another virtual router on our
+    /// VRID: ignored, as keepalived does, raising `vrid_collision`. An
+    /// authentication mismatch stays a drop (rejecting such adverts is the
+    /// whole point of `auth_pass`) but raises `peer_mismatch` too.
+    pub(in crate::core) fn validate(&self, rx: &RxAdvert<'_>) -> Verdict {
         let adv = &rx.advert;
         let multicast = rx.dst.is_multicast();
         // Step 9: multicast adverts for multicast instances, unicast for unicast.
         if multicast == self.cfg.is_unicast() {
-            return Err(WireError::Source);
+            return Verdict::Drop(WireError::Source);
         }
         // Step 3 and 11: TTL 255 on multicast; unicast peers by their range.
         if multicast {
             if rx.ttl != 255 {
-                return Err(WireError::IpTtl);
+                return Verdict::Drop(WireError::IpTtl);
             }
         } else {
             let peer = self.cfg.unicast_peers.iter().find(|p| p.addr == rx.src);
@@ -52,35 +75,12 @@ impl Instance {
                 // checks by default, since unicast loses multicast's TTL-255
                 // guard and anyone who can reach the address could send.
                 None if !self.cfg.accept_any_unicast_src || self.cfg.check_unicast_src || ranged => {
-                    return Err(WireError::Source);
+                    return Verdict::Drop(WireError::Source);
                 }
                 Some(p) if rx.ttl < p.min_ttl || rx.ttl > p.max_ttl => {
-                    return Err(WireError::IpTtl);
+                    return Verdict::Drop(WireError::IpTtl);
                 }
                 _ => {}
-            }
-        }
-        // Step 4: version, v2 authentication and interval.
-        if adv.version != self.cfg.version {
-            return Err(WireError::Version);
-        }
-        if self.cfg.version == Version::V2 {
-            match (&self.cfg.auth, &adv.auth) {
-                (Auth::None, Auth::None) => {}
-                (ours @ Auth::Simple(_), theirs @ Auth::Simple(_)) => {
-                    if !ours.matches(theirs) {
-                        return Err(WireError::AuthFailure);
-                    }
-                }
-                _ => return Err(WireError::AuthTypeMismatch),
-            }
-            // RFC 3768 §7.1: a v2 interval differing from ours is an error.
-            // keepalived drops it without counting; vipd counts and logs it,
-            // because the usual outcome is a second master.
-            if let Interval::V2(s) = adv.interval {
-                if s.to_duration() != self.cfg.advert_int {
-                    return Err(WireError::Interval);
-                }
             }
         }
         // Steps 6 and 10: the address list, order-free. Backups may skip it
@@ -88,16 +88,81 @@ impl Instance {
         let skip = self.state == State::Backup
             && self.cfg.skip_check_adv_addr
             && self.master.is_some_and(|(a, _)| a == rx.src);
-        if !skip && !self.same_addresses(&adv.addrs) {
-            return Err(WireError::AddressList);
+        let mut drift = Drift::default();
+        if !skip {
+            let (common, extra, missing, count) = self.compare_addresses(&adv.addrs);
+            if extra.is_some() || missing.is_some() {
+                if common == 0 && count > 0 && !self.cfg.vips.is_empty() {
+                    return Verdict::Collision { count, first: extra };
+                }
+                drift.what |= Drift::ADDRESSES;
+                drift.count = count;
+                drift.extra = extra;
+                drift.missing = missing;
+            }
         }
-        Ok(())
+        // Step 4: version, v2 authentication and interval.
+        if adv.version != self.cfg.version {
+            drift.what |= Drift::VERSION;
+            drift.version = Some(adv.version);
+        }
+        if self.cfg.version == Version::V2 || adv.version == Version::V2 {
+            let auth = match (&self.cfg.auth, &adv.auth) {
+                (Auth::None, Auth::None) => None,
+                (ours @ Auth::Simple(_), theirs @ Auth::Simple(_)) => {
+                    (!ours.matches(theirs)).then_some(WireError::AuthFailure)
+                }
+                _ => Some(WireError::AuthTypeMismatch),
+            };
+            if let Some(error) = auth {
+                drift.what |= Drift::AUTH;
+                return Verdict::DropDrift(error, drift);
+            }
+        }
+        let theirs = Self::advert_interval(adv);
+        if theirs != self.own_wire_interval() {
+            drift.what |= Drift::INTERVAL;
+            drift.interval = theirs;
+        }
+        if adv.version == Version::V3 && self.cfg.version == Version::V3 && rx.src.is_ipv4() {
+            let ours = self.cfg.v3_ipv4_checksum;
+            if rx.checksum.v3_ipv4() != ours {
+                drift.what |= Drift::CHECKSUM;
+                drift.form = Some(rx.checksum);
+            }
+        }
+        Verdict::Accept(drift)
     }
 
-    fn same_addresses(&self, addrs: &Addrs<'_>) -> bool {
+    /// The interval our own adverts carry, in their wire unit.
+    fn own_wire_interval(&self) -> Duration {
+        match self.cfg.version {
+            Version::V2 => Secs::from_duration_clamped(self.cfg.advert_int).to_duration(),
+            Version::V3 => Centis::from_duration_clamped(self.cfg.advert_int).to_duration(),
+        }
+    }
+
+    /// How an advert's address list compares with ours: addresses in
+    /// common, one of theirs we lack, one of ours they lack, and how many
+    /// they list.
+    fn compare_addresses(&self, addrs: &Addrs<'_>) -> (usize, Option<IpAddr>, Option<IpAddr>, u16) {
+        fn cmp<const N: usize>(ours: &[[u8; N]], theirs: &[[u8; N]]) -> (usize, Option<[u8; N]>, Option<[u8; N]>) {
+            let common = theirs.iter().filter(|a| ours.contains(a)).count();
+            let extra = theirs.iter().find(|a| !ours.contains(a)).copied();
+            let missing = ours.iter().find(|a| !theirs.contains(a)).copied();
+            (common, extra, missing)
+        }
         match addrs {
-            Addrs::V4(a) => a.len() == self.addrs4.len() && self.addrs4.iter().all(|x| a.contains(x)),
-            Addrs::V6(a) => a.len() == self.addrs6.len() && self.addrs6.iter().all(|x| a.contains(x)),
+            Addrs::V4(a) => {
+                let (c, e, m) = cmp(&self.addrs4, a);
+                let ip = |x: [u8; 4]| IpAddr::from(x);
+                (c, e.map(ip), m.map(ip), a.len() as u16)
+            }
+            Addrs::V6(a) => {
+                let (c, e, m) = cmp(&self.addrs6, a);
+                let ip = |x: [u8; 16]| IpAddr::from(x);
+                (c, e.map(ip), m.map(ip), a.len() as u16)
+            }
         }
     }
 
@@ -159,6 +224,16 @@ impl Instance {
             self.down_cause = Reason::PriorityZero;
             return;
         }
+        // A second router advertising while the master we follow still
+        // does: two masters (a start or a preemption gives one such advert;
+        // `split_evidence` wants several in a row).
+        if let Some((m, _)) = self.master {
+            let fresh = self.master_seen.is_some_and(|t| now < t + self.master_down());
+            if m != rx.src && fresh {
+                let ev = Evidence::TwoMasters { first: m, second: rx.src };
+                self.split_evidence(now, ev, Self::advert_interval(&rx.advert), fx);
+            }
+        }
         let ours = self.effective_priority;
         let mut accept = !self.cfg.preempt || prio >= ours;
         if prio >= ours {
@@ -172,11 +247,14 @@ impl Instance {
             accept = now < until;
         }
         if accept {
-            if self.cfg.version == Version::V3 {
-                self.master_adver_int = Self::advert_interval(&rx.advert);
-            }
+            // v3 adopts the master's interval (RFC 9568 §6.4.2); vipd does
+            // in v2 too, where it can only differ from ours when the
+            // configurations drifted: timing out between a slower master's
+            // adverts would make a second master.
+            self.master_adver_int = Self::advert_interval(&rx.advert);
             self.master = Some((rx.src, prio));
             self.master_seen = Some(now);
+            self.master_heard(now);
             self.down_at = Some(now + self.master_down());
             self.down_cause = Reason::MasterDown;
             self.want_master = false;
@@ -235,6 +313,11 @@ impl Instance {
         }
         let ours = self.effective_priority;
         if prio < ours || (prio == ours && rx.src < ours_addr) {
+            // A router that should be our backup advertises: it does not
+            // hear us (or it is a backup's report; those never come in a
+            // row).
+            let ev = Evidence::LowerMaster { from: rx.src, priority: prio };
+            self.split_evidence(now, ev, Self::advert_interval(&rx.advert), fx);
             // Answered (log line, notify, advert, GARPs) once per interval;
             // the packets between change nothing we would say or do.
             if !self.may_answer(now) {
@@ -252,9 +335,7 @@ impl Instance {
         if self.cfg.higher_prio_send_advert {
             self.send_advert(ours, fx);
         }
-        if self.cfg.version == Version::V3 {
-            self.master_adver_int = Self::advert_interval(&rx.advert);
-        }
+        self.master_adver_int = Self::advert_interval(&rx.advert);
         self.master = Some((rx.src, prio));
         self.master_seen = Some(now);
         self.transition(now, State::Backup, Reason::HigherPriority { from: rx.src, priority: prio }, true, fx);

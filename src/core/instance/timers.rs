@@ -20,6 +20,7 @@ impl Instance {
             self.garp_refresh_at,
             self.garp_lower_at.map(|(t, _)| t),
             self.send_fault_until,
+            self.condition_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -8,7 +8,6 @@ use super::Instance;
 use crate::core::effects::{Effect, Effects, NotifyState};
 use crate::core::state::{Reason, State};
 use crate::time::Instant;
-use crate::wire::vrrp::Version;
 
 impl Instance {
     /// The one place states change. Runs the exit actions of `self.state`,
@@ -28,6 +27,7 @@ impl Instance {
         if from == State::Master {
             self.leave_master(reason, true, fx);
         }
+        self.conditions_left(from, fx);
         self.state = to;
         self.reason = reason;
         self.since = now;
@@ -98,6 +98,7 @@ impl Instance {
     /// the master it follows.
     pub(in crate::core) fn resume(&mut self, now: Instant, old: &Instance, fx: &mut Effects) {
         self.stats = old.stats;
+        self.conditions.carry_over(&old.conditions);
         self.since = old.since;
         self.reason = old.reason;
         match old.state {
@@ -109,8 +110,7 @@ impl Instance {
             State::Backup => {
                 self.state = State::Backup;
                 self.master = old.master;
-                self.master_adver_int =
-                    if self.cfg.version == Version::V3 { old.master_adver_int } else { self.cfg.advert_int };
+                self.master_adver_int = old.master_adver_int;
                 self.down_cause = old.down_cause;
                 self.down_at = Some(old.down_at.unwrap_or(now + self.master_down()));
             }
