@@ -90,7 +90,29 @@ struct Cli {
 #[argh(subcommand)]
 enum Command {
     Check(Check),
+    Cleanup(Cleanup),
     Status(Status),
+}
+
+/// Remove the configured virtual addresses a killed daemon left behind.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "cleanup")]
+struct Cleanup {
+    /// configuration file (default as for vipd -f)
+    #[argh(option, short = 'f', long = "use-file")]
+    use_file: Option<PathBuf>,
+
+    /// configuration id for @ID conditional lines
+    #[argh(option, short = 'i', long = "config-id")]
+    config_id: Option<String>,
+
+    /// the daemon's pid file (default /run/vipd.pid)
+    #[argh(option, short = 'p', long = "pid")]
+    pid: Option<PathBuf>,
+
+    /// the daemon's control socket (default /run/vipd/vipd.sock)
+    #[argh(option, long = "control")]
+    control: Option<PathBuf>,
 }
 
 /// Ask the running daemon what it is doing.
@@ -157,6 +179,15 @@ fn main() -> ExitCode {
                 s.control.clone().or(cli.control).unwrap_or_else(|| PathBuf::from(vipd::sys::control::DEFAULT_PATH));
             status(&path, &s)
         }
+        Some(Command::Cleanup(c)) => {
+            let opts = daemon::cleanup::Options {
+                config: c.use_file.or(cli.use_file).unwrap_or_else(config::default_path),
+                config_id: id(c.config_id),
+                pid_file: c.pid.or(cli.pid).unwrap_or_else(|| PathBuf::from(DEFAULT_PID_FILE)),
+                control: control_path(c.control.or(cli.control)),
+            };
+            ExitCode::from(daemon::cleanup::run(&opts))
+        }
         Some(Command::Check(c)) => {
             let path = c.file.or(cli.use_file).unwrap_or_else(config::default_path);
             check(&path, &id(c.config_id), c.json, c.dump)
@@ -169,22 +200,29 @@ fn main() -> ExitCode {
             let opts = daemon::Options {
                 config: cli.use_file.clone().unwrap_or_else(config::default_path),
                 config_id: id(None),
-                pid_file: cli.pid.clone().unwrap_or_else(|| PathBuf::from("/run/vipd.pid")),
+                pid_file: cli.pid.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_PID_FILE)),
                 detail: cli.log_detail,
                 release_vips: !cli.dont_release_vrrp,
                 syslog: cli.log_facility.map(|f| (PathBuf::from(vipd::sys::syslog::DEFAULT_SOCKET), f)),
                 log_console: cli.log_console,
-                control: match cli.control {
-                    Some(p) if p.as_os_str() == "none" => None,
-                    Some(p) => Some(p),
-                    None => Some(PathBuf::from(vipd::sys::control::DEFAULT_PATH)),
-                },
+                control: control_path(cli.control),
                 control_group: cli.control_group,
                 metrics: cli.metrics,
                 dump_dir: cli.dump_dir.clone().unwrap_or_else(daemon::default_dump_dir),
             };
             ExitCode::from(daemon::run(&opts))
         }
+    }
+}
+
+const DEFAULT_PID_FILE: &str = "/run/vipd.pid";
+
+/// `--control`: "none" for no socket.
+fn control_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    match flag {
+        Some(p) if p.as_os_str() == "none" => None,
+        Some(p) => Some(p),
+        None => Some(PathBuf::from(vipd::sys::control::DEFAULT_PATH)),
     }
 }
 

@@ -5,17 +5,23 @@
 //! - `-S`: log lines go to `/dev/log` (here a socket of the test's, mounted
 //!   over `/dev/log` in a private mount namespace).
 //!
+//! - the shipped unit and runit scripts, and `vipd cleanup` after an
+//!   unclean exit: a master killed with SIGKILL under runsv loses its VIP
+//!   at once while the peer takes over; cleanup refuses while a daemon is
+//!   alive and removes nothing the configuration does not list.
+//!
 //! Needs root and network namespaces; skipped otherwise.
 
-#[path = "../src/sys/testkit.rs"]
+// The lab brings the shared test kit with it (one copy per binary).
+#[path = "netns/lab.rs"]
 #[allow(dead_code)]
-mod testkit;
+mod lab;
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use testkit::{NetNs, TempDir, skip};
+use lab::testkit::{NetNs, TempDir, skip};
 
 struct Lab {
     ns: NetNs,
@@ -233,4 +239,269 @@ fn runit_run_script_runs_vipd() {
     let status = lab.vipd.take().map(|mut c| c.wait().unwrap());
     assert_eq!(status.and_then(|s| s.code()), Some(0), "vipd's exit status under the run script:\n{}", log(&lab));
     assert!(log(&lab).contains("(VI_1) Stopped"), "{}", log(&lab));
+}
+
+const VIPD: &str = env!("CARGO_BIN_EXE_vipd");
+const HIGH: lab::Vrrp = lab::Vrrp { priority: 150, master: true, ..lab::Vrrp::V3 };
+const LOW: lab::Vrrp = lab::Vrrp { priority: 100, master: false, ..lab::Vrrp::V3 };
+
+/// The `ip netns` name of `host` in a namespace lab.
+fn ns_name(lab: &lab::Lab, host: &str) -> String {
+    lab.ns_path(host).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// `vipd ARGS` inside namespace `ns`: exit code, stdout, stderr.
+fn vipd_in(ns: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new("ip").args(["netns", "exec", ns, VIPD]).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The shipped ExecStopPost= line and runit finish script, run by hand with
+/// a recorder in vipd's place: neither runs `vipd cleanup` after a clean
+/// exit; both run it, with the daemon's pid file and flags, after a kill.
+#[test]
+fn service_scripts_run_cleanup_only_after_unclean_exits() {
+    let dir = TempDir::new("clscripts");
+    let calls = dir.join("calls");
+    let fake = dir.file("vipd", &format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()), 0o755);
+    let fake = fake.to_string_lossy().into_owned();
+    let calls_now = || std::fs::read_to_string(&calls).unwrap_or_default();
+
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/systemd/vipd.service")).unwrap();
+    // systemd joins continued lines with a space and turns $$ into $.
+    let joined = unit.replace("\\\n", " ");
+    let line = joined.lines().find_map(|l| l.strip_prefix("ExecStopPost=")).expect("an ExecStopPost= line");
+    let script = line.strip_prefix("/bin/sh -c '").and_then(|l| l.strip_suffix('\'')).expect("/bin/sh -c '...'");
+    let script = script.replace("$$", "$").replace("/usr/sbin/vipd", &fake);
+    for (result, runs) in [("success", false), ("signal", true), ("exit-code", true), ("timeout", true)] {
+        let before = calls_now();
+        let st = Command::new("/bin/sh").args(["-c", &script]).env("SERVICE_RESULT", result).status().unwrap();
+        assert!(st.success(), "ExecStopPost with SERVICE_RESULT={result}: {st}");
+        let new = calls_now()[before.len()..].to_owned();
+        let want = if runs { "-p /run/vipd/vipd.pid cleanup\n" } else { "" };
+        assert_eq!(new, want, "ExecStopPost with SERVICE_RESULT={result}");
+    }
+
+    let finish = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/runit/vipd/finish");
+    std::fs::write(dir.join("conf"), format!("VIPD={fake}\nPIDFILE=/x/vipd.pid\nOPTS=\"-f /x/k.conf -D\"\n")).unwrap();
+    // runsv's arguments: run's exit code (-1 for a signal) and the signal.
+    for (args, runs) in [(["0", "0"], false), (["-1", "9"], true), (["1", "0"], true), (["-1", "6"], true)] {
+        let before = calls_now();
+        let st = Command::new("sh").arg(finish).args(args).current_dir(&dir.0).status().unwrap();
+        assert!(st.success(), "finish {args:?}: {st}");
+        let new = calls_now()[before.len()..].to_owned();
+        let want = if runs { "-p /x/vipd.pid -f /x/k.conf -D cleanup\n" } else { "" };
+        assert_eq!(new, want, "finish {args:?}");
+    }
+}
+
+/// A master under runsv with the shipped run and finish scripts is killed
+/// with SIGKILL (vipd itself, not runsv): finish runs `vipd cleanup`, and
+/// within 1 s the VIP is gone from the master's interface while the peer
+/// holds it; the router's own address stays. `sv once` keeps runsv from
+/// starting vipd again after finish, so what is seen is cleanup's doing.
+#[test]
+fn sigkilled_master_under_runsv_loses_its_vip_at_once() {
+    let Some(mut lab) = lab::Lab::new("clrsv", 171) else { return };
+    if Command::new("sh")
+        .args(["-c", "command -v runsv && command -v sv"])
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        skip("needs runit's runsv and sv (scripts/test installs runit)");
+        return;
+    }
+    use lab::Router::{R1, R2};
+    let peer = lab.start(R2, lab::Kind::Vipd, &LOW);
+    lab.wait_for(peer, "Entering MASTER STATE");
+
+    // A copy of the shipped service directory: run and finish as they are,
+    // conf pointing at the test's binary, configuration and paths.
+    let sv = lab.dir().join("sv-vipd");
+    std::fs::create_dir_all(&sv).unwrap();
+    for f in ["run", "finish"] {
+        let from = format!("{}/scripts/runit/vipd/{f}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(&from, sv.join(f)).unwrap();
+    }
+    let conf = lab.dir().join("r1-runsv.conf");
+    std::fs::write(&conf, lab.config(R1, &HIGH)).unwrap();
+    let pid_file = lab.dir().join("r1-runsv.pid");
+    let control = lab.dir().join("r1-runsv.sock");
+    std::fs::write(
+        sv.join("conf"),
+        format!(
+            "VIPD={VIPD}\nPIDFILE={}\nOPTS=\"-D -f {} --control {}\"\n",
+            pid_file.display(),
+            conf.display(),
+            control.display()
+        ),
+    )
+    .unwrap();
+    let r1 = ns_name(&lab, "r1");
+    let sv_dir = sv.to_string_lossy().into_owned();
+    let runsv = lab.start_helper("runsv.log", &["ip", "netns", "exec", &r1, "runsv", &sv_dir]);
+    let log = || std::fs::read_to_string(&runsv.out).unwrap_or_default();
+    let what = "r1 (under runsv) holding the VIP, r2 not";
+    lab.eventually(what, lab::TIMEOUT, |l| l.holds_vip(R1) && !l.holds_vip(R2));
+    assert!(log().contains("(VI_1) Entering MASTER STATE"), "{}", log());
+
+    // Not restarted once it ends; runsv has taken the request when its
+    // status says it wants the service down.
+    let sv_cmd = |cmd: &str| {
+        let out = Command::new("sv").args([cmd, &sv_dir]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    sv_cmd("once");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !sv_cmd("status").contains("want down") {
+        assert!(std::time::Instant::now() < deadline, "sv once not taken: {}", sv_cmd("status"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(), "vipd");
+    assert!(sv_cmd("status").contains(&format!("(pid {pid})")), "runsv's child is vipd {pid}: {}", sv_cmd("status"));
+
+    let killed = std::time::Instant::now();
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    let deadline = killed + Duration::from_secs(1);
+    let mut r1_lost = None;
+    loop {
+        let (r1_holds, r2_holds) = (lab.holds_vip(R1), lab.holds_vip(R2));
+        if !r1_holds && r1_lost.is_none() {
+            r1_lost = Some(killed.elapsed());
+        }
+        if !r1_holds && r2_holds {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "1 s after SIGKILL: r1 holds the VIP {}, r2 {}\nrunsv log:\n{}\n{}",
+            lab.holds_vip(R1),
+            lab.holds_vip(R2),
+            log(),
+            lab.status()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = killed.elapsed();
+    let removed = format!("vipd cleanup: (VI_1) removed {}/24 from eth0", lab.vip());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !log().contains("vipd cleanup: 1 removed") {
+        assert!(std::time::Instant::now() < deadline, "no cleanup summary in the log:\n{}", log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(log().contains(&removed), "{}", log());
+    assert!(lab.holds_addr(R1, &lab.addr(R1)), "cleanup removed r1's own address\n{}", lab.status());
+    // Nothing put it back: vipd stays down and r2 keeps the VIP.
+    lab.stays("r2 alone holding the VIP", Duration::from_millis(500), |l| l.holds_vip(R2) && !l.holds_vip(R1));
+    assert!(sv_cmd("status").starts_with("down:"), "{}", sv_cmd("status"));
+    println!("after SIGKILL: VIP gone from the killed master in {r1_lost:?}, both conditions held in {took:?}");
+
+    sv_cmd("exit");
+    assert!(lab.helper_exited(&runsv, lab::TIMEOUT), "runsv did not exit on sv exit");
+}
+
+/// `vipd cleanup` for a running daemon refuses and removes nothing, whether
+/// the pid file or the control socket gives the daemon away.
+#[test]
+fn cleanup_refuses_while_the_daemon_is_alive() {
+    let Some(mut lab) = lab::Lab::new("clref", 172) else { return };
+    use lab::Router::R1;
+    let d = lab.start(R1, lab::Kind::Vipd, &HIGH);
+    lab.wait_for(d, "Entering MASTER STATE");
+    lab.eventually("r1 holding the VIP", lab::TIMEOUT, |l| l.holds_vip(R1));
+    let conf = lab.dir().join("r1-cleanup.conf");
+    std::fs::write(&conf, lab.config(R1, &HIGH)).unwrap();
+    let (conf, pid, sock) = (
+        conf.to_string_lossy().into_owned(),
+        lab.pid_file(R1, lab::Kind::Vipd).to_string_lossy().into_owned(),
+        lab.control_path(R1).to_string_lossy().into_owned(),
+    );
+    let missing = lab.dir().join("no.pid").to_string_lossy().into_owned();
+    let r1 = ns_name(&lab, "r1");
+    let cases: [(&[&str], &str); 3] = [
+        (&["-p", &pid, "--control", &sock], "vipd is running as pid"),
+        (&["-p", &pid, "--control", "none"], "vipd is running as pid"),
+        (&["-p", &missing, "--control", &sock], "a daemon answers on"),
+    ];
+    for (flags, why) in cases {
+        let mut args = vec!["-f", conf.as_str()];
+        args.extend_from_slice(flags);
+        args.push("cleanup");
+        let (code, out, err) = vipd_in(&r1, &args);
+        assert_eq!(code, Some(1), "vipd {args:?}: {out}{err}");
+        assert!(err.contains(why) && err.contains("nothing removed"), "vipd {args:?}: {err}");
+        assert!(out.is_empty(), "vipd {args:?}: {out}");
+        assert!(lab.holds_vip(R1), "vipd {args:?} removed the live master's VIP");
+    }
+    // The flags after the subcommand are the same flags.
+    let (code, _, err) = vipd_in(&r1, &["cleanup", "-f", &conf, "-p", &pid, "--control", &sock]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(lab.holds_vip(R1));
+    assert_eq!(lab.state(d).as_deref(), Some("MASTER"), "{}", lab.log(d));
+}
+
+/// `vipd cleanup` with nothing running removes the configured addresses
+/// found on their interface with their prefix, and nothing else: the
+/// host's own address, an unconfigured one, and a configured address
+/// present with another prefix stay; a configured interface that does not
+/// exist is skipped with a note.
+#[test]
+fn cleanup_removes_only_configured_addresses() {
+    let Some(lab) = Lab::new("clonly", "10.66.0.1/24", "network namespaces") else { return };
+    for a in ["10.66.0.100/24", "10.66.0.101/24", "10.66.0.102/32"] {
+        lab.ns.ip(&["addr", "add", a, "dev", "eth0"]);
+    }
+    lab.ns.ip(&["-6", "addr", "add", "fd00:66::100/64", "dev", "eth0", "nodad"]);
+    lab.ns.ip(&["addr", "add", "10.66.0.100/24", "dev", "eth1"]);
+    let conf = lab.dir.file(
+        "vipd.conf",
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n \
+         virtual_ipaddress {\n  10.66.0.100/24\n  10.66.0.102/24\n  10.66.0.103/24\n  10.66.9.1/24 dev gone0\n }\n \
+         virtual_ipaddress_excluded {\n  fd00:66::100/64\n }\n}\n",
+        0o644,
+    );
+    let conf = conf.to_string_lossy().into_owned();
+    let pid = lab.dir.join("vipd.pid").to_string_lossy().into_owned();
+    let sock = lab.dir.join("vipd.sock").to_string_lossy().into_owned();
+    let (code, out, err) = vipd_in(lab.ns.name(), &["-f", &conf, "-p", &pid, "--control", &sock, "cleanup"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        out,
+        "vipd cleanup: (VI_1) removed 10.66.0.100/24 from eth0\n\
+         vipd cleanup: (VI_1) removed fd00:66::100/64 from eth0\n\
+         vipd cleanup: 2 removed, 1 not present, 2 left alone, 0 failed\n"
+    );
+    assert!(err.contains("10.66.0.102 is on eth0 as /32, not /24"), "{err}");
+    assert!(err.contains("interface `gone0` does not exist"), "{err}");
+    let eth0 = lab.ns.ip(&["-o", "addr", "show", "dev", "eth0"]);
+    for gone in [" 10.66.0.100/", " fd00:66::100/"] {
+        assert!(!eth0.contains(gone), "{gone} is still on eth0:\n{eth0}");
+    }
+    for kept in [" 10.66.0.1/24", " 10.66.0.101/24", " 10.66.0.102/32"] {
+        assert!(eth0.contains(kept), "{kept} was removed from eth0:\n{eth0}");
+    }
+    let eth1 = lab.ns.ip(&["-o", "addr", "show", "dev", "eth1"]);
+    assert!(eth1.contains(" 10.66.0.100/24"), "the VIP's address on another interface was removed:\n{eth1}");
+
+    // Run again: nothing left to do.
+    let (code, out, _) = vipd_in(lab.ns.name(), &["-f", &conf, "-p", &pid, "--control", &sock, "cleanup"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "vipd cleanup: 0 removed, 3 not present, 2 left alone, 0 failed\n");
+
+    // A configuration with errors: nothing is removed.
+    lab.ns.ip(&["addr", "add", "10.66.0.100/24", "dev", "eth0"]);
+    std::fs::write(
+        &conf,
+        "vrrp_instance VI_1 {\n interface eth0\n priorty 1\n virtual_ipaddress {\n  10.66.0.100/24\n }\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = vipd_in(lab.ns.name(), &["-f", &conf, "-p", &pid, "--control", &sock, "cleanup"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("the configuration has") && err.contains("nothing removed"), "{err}");
+    assert!(lab.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).contains(" 10.66.0.100/24"));
 }

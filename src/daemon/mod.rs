@@ -57,6 +57,7 @@ mod log;
 
 mod addresses;
 mod apply;
+pub mod cleanup;
 mod control;
 mod inputs;
 mod metrics;
