@@ -104,7 +104,16 @@ impl Daemon {
         }
         let changed = fx.iter().any(|e| matches!(e, Effect::StateChange { .. }));
         if changed
-            || fx.iter().any(|e| matches!(e, Effect::Log(LogEvent::PriorityChanged { .. }) | Effect::GroupState { .. }))
+            || fx.iter().any(|e| {
+                matches!(
+                    e,
+                    Effect::Log(
+                        LogEvent::PriorityChanged { .. }
+                            | LogEvent::ConditionRaised { .. }
+                            | LogEvent::ConditionCleared { .. }
+                    ) | Effect::GroupState { .. }
+                )
+            })
         {
             self.status.invalidate();
         }

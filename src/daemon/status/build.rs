@@ -8,7 +8,8 @@ use std::time::Duration as StdDuration;
 
 use super::model::*;
 use crate::config::{TrackerId, TrackerKind};
-use crate::core::State;
+use crate::core::conditions::Described;
+use crate::core::{Condition, State};
 use crate::daemon::Daemon;
 use crate::sys::script::Exit;
 use crate::time::Instant;
@@ -269,6 +270,15 @@ impl Daemon {
             interfaces,
             group: i.group.and_then(|g| self.plan.groups.get(usize::from(g.0))).map(|(n, _)| n.to_string()),
             counters: i.stats,
+            conditions: Condition::ALL
+                .iter()
+                .map(|&c| ConditionStatus {
+                    condition: c,
+                    since: i.conditions.since(c).map(|t| ago(now, t)),
+                    raised: i.conditions.raised(c),
+                    evidence: i.conditions.evidence(c).map(|evidence| Described { evidence, inst: i }.to_string()),
+                })
+                .collect(),
         }
     }
 }

@@ -8,7 +8,7 @@ use core::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{InstanceConfig, TrackerKind};
-use crate::core::{NotifyState, State, Stats, TrackStatus};
+use crate::core::{Condition, NotifyState, State, Stats, TrackStatus};
 use crate::wire::WireError;
 use crate::wire::vrrp::{ChecksumForm, Version};
 
@@ -24,6 +24,23 @@ fn ip(s: &str) -> IpAddr {
 
 fn vip(addr: &str, prefix: u8, interface: &str, excluded: bool, held: bool) -> VipStatus {
     VipStatus { addr: ip(addr), prefix, interface: interface.to_owned(), excluded, held }
+}
+
+/// Every condition, those in `raised` raised for 12 s with evidence.
+fn conditions(raised: &[Condition]) -> Vec<ConditionStatus> {
+    Condition::ALL
+        .iter()
+        .map(|&c| {
+            let up = raised.contains(&c);
+            ConditionStatus {
+                condition: c,
+                since: up.then_some(Duration::from_secs(12)),
+                raised: u64::from(up),
+                evidence: up
+                    .then(|| "adverts from 10.0.0.2 differ from our configuration: addresses ours 1, theirs 2".into()),
+            }
+        })
+        .collect()
 }
 
 fn counters(seed: u64) -> Stats {
@@ -83,6 +100,7 @@ pub fn rich() -> Snapshot {
         ],
         group: Some("G1".to_owned()),
         counters: counters(1),
+        conditions: conditions(&[]),
     };
 
     let c2 = InstanceConfig::new(ODD_NAME, "eth\"2", 52, Version::V3, &[ip("2001:db8::10")]);
@@ -109,6 +127,7 @@ pub fn rich() -> Snapshot {
         interfaces: vec![InterfaceStatus { name: "eth\"2".to_owned(), weight: 0, up: true }],
         group: None,
         counters: counters(2),
+        conditions: conditions(&[Condition::PeerMismatch]),
     };
 
     let c3 = InstanceConfig::new("VI_3", "eth3", 53, Version::V2, &[]);
@@ -133,6 +152,7 @@ pub fn rich() -> Snapshot {
         interfaces: vec![InterfaceStatus { name: "eth3".to_owned(), weight: 0, up: true }],
         group: Some("G1".to_owned()),
         counters: Stats::default(),
+        conditions: conditions(&[]),
     };
 
     Snapshot {

@@ -167,6 +167,24 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
             None => o.null("group"),
         }
         o.obj("counters", |o| counters(o, &i.counters));
+        let raised = i.conditions.iter().filter(|c| c.since.is_some());
+        o.arr("conditions", raised, |out, c| json_str(out, c.condition.name()));
+        o.obj("condition_details", |o| {
+            for c in &i.conditions {
+                o.obj(c.condition.name(), |o| {
+                    o.bool("active", c.since.is_some());
+                    match c.since {
+                        Some(d) => o.num("since_s", secs(d)),
+                        None => o.null("since_s"),
+                    }
+                    o.num("raised_total", c.raised);
+                    match &c.evidence {
+                        Some(e) => o.str("evidence", e),
+                        None => o.null("evidence"),
+                    }
+                });
+            }
+        });
     });
 }
 
@@ -436,6 +454,24 @@ mod tests {
              \"eth1:interface:down\"]], \
              [\"VI_3\", \"eth3\", 53, \"inet\", 2, \"FAULT\", 277200.0, \"tracker chk_db failed\", 90, 90, [], [], \
              true, \"G1\", [\"chk_db:script:down\", \"chk_new:script:unknown\", \"eth3:interface:up\"]]]"
+        );
+    }
+
+    #[test]
+    fn conditions_by_name_with_details() {
+        let doc = render(&fixtures::rich(), &[]);
+        let expr = "[[i['conditions'], i['condition_details']['peer_mismatch'], \
+                    sorted(i['condition_details'])] for i in d['instances']]";
+        let Some(v) = python_json(&doc, expr) else { return };
+        let idle = "{\"active\": false, \"since_s\": null, \"raised_total\": 0, \"evidence\": null}";
+        let names = "[\"peer_mismatch\", \"peer_silent\", \"split_brain\", \"vrid_collision\"]";
+        assert_eq!(
+            v,
+            format!(
+                "[[[], {idle}, {names}], [[\"peer_mismatch\"], {{\"active\": true, \"since_s\": 12.0, \
+                 \"raised_total\": 1, \"evidence\": \"adverts from 10.0.0.2 differ from our configuration: \
+                 addresses ours 1, theirs 2\"}}, {names}], [[], {idle}, {names}]]"
+            )
         );
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{InstanceConfig, TrackerKind};
-use crate::core::{NotifyState, State, Stats, TrackStatus};
+use crate::core::{Condition, NotifyState, State, Stats, TrackStatus};
 use crate::wire::WireError;
 use crate::wire::vrrp::ChecksumForm;
 
@@ -77,6 +77,21 @@ pub struct InstanceStatus {
     /// The sync group's name, if in one.
     pub group: Option<String>,
     pub counters: Stats,
+    /// Every condition (`Condition::ALL` order), raised or not.
+    pub conditions: Vec<ConditionStatus>,
+}
+
+/// One condition of an instance (vipd.conf(5) CONDITIONS).
+#[derive(Clone, Debug)]
+pub struct ConditionStatus {
+    pub condition: Condition,
+    /// How long it has been raised; `None` when it is not.
+    pub since: Option<Duration>,
+    /// Times it was raised since the daemon started.
+    pub raised: u64,
+    /// The evidence, as the log line gives it (of the last time it was
+    /// raised, also once cleared).
+    pub evidence: Option<String>,
 }
 
 /// The master as an instance sees it.

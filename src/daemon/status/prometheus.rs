@@ -264,6 +264,22 @@ fn instance_families(out: &mut String, s: &Snapshot) {
             f.sample(&[a, b, c, ("form", &"rfc9568")], i.counters.rcvd_rfc9568_csum);
         }
     });
+    family(out, "vipd_condition", Gauge, "Conditions (vipd.conf(5) CONDITIONS): 1 raised, 0 not.", |f| {
+        for i in all {
+            for c in &i.conditions {
+                let [a, b, d] = inst_labels!(i);
+                f.sample(&[a, b, d, ("condition", &c.condition.name())], u8::from(c.since.is_some()));
+            }
+        }
+    });
+    family(out, "vipd_condition_raised_total", Counter, "Times each condition was raised.", |f| {
+        for i in all {
+            for c in &i.conditions {
+                let [a, b, d] = inst_labels!(i);
+                f.sample(&[a, b, d, ("condition", &c.condition.name())], c.raised);
+            }
+        }
+    });
     family(out, "vipd_receive_errors_total", Counter, "Adverts rejected, by cause (every cause vipd counts).", |f| {
         for i in all {
             for e in WireError::ALL {

@@ -109,6 +109,13 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
         line(out, "group", &text);
     }
 
+    for c in i.conditions.iter().filter(|c| c.since.is_some()) {
+        let mut text = format!("{} for {}", c.condition.name(), age(c.since.unwrap_or_default()));
+        if let Some(e) = &c.evidence {
+            let _ = write!(text, ": {}", clean(e));
+        }
+        line(out, "condition", &text);
+    }
     line(out, "adverts", &adverts(&i.counters));
     let history =
         format!("became master {}, released master {}", i.counters.master_transitions, i.counters.release_master);
@@ -353,6 +360,7 @@ VI "odd"\ né\n\tx\u{1}  eth"2  vrid 52   inet6  VRRPv3  BACKUP  4.2s     higher
   vips       2001:db8::10/64 missing
   track      chk_db  script     down  weight 0  timed out in 2.0s, 1.0s ago; rise 1/2
              eth"2   interface  up    weight 0
+  condition  peer_mismatch for 12.0s: adverts from 10.0.0.2 differ from our configuration: addresses ours 1, theirs 2
   adverts    2007 received, 2009 sent, priority 0: 4 received, 5 sent, 6 send failures
   history    became master 3, released master 7
   errors     checksum-errors 200, version-errors 201, vrid-errors 202, interval-errors 203,
@@ -388,10 +396,10 @@ adverts no instance matched
     #[test]
     fn one_line_per_item_whatever_the_names() {
         // The odd name's newline and tab are escaped, so the block has its
-        // 17 lines (header, blank, 12 for the instance, blank, 2 for the
+        // 18 lines (header, blank, 13 for the instance, blank, 2 for the
         // global errors) and each line is a header, instance or label line.
         let got = render(&fixtures::rich(), &[fixtures::ODD_NAME]);
-        assert_eq!(got.lines().count(), 17, "{got}");
+        assert_eq!(got.lines().count(), 18, "{got}");
         assert!(
             got.lines().all(|l| l.is_empty()
                 || l.starts_with("vipd ")

@@ -123,6 +123,7 @@ fn inst(cfg: InstanceConfig, state: State, in_state: f64, next: Option<f64>) -> 
         interfaces: vec![InterfaceStatus { name: cfg.interface.clone(), weight: 0, up: true }],
         group: None,
         counters: Stats::default(),
+        conditions: Vec::new(),
         cfg,
     }
 }
