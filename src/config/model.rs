@@ -312,9 +312,8 @@ impl UnicastPeer {
     }
 }
 
-/// One `virtual_ipaddress` line. Hash: a reload compares two instances'
-/// addresses through a set (tens of thousands of excluded addresses).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One `virtual_ipaddress` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VipConfig {
     pub addr: IpAddr,
     pub prefix: u8,
