@@ -194,3 +194,41 @@ fn unicast_advert_from_a_stranger_is_dropped() {
     lab.stays("R1 alone holding the VIP", Duration::from_secs(1), |l| l.holds_vip(R1) && !l.holds_vip(R2));
     assert_eq!(lab.state(a).as_deref(), Some("MASTER"), "R1 yielded to a stranger\n{}", lab.status());
 }
+
+/// Issue 12: a VRRPv2 backup (1 s adverts) under a flood of valid
+/// priority-50 adverts, as fast as the client can send them (about 78k/s
+/// once made a backup take over on 2 cores). On every wakeup the backup
+/// reads what its sockets hold before it acts on a due master-down timer,
+/// so the master's advert queued behind the flood is always seen: it never
+/// takes over. Both routers hear the flood (multicast).
+#[test]
+fn v2_backup_under_flood_never_takes_over() {
+    let Some(mut lab) = Lab::new("flood2", 140) else { return };
+    let high = Vrrp { priority: 150, master: true, ..Vrrp::V2 };
+    let low = Vrrp { priority: 100, master: false, ..Vrrp::V2 };
+    let a = lab.start(R1, VIPD, &high);
+    lab.wait_for(a, MASTER);
+    let b = lab.start(R2, VIPD, &low);
+    lab.wait_for(b, "Entering BACKUP STATE");
+    lab.converges_on(R1, Duration::from_millis(500));
+    let group = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
+    let mut spec = crafted(&lab, 50, ip4(&lab, 10), group, 255);
+    spec.version = 2;
+    spec.interval = 1;
+    let pkt = inject::advert(&spec, inject::multicast_mac(group));
+    let monitor = lab.start_monitor(R2);
+    // Rate 0: as fast as the client's socket takes them.
+    let flood = inject::Sender::start(lab.ns_path("c"), "eth0", vec![pkt], 0, Duration::from_secs(8), 0);
+    let adverts = lab.capture_adverts(R1, Duration::from_secs(8));
+    let sent = flood.finish();
+    let events = lab.stop_monitor(monitor);
+    let gap = lab::max_gap(&adverts);
+    eprintln!("flood2: {sent} crafted VRRPv2 adverts in 8 s; R1 sent {} adverts, largest gap {gap:?}", adverts.len());
+    assert!(sent > 8 * 20_000, "the flood did not get out: {sent} packets\n{}", lab.status());
+    assert!(!events.contains(&true), "R2 added the VIP under the flood\n{}", lab.status());
+    assert!(!lab.log(b).contains(MASTER), "R2 became master under the flood\n{}", lab.status());
+    // Under R2's master-down time (3.6 s); a capture under the flood may
+    // miss a frame, so not one interval.
+    assert!(gap <= Duration::from_secs(3), "R1's adverts stalled: gap {gap:?}\n{}", lab.status());
+    lab.converges_on(R1, Duration::from_millis(300));
+}
