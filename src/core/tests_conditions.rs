@@ -92,7 +92,7 @@ fn a_master_reloaded_with_one_more_vip_stays_the_only_master_and_both_report_the
     );
     // The backup's configuration catches up: both clear.
     lan.reload(b, v3(100, &[a_vip(), b_vip()]));
-    lan.run_for(ms(1000));
+    lan.run_for(ms(4000));
     assert!(!active(&lan, b, Condition::PeerMismatch), "cleared on the next matching advert");
     assert!(!active(&lan, a, Condition::PeerMismatch), "cleared when the reports stop");
     assert_eq!(lan.masters("VI_1"), vec![a]);

@@ -27,11 +27,18 @@ const SPLIT_CHAIN: u8 = 3;
 const CLAIM_HOLD: Duration = Duration::from_secs(11);
 
 /// Peer mismatch and VRID collision clear after this many Master_Down
-/// intervals without evidence; a backup reports every `REPORT_MD`. The
-/// report period is twice the split-brain hold, so reports never chain
-/// into split-brain evidence at the master.
+/// intervals without evidence (and not before `DRIFT_HOLD_MIN`); a backup
+/// reports every `REPORT_MD` intervals but at most once per `REPORT_MIN`
+/// (presence reports: three per `peer_silent_after`, opted into for vipd
+/// peers).
+/// The report period is at least twice the split-brain hold, so reports
+/// never chain into split-brain evidence at the master, and the floor
+/// keeps a keepalived master, which logs every advert it drops, from
+/// logging many lines a second at short intervals.
 const DRIFT_HOLD_MD: u64 = 6;
+const DRIFT_HOLD_MIN: Duration = Duration::from_millis(3500);
 const REPORT_MD: u64 = 2;
+const REPORT_MIN: Duration = Duration::from_secs(1);
 
 /// The shortest `peer_silent_after`, in Master_Down intervals: more than
 /// three report periods.
@@ -95,9 +102,13 @@ impl Instance {
         }
     }
 
+    fn drift_hold(&self) -> Duration {
+        self.own_master_down().saturating_mul(DRIFT_HOLD_MD).max(DRIFT_HOLD_MIN)
+    }
+
     /// A peer's adverts differ from our configuration.
     pub(in crate::core) fn drift_evidence(&mut self, now: Instant, from: IpAddr, drift: Drift, fx: &mut Effects) {
-        let hold = self.own_master_down().saturating_mul(DRIFT_HOLD_MD);
+        let hold = self.drift_hold();
         let ev = Evidence::Mismatch { from, drift };
         self.conditions.raise(self.id, Condition::PeerMismatch, now, ev, Some(hold), fx);
         // A backup tells the master at once, then every report period.
@@ -126,7 +137,7 @@ impl Instance {
 
     /// A peer advertises our VRID with none of our addresses.
     pub(in crate::core) fn collision_evidence(&mut self, now: Instant, ev: Evidence, fx: &mut Effects) {
-        let hold = self.own_master_down().saturating_mul(DRIFT_HOLD_MD);
+        let hold = self.drift_hold();
         self.conditions.raise(self.id, Condition::VridCollision, now, ev, Some(hold), fx);
     }
 
@@ -234,12 +245,12 @@ impl Instance {
             self.send_advert(prio, fx);
         }
         let md = self.own_master_down();
-        let mut every = md.saturating_mul(REPORT_MD);
-        if presence && !mismatch {
-            // Three reports per silence period, never closer than the
-            // mismatch reports.
-            every = every.max(Duration::from_micros(self.silent_after().as_micros() / 3));
-        }
+        let every = if presence {
+            // Three reports per silence period (a vipd peer's: no floor).
+            md.saturating_mul(REPORT_MD).max(Duration::from_micros(self.silent_after().as_micros() / 3))
+        } else {
+            md.saturating_mul(REPORT_MD).max(REPORT_MIN)
+        };
         self.conditions.report_at = Some(now + every);
     }
 }
