@@ -830,3 +830,119 @@ fn scheduling_keywords() {
     assert_eq!(d.len(), 2, "{d:#?}");
     assert!(d.iter().all(|l| l.contains("error")), "{d:#?}");
 }
+
+// ----- text pasted from web pages ---------------------------------------------------------
+
+const CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs");
+
+/// Each look-alike character: one diagnostic for the file, at its first
+/// place, with how many lines carry it and the `sed` that fixes the file,
+/// and nothing else (no unknown keyword, no unterminated quote).
+#[test]
+fn pasted_characters_are_named_once_per_file() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "global_defs {\n\u{a0}\u{a0}router_id lb1\n\u{a0}\u{a0}vrrp_version\u{a0}3\n}\n",
+            &[
+                "2:1: warning: U+00A0 NO-BREAK SPACE on 2 lines; read as a space | keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: sed -i 's/\\xc2\\xa0/ /g' /test/k.conf",
+            ],
+        ),
+        (
+            "global_defs {\n\u{3000}router_id lb1\n}\n",
+            &[
+                "2:1: warning: U+3000 IDEOGRAPHIC SPACE on 1 line; read as a space | keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: sed -i 's/\\xe3\\x80\\x80/ /g' /test/k.conf",
+            ],
+        ),
+        (
+            "global_defs {\n rout\u{200b}er_id lb1\u{200b}\n}\n",
+            &[
+                "2:6: warning: invisible U+200B ZERO WIDTH SPACE on 1 line; ignored | keepalived 2.2.7 reads it as part of a word; to remove it: sed -i 's/\\xe2\\x80\\x8b//g' /test/k.conf",
+            ],
+        ),
+        (
+            "\u{feff}global_defs {\n router_id lb1\n}\n",
+            &[
+                "1:1: warning: byte order mark (U+FEFF ZERO WIDTH NO-BREAK SPACE) at the start of the file, on 1 line; ignored | keepalived 2.2.7 reads it as part of the first keyword and loses that block; to remove it: sed -i 's/\\xef\\xbb\\xbf//g' /test/k.conf",
+            ],
+        ),
+        (
+            "global_defs {\n \u{feff}router_id lb1\n}\n",
+            &[
+                "2:2: warning: invisible U+FEFF ZERO WIDTH NO-BREAK SPACE on 1 line; ignored | keepalived 2.2.7 reads it as part of a word; to remove it: sed -i 's/\\xef\\xbb\\xbf//g' /test/k.conf",
+            ],
+        ),
+        (
+            "global_defs {\r\n router_id lb1\r\n}\r\n",
+            &[
+                "1:14: warning: CR line ends (U+000D CARRIAGE RETURN before the line feed) on 3 lines; read as line ends | keepalived 2.2.7 reads them the same way, but scripts and other tools may not; to convert the file: sed -i 's/\\r$//' /test/k.conf",
+            ],
+        ),
+        (
+            "global_defs {\n router_id \u{201c}lb 1\u{201d} # it\u{2019}s ours\n}\n",
+            &[
+                "2:12: error: U+201C LEFT DOUBLE QUOTATION MARK is not a quote; curly double quotes on 1 line | keepalived 2.2.7 keeps it as part of a word, and reading it as a quote could change what a line means; the rest of the file was checked as if it were `\"`; to write ASCII: sed -i 's/\\xe2\\x80\\x9c/\"/g; s/\\xe2\\x80\\x9d/\"/g' /test/k.conf",
+            ],
+        ),
+        (
+            "vrrp_script chk {\n script \"/bin/echo \u{2018}a b\u{2019}\"\n}\nglobal_defs {\n router_id it\u{2019}s\n}\n",
+            &[
+                "2:20: error: U+2018 LEFT SINGLE QUOTATION MARK is not a quote; curly single quotes on 2 lines | keepalived 2.2.7 keeps it as part of a word, and reading it as a quote could change what a line means; the rest of the file was checked as if it were `'`; to write ASCII: sed -i 's/\\xe2\\x80\\x98/\\x27/g; s/\\xe2\\x80\\x99/\\x27/g' /test/k.conf",
+            ],
+        ),
+        (
+            "global_defs \u{ff5b}\n router_id lb1\n\u{ff5d}\nvrrp_instance VI_1 \u{ff5b}\n interface eth0\n virtual_router_id 51\n virtual_ipaddress \u{ff5b} 10.0.0.1 \u{ff5d}\n\u{ff5d}\n",
+            &[
+                "1:13: error: U+FF5B FULLWIDTH LEFT CURLY BRACKET is not a brace; full-width braces on 5 lines | keepalived 2.2.7 keeps it as part of a word, and reading it as a brace could change what a line means; the rest of the file was checked as if it were `{`; to write ASCII: sed -i 's/\\xef\\xbd\\x9b/{/g; s/\\xef\\xbd\\x9d/}/g' /test/k.conf",
+            ],
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(diags(text), *want, "{text:?}");
+    }
+    // Read as what they look like: the values are the author's.
+    assert_eq!(load(cases[0].0).config.globals.router_id.as_deref(), Some("lb1"));
+    assert_eq!(load(cases[2].0).config.globals.router_id.as_deref(), Some("lb1"));
+    assert_eq!(load(cases[6].0).config.globals.router_id.as_deref(), Some("lb 1"));
+    assert_eq!(load(cases[8].0).config.instances.len(), 1);
+    // Kinds are counted apart, each once.
+    let d = diags("global_defs {\n\u{a0}router_id\u{3000}lb1\n\u{a0}vrrp_version 3\u{200b}\n}\n");
+    assert_eq!(d.len(), 3, "{d:#?}");
+    assert!(d[0].starts_with("2:1: warning: U+00A0 NO-BREAK SPACE on 2 lines"), "{d:#?}");
+    assert!(d[1].starts_with("2:11: warning: U+3000 IDEOGRAPHIC SPACE on 1 line"), "{d:#?}");
+    assert!(d[2].starts_with("3:16: warning: invisible U+200B ZERO WIDTH SPACE on 1 line"), "{d:#?}");
+}
+
+/// A cloud provider's HA-VIP guide publishes its keepalived.conf indented
+/// with no-break spaces (keepalived 2.2.7 prints 44 lines of errors on it):
+/// one warning, and the configuration is the one the `sed` of its hint
+/// writes, which is the guide's text with plain spaces.
+#[test]
+fn pasted_havip_guide_config() {
+    let dir = TempDir::new("havip");
+    let path = dir.path("keepalived.conf");
+    std::fs::copy(Path::new(CONFIGS).join("pasted-havip.conf"), &path).unwrap();
+    let l = config::load_with(&path, None, "x", &fake_ifaces);
+    let shown: Vec<String> = l.diagnostics.iter().map(|d| d.display(&l.sources).to_string()).collect();
+    let file = path.display().to_string();
+    assert_eq!(
+        shown,
+        [format!(
+            "{file}:5:1: warning: U+00A0 NO-BREAK SPACE on 32 lines; read as a space\n  hint: keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: sed -i 's/\\xc2\\xa0/ /g' {file}"
+        )]
+    );
+    let i = &l.config.instances[0];
+    assert_eq!((i.name.as_str(), i.interface.as_str(), i.vrid, i.priority), ("VI_1", "eth0", 51, 100));
+    assert_eq!(i.advert_int, Duration::from_secs(1));
+    assert_eq!(i.auth, Auth::Simple(*b"1111\0\0\0\0"));
+    assert_eq!(i.notify.master.as_ref().unwrap().argv, ["/etc/keepalived/notify_action.sh", "MASTER"]);
+
+    // Run the hint as the user would.
+    let hint = l.diagnostics[0].hint.as_deref().unwrap();
+    let sed = hint.split("to replace it: ").nth(1).unwrap();
+    let ran = Command::new("sh").arg("-c").arg(sed).status().unwrap();
+    assert!(ran.success());
+    let fixed = config::load_with(&path, None, "x", &fake_ifaces);
+    assert!(fixed.diagnostics.is_empty(), "{:#?}", fixed.diagnostics);
+    assert!(!std::fs::read_to_string(&path).unwrap().contains('\u{a0}'));
+    assert_eq!(config::dump::dump(&fixed.config), config::dump::dump(&l.config));
+}

@@ -1,6 +1,6 @@
 //! Where keepalived 2.2.7 reads a line differently from vipd, outside the
 //! tokenizer: its own comment stripping (once per physical line, again
-//! after a substitution), its 1023-byte line buffer and a byte order mark.
+//! after a substitution) and its 1023-byte line buffer.
 //! It only marks characters as `differs` (so their tokens are not
 //! [`Token::verbatim`](super::Token::verbatim)); it never changes the text
 //! vipd reads.
@@ -15,13 +15,10 @@ const KEEPALIVED_LINE_BYTES: usize = 1023;
 /// Marks the characters of a physical line (`chars`, vipd's comment
 /// starting at `cut`) that keepalived 2.2.7 reads differently or not at all:
 /// where its own comment stripping differs from vipd's, bytes past its
-/// 1023-byte line buffer (read as a line of their own), and everything
-/// after a byte order mark it keeps as part of the first word.
-pub(super) fn mark_keepalived_reading(chars: &mut [Ch], cut: usize, bom: bool) {
-    if bom {
-        mark_word_from(chars, 0);
-        return;
-    }
+/// 1023-byte line buffer (read as a line of their own). Look-alike
+/// characters (see `pasted`) are already read as what they imitate, with a
+/// diagnostic of their own that says how keepalived reads them.
+pub(super) fn mark_keepalived_reading(chars: &mut [Ch], cut: usize) {
     let mut bytes = 0;
     if let Some(at) = chars.iter().position(|c| {
         bytes += c.c.len_utf8();

@@ -27,7 +27,12 @@
 //! (before any comment) is not valid UTF-8 or contains a NUL byte is an
 //! error and is dropped, since a token holding a replacement character
 //! would name a different interface or script than the file does. Bad bytes
-//! inside a comment are ignored, like the rest of the comment.
+//! inside a comment are ignored, like the rest of the comment. Characters
+//! pasted from web pages in place of ASCII (no-break spaces, zero-width
+//! characters and byte order marks, curly quotes, full-width braces) are
+//! read as what they imitate, with one diagnostic per kind and file, an
+//! error for the quotes and braces (see `pasted`); CR before LF ends the
+//! line, as in keepalived, with one warning per file.
 //!
 //! Limits: a file larger than [`MAX_FILE_BYTES`] (16 MiB) is an error and
 //! is not used (nor read further, so `/dev/zero` ends); a physical line
@@ -53,12 +58,12 @@
 //! a parameter whose definition it reads differently, a `${X}` kept as
 //! written that holds `{`, `}`, `"` or a blank, text after
 //! `${_RANDOM MIN MAX}` (which 2.2.7 garbles), bytes past the first 1023
-//! of a line (its line buffer), line 1 after a byte order mark, and every
-//! word after one that is false.
+//! of a line (its line buffer), and every word after one that is false.
 //!
 //! Where each part lives: this file runs the steps above on every line
 //! (`Lexer::process`) and holds what they share; `chars` decodes a
-//! physical line and finds its comment; `params` owns `$NAME` definitions
+//! physical line and finds its comment; `pasted` reads look-alike
+//! characters and reports them per file; `params` owns `$NAME` definitions
 //! and substitution; `include` and `glob` own which files are read;
 //! `tokens` splits text into tokens (and [`split_argv`] scripts);
 //! `keepalived_reading` marks where keepalived reads a line differently;
@@ -69,6 +74,7 @@ mod glob;
 mod include;
 mod keepalived_reading;
 mod params;
+mod pasted;
 mod report;
 mod tokens;
 
@@ -82,6 +88,7 @@ use chars::{char_count, comment_start, contains, decode, is_blank, string, trim}
 use include::{EXEC_HINT, identity, parent_dir, read_bounded};
 use keepalived_reading::{mark_keepalived_reading, mark_keepalived_redecomment};
 use params::{Def, Pending, SUBST_BUDGET, Subst, seed};
+use pasted::Tally;
 use tokens::tokenize;
 
 pub use include::{MAX_FILE_BYTES, MAX_INCLUDE_DEPTH};
@@ -199,6 +206,7 @@ fn lex_bytes(
         errors: 0,
         warnings: 0,
         stopped: false,
+        pasted: Tally::default(),
     };
     lx.file(path, bytes);
     lx.out
@@ -252,6 +260,8 @@ struct Lexer<'a> {
     warnings: usize,
     /// [`MAX_ERRORS`] reached: nothing more is read.
     stopped: bool,
+    /// Look-alike characters of the file being read (see `pasted`).
+    pasted: Tally,
 }
 
 impl Lexer<'_> {
@@ -262,6 +272,7 @@ impl Lexer<'_> {
         // An include inside a multi-line value may come while a definition
         // is still collecting lines of the including file.
         let saved_pending = self.pending.take();
+        let saved_pasted = std::mem::take(&mut self.pasted);
         self.stack.push((identity(path), path.to_path_buf()));
         for (n, raw) in bytes.split(|&b| b == b'\n').enumerate() {
             if self.stopped {
@@ -272,6 +283,10 @@ impl Lexer<'_> {
         }
         // A definition continued on the last line ends with its file.
         self.finish_pending();
+        let pasted = std::mem::replace(&mut self.pasted, saved_pasted);
+        for d in pasted.diagnostics(path) {
+            self.push_summary(d);
+        }
         self.pending = saved_pending;
         self.stack.pop();
         self.dir = saved_dir;
@@ -279,6 +294,10 @@ impl Lexer<'_> {
 
     fn physical_line(&mut self, file: FileId, line: u32, mut raw: &[u8]) {
         self.seen.clear();
+        if let [rest @ .., b'\r'] = raw {
+            let col = u32::try_from(char_count(rest)).unwrap_or(u32::MAX).saturating_add(1);
+            self.pasted.cr_line_end(Span { file, line, col });
+        }
         while let [rest @ .., b'\r'] = raw {
             raw = rest;
         }
@@ -290,21 +309,8 @@ impl Lexer<'_> {
             self.finish_pending();
             return;
         }
-        let mut bom = false;
-        if line == 1
-            && let Some(rest) = raw.strip_prefix(b"\xEF\xBB\xBF")
-        {
-            self.push(
-                Diagnostic::error(Span { file, line, col: 1 }, "byte order mark at the start of the file")
-                    .with_hint("keepalived 2.2.7 reads it as part of the first keyword and loses that block; save the file without it"),
-            );
-            raw = rest;
-            bom = true;
-        }
         let (mut chars, bad) = decode(raw, file, line);
         let cut = comment_start(&chars);
-        mark_keepalived_reading(&mut chars, cut, bom);
-        let text = trim(chars.get(..cut).unwrap_or_default());
         if let Some((at, why)) = bad
             && at < cut
         {
@@ -316,6 +322,11 @@ impl Lexer<'_> {
             self.finish_pending();
             return;
         }
+        // Before anything reads the line: a look-alike quote may protect a
+        // `#`, and a no-break space separates `$NAME=` from what follows.
+        let cut = self.pasted.read(&mut chars);
+        mark_keepalived_reading(&mut chars, cut);
+        let text = trim(chars.get(..cut).unwrap_or_default());
         if self.pending.is_some() {
             self.continue_pending(text);
             return;
@@ -403,8 +414,18 @@ impl Lexer<'_> {
             return;
         }
         let mut found = Vec::new();
-        let tokens = tokenize(&text, true, &mut found);
-        found.into_iter().for_each(|d| self.push(d));
+        let mut tokens = tokenize(&text, true, &mut found);
+        if self.pasted.refused_on_line() {
+            // The file is refused already, by the error naming the curly
+            // quote; a "reads differently" error for the quote it was read
+            // as would only repeat it.
+            tokens.iter_mut().for_each(|t| t.verbatim = true);
+        }
+        for d in found {
+            if !self.pasted.refused_at(d.span) {
+                self.push(d);
+            }
+        }
         if let Some(last) = text.last()
             && last.c == '\\'
             && !last.literal

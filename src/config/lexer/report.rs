@@ -58,6 +58,17 @@ impl Lexer<'_> {
         }
     }
 
+    /// Records a file's summary diagnostic (see `pasted`) even after the
+    /// error limit: there is at most one per kind and file, and it names the
+    /// cause of what may have been many errors.
+    pub(super) fn push_summary(&mut self, d: Diagnostic) {
+        if self.stopped {
+            self.diags.push(d);
+        } else {
+            self.push(d);
+        }
+    }
+
     pub(super) fn warn(&mut self, span: Span, msg: impl Into<String>) {
         self.push(Diagnostic::warning(span, msg));
     }

@@ -70,10 +70,73 @@ fn quoted_hash_and_bang_are_kept() {
 
 #[test]
 fn whitespace_kinds_and_crlf() {
-    let lines = clean("a\tb\x0cc  d\r\ne\r\n\r\n");
-    assert_eq!(words(&lines), vec![vec!["a", "b", "c", "d"], vec!["e"]]);
-    assert_eq!(spans(&lines[0]), vec![(1, 1), (1, 3), (1, 5), (1, 8)]);
-    assert_eq!(spans(&lines[1]), vec![(2, 1)]);
+    let lines = clean("a\tb\x0cc  d\re");
+    assert_eq!(words(&lines), vec![vec!["a", "b", "c", "d", "e"]]);
+    assert_eq!(spans(&lines[0]), vec![(1, 1), (1, 3), (1, 5), (1, 8), (1, 10)]);
+    // CR line ends are line ends, with one warning for the file at the
+    // first one.
+    let (lines, diags) = lex("a\r\nb\n\r\n  e \r\r\n");
+    assert_eq!(words(&lines), vec![vec!["a"], vec!["b"], vec!["e"]]);
+    assert_eq!(spans(&lines[2]), vec![(4, 3)]);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert!(has(
+        &diags,
+        Severity::Warning,
+        at(1, 2),
+        "CR line ends (U+000D CARRIAGE RETURN before the line feed) on 3 lines"
+    ));
+}
+
+#[test]
+fn pasted_look_alikes_read_as_what_they_imitate() {
+    // Blanks are spaces, invisible characters are nothing, columns stay
+    // those of the file; one diagnostic per kind, at its first place.
+    let (lines, diags) = lex(
+        "\u{a0}\u{a0}a\u{a0}b\u{3000}c\n\u{a0}x\u{200b}y z\u{feff}\n# \u{a0} \u{201c}\nq \u{201c}a#b\u{201d} \u{ff5b}\n\u{2019}",
+    );
+    assert_eq!(words(&lines), vec![vec!["a", "b", "c"], vec!["xy", "z"], vec!["q", "a#b", "{"], vec![""]]);
+    assert_eq!(spans(&lines[0]), vec![(1, 3), (1, 5), (1, 7)]);
+    assert_eq!(spans(&lines[1]), vec![(2, 2), (2, 6)]);
+    let shown: Vec<_> =
+        diags.iter().map(|d| (d.severity, d.span.map(|s| (s.line, s.col)), d.message.as_str())).collect();
+    assert_eq!(
+        shown,
+        vec![
+            (Severity::Warning, Some((1, 1)), "U+00A0 NO-BREAK SPACE on 2 lines; read as a space"),
+            (Severity::Warning, Some((1, 6)), "U+3000 IDEOGRAPHIC SPACE on 1 line; read as a space"),
+            (Severity::Warning, Some((2, 3)), "invisible U+200B ZERO WIDTH SPACE on 1 line; ignored"),
+            (Severity::Warning, Some((2, 7)), "invisible U+FEFF ZERO WIDTH NO-BREAK SPACE on 1 line; ignored"),
+            (
+                Severity::Error,
+                Some((4, 3)),
+                "U+201C LEFT DOUBLE QUOTATION MARK is not a quote; curly double quotes on 1 line"
+            ),
+            (
+                Severity::Error,
+                Some((4, 9)),
+                "U+FF5B FULLWIDTH LEFT CURLY BRACKET is not a brace; full-width braces on 1 line"
+            ),
+            (
+                Severity::Error,
+                Some((5, 1)),
+                "U+2019 RIGHT SINGLE QUOTATION MARK is not a quote; curly single quotes on 1 line"
+            ),
+        ]
+    );
+    // Per file: an included file has its own.
+    let dir = TempDir::new("pasted");
+    dir.write("inc.conf", "\u{a0}y\n");
+    dir.write("top.conf", "\u{a0}x\ninclude inc.conf\n\u{a0}z\n");
+    let (lines, diags, _) = dir.read("top.conf");
+    assert_eq!(words(&lines), vec![vec!["x"], vec!["y"], vec!["z"]]);
+    let shown: Vec<_> = diags.iter().map(|d| (d.span.map(|s| (s.file, s.line)), d.message.as_str())).collect();
+    assert_eq!(
+        shown,
+        vec![
+            (Some((FileId(1), 1)), "U+00A0 NO-BREAK SPACE on 1 line; read as a space"),
+            (Some((FileId(0), 1)), "U+00A0 NO-BREAK SPACE on 2 lines; read as a space"),
+        ]
+    );
 }
 
 #[test]
@@ -174,8 +237,14 @@ fn text_policy_invalid_utf8_and_nul() {
 fn byte_order_mark() {
     let (lines, diags) = lex("\u{feff}global_defs {");
     assert_eq!(words(&lines), vec![vec!["global_defs", "{"]]);
-    assert_eq!(spans(&lines[0]), vec![(1, 1), (1, 13)]);
-    assert!(has(&diags, Severity::Error, at(1, 1), "byte order mark"));
+    assert_eq!(spans(&lines[0]), vec![(1, 2), (1, 14)]);
+    assert_eq!(diags.len(), 1);
+    assert!(has(
+        &diags,
+        Severity::Warning,
+        at(1, 1),
+        "byte order mark (U+FEFF ZERO WIDTH NO-BREAK SPACE) at the start"
+    ));
 }
 
 // ---- keepalived's own reading (Token::verbatim) ----
@@ -297,9 +366,10 @@ fn verbatim_line_buffer_and_bom() {
     assert_eq!(lines[0].iter().map(|t| t.1).collect::<Vec<_>>(), vec![true, false, false]);
     let lines = verbatim(&format!("x # {}\ny", "c".repeat(2000)));
     assert_eq!(lines, vec![vec![v("x", true)], vec![v("y", true)]]);
-    // keepalived keeps a byte order mark as part of the first word.
+    // A byte order mark, which keepalived keeps as part of the first word,
+    // has a warning of its own (see `pasted`) and is not read.
     let lines = verbatim("\u{feff}global_defs {\nx");
-    assert_eq!(lines, vec![vec![v("global_defs", false), v("{", false)], vec![v("x", true)]]);
+    assert_eq!(lines, vec![vec![v("global_defs", true), v("{", true)], vec![v("x", true)]]);
 }
 
 // ---- conditionals ----
