@@ -158,6 +158,11 @@ struct Check {
     #[argh(option, short = 'i', long = "config-id")]
     config_id: Option<String>,
 
+    /// configuration file, as keepalived users type it (vipd check -f
+    /// FILE); the same as giving FILE
+    #[argh(option, short = 'f', long = "use-file")]
+    use_file: Option<PathBuf>,
+
     /// configuration file (default as for vipd -f)
     #[argh(positional)]
     file: Option<PathBuf>,
@@ -189,7 +194,19 @@ fn main() -> ExitCode {
             ExitCode::from(daemon::cleanup::run(&opts))
         }
         Some(Command::Check(c)) => {
-            let path = c.file.or(cli.use_file).unwrap_or_else(config::default_path);
+            // `vipd -f F check`, `vipd check -f F` and `vipd check F` all
+            // name F; two different files is a mistake, not a choice.
+            let given = [&cli.use_file, &c.use_file, &c.file];
+            let mut files = given.into_iter().flatten();
+            let path = files.next().cloned().unwrap_or_else(config::default_path);
+            if let Some(other) = files.find(|f| **f != path) {
+                err!(
+                    "vipd check: two configuration files given ({} and {}); give one",
+                    path.display(),
+                    other.display()
+                );
+                return ExitCode::from(EXIT_CONFIG_ERRORS);
+            }
             check(&path, &id(c.config_id), c.json, c.dump)
         }
         None if cli.config_test => {

@@ -946,3 +946,40 @@ fn pasted_havip_guide_config() {
     assert!(!std::fs::read_to_string(&path).unwrap().contains('\u{a0}'));
     assert_eq!(config::dump::dump(&fixed.config), config::dump::dump(&l.config));
 }
+
+/// `vipd check -f FILE`, `vipd -f FILE check` and `vipd check FILE` check
+/// the same file; two different files are refused.
+#[test]
+fn cli_check_takes_dash_f_before_or_after() {
+    let dir = TempDir::new("check-f");
+    let path = dir.path("keepalived.conf");
+    std::fs::copy(Path::new(CONFIGS).join("pasted-curly.conf"), &path).unwrap();
+    let file = path.to_str().unwrap();
+    let want = format!(
+        "{file}:2:1: warning: U+00A0 NO-BREAK SPACE on 2 lines; read as a space\n  \
+         hint: keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: sed -i 's/\\xc2\\xa0/ /g' {file}\n\
+         {file}:2:13: error: U+201C LEFT DOUBLE QUOTATION MARK is not a quote; curly double quotes on 1 line\n  \
+         hint: keepalived 2.2.7 keeps it as part of a word, and reading it as a quote could change what a line means; the rest of the file was checked as if it were `\"`; to write ASCII: sed -i 's/\\xe2\\x80\\x9c/\"/g; s/\\xe2\\x80\\x9d/\"/g' {file}\n\
+         vipd: {file}: 1 error, 1 warning\n"
+    );
+    for args in [
+        &["check", "-f", file][..],
+        &["-f", file, "check"],
+        &["check", file],
+        &["check", "--use-file", file],
+        &["-t", "-f", file],
+        &["-f", file, "check", "-f", file],
+    ] {
+        let (code, out, err) = vipd(args);
+        assert_eq!((code, out.as_str(), err.as_str()), (1, "", want.as_str()), "{args:?}");
+    }
+    let other = dir.file("other.conf", "global_defs {\n router_id b\n}\n", 0o644);
+    let other = other.to_str().unwrap();
+    for args in [&["check", "-f", file, other][..], &["-f", file, "check", "-f", other]] {
+        let (code, _, err) = vipd(args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains("two configuration files given"), "{args:?}: {err}");
+    }
+    let (code, _, err) = vipd(&["check", "-f", other]);
+    assert_eq!(code, 0, "{err}");
+}
