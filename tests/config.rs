@@ -830,3 +830,19 @@ fn scheduling_keywords() {
     assert_eq!(d.len(), 2, "{d:#?}");
     assert!(d.iter().all(|l| l.contains("error")), "{d:#?}");
 }
+
+#[test]
+fn notify_timeout_is_a_vipd_extension() {
+    assert_eq!(ok(MINIMAL).globals.notify_timeout, Duration::from_secs(30));
+    let text = format!("global_defs {{\n notify_timeout 90\n}}\n{MINIMAL}");
+    assert_eq!(ok(&text).globals.notify_timeout, Duration::from_secs(90));
+    assert_eq!(
+        diags(&text),
+        ["2:2: warning: `notify_timeout` is a vipd extension (keepalived would refuse this line)"]
+    );
+    let dumped = config::dump::dump(&ok(&text));
+    assert!(dumped.contains("    notify_timeout 90\n"), "{dumped}");
+    assert!(!config::dump::dump(&ok(MINIMAL)).contains("notify_timeout"));
+    let bad = diags(&format!("global_defs {{\n notify_timeout 0\n}}\n{MINIMAL}"));
+    assert!(bad.iter().any(|d| d.starts_with("2:17: error:")), "{bad:#?}");
+}
