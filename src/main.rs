@@ -232,7 +232,8 @@ fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> Exi
     // as the daemon would find it at start.
     if !loaded.has_errors() {
         let host = daemon::host_checks(&loaded.config);
-        loaded.diagnostics.splice(0..0, host);
+        loaded.diagnostics.extend(host);
+        loaded.diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
     }
     // Write errors (a closed pipe from `| head`) end the output quietly
     // instead of panicking inside println!.

@@ -133,6 +133,9 @@ pub struct ScriptUser {
 pub struct Script {
     pub argv: Vec<String>,
     pub user: Option<ScriptUser>,
+    /// The keyword that named it, for the host checks' diagnostics (`None`
+    /// for scripts not read from a file).
+    pub span: Option<crate::config::diag::Span>,
 }
 
 /// A notify FIFO, created if missing.
@@ -433,7 +436,7 @@ impl TrackerConfig {
             weight: 0,
             reverse: false,
             script: Some(CheckScript {
-                script: Script { argv: argv.iter().map(|s| (*s).to_owned()).collect(), user: None },
+                script: Script { argv: argv.iter().map(|s| (*s).to_owned()).collect(), user: None, span: None },
                 interval: Duration::from_secs(1),
                 timeout: Duration::from_secs(1),
             }),
