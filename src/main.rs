@@ -1,4 +1,5 @@
-//! vipd command line: argh parsing and exit codes only.
+//! vipd command line: argh parsing, the host facts `vipd -t` checks
+//! against, and exit codes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,6 +32,11 @@ struct Cli {
     /// check the configuration, print every diagnostic and exit
     #[argh(switch, short = 't', long = "config-test")]
     config_test: bool,
+
+    /// with -t: check away from the machine the file is for (CI, a
+    /// laptop); interfaces, users, groups and script files are warnings
+    #[argh(switch, long = "offline")]
+    offline: bool,
 
     /// print the version and exit
     #[argh(switch, short = 'v')]
@@ -154,6 +160,11 @@ struct Check {
     #[argh(switch)]
     dump: bool,
 
+    /// check away from the machine the file is for (CI, a laptop):
+    /// interfaces, users, groups and script files are warnings
+    #[argh(switch)]
+    offline: bool,
+
     /// configuration id for @ID conditional lines
     #[argh(option, short = 'i', long = "config-id")]
     config_id: Option<String>,
@@ -190,11 +201,15 @@ fn main() -> ExitCode {
         }
         Some(Command::Check(c)) => {
             let path = c.file.or(cli.use_file).unwrap_or_else(config::default_path);
-            check(&path, &id(c.config_id), c.json, c.dump)
+            check(&path, &id(c.config_id), c.json, c.dump, c.offline || cli.offline)
         }
         None if cli.config_test => {
             let path = cli.use_file.unwrap_or_else(config::default_path);
-            check(&path, &id(None), false, false)
+            check(&path, &id(None), false, false, cli.offline)
+        }
+        None if cli.offline => {
+            err!("vipd: --offline only goes with -t or `vipd check`");
+            ExitCode::from(EXIT_USAGE)
         }
         None => {
             let opts = daemon::Options {
@@ -217,6 +232,9 @@ fn main() -> ExitCode {
 
 const DEFAULT_PID_FILE: &str = "/run/vipd.pid";
 
+/// Exit status of a command line argh refuses (argh's own choice).
+const EXIT_USAGE: u8 = 1;
+
 /// `--control`: "none" for no socket.
 fn control_path(flag: Option<PathBuf>) -> Option<PathBuf> {
     match flag {
@@ -226,13 +244,26 @@ fn control_path(flag: Option<PathBuf>) -> Option<PathBuf> {
     }
 }
 
-fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> ExitCode {
-    let mut loaded = config::load(path, config_id);
+fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool, offline: bool) -> ExitCode {
+    // The interfaces' addresses, for the checks that compare them with the
+    // file's; offline they are another machine's, so not asked for.
+    let addresses = if offline { Vec::new() } else { interface_addresses() };
+    let iface_addrs = |name: &str| {
+        let found: Vec<_> = addresses.iter().filter(|(n, ..)| n == name).map(|&(_, a, len)| (a, len)).collect();
+        (!found.is_empty()).then_some(found)
+    };
+    let host = config::validate::Host { iface_exists: &config::interface_exists, iface_addrs: &iface_addrs, offline };
+    let mut loaded = config::load_on(path, None, config_id, &host);
     // What only this machine can tell (script users, paths, permissions),
     // as the daemon would find it at start.
     if !loaded.has_errors() {
-        let host = daemon::host_checks(&loaded.config);
-        loaded.diagnostics.extend(host);
+        let mut found = daemon::host_checks(&loaded.config);
+        if offline {
+            for d in &mut found {
+                d.severity = config::Severity::Warning;
+            }
+        }
+        loaded.diagnostics.extend(found);
         loaded.diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
     }
     // Write errors (a closed pipe from `| head`) end the output quietly
@@ -247,18 +278,34 @@ fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> Exi
     } else {
         print_text(&loaded);
         err!(
-            "vipd: {}: {} error{}, {} warning{}",
+            "vipd: {}: {} error{}, {} warning{}{}",
             path.display(),
             loaded.errors(),
             if loaded.errors() == 1 { "" } else { "s" },
             loaded.warnings(),
             if loaded.warnings() == 1 { "" } else { "s" },
+            if offline { " (offline: this machine's interfaces, users and files are warnings)" } else { "" },
         );
     }
     if dump && !loaded.has_errors() {
         let _ = out.write_all(config::dump::dump(&loaded.config).as_bytes());
     }
     if loaded.has_errors() { ExitCode::from(EXIT_CONFIG_ERRORS) } else { ExitCode::SUCCESS }
+}
+
+/// Every address of this machine as (interface, address, prefix length);
+/// empty when netlink cannot tell, and the checks needing them are skipped.
+fn interface_addresses() -> Vec<(String, std::net::IpAddr, u8)> {
+    let Ok((links, addrs)) = vipd::sys::netlink::Netlink::open().and_then(|mut nl| nl.dump()) else {
+        return Vec::new();
+    };
+    addrs
+        .iter()
+        .filter_map(|a| {
+            let link = links.iter().find(|l| l.index == a.index)?;
+            Some((link.name.as_str().to_owned(), a.addr, a.prefixlen))
+        })
+        .collect()
 }
 
 /// `vipd status`: one request, the answer copied to standard output.

@@ -26,8 +26,11 @@ fn load(text: &str) -> Loaded {
 
 /// Diagnostics as `line:col: severity: message [| hint]`.
 fn diags(text: &str) -> Vec<String> {
-    load(text)
-        .diagnostics
+    show(&load(text))
+}
+
+fn show(l: &Loaded) -> Vec<String> {
+    l.diagnostics
         .iter()
         .map(|d| {
             let at = d.span.map_or("-".to_owned(), |s| format!("{}:{}", s.line, s.col));
@@ -633,7 +636,8 @@ fn cli_check_exit_codes_and_formats() {
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty());
     assert!(err.contains("warning: `notification_email`"), "{err}");
-    assert!(err.contains("0 errors, 1 warning"), "{err}");
+    assert!(err.contains("warning: the configuration has no vrrp_instance"), "{err}");
+    assert!(err.contains("0 errors, 2 warnings"), "{err}");
 
     let (code, _, err) = vipd(&["check", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
@@ -831,6 +835,99 @@ fn scheduling_keywords() {
     assert!(d.iter().all(|l| l.contains("error")), "{d:#?}");
 }
 
+// ----- keepalived users' habits (issue 15) -----------------------------------------------
+
+/// The addresses of the fake interfaces, for the checks that compare them
+/// with the file's; eth1's are "not known".
+fn fake_addrs(name: &str) -> Option<Vec<(IpAddr, u8)>> {
+    let a = |s: &str| s.parse::<IpAddr>().unwrap();
+    (name == "eth0").then(|| vec![(a("10.0.0.2"), 24), (a("fd00::2"), 64), (a("fe80::2"), 64)])
+}
+
+/// Diagnostics with the fake machine's interfaces and addresses, on it or
+/// `offline`.
+fn diags_on(text: &str, offline: bool) -> Vec<String> {
+    let host = config::validate::Host { iface_exists: &fake_ifaces, iface_addrs: &fake_addrs, offline };
+    show(&config::load_on(Path::new("/test/k.conf"), Some(text), "alpha", &host))
+}
+
+#[test]
+fn offline_check_makes_missing_interfaces_warnings() {
+    let text = "vrrp_instance VI_1 {\n interface wlan7\n virtual_router_id 1\n track_interface {\n  wlan8\n }\n virtual_ipaddress {\n  10.0.0.1 dev wlan9\n }\n}\n";
+    let on_the_machine = [
+        "1:1: error: vrrp_instance `VI_1`: tracked interface `wlan8` does not exist",
+        "2:2: error: vrrp_instance `VI_1`: interface `wlan7` does not exist",
+        "8:3: error: interface `wlan9` of `10.0.0.1` does not exist",
+    ];
+    assert_eq!(diags_on(text, false), on_the_machine);
+    let offline: Vec<String> = on_the_machine.iter().map(|l| l.replace("error", "warning")).collect();
+    assert_eq!(diags_on(text, true), offline);
+    // The file's own rules stay errors offline.
+    assert_eq!(
+        diags_on("vrrp_instance VI_1 {\n interface wlan7\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n", true),
+        [
+            "1:1: error: vrrp_instance `VI_1` has no `virtual_router_id` | virtual_router_id 1..255",
+            "2:2: warning: vrrp_instance `VI_1`: interface `wlan7` does not exist",
+        ]
+    );
+}
+
+#[test]
+fn own_addresses_where_other_routers_belong() {
+    let text = "vrrp_instance VI_1 {
+ interface eth0
+ virtual_router_id 1
+ unicast_src_ip 10.0.0.9
+ unicast_peer {
+  10.0.0.9
+  10.0.0.3
+ }
+ virtual_ipaddress {
+  10.0.0.100/24
+  10.9.0.1/24
+  192.168.1.1 dev eth1
+ }
+}
+vrrp_instance VI_6 {
+ interface eth0
+ virtual_router_id 2
+ unicast_peer {
+  fd00::2
+  fd00::3
+ }
+ virtual_ipaddress {
+  fe80::100/64
+  fd00::100/64
+  fd01::1/64
+ }
+}
+";
+    assert_eq!(
+        diags_on(text, false),
+        [
+            "6:3: warning: vrrp_instance `VI_1`: unicast peer `10.0.0.9` is this router's own `unicast_src_ip` | list only the other routers: an advert sent to this router's own address reaches no other",
+            "11:3: warning: `10.9.0.1` is outside every subnet of `eth0` (10.0.0.0/24): hosts on that link reach it only through a route to it",
+            "15:1: warning: vrrp_instance `VI_6` is unicast without `unicast_src_ip`: adverts leave from the interface's first address",
+            "19:3: warning: vrrp_instance `VI_6`: unicast peer `fd00::2` is an address of this machine's `eth0` | list only the other routers: an advert sent to this router's own address reaches no other",
+            "25:3: warning: `fd01::1` is outside every subnet of `eth0` (fd00::/64, fe80::/64): hosts on that link reach it only through a route to it",
+        ]
+    );
+    // Offline the machine's addresses are another's: only the file's own
+    // contradiction is left.
+    let offline = diags_on(text, true);
+    assert_eq!(offline.len(), 2, "{offline:#?}");
+    assert!(offline[0].starts_with("6:3: warning: vrrp_instance `VI_1`: unicast peer `10.0.0.9` is this router's own"));
+}
+
+#[test]
+fn a_file_without_instances_is_a_warning() {
+    assert_eq!(
+        diags("global_defs {\n router_id a\n}\n"),
+        ["-: warning: the configuration has no vrrp_instance: vipd would start and manage no address"]
+    );
+    assert!(diags(MINIMAL).is_empty());
+}
+
 #[test]
 fn notify_timeout_is_a_vipd_extension() {
     assert_eq!(ok(MINIMAL).globals.notify_timeout, Duration::from_secs(30));
@@ -845,4 +942,52 @@ fn notify_timeout_is_a_vipd_extension() {
     assert!(!config::dump::dump(&ok(MINIMAL)).contains("notify_timeout"));
     let bad = diags(&format!("global_defs {{\n notify_timeout 0\n}}\n{MINIMAL}"));
     assert!(bad.iter().any(|d| d.starts_with("2:17: error:")), "{bad:#?}");
+}
+
+#[test]
+fn cli_offline_check_and_script_positions() {
+    let dir = TempDir::new("offline");
+    let noshebang = dir.file("notify.sh", "echo no shebang\n", 0o755);
+    let conf = dir.file(
+        "k.conf",
+        &format!(
+            "vrrp_script chk {{\n  script \"{}/missing-check.sh\"\n}}\nvrrp_instance VI_1 {{\n  interface vipd-none0\n  virtual_router_id 1\n  notify_master \"{}\" vipd-no-such-user-7f3a\n  notify_backup {}\n  track_script {{\n    chk\n  }}\n  virtual_ipaddress {{\n    10.0.0.1\n  }}\n}}\n",
+            dir.0.display(),
+            noshebang.display(),
+            noshebang.display(),
+        ),
+        0o644,
+    );
+    let f = conf.to_str().unwrap();
+    let (code, _, err) = vipd(&["-t", "-f", f]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("k.conf:5:3: error: vrrp_instance `VI_1`: interface `vipd-none0` does not exist"), "{err}");
+
+    let (code, _, err) = vipd(&["-t", "--offline", "-f", f]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "k.conf:2:3: warning: vrrp_script `chk`: `",
+        "k.conf:5:3: warning: vrrp_instance `VI_1`: interface `vipd-none0` does not exist",
+        "k.conf:7:3: warning: vrrp_instance `VI_1` notify_master: ",
+        "k.conf:8:3: warning: vrrp_instance `VI_1` notify_backup: `",
+        "has no `#!` line",
+        "0 errors, 4 warnings (offline",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+    assert!(err.contains("vipd-no-such-user-7f3a"), "{err}");
+
+    let (code, out, _) = vipd(&["check", "--offline", "--json", f]);
+    assert_eq!(code, 0);
+    let script_lines: Vec<&str> = out.lines().filter(|l| l.contains("notify_") || l.contains("vrrp_script")).collect();
+    assert_eq!(script_lines.len(), 3, "{out}");
+    for (line, want) in script_lines.iter().zip([2, 7, 8]) {
+        assert!(line.contains(&format!(",\"line\":{want},\"col\":3,")), "{line}");
+        assert!(line.contains("\"file\":\""), "{line}");
+    }
+
+    // --offline is for checks only.
+    let (code, _, err) = vipd(&["--offline", "-f", f]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--offline only goes with -t"), "{err}");
 }
