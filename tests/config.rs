@@ -241,7 +241,7 @@ vrrp_instance VI_3 {
     );
     let expected = [
         "6:1: error: vrrp_instance `VI_1`: tracked interface `wlan9` does not exist",
-        "7:3: error: vrrp_instance `VI_1` has both `state MASTER` and `nopreempt`; keepalived silently drops nopreempt | use `state BACKUP` on every router that has nopreempt",
+        "7:3: warning: vrrp_instance `VI_1` has both `state MASTER` and `nopreempt`: like keepalived, vipd ignores `nopreempt` and this router takes over from a lower-priority master | use `state BACKUP` on every router that has nopreempt",
         "12:3: error: VRRPv2 advertises whole seconds; `advert_int 0.5s` cannot be sent | use a whole number, or version 3 for sub-second adverts",
         "15:5: error: `fd00::1` is not the family of the first virtual address | put addresses of the other family in virtual_ipaddress_excluded, or in a second instance",
         "19:5: error: vrrp_script `nothere` is not defined",
@@ -926,6 +926,30 @@ fn a_file_without_instances_is_a_warning() {
         ["-: warning: the configuration has no vrrp_instance: vipd would start and manage no address"]
     );
     assert!(diags(MINIMAL).is_empty());
+}
+
+#[test]
+fn include_wildcard_matching_nothing_is_a_warning() {
+    let dir = TempDir::new("inclglob");
+    let main = dir.file("k.conf", &format!("include conf.d/*.conf\ninclude missing.conf\n{MINIMAL}"), 0o644);
+    let l = config::load_with(&main, None, "alpha", &fake_ifaces);
+    assert_eq!(
+        show(&l),
+        [
+            "1:9: warning: include `conf.d/*.conf`: no file matches; read without it | relative patterns are relative to the including file's directory",
+            "2:9: error: include `missing.conf`: no file matches | relative patterns are relative to the including file's directory",
+        ]
+    );
+    assert_eq!(l.config.instances.len(), 1);
+}
+
+#[test]
+fn state_master_with_nopreempt_preempts_as_in_keepalived() {
+    let c = ok(
+        "vrrp_instance A {\n state MASTER\n nopreempt\n interface eth0\n virtual_router_id 1\n priority 150\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+    );
+    assert!(c.instances[0].preempt);
+    assert_eq!(c.instances[0].initial_state, InitialState::Master);
 }
 
 #[test]

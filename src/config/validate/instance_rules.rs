@@ -130,14 +130,20 @@ pub(super) fn finish_instance(
     };
     r.cfg.initial_state =
         state.unwrap_or(if r.cfg.priority == 255 { InitialState::Master } else { InitialState::Backup });
+    // keepalived 2.2.7 warns ("nopreempt will not work with initial state
+    // MASTER - clearing") and preempts; vipd reads the file the same way.
     if let (Some((InitialState::Master, s)), Some(_)) = (r.state, r.nopreempt) {
-        cx.error_hint(
-            s,
-            format!(
-                "vrrp_instance `{name}` has both `state MASTER` and `nopreempt`; keepalived silently drops nopreempt"
-            ),
-            "use `state BACKUP` on every router that has nopreempt",
+        cx.diags.push(
+            crate::config::diag::Diagnostic::warning(
+                s,
+                format!(
+                    "vrrp_instance `{name}` has both `state MASTER` and `nopreempt`: like keepalived, vipd ignores `nopreempt` and this router takes over from a lower-priority master"
+                ),
+            )
+            .with_hint("use `state BACKUP` on every router that has nopreempt"),
         );
+        r.cfg.preempt = true;
+        r.nopreempt = None;
     }
     if let (Some(s), Some(_)) = (r.preempt_delay, r.nopreempt) {
         cx.error(s, format!("vrrp_instance `{name}`: `preempt_delay` has no meaning with `nopreempt`"));
