@@ -1,5 +1,6 @@
-//! vipd command line: argh parsing, the host facts `vipd -t` checks
-//! against, and exit codes.
+//! vipd command line: argh parsing (after [`normalise`] has rewritten
+//! keepalived's command-line habits argh does not know), the host facts
+//! `vipd -t` checks against, and exit codes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,7 +53,7 @@ struct Cli {
     #[argh(switch, short = 'l', long = "log-console")]
     log_console: bool,
 
-    /// log to syslog (/dev/log) with facility local0..local7
+    /// log to syslog (/dev/log) with facility local0..local7 (or 0..7)
     #[argh(option, short = 'S', long = "log-facility")]
     log_facility: Option<u8>,
 
@@ -178,7 +179,10 @@ struct Check {
 const EXIT_CONFIG_ERRORS: u8 = 1;
 
 fn main() -> ExitCode {
-    let cli: Cli = argh::from_env();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     if cli.version {
         println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
@@ -234,6 +238,134 @@ const DEFAULT_PID_FILE: &str = "/run/vipd.pid";
 
 /// Exit status of a command line argh refuses (argh's own choice).
 const EXIT_USAGE: u8 = 1;
+
+/// argh's `from_env`, on the normalised arguments.
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    let mut args = Vec::new();
+    for a in std::env::args_os() {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => {
+                err!("vipd: argument `{}` is not valid UTF-8", a.to_string_lossy());
+                return Err(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
+    let program = args.first().map(String::as_str).unwrap_or("vipd");
+    let cmd = std::path::Path::new(program).file_name().and_then(|s| s.to_str()).unwrap_or("vipd");
+    let rest = normalise(args.get(1..).unwrap_or_default());
+    let strs: Vec<&str> = rest.iter().map(String::as_str).collect();
+    Cli::from_args(&[cmd], &strs).map_err(|early| match early.status {
+        Ok(()) => {
+            let _ = writeln!(std::io::stdout(), "{}", early.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            err!("{}\nRun {cmd} --help for more information.", early.output);
+            ExitCode::from(EXIT_USAGE)
+        }
+    })
+}
+
+/// Short options that take no value, as one may bundle them (`-Dl`).
+const SHORT_SWITCHES: &[char] = &['t', 'v', 'n', 'l', 'D', 'V', 'P', 'h'];
+/// Short options that take a value (the last letter of a bundle may be one).
+const SHORT_VALUED: &[char] = &['f', 'i', 'S', 'p'];
+/// Long options that take a value.
+const LONG_VALUED: &[&str] = &[
+    "--use-file",
+    "--config-id",
+    "--log-facility",
+    "--pid",
+    "--control",
+    "--control-group",
+    "--metrics",
+    "--dump-dir",
+];
+
+/// Rewrites keepalived's command-line habits into what argh reads, so a
+/// `DAEMON_ARGS` line written for keepalived works unchanged:
+/// bundled switches (`-Dl`, also `-DlS local0`) are split; `--opt=value`
+/// becomes two arguments; `-S localN` (and `-SlocalN`) becomes `-S N`;
+/// `-P` / `--vrrp` (run only the VRRP side, all vipd has) are dropped;
+/// `-h` is `--help`. Values of options and everything after `--` are left
+/// alone, and anything it does not recognise is passed on for argh to judge.
+fn normalise(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.iter();
+    // Whether the next argument is the value of `-S` / `--log-facility`
+    // (Some(true)) or of another option (Some(false)).
+    let mut value_of: Option<bool> = None;
+    while let Some(arg) = iter.next() {
+        if let Some(facility) = value_of.take() {
+            out.push(if facility { facility_number(arg) } else { arg.clone() });
+            continue;
+        }
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(iter.cloned());
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((name, value)) if !name.is_empty() => {
+                    let name = format!("--{name}");
+                    let facility = name == "--log-facility";
+                    if name != "--vrrp" {
+                        out.push(name);
+                        out.push(if facility { facility_number(value) } else { value.to_owned() });
+                    }
+                }
+                _ if long == "vrrp" => {}
+                _ => {
+                    value_of = LONG_VALUED.contains(&arg.as_str()).then_some(arg == "--log-facility");
+                    out.push(arg.clone());
+                }
+            }
+            continue;
+        }
+        let Some(letters) = arg.strip_prefix('-').filter(|l| !l.is_empty()) else {
+            out.push(arg.clone());
+            continue;
+        };
+        let chars: Vec<char> = letters.chars().collect();
+        // `-Sx` / `-fx`: a value attached to its option.
+        if let [first, rest @ ..] = chars.as_slice() {
+            if SHORT_VALUED.contains(first) && !rest.is_empty() {
+                let value: String = rest.iter().collect();
+                out.push(format!("-{first}"));
+                out.push(if *first == 'S' { facility_number(&value) } else { value });
+                continue;
+            }
+        }
+        let Some((last, init)) = chars.split_last() else { continue };
+        let bundle = init.iter().all(|c| SHORT_SWITCHES.contains(c))
+            && (SHORT_SWITCHES.contains(last) || SHORT_VALUED.contains(last));
+        if !bundle {
+            out.push(arg.clone());
+            continue;
+        }
+        for &c in &chars {
+            match c {
+                'P' => {}
+                'h' => out.push("--help".to_owned()),
+                c => out.push(format!("-{c}")),
+            }
+        }
+        if SHORT_VALUED.contains(last) {
+            value_of = Some(*last == 'S');
+        }
+    }
+    out
+}
+
+/// `localN` as keepalived writes a facility, else the value unchanged.
+fn facility_number(value: &str) -> String {
+    match value.strip_prefix("local") {
+        Some(n) if n.len() == 1 && n.chars().all(|c| ('0'..='7').contains(&c)) => n.to_owned(),
+        _ => value.to_owned(),
+    }
+}
 
 /// `--control`: "none" for no socket.
 fn control_path(flag: Option<PathBuf>) -> Option<PathBuf> {
@@ -357,5 +489,62 @@ fn status(path: &std::path::Path, s: &Status) -> ExitCode {
 fn print_text(loaded: &Loaded) {
     for d in &loaded.diagnostics {
         err!("{}", d.display(&loaded.sources));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    fn n(args: &str) -> String {
+        let v: Vec<String> = args.split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        normalise(&v).join(" ")
+    }
+
+    #[test]
+    fn bundles_of_switches_are_split() {
+        assert_eq!(n("-Dl"), "-D -l");
+        assert_eq!(n("-nlD -t"), "-n -l -D -t");
+        // The last letter of a bundle may take the next argument as value.
+        assert_eq!(n("-DlS local0"), "-D -l -S 0");
+        assert_eq!(n("-tf /etc/k.conf"), "-t -f /etc/k.conf");
+        // An unknown letter leaves the bundle for argh to refuse.
+        assert_eq!(n("-Dx"), "-Dx");
+    }
+
+    #[test]
+    fn long_options_with_equals_become_two_arguments() {
+        assert_eq!(n("--use-file=/etc/k.conf -t"), "--use-file /etc/k.conf -t");
+        assert_eq!(n("--log-facility=local3"), "--log-facility 3");
+        assert_eq!(n("--config-id=a=b"), "--config-id a=b");
+    }
+
+    #[test]
+    fn facilities_are_numbers() {
+        assert_eq!(n("-S local7"), "-S 7");
+        assert_eq!(n("-Slocal1"), "-S 1");
+        assert_eq!(n("-S 2"), "-S 2");
+        assert_eq!(n("--log-facility local0"), "--log-facility 0");
+        // Not a facility keepalived knows: argh refuses it as a number.
+        assert_eq!(n("-S local8"), "-S local8");
+        assert_eq!(n("-S daemon"), "-S daemon");
+    }
+
+    #[test]
+    fn vrrp_only_flags_are_dropped_and_h_is_help() {
+        assert_eq!(n("-P -D"), "-D");
+        assert_eq!(n("--vrrp -n"), "-n");
+        assert_eq!(n("-DP"), "-D");
+        assert_eq!(n("-h"), "--help");
+        assert_eq!(n("check -h"), "check --help");
+    }
+
+    #[test]
+    fn values_and_the_rest_after_double_dash_are_left_alone() {
+        assert_eq!(n("-f -P"), "-f -P");
+        assert_eq!(n("-i -Dl"), "-i -Dl");
+        assert_eq!(n("--control -h"), "--control -h");
+        assert_eq!(n("-- -Dl --x=y"), "-- -Dl --x=y");
+        assert_eq!(n("status VI_1"), "status VI_1");
     }
 }

@@ -1015,3 +1015,21 @@ fn cli_offline_check_and_script_positions() {
     assert_eq!(code, 1);
     assert!(err.contains("--offline only goes with -t"), "{err}");
 }
+
+#[test]
+fn cli_accepts_keepalived_daemon_args() {
+    let dir = TempDir::new("habits");
+    let conf = dir.file("k.conf", "global_defs {\n router_id a\n}\n", 0o644);
+    let use_file = format!("--use-file={}", conf.display());
+    // A Debian DAEMON_ARGS line, with the test switch added.
+    let (code, _, err) = vipd(&["-DlP", "--vrrp", "-S", "local0", &use_file, "-t"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 errors, 1 warning"), "{err}");
+    let (code, out, _) = vipd(&["-h"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: vipd") && out.contains("--offline"), "{out}");
+    // What stays refused is refused by argh, with its usage hint.
+    let (code, _, err) = vipd(&["-S", "local8", "-t", &use_file]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--help"), "{err}");
+}
