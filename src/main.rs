@@ -1,4 +1,6 @@
-//! vipd command line: argh parsing and exit codes only.
+//! vipd command line: argh parsing (after [`normalise`] has rewritten
+//! keepalived's command-line habits argh does not know), the host facts
+//! `vipd -t` checks against, and exit codes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +34,11 @@ struct Cli {
     #[argh(switch, short = 't', long = "config-test")]
     config_test: bool,
 
+    /// with -t: check away from the machine the file is for (CI, a
+    /// laptop); interfaces, users, groups and script files are warnings
+    #[argh(switch, long = "offline")]
+    offline: bool,
+
     /// print the version and exit
     #[argh(switch, short = 'v')]
     version: bool,
@@ -46,7 +53,7 @@ struct Cli {
     #[argh(switch, short = 'l', long = "log-console")]
     log_console: bool,
 
-    /// log to syslog (/dev/log) with facility local0..local7
+    /// log to syslog (/dev/log) with facility local0..local7 (or 0..7)
     #[argh(option, short = 'S', long = "log-facility")]
     log_facility: Option<u8>,
 
@@ -154,6 +161,11 @@ struct Check {
     #[argh(switch)]
     dump: bool,
 
+    /// check away from the machine the file is for (CI, a laptop):
+    /// interfaces, users, groups and script files are warnings
+    #[argh(switch)]
+    offline: bool,
+
     /// configuration id for @ID conditional lines
     #[argh(option, short = 'i', long = "config-id")]
     config_id: Option<String>,
@@ -172,7 +184,10 @@ struct Check {
 const EXIT_CONFIG_ERRORS: u8 = 1;
 
 fn main() -> ExitCode {
-    let cli: Cli = argh::from_env();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     if cli.version {
         println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
@@ -207,11 +222,15 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(EXIT_CONFIG_ERRORS);
             }
-            check(&path, &id(c.config_id), c.json, c.dump)
+            check(&path, &id(c.config_id), c.json, c.dump, c.offline || cli.offline)
         }
         None if cli.config_test => {
             let path = cli.use_file.unwrap_or_else(config::default_path);
-            check(&path, &id(None), false, false)
+            check(&path, &id(None), false, false, cli.offline)
+        }
+        None if cli.offline => {
+            err!("vipd: --offline only goes with -t or `vipd check`");
+            ExitCode::from(EXIT_USAGE)
         }
         None => {
             let opts = daemon::Options {
@@ -234,6 +253,137 @@ fn main() -> ExitCode {
 
 const DEFAULT_PID_FILE: &str = "/run/vipd.pid";
 
+/// Exit status of a command line argh refuses (argh's own choice).
+const EXIT_USAGE: u8 = 1;
+
+/// argh's `from_env`, on the normalised arguments.
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    let mut args = Vec::new();
+    for a in std::env::args_os() {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => {
+                err!("vipd: argument `{}` is not valid UTF-8", a.to_string_lossy());
+                return Err(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
+    let program = args.first().map(String::as_str).unwrap_or("vipd");
+    let cmd = std::path::Path::new(program).file_name().and_then(|s| s.to_str()).unwrap_or("vipd");
+    let rest = normalise(args.get(1..).unwrap_or_default());
+    let strs: Vec<&str> = rest.iter().map(String::as_str).collect();
+    Cli::from_args(&[cmd], &strs).map_err(|early| match early.status {
+        Ok(()) => {
+            let _ = writeln!(std::io::stdout(), "{}", early.output);
+            ExitCode::SUCCESS
+        }
+        Err(()) => {
+            err!("{}\nRun {cmd} --help for more information.", early.output);
+            ExitCode::from(EXIT_USAGE)
+        }
+    })
+}
+
+/// Short options that take no value, as one may bundle them (`-Dl`).
+const SHORT_SWITCHES: &[char] = &['t', 'v', 'n', 'l', 'D', 'V', 'P', 'h'];
+/// Short options that take a value (the last letter of a bundle may be one).
+const SHORT_VALUED: &[char] = &['f', 'i', 'S', 'p'];
+/// Long options that take a value.
+const LONG_VALUED: &[&str] = &[
+    "--use-file",
+    "--config-id",
+    "--log-facility",
+    "--pid",
+    "--control",
+    "--control-group",
+    "--metrics",
+    "--dump-dir",
+];
+
+/// Rewrites keepalived's command-line habits into what argh reads, so a
+/// `DAEMON_ARGS` line written for keepalived works unchanged:
+/// bundled switches (`-Dl`, also `-DlS local0`) are split; `--opt=value`
+/// becomes two arguments; `-S localN` (and `-SlocalN`) becomes `-S N`;
+/// `-P` / `--vrrp` (run only the VRRP side, all vipd has) are dropped;
+/// `-h` is `--help`. Values of options and everything after `--` are left
+/// alone, and anything it does not recognise is passed on for argh to judge.
+fn normalise(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.iter();
+    // Whether the next argument is the value of `-S` / `--log-facility`
+    // (Some(true)) or of another option (Some(false)).
+    let mut value_of: Option<bool> = None;
+    while let Some(arg) = iter.next() {
+        if let Some(facility) = value_of.take() {
+            out.push(if facility { facility_number(arg) } else { arg.clone() });
+            continue;
+        }
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(iter.cloned());
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((name, value)) if !name.is_empty() => {
+                    let name = format!("--{name}");
+                    let facility = name == "--log-facility";
+                    if name != "--vrrp" {
+                        out.push(name);
+                        out.push(if facility { facility_number(value) } else { value.to_owned() });
+                    }
+                }
+                _ if long == "vrrp" => {}
+                _ => {
+                    value_of = LONG_VALUED.contains(&arg.as_str()).then_some(arg == "--log-facility");
+                    out.push(arg.clone());
+                }
+            }
+            continue;
+        }
+        let Some(letters) = arg.strip_prefix('-').filter(|l| !l.is_empty()) else {
+            out.push(arg.clone());
+            continue;
+        };
+        let chars: Vec<char> = letters.chars().collect();
+        // `-Sx` / `-fx`: a value attached to its option.
+        if let [first, rest @ ..] = chars.as_slice() {
+            if SHORT_VALUED.contains(first) && !rest.is_empty() {
+                let value: String = rest.iter().collect();
+                out.push(format!("-{first}"));
+                out.push(if *first == 'S' { facility_number(&value) } else { value });
+                continue;
+            }
+        }
+        let Some((last, init)) = chars.split_last() else { continue };
+        let bundle = init.iter().all(|c| SHORT_SWITCHES.contains(c))
+            && (SHORT_SWITCHES.contains(last) || SHORT_VALUED.contains(last));
+        if !bundle {
+            out.push(arg.clone());
+            continue;
+        }
+        for &c in &chars {
+            match c {
+                'P' => {}
+                'h' => out.push("--help".to_owned()),
+                c => out.push(format!("-{c}")),
+            }
+        }
+        if SHORT_VALUED.contains(last) {
+            value_of = Some(*last == 'S');
+        }
+    }
+    out
+}
+
+/// `localN` as keepalived writes a facility, else the value unchanged.
+fn facility_number(value: &str) -> String {
+    match value.strip_prefix("local") {
+        Some(n) if n.len() == 1 && n.chars().all(|c| ('0'..='7').contains(&c)) => n.to_owned(),
+        _ => value.to_owned(),
+    }
+}
+
 /// `--control`: "none" for no socket.
 fn control_path(flag: Option<PathBuf>) -> Option<PathBuf> {
     match flag {
@@ -243,13 +393,27 @@ fn control_path(flag: Option<PathBuf>) -> Option<PathBuf> {
     }
 }
 
-fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> ExitCode {
-    let mut loaded = config::load(path, config_id);
+fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool, offline: bool) -> ExitCode {
+    // The interfaces' addresses, for the checks that compare them with the
+    // file's; offline they are another machine's, so not asked for.
+    let addresses = if offline { Vec::new() } else { interface_addresses() };
+    let iface_addrs = |name: &str| {
+        let found: Vec<_> = addresses.iter().filter(|(n, ..)| n == name).map(|&(_, a, len)| (a, len)).collect();
+        (!found.is_empty()).then_some(found)
+    };
+    let host = config::validate::Host { iface_exists: &config::interface_exists, iface_addrs: &iface_addrs, offline };
+    let mut loaded = config::load_on(path, None, config_id, &host);
     // What only this machine can tell (script users, paths, permissions),
     // as the daemon would find it at start.
     if !loaded.has_errors() {
-        let host = daemon::host_checks(&loaded.config);
-        loaded.diagnostics.splice(0..0, host);
+        let mut found = daemon::host_checks(&loaded.config);
+        if offline {
+            for d in &mut found {
+                d.severity = config::Severity::Warning;
+            }
+        }
+        loaded.diagnostics.extend(found);
+        loaded.diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
     }
     // Write errors (a closed pipe from `| head`) end the output quietly
     // instead of panicking inside println!.
@@ -263,18 +427,34 @@ fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool) -> Exi
     } else {
         print_text(&loaded);
         err!(
-            "vipd: {}: {} error{}, {} warning{}",
+            "vipd: {}: {} error{}, {} warning{}{}",
             path.display(),
             loaded.errors(),
             if loaded.errors() == 1 { "" } else { "s" },
             loaded.warnings(),
             if loaded.warnings() == 1 { "" } else { "s" },
+            if offline { " (offline: this machine's interfaces, users and files are warnings)" } else { "" },
         );
     }
     if dump && !loaded.has_errors() {
         let _ = out.write_all(config::dump::dump(&loaded.config).as_bytes());
     }
     if loaded.has_errors() { ExitCode::from(EXIT_CONFIG_ERRORS) } else { ExitCode::SUCCESS }
+}
+
+/// Every address of this machine as (interface, address, prefix length);
+/// empty when netlink cannot tell, and the checks needing them are skipped.
+fn interface_addresses() -> Vec<(String, std::net::IpAddr, u8)> {
+    let Ok((links, addrs)) = vipd::sys::netlink::Netlink::open().and_then(|mut nl| nl.dump()) else {
+        return Vec::new();
+    };
+    addrs
+        .iter()
+        .filter_map(|a| {
+            let link = links.iter().find(|l| l.index == a.index)?;
+            Some((link.name.as_str().to_owned(), a.addr, a.prefixlen))
+        })
+        .collect()
 }
 
 /// `vipd status`: one request, the answer copied to standard output.
@@ -326,5 +506,62 @@ fn status(path: &std::path::Path, s: &Status) -> ExitCode {
 fn print_text(loaded: &Loaded) {
     for d in &loaded.diagnostics {
         err!("{}", d.display(&loaded.sources));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    fn n(args: &str) -> String {
+        let v: Vec<String> = args.split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+        normalise(&v).join(" ")
+    }
+
+    #[test]
+    fn bundles_of_switches_are_split() {
+        assert_eq!(n("-Dl"), "-D -l");
+        assert_eq!(n("-nlD -t"), "-n -l -D -t");
+        // The last letter of a bundle may take the next argument as value.
+        assert_eq!(n("-DlS local0"), "-D -l -S 0");
+        assert_eq!(n("-tf /etc/k.conf"), "-t -f /etc/k.conf");
+        // An unknown letter leaves the bundle for argh to refuse.
+        assert_eq!(n("-Dx"), "-Dx");
+    }
+
+    #[test]
+    fn long_options_with_equals_become_two_arguments() {
+        assert_eq!(n("--use-file=/etc/k.conf -t"), "--use-file /etc/k.conf -t");
+        assert_eq!(n("--log-facility=local3"), "--log-facility 3");
+        assert_eq!(n("--config-id=a=b"), "--config-id a=b");
+    }
+
+    #[test]
+    fn facilities_are_numbers() {
+        assert_eq!(n("-S local7"), "-S 7");
+        assert_eq!(n("-Slocal1"), "-S 1");
+        assert_eq!(n("-S 2"), "-S 2");
+        assert_eq!(n("--log-facility local0"), "--log-facility 0");
+        // Not a facility keepalived knows: argh refuses it as a number.
+        assert_eq!(n("-S local8"), "-S local8");
+        assert_eq!(n("-S daemon"), "-S daemon");
+    }
+
+    #[test]
+    fn vrrp_only_flags_are_dropped_and_h_is_help() {
+        assert_eq!(n("-P -D"), "-D");
+        assert_eq!(n("--vrrp -n"), "-n");
+        assert_eq!(n("-DP"), "-D");
+        assert_eq!(n("-h"), "--help");
+        assert_eq!(n("check -h"), "check --help");
+    }
+
+    #[test]
+    fn values_and_the_rest_after_double_dash_are_left_alone() {
+        assert_eq!(n("-f -P"), "-f -P");
+        assert_eq!(n("-i -Dl"), "-i -Dl");
+        assert_eq!(n("--control -h"), "--control -h");
+        assert_eq!(n("-- -Dl --x=y"), "-- -Dl --x=y");
+        assert_eq!(n("status VI_1"), "status VI_1");
     }
 }

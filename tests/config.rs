@@ -26,8 +26,11 @@ fn load(text: &str) -> Loaded {
 
 /// Diagnostics as `line:col: severity: message [| hint]`.
 fn diags(text: &str) -> Vec<String> {
-    load(text)
-        .diagnostics
+    show(&load(text))
+}
+
+fn show(l: &Loaded) -> Vec<String> {
+    l.diagnostics
         .iter()
         .map(|d| {
             let at = d.span.map_or("-".to_owned(), |s| format!("{}:{}", s.line, s.col));
@@ -238,7 +241,7 @@ vrrp_instance VI_3 {
     );
     let expected = [
         "6:1: error: vrrp_instance `VI_1`: tracked interface `wlan9` does not exist",
-        "7:3: error: vrrp_instance `VI_1` has both `state MASTER` and `nopreempt`; keepalived silently drops nopreempt | use `state BACKUP` on every router that has nopreempt",
+        "7:3: warning: vrrp_instance `VI_1` has both `state MASTER` and `nopreempt`: like keepalived, vipd ignores `nopreempt` and this router takes over from a lower-priority master | use `state BACKUP` on every router that has nopreempt",
         "12:3: error: VRRPv2 advertises whole seconds; `advert_int 0.5s` cannot be sent | use a whole number, or version 3 for sub-second adverts",
         "15:5: error: `fd00::1` is not the family of the first virtual address | put addresses of the other family in virtual_ipaddress_excluded, or in a second instance",
         "19:5: error: vrrp_script `nothere` is not defined",
@@ -633,7 +636,8 @@ fn cli_check_exit_codes_and_formats() {
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty());
     assert!(err.contains("warning: `notification_email`"), "{err}");
-    assert!(err.contains("0 errors, 1 warning"), "{err}");
+    assert!(err.contains("warning: the configuration has no vrrp_instance"), "{err}");
+    assert!(err.contains("0 errors, 2 warnings"), "{err}");
 
     let (code, _, err) = vipd(&["check", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
@@ -896,6 +900,10 @@ fn pasted_characters_are_named_once_per_file() {
             ],
         ),
     ];
+    // Most cases have no vrrp_instance, which has its own warning.
+    let diags = |text: &str| -> Vec<String> {
+        diags(text).into_iter().filter(|l| !l.contains("has no vrrp_instance")).collect()
+    };
     for (text, want) in cases {
         assert_eq!(diags(text), *want, "{text:?}");
     }
@@ -982,4 +990,203 @@ fn cli_check_takes_dash_f_before_or_after() {
     }
     let (code, _, err) = vipd(&["check", "-f", other]);
     assert_eq!(code, 0, "{err}");
+}
+
+// ----- keepalived users' habits (issue 15) -----------------------------------------------
+
+/// The addresses of the fake interfaces, for the checks that compare them
+/// with the file's; eth1's are "not known".
+fn fake_addrs(name: &str) -> Option<Vec<(IpAddr, u8)>> {
+    let a = |s: &str| s.parse::<IpAddr>().unwrap();
+    (name == "eth0").then(|| vec![(a("10.0.0.2"), 24), (a("fd00::2"), 64), (a("fe80::2"), 64)])
+}
+
+/// Diagnostics with the fake machine's interfaces and addresses, on it or
+/// `offline`.
+fn diags_on(text: &str, offline: bool) -> Vec<String> {
+    let host = config::validate::Host { iface_exists: &fake_ifaces, iface_addrs: &fake_addrs, offline };
+    show(&config::load_on(Path::new("/test/k.conf"), Some(text), "alpha", &host))
+}
+
+#[test]
+fn offline_check_makes_missing_interfaces_warnings() {
+    let text = "vrrp_instance VI_1 {\n interface wlan7\n virtual_router_id 1\n track_interface {\n  wlan8\n }\n virtual_ipaddress {\n  10.0.0.1 dev wlan9\n }\n}\n";
+    let on_the_machine = [
+        "1:1: error: vrrp_instance `VI_1`: tracked interface `wlan8` does not exist",
+        "2:2: error: vrrp_instance `VI_1`: interface `wlan7` does not exist",
+        "8:3: error: interface `wlan9` of `10.0.0.1` does not exist",
+    ];
+    assert_eq!(diags_on(text, false), on_the_machine);
+    let offline: Vec<String> = on_the_machine.iter().map(|l| l.replace("error", "warning")).collect();
+    assert_eq!(diags_on(text, true), offline);
+    // The file's own rules stay errors offline.
+    assert_eq!(
+        diags_on("vrrp_instance VI_1 {\n interface wlan7\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n", true),
+        [
+            "1:1: error: vrrp_instance `VI_1` has no `virtual_router_id` | virtual_router_id 1..255",
+            "2:2: warning: vrrp_instance `VI_1`: interface `wlan7` does not exist",
+        ]
+    );
+}
+
+#[test]
+fn own_addresses_where_other_routers_belong() {
+    let text = "vrrp_instance VI_1 {
+ interface eth0
+ virtual_router_id 1
+ unicast_src_ip 10.0.0.9
+ unicast_peer {
+  10.0.0.9
+  10.0.0.3
+ }
+ virtual_ipaddress {
+  10.0.0.100/24
+  10.9.0.1/24
+  192.168.1.1 dev eth1
+ }
+}
+vrrp_instance VI_6 {
+ interface eth0
+ virtual_router_id 2
+ unicast_peer {
+  fd00::2
+  fd00::3
+ }
+ virtual_ipaddress {
+  fe80::100/64
+  fd00::100/64
+  fd01::1/64
+ }
+}
+";
+    assert_eq!(
+        diags_on(text, false),
+        [
+            "6:3: warning: vrrp_instance `VI_1`: unicast peer `10.0.0.9` is this router's own `unicast_src_ip` | list only the other routers: an advert sent to this router's own address reaches no other",
+            "11:3: warning: `10.9.0.1` is outside every subnet of `eth0` (10.0.0.0/24): hosts on that link reach it only through a route to it",
+            "15:1: warning: vrrp_instance `VI_6` is unicast without `unicast_src_ip`: adverts leave from the interface's first address",
+            "19:3: warning: vrrp_instance `VI_6`: unicast peer `fd00::2` is an address of this machine's `eth0` | list only the other routers: an advert sent to this router's own address reaches no other",
+            "25:3: warning: `fd01::1` is outside every subnet of `eth0` (fd00::/64, fe80::/64): hosts on that link reach it only through a route to it",
+        ]
+    );
+    // Offline the machine's addresses are another's: only the file's own
+    // contradiction is left.
+    let offline = diags_on(text, true);
+    assert_eq!(offline.len(), 2, "{offline:#?}");
+    assert!(offline[0].starts_with("6:3: warning: vrrp_instance `VI_1`: unicast peer `10.0.0.9` is this router's own"));
+}
+
+#[test]
+fn a_file_without_instances_is_a_warning() {
+    assert_eq!(
+        diags("global_defs {\n router_id a\n}\n"),
+        ["-: warning: the configuration has no vrrp_instance: vipd would start and manage no address"]
+    );
+    assert!(diags(MINIMAL).is_empty());
+}
+
+#[test]
+fn include_wildcard_matching_nothing_is_a_warning() {
+    let dir = TempDir::new("inclglob");
+    let main = dir.file("k.conf", &format!("include conf.d/*.conf\ninclude missing.conf\n{MINIMAL}"), 0o644);
+    let l = config::load_with(&main, None, "alpha", &fake_ifaces);
+    assert_eq!(
+        show(&l),
+        [
+            "1:9: warning: include `conf.d/*.conf`: no file matches; read without it | relative patterns are relative to the including file's directory",
+            "2:9: error: include `missing.conf`: no file matches | relative patterns are relative to the including file's directory",
+        ]
+    );
+    assert_eq!(l.config.instances.len(), 1);
+}
+
+#[test]
+fn state_master_with_nopreempt_preempts_as_in_keepalived() {
+    let c = ok(
+        "vrrp_instance A {\n state MASTER\n nopreempt\n interface eth0\n virtual_router_id 1\n priority 150\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+    );
+    assert!(c.instances[0].preempt);
+    assert_eq!(c.instances[0].initial_state, InitialState::Master);
+}
+
+#[test]
+fn notify_timeout_is_a_vipd_extension() {
+    assert_eq!(ok(MINIMAL).globals.notify_timeout, Duration::from_secs(30));
+    let text = format!("global_defs {{\n notify_timeout 90\n}}\n{MINIMAL}");
+    assert_eq!(ok(&text).globals.notify_timeout, Duration::from_secs(90));
+    assert_eq!(
+        diags(&text),
+        ["2:2: warning: `notify_timeout` is a vipd extension (keepalived would refuse this line)"]
+    );
+    let dumped = config::dump::dump(&ok(&text));
+    assert!(dumped.contains("    notify_timeout 90\n"), "{dumped}");
+    assert!(!config::dump::dump(&ok(MINIMAL)).contains("notify_timeout"));
+    let bad = diags(&format!("global_defs {{\n notify_timeout 0\n}}\n{MINIMAL}"));
+    assert!(bad.iter().any(|d| d.starts_with("2:17: error:")), "{bad:#?}");
+}
+
+#[test]
+fn cli_offline_check_and_script_positions() {
+    let dir = TempDir::new("offline");
+    let noshebang = dir.file("notify.sh", "echo no shebang\n", 0o755);
+    let conf = dir.file(
+        "k.conf",
+        &format!(
+            "vrrp_script chk {{\n  script \"{}/missing-check.sh\"\n}}\nvrrp_instance VI_1 {{\n  interface vipd-none0\n  virtual_router_id 1\n  notify_master \"{}\" vipd-no-such-user-7f3a\n  notify_backup {}\n  track_script {{\n    chk\n  }}\n  virtual_ipaddress {{\n    10.0.0.1\n  }}\n}}\n",
+            dir.0.display(),
+            noshebang.display(),
+            noshebang.display(),
+        ),
+        0o644,
+    );
+    let f = conf.to_str().unwrap();
+    let (code, _, err) = vipd(&["-t", "-f", f]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("k.conf:5:3: error: vrrp_instance `VI_1`: interface `vipd-none0` does not exist"), "{err}");
+
+    let (code, _, err) = vipd(&["-t", "--offline", "-f", f]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "k.conf:2:3: warning: vrrp_script `chk`: `",
+        "k.conf:5:3: warning: vrrp_instance `VI_1`: interface `vipd-none0` does not exist",
+        "k.conf:7:3: warning: vrrp_instance `VI_1` notify_master: ",
+        "k.conf:8:3: warning: vrrp_instance `VI_1` notify_backup: `",
+        "has no `#!` line",
+        "0 errors, 4 warnings (offline",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+    assert!(err.contains("vipd-no-such-user-7f3a"), "{err}");
+
+    let (code, out, _) = vipd(&["check", "--offline", "--json", f]);
+    assert_eq!(code, 0);
+    let script_lines: Vec<&str> = out.lines().filter(|l| l.contains("notify_") || l.contains("vrrp_script")).collect();
+    assert_eq!(script_lines.len(), 3, "{out}");
+    for (line, want) in script_lines.iter().zip([2, 7, 8]) {
+        assert!(line.contains(&format!(",\"line\":{want},\"col\":3,")), "{line}");
+        assert!(line.contains("\"file\":\""), "{line}");
+    }
+
+    // --offline is for checks only.
+    let (code, _, err) = vipd(&["--offline", "-f", f]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--offline only goes with -t"), "{err}");
+}
+
+#[test]
+fn cli_accepts_keepalived_daemon_args() {
+    let dir = TempDir::new("habits");
+    let conf = dir.file("k.conf", "global_defs {\n router_id a\n}\n", 0o644);
+    let use_file = format!("--use-file={}", conf.display());
+    // A Debian DAEMON_ARGS line, with the test switch added.
+    let (code, _, err) = vipd(&["-DlP", "--vrrp", "-S", "local0", &use_file, "-t"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 errors, 1 warning"), "{err}");
+    let (code, out, _) = vipd(&["-h"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: vipd") && out.contains("--offline"), "{out}");
+    // What stays refused is refused by argh, with its usage hint.
+    let (code, _, err) = vipd(&["-S", "local8", "-t", &use_file]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--help"), "{err}");
 }

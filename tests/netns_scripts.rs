@@ -915,6 +915,36 @@ fn hung_notify_does_not_hold_back_the_next() {
     assert_eq!(left, 0, "{test}: the hung notify script outlived vipd");
 }
 
+/// Issue 15: `notify_timeout` (a vipd extension in global_defs) replaces
+/// the default 30 s limit on a notify script: a `notify_backup` that never
+/// exits is stopped after 2 s here, logged as timed out, and gone (TERM,
+/// then KILL after 1 s) while the daemon goes on.
+#[test]
+fn notify_timeout_stops_a_slow_notify() {
+    let test = "notifylimit";
+    if !vipd_only(test) {
+        return;
+    }
+    let Some(mut lab) = Lab::new(test, 129) else { return };
+    let hang = write_script(&lab, "hang.sh", "exec sleep 986\n");
+    let extra = format!("    notify_backup \"{hang}\"\n");
+    let conf = config("    notify_timeout 2\n", &instance("VI_1", 51, &lab.vip(), 150, &extra));
+    let a = start(&mut lab, R1, VIPD, &conf);
+    // The script starts as the instance enters BACKUP, which `start` saw.
+    let started = Instant::now();
+    let timed_out =
+        |l: &Lab| l.log(a).lines().any(|x| x.contains("(VI_1) notify_backup (") && x.ends_with("): timed out"));
+    lab.eventually("the hung notify_backup timed out", Duration::from_secs(10), timed_out);
+    let took = started.elapsed();
+    eprintln!("{test}: notify_backup stopped {took:?} after start with notify_timeout 2");
+    // `started` is taken after the BACKUP line was seen, so a little late.
+    assert!(took >= Duration::from_millis(1500), "{test}: stopped before its limit ({took:?})\n{}", lab.status());
+    // 2 s, plus the 1 s between TERM and KILL if the shell ignores TERM.
+    assert!(took <= Duration::from_secs(3) + SLACK * 2, "{test}: stopped late ({took:?})\n{}", lab.status());
+    assert_eq!(count_procs("sleep 986"), 0, "{test}: the notify script outlived its limit");
+    stop(&mut lab, a);
+}
+
 /// Issue 18.5: a check script that exits 0 but leaves a background child
 /// holding its output pipe (`-D` captures the output) is judged by its
 /// exit status when it exits: it succeeds on every run, never times out,

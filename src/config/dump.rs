@@ -144,6 +144,10 @@ pub fn dump(config: &Config) -> String {
         let _ = writeln!(out, "    vrrp_priority {n}");
     }
     let _ = writeln!(out, "    vrrp_rlimit_rttime {}", g.sched.rlimit_rttime_us);
+    // Only when set: the default would make every dump keepalived-unreadable.
+    if g.notify_timeout != NOTIFY_TIMEOUT_DEFAULT {
+        let _ = writeln!(out, "    notify_timeout {}", secs(g.notify_timeout));
+    }
     if g.sched.no_swap {
         let _ = writeln!(out, "    vrrp_no_swap");
     }

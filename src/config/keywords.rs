@@ -87,6 +87,7 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("vrrp_startup_delay", Yes),
     ("vrrp_notify_priority_changes", Yes),
     ("v3_checksum_as_v2", Yes),
+    ("notify_timeout", Yes),
     ("notification_email", EMAIL),
     ("notification_email_from", EMAIL),
     ("smtp_server", EMAIL),

@@ -61,6 +61,12 @@ pub fn load(path: &Path, config_id: &str) -> Loaded {
 /// Like [`load`], with the text given (`None` = read `path`) and the
 /// interface check replaceable, for tests.
 pub fn load_with(path: &Path, text: Option<&str>, config_id: &str, iface_exists: validate::IfaceCheck<'_>) -> Loaded {
+    load_on(path, text, config_id, &validate::Host { iface_exists, iface_addrs: &|_| None, offline: false })
+}
+
+/// Like [`load_with`], checked against everything `host` knows about the
+/// machine (`vipd -t`, `vipd check`).
+pub fn load_on(path: &Path, text: Option<&str>, config_id: &str, host: &validate::Host<'_>) -> Loaded {
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
     let opts = lexer::LexOptions { config_id: config_id.to_owned() };
@@ -69,7 +75,7 @@ pub fn load_with(path: &Path, text: Option<&str>, config_id: &str, iface_exists:
         None => lexer::read_config(path, &opts, &mut sources, &mut diagnostics),
     };
     let tree = parse::parse(&lines, &mut diagnostics);
-    let config = validate::build(&tree, iface_exists, &mut diagnostics);
+    let config = validate::build_on(&tree, host, &mut diagnostics);
     // File order reads best; problems without a line come first.
     diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
     Loaded { config, sources, diagnostics }

@@ -69,7 +69,13 @@ pub struct Globals {
     pub default_interface: Option<String>,
     /// How the daemon is scheduled.
     pub sched: SchedConfig,
+    /// `notify_timeout` (a vipd extension): how long a notify script may
+    /// run before it is stopped. keepalived never stops one.
+    pub notify_timeout: Duration,
 }
+
+/// `notify_timeout` when the file does not set it.
+pub const NOTIFY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
 /// `vrrp_rt_priority`, `vrrp_priority`, `vrrp_rlimit_rttime`,
 /// `vrrp_no_swap`.
@@ -110,6 +116,7 @@ impl Default for Globals {
             mcast_group6: crate::wire::vrrp::MULTICAST_V6,
             default_interface: None,
             sched: SchedConfig::default(),
+            notify_timeout: NOTIFY_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -126,6 +133,9 @@ pub struct ScriptUser {
 pub struct Script {
     pub argv: Vec<String>,
     pub user: Option<ScriptUser>,
+    /// The keyword that named it, for the host checks' diagnostics (`None`
+    /// for scripts not read from a file).
+    pub span: Option<crate::config::diag::Span>,
 }
 
 /// A notify FIFO, created if missing.
@@ -426,7 +436,7 @@ impl TrackerConfig {
             weight: 0,
             reverse: false,
             script: Some(CheckScript {
-                script: Script { argv: argv.iter().map(|s| (*s).to_owned()).collect(), user: None },
+                script: Script { argv: argv.iter().map(|s| (*s).to_owned()).collect(), user: None, span: None },
                 interval: Duration::from_secs(1),
                 timeout: Duration::from_secs(1),
             }),

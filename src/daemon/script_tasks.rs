@@ -168,7 +168,7 @@ async fn check_task(
 /// order of their events. A script that runs longer than
 /// [`scripts::NOTIFY_HOLD`] while the next notification waits stops holding
 /// the lane: it goes on beside the later ones until it ends or reaches
-/// [`scripts::NOTIFY_TIMEOUT`].
+/// its `notify_timeout`.
 async fn lane_task(
     d: Rc<RefCell<Daemon>>,
     jobs: smol::channel::Receiver<scripts::Job>,
@@ -230,7 +230,7 @@ async fn notify_run(d: Rc<RefCell<Daemon>>, job: scripts::Job, kill: smol::chann
     let label = job.label.clone();
     let mut out = move |line: &str| dl.borrow().log.line(format_args!("{label} output: {line}"));
     let output: Option<&mut dyn FnMut(&str)> = if detail { Some(&mut out) } else { None };
-    let exit = crate::sys::script::run(&job.script, &extra, Some(scripts::NOTIFY_TIMEOUT), &kill, output).await;
+    let exit = crate::sys::script::run(&job.script, &extra, Some(job.timeout), &kill, output).await;
     d.borrow().log.line(format_args!("{} ({cmd}): {}", job.label, scripts::describe(&exit)));
 }
 

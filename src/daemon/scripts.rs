@@ -18,15 +18,10 @@ use crate::core::NotifyState;
 use crate::sys::fifo::Fifo;
 use crate::sys::script::{self, Exit, Prepared};
 
-/// A notify script gets this long before it is stopped, so that one hung
-/// script cannot hold back its instance's later notifications for ever.
-/// keepalived has no limit; vipd(8) documents this one.
-pub const NOTIFY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
-
 /// How long a running notify script may hold back the next one of its
 /// instance or group. Past it, when another notification waits, the lane
 /// starts that one and the slow script goes on beside it (until
-/// [`NOTIFY_TIMEOUT`]): a hung `notify_backup` must not make the next
+/// `notify_timeout`): a hung `notify_backup` must not make the next
 /// `notify_fault` or `notify_master` late by more than this.
 pub const NOTIFY_HOLD: StdDuration = StdDuration::from_secs(3);
 
@@ -117,6 +112,9 @@ pub struct Plan {
     /// `notify_fifo_script`s: started with the FIFO path as last argument,
     /// kept running until stop or reload.
     pub fifo_readers: Vec<(Rc<Prepared>, PathBuf)>,
+    /// `notify_timeout`: a notify script is stopped after this long, so a
+    /// hung one does not pile up processes. keepalived has no limit.
+    pub notify_timeout: StdDuration,
 }
 
 impl Plan {
@@ -137,6 +135,7 @@ impl Plan {
         let mut plan = Plan {
             instances: cfg.instances.iter().map(|i| (Rc::from(i.name.as_str()), set(&i.notify))).collect(),
             groups: cfg.sync_groups.iter().map(|g| (Rc::from(g.name.as_str()), set(&g.notify))).collect(),
+            notify_timeout: cfg.globals.notify_timeout.to_std(),
             ..Plan::default()
         };
         // Only trackers some instance uses run (keepalived ignores the rest).
@@ -206,6 +205,8 @@ pub struct Job {
     pub extra: Option<[String; 4]>,
     /// For the log: `(VI_1) notify_master`.
     pub label: String,
+    /// Stopped after this long (`notify_timeout` when it was queued).
+    pub timeout: StdDuration,
 }
 
 /// Runtime side: lanes, FIFOs, and the cancel handles of the running tasks.
@@ -229,6 +230,8 @@ pub struct Notifier {
     /// Notify scripts not queued because their lane was full.
     pub jobs_dropped: u64,
     pub jobs_dropped_logged: u64,
+    /// The adopted plan's `notify_timeout`.
+    notify_timeout: StdDuration,
 }
 
 impl Notifier {
@@ -247,6 +250,7 @@ impl Notifier {
             fifo_dropped_logged: 0,
             jobs_dropped: 0,
             jobs_dropped_logged: 0,
+            notify_timeout: crate::config::NOTIFY_TIMEOUT_DEFAULT.to_std(),
         }
     }
 
@@ -268,6 +272,7 @@ impl Notifier {
             }
         }
         self.fifos = fifos;
+        self.notify_timeout = plan.notify_timeout;
         // Lanes only where there is something to run: most instances have
         // no notify script.
         let keys: Vec<String> = plan
@@ -309,9 +314,11 @@ impl Notifier {
         }
         let Some(lane) = self.lanes.get(&lane_key(group, name)) else { return };
         let mut dropped = 0;
+        let timeout = self.notify_timeout;
         let mut queue = |script: &Rc<Prepared>, extra: Option<[String; 4]>, keyword: &str| {
             let label = format!("{}({name}) {keyword}", if group { "VRRP_Group" } else { "" });
-            if lane.len() >= LANE_QUEUE || lane.try_send(Job { script: script.clone(), extra, label }).is_err() {
+            if lane.len() >= LANE_QUEUE || lane.try_send(Job { script: script.clone(), extra, label, timeout }).is_err()
+            {
                 dropped += 1;
             }
         };

@@ -26,9 +26,9 @@ use crate::wire::vrrp::AdvertBuf;
 pub fn host_checks(cfg: &config::Config) -> Vec<config::Diagnostic> {
     crate::sys::script::check_config(cfg)
         .into_iter()
-        .map(|(error, message)| config::Diagnostic {
+        .map(|(error, span, message)| config::Diagnostic {
             severity: if error { config::Severity::Error } else { config::Severity::Warning },
-            span: None,
+            span,
             message,
             hint: None,
         })

@@ -29,7 +29,8 @@ pub(super) const MAX_FILES_READ: usize = 4096;
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// keepalived's include variants differ only in which absences are errors;
-/// vipd makes every absence an error, so they are all the same here.
+/// vipd makes every absence an error but a plain `include` wildcard that
+/// matches nothing (a warning, as keepalived goes on without it).
 const INCLUDE_KEYWORDS: [&str; 6] = ["include", "includer", "includem", "includew", "includeb", "includea"];
 
 pub(super) const EXEC_HINT: &str =
@@ -72,7 +73,7 @@ impl Lexer<'_> {
                 Diagnostic::error(pattern.span, format!("`{}` takes the path without quotes", kw.text))
                     .with_hint("keepalived 2.2.7 keeps the quotes as part of the file name"),
             ),
-            [_, pattern] => self.include(&pattern.text, pattern.span, kw.span),
+            [_, pattern] => self.include(&kw.text, &pattern.text, pattern.span, kw.span),
             [_, _, extra, ..] => {
                 self.error(extra.span, format!("`{}` takes one file pattern; unexpected `{}`", kw.text, extra.text))
             }
@@ -81,7 +82,7 @@ impl Lexer<'_> {
         true
     }
 
-    fn include(&mut self, pattern: &str, pspan: Span, kspan: Span) {
+    fn include(&mut self, keyword: &str, pattern: &str, pspan: Span, kspan: Span) {
         if self.stack.len() > MAX_INCLUDE_DEPTH {
             self.error(kspan, format!("includes nested more than {MAX_INCLUDE_DEPTH} deep; `{pattern}` not read"));
             return;
@@ -116,10 +117,19 @@ impl Lexer<'_> {
             }
         }
         if files.is_empty() {
-            self.push(
+            let hint = "relative patterns are relative to the including file's directory";
+            // keepalived 2.2.7 goes on without a wildcard include that matches
+            // nothing (a `conf.d/*.conf` left empty), silently when the
+            // directory exists; refusing to start there would break
+            // configurations that run today. A plain name stays an error:
+            // keepalived reports it too ("Config files missing").
+            let wildcard = keyword == "include" && pattern.contains(['*', '?', '[']);
+            let d = if wildcard {
+                Diagnostic::warning(pspan, format!("include `{pattern}`: no file matches; read without it"))
+            } else {
                 Diagnostic::error(pspan, format!("include `{pattern}`: no file matches"))
-                    .with_hint("relative patterns are relative to the including file's directory"),
-            );
+            };
+            self.push(d.with_hint(hint));
             return;
         }
         for f in files {

@@ -55,6 +55,15 @@ impl Default for Defaults {
     }
 }
 
+/// `notify_timeout` bounds, in microseconds: one second to one day. A
+/// cloud API failover script may need minutes; none needs a day.
+const NOTIFY_TIMEOUT_MIN: u64 = 1_000_000;
+const NOTIFY_TIMEOUT_MAX: u64 = 86_400_000_000;
+
+/// The warning on `notify_timeout`: a configuration using it is no longer
+/// one keepalived reads.
+const EXTENSION_NOTIFY_TIMEOUT: &str = "`notify_timeout` is a vipd extension (keepalived would refuse this line)";
+
 pub(super) fn global_defs(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut Defaults) {
     global_items(cx, nodes, config, d);
     // Unset global lower-priority GARP settings are the global master ones;
@@ -145,6 +154,10 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
             "vrrp_strict" => d.strict = cx.switch(n),
             "vrrp_notify_priority_changes" => d.notify_priority_changes = cx.flag(n),
             "v3_checksum_as_v2" => d.v3_checksum_as_v2 = cx.flag(n),
+            "notify_timeout" => {
+                g.notify_timeout = cx.secs_arg(n, NOTIFY_TIMEOUT_MIN, NOTIFY_TIMEOUT_MAX).unwrap_or(g.notify_timeout);
+                cx.warn(n.span(), EXTENSION_NOTIFY_TIMEOUT);
+            }
             kw => {
                 let kw = kw.trim_start_matches("vrrp_");
                 d.lower_delay_set |= kw == "garp_lower_prio_delay";

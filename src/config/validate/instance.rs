@@ -41,6 +41,9 @@ pub(super) struct RawInstance {
     pub(super) auth: Option<Span>,
     pub(super) vip_spans: Vec<Span>,
     pub(super) evip_spans: Vec<Span>,
+    /// Where each unicast peer and the source address were given.
+    pub(super) peer_spans: Vec<Span>,
+    pub(super) src_span: Option<Span>,
     /// Every address of `virtual_ipaddress` and `_excluded` so far: the
     /// listed-twice check stays linear with 100,000 addresses.
     pub(super) vip_seen: HashSet<IpAddr>,
@@ -103,6 +106,8 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         auth: None,
         vip_spans: Vec::new(),
         evip_spans: Vec::new(),
+        peer_spans: Vec::new(),
+        src_span: None,
         vip_seen: HashSet::new(),
         scripts: Vec::new(),
         files: Vec::new(),
@@ -205,6 +210,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
         "unicast_src_ip" | "mcast_src_ip" => {
             if let Some(a) = cx.addr_arg(n) {
                 c.src_addr = Some(a);
+                r.src_span = Some(n.span());
             }
         }
         "unicast_peer" => {
@@ -213,6 +219,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             for line in cx.block(n) {
                 if let Some(p) = unicast_peer(cx, line) {
                     c.unicast_peers.push(p);
+                    r.peer_spans.push(line.span());
                 }
             }
         }

@@ -7,7 +7,7 @@
 
 use core::net::IpAddr;
 
-use super::IfaceCheck;
+use super::Host;
 use super::cx::Cx;
 use super::instance::RawInstance;
 use super::trackers::resolve_tracks;
@@ -25,7 +25,7 @@ pub(super) fn finish_instance(
     config: &Config,
     tracker_pos: &[usize],
     broken: &[String],
-    iface_exists: IfaceCheck<'_>,
+    host: &Host<'_>,
 ) -> Option<InstanceConfig> {
     let span = r.span;
     let name = r.cfg.name.clone();
@@ -38,8 +38,13 @@ pub(super) fn finish_instance(
             format!("vrrp_instance `{name}` has no `interface`"),
             "vipd needs the interface adverts use, also in unicast mode",
         );
-    } else if !iface_exists(&r.cfg.interface) {
-        cx.error(r.interface_span, format!("vrrp_instance `{name}`: interface `{}` does not exist", r.cfg.interface));
+    } else if !(host.iface_exists)(&r.cfg.interface) {
+        host_fact(
+            cx,
+            host,
+            r.interface_span,
+            format!("vrrp_instance `{name}`: interface `{}` does not exist", r.cfg.interface),
+        );
     }
 
     // The family comes from the first VIP; all must share it (§1.4).
@@ -125,14 +130,20 @@ pub(super) fn finish_instance(
     };
     r.cfg.initial_state =
         state.unwrap_or(if r.cfg.priority == 255 { InitialState::Master } else { InitialState::Backup });
+    // keepalived 2.2.7 warns ("nopreempt will not work with initial state
+    // MASTER - clearing") and preempts; vipd reads the file the same way.
     if let (Some((InitialState::Master, s)), Some(_)) = (r.state, r.nopreempt) {
-        cx.error_hint(
-            s,
-            format!(
-                "vrrp_instance `{name}` has both `state MASTER` and `nopreempt`; keepalived silently drops nopreempt"
-            ),
-            "use `state BACKUP` on every router that has nopreempt",
+        cx.diags.push(
+            crate::config::diag::Diagnostic::warning(
+                s,
+                format!(
+                    "vrrp_instance `{name}` has both `state MASTER` and `nopreempt`: like keepalived, vipd ignores `nopreempt` and this router takes over from a lower-priority master"
+                ),
+            )
+            .with_hint("use `state BACKUP` on every router that has nopreempt"),
         );
+        r.cfg.preempt = true;
+        r.nopreempt = None;
     }
     if let (Some(s), Some(_)) = (r.preempt_delay, r.nopreempt) {
         cx.error(s, format!("vrrp_instance `{name}`: `preempt_delay` has no meaning with `nopreempt`"));
@@ -182,10 +193,12 @@ pub(super) fn finish_instance(
         );
     }
     for (v, s) in r.cfg.vips.iter().chain(&r.cfg.excluded_vips).zip(r.vip_spans.iter().chain(&r.evip_spans)) {
-        if let Some(dev) = v.dev.as_deref().filter(|d| !iface_exists(d)) {
-            cx.error(*s, format!("interface `{dev}` of `{}` does not exist", v.addr));
+        if let Some(dev) = v.dev.as_deref().filter(|d| !(host.iface_exists)(d)) {
+            host_fact(cx, host, *s, format!("interface `{dev}` of `{}` does not exist", v.addr));
         }
     }
+
+    own_addresses(cx, host, &r, &name);
 
     // Authentication is VRRPv2 over IPv4 only.
     if let Some(s) = r.auth {
@@ -235,8 +248,13 @@ pub(super) fn finish_instance(
     // Trackers: resolved by name anywhere in the file.
     resolve_tracks(cx, &mut r, config, tracker_pos, broken);
     for t in &r.cfg.track_interfaces {
-        if !iface_exists(&t.interface) {
-            cx.error(span, format!("vrrp_instance `{name}`: tracked interface `{}` does not exist", t.interface));
+        if !(host.iface_exists)(&t.interface) {
+            host_fact(
+                cx,
+                host,
+                span,
+                format!("vrrp_instance `{name}`: tracked interface `{}` does not exist", t.interface),
+            );
         }
     }
     if r.cfg.priority == 255 {
@@ -251,6 +269,102 @@ pub(super) fn finish_instance(
         }
     }
     Some(r.cfg)
+}
+
+/// A fact of the machine that does not hold: an error, or a warning when the
+/// file is checked offline (away from the machine it is for).
+fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
+    if host.offline {
+        cx.warn(span, msg);
+    } else {
+        cx.error(span, msg);
+    }
+}
+
+/// Addresses that belong to this router where another router's belong:
+/// a peer list copied whole from the other router (keepalived sends to
+/// itself without a word), and virtual addresses outside every subnet of
+/// their interface (reachable only through a host route, so clients on the
+/// LAN may not find them). The interface's addresses are host facts, known
+/// only when the check runs on the machine itself.
+fn own_addresses(cx: &mut Cx<'_>, host: &Host<'_>, r: &RawInstance, name: &str) {
+    let peers = r.cfg.unicast_peers.iter().zip(&r.peer_spans);
+    if let Some(src) = r.cfg.src_addr {
+        for (p, s) in peers.clone().filter(|(p, _)| p.addr == src) {
+            cx.diags.push(
+                crate::config::diag::Diagnostic::warning(
+                    *s,
+                    format!("vrrp_instance `{name}`: unicast peer `{}` is this router's own `unicast_src_ip`", p.addr),
+                )
+                .with_hint("list only the other routers: an advert sent to this router's own address reaches no other"),
+            );
+        }
+    }
+    if host.offline || !r.has_interface {
+        return;
+    }
+    let Some(own) = (host.iface_addrs)(&r.cfg.interface) else { return };
+    for (p, s) in peers.filter(|(p, _)| Some(p.addr) != r.cfg.src_addr && own.iter().any(|(a, _)| *a == p.addr)) {
+        cx.diags.push(
+            crate::config::diag::Diagnostic::warning(
+                *s,
+                format!(
+                    "vrrp_instance `{name}`: unicast peer `{}` is an address of this machine's `{}`",
+                    p.addr, r.cfg.interface
+                ),
+            )
+            .with_hint("list only the other routers: an advert sent to this router's own address reaches no other"),
+        );
+    }
+    for (v, s) in r.cfg.vips.iter().zip(&r.vip_spans) {
+        let dev = v.dev.as_deref().unwrap_or(&r.cfg.interface);
+        let addrs = if dev == r.cfg.interface { Some(own.clone()) } else { (host.iface_addrs)(dev) };
+        let Some(addrs) = addrs else { continue };
+        let same_family: Vec<&(IpAddr, u8)> = addrs.iter().filter(|(a, _)| a.is_ipv4() == v.addr.is_ipv4()).collect();
+        // An interface without an address of the family has no subnet to
+        // compare with; its missing source address is reported elsewhere.
+        if same_family.is_empty() || same_family.iter().any(|(a, len)| same_subnet(*a, v.addr, *len)) {
+            continue;
+        }
+        let nets: Vec<String> = same_family.iter().map(|(a, len)| network(*a, *len)).collect();
+        cx.warn(
+            *s,
+            format!(
+                "`{}` is outside every subnet of `{dev}` ({}): hosts on that link reach it only through a route to it",
+                v.addr,
+                nets.join(", ")
+            ),
+        );
+    }
+}
+
+/// Whether `b` is in `a`'s subnet of prefix length `len`.
+fn same_subnet(a: IpAddr, b: IpAddr, len: u8) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+/// `a/len` with the host bits cleared, as `ip route` shows a subnet.
+fn network(a: IpAddr, len: u8) -> String {
+    match a {
+        IpAddr::V4(v) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+            format!("{}/{len}", core::net::Ipv4Addr::from(u32::from(v) & mask))
+        }
+        IpAddr::V6(v) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+            format!("{}/{len}", core::net::Ipv6Addr::from(u128::from(v) & mask))
+        }
+    }
 }
 
 fn strict(cx: &mut Cx<'_>, r: &mut RawInstance, name: &str) {

@@ -27,6 +27,8 @@ mod sync_group;
 mod trackers;
 mod values;
 
+use core::net::IpAddr;
+
 use super::diag::Diagnostic;
 use super::keywords::{self, Support};
 use super::model::*;
@@ -46,9 +48,28 @@ pub use values::parse_micros;
 /// in tests).
 pub type IfaceCheck<'a> = &'a dyn Fn(&str) -> bool;
 
+/// The addresses of an interface with their prefix lengths; `None` when
+/// they are not known (no netlink, or a test that does not say).
+pub type IfaceAddrs<'a> = &'a dyn Fn(&str) -> Option<Vec<(IpAddr, u8)>>;
+
+/// What the reader may ask about the machine the configuration is checked
+/// on: the host facts, as opposed to the file's own rules.
+pub struct Host<'a> {
+    pub iface_exists: IfaceCheck<'a>,
+    pub iface_addrs: IfaceAddrs<'a>,
+    /// The file is checked away from the machine it is for (CI, a laptop):
+    /// a host fact that does not hold here is a warning, not an error.
+    pub offline: bool,
+}
+
 /// Builds the configuration from the tree. `iface_exists` answers whether
 /// an interface is present on this machine.
 pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagnostic>) -> Config {
+    build_on(nodes, &Host { iface_exists, iface_addrs: &|_| None, offline: false }, diags)
+}
+
+/// [`build`] against everything `host` knows about the machine.
+pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) -> Config {
     let mut cx = Cx { diags };
     let mut config = Config::default();
     let mut defaults = Defaults::default();
@@ -133,7 +154,7 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
     let mut kept = vec![None; raws.len()];
     for (i, raw) in raws.into_iter().enumerate() {
         let span = raw.span;
-        if let Some(inst) = finish_instance(&mut cx, raw, &config, &tracker_pos, &broken, iface_exists) {
+        if let Some(inst) = finish_instance(&mut cx, raw, &config, &tracker_pos, &broken, host) {
             kept[i] = Some(config.instances.len());
             config.instances.push(inst);
             spans.push(span);
@@ -143,5 +164,17 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
         g.members = g.members.iter().filter_map(|&m| kept.get(m).copied().flatten()).collect();
     }
     duplicate_vrids(&mut cx, &config, &spans);
+    // A file whose instances all sit in an include that matched nothing
+    // would otherwise start a daemon that does nothing, without a word.
+    // With errors it does not start at all, and they come first.
+    let errors = cx.diags.iter().any(|d| d.severity == super::diag::Severity::Error);
+    if !errors && !nodes.iter().any(|n| n.name() == "vrrp_instance") {
+        cx.diags.push(Diagnostic {
+            severity: super::diag::Severity::Warning,
+            span: None,
+            message: "the configuration has no vrrp_instance: vipd would start and manage no address".to_owned(),
+            hint: None,
+        });
+    }
     config
 }

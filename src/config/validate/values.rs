@@ -122,7 +122,7 @@ impl Cx<'_> {
         };
         let user = self.user(node, 1);
         match split_argv(&cmd.text) {
-            Ok(argv) if !argv.is_empty() => Some(Script { argv, user }),
+            Ok(argv) if !argv.is_empty() => Some(Script { argv, user, span: Some(node.span()) }),
             Ok(_) => {
                 self.error(cmd.span, format!("empty command for `{}`", node.name()));
                 None

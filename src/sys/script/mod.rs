@@ -25,7 +25,7 @@ mod supervise;
 use std::time::Duration;
 
 pub use identity::lookup_user;
-pub use prepare::{check_config, prepare};
+pub use prepare::{Finding, check_config, prepare};
 pub use reap::{adopts_orphans, reap_killed, reap_orphans};
 pub use supervise::run;
 

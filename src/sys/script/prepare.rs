@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::Prepared;
 use super::identity::{Identity, identity};
-use crate::config::{Config, Globals, Notify, Script};
+use crate::config::{Config, Globals, Notify, Script, Span};
 
 /// `$PATH` when the environment has none (keepalived's and most shells' list).
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -79,7 +79,8 @@ fn prepare_kind(script: &Script, globals: &Globals) -> Result<(Prepared, Option<
 }
 
 /// Prepares every script the configuration will run and returns the
-/// problems found, as `(is_error, message)`; each message starts with where
+/// problems found, as `(is_error, where the script is named, message)`;
+/// each message starts with where
 /// the script is configured: "vrrp_script \`chk\`: …", "vrrp_instance
 /// \`VI_1\` notify_master: …", "vrrp_sync_group \`G\` notify: …",
 /// "global_defs notify_fifo_script: …".
@@ -89,7 +90,8 @@ fn prepare_kind(script: &Script, globals: &Globals) -> Result<(Prepared, Option<
 /// or non-executable notify script is a warning (it can appear on disk
 /// later). An insecure script of either kind is an error only with
 /// `enable_script_security`; an unknown user or group is always an error.
-pub fn check_config(cfg: &Config) -> Vec<(bool, String)> {
+/// A file without a `#!` line (nor an ELF header) is a warning.
+pub fn check_config(cfg: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     let g = &cfg.globals;
     for (keyword, script) in
@@ -119,7 +121,11 @@ pub fn check_config(cfg: &Config) -> Vec<(bool, String)> {
     out
 }
 
-fn report_notify(out: &mut Vec<(bool, String)>, place: &str, n: &Notify, g: &Globals) {
+/// One problem [`check_config`] found: whether it is an error, the span of
+/// the keyword that named the script, and the message.
+pub type Finding = (bool, Option<Span>, String);
+
+fn report_notify(out: &mut Vec<Finding>, place: &str, n: &Notify, g: &Globals) {
     let scripts = [
         ("notify_master", &n.master),
         ("notify_backup", &n.backup),
@@ -136,14 +142,46 @@ fn report_notify(out: &mut Vec<(bool, String)>, place: &str, n: &Notify, g: &Glo
     }
 }
 
-fn report(out: &mut Vec<(bool, String)>, place: &str, script: &Script, g: &Globals, check: bool) {
+fn report(out: &mut Vec<Finding>, place: &str, script: &Script, g: &Globals, check: bool) {
+    let at = script.span;
     match prepare_kind(script, g) {
-        Ok((_, None)) => {}
-        // The issue and keepalived agree: without enable_script_security an
-        // insecure script runs, with a warning.
-        Ok((_, Some(warning))) => out.push((false, format!("{place}: {warning}"))),
-        Err(p) => out.push((check || p.kind != Kind::File, format!("{place}: {}", p.msg))),
+        Ok((prepared, warning)) => {
+            // The issue and keepalived agree: without enable_script_security
+            // an insecure script runs, with a warning.
+            if let Some(warning) = warning {
+                out.push((false, at, format!("{place}: {warning}")));
+            }
+            if let Some(program) = prepared.argv.first().filter(|p| !starts_like_a_program(Path::new(p))) {
+                out.push((
+                    false,
+                    at,
+                    format!(
+                        "{place}: `{program}` has no `#!` line: keepalived runs such a file with /bin/sh, vipd executes it directly and the kernel refuses it (Exec format error); add `#!/bin/sh` as its first line"
+                    ),
+                ));
+            }
+        }
+        Err(p) => out.push((check || p.kind != Kind::File, at, format!("{place}: {}", p.msg))),
     }
+}
+
+/// Whether the file opens with `#!` or an ELF header, the two forms the
+/// kernel runs on every system (binfmt_misc formats are left alone: a file
+/// that cannot be read is not reported either).
+fn starts_like_a_program(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let Ok(mut f) = std::fs::File::open(path) else { return true };
+    let mut got = 0;
+    while got < head.len() {
+        match f.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        }
+    }
+    head.starts_with(b"#!") || head == *b"\x7fELF"
 }
 
 /// The canonical path of the file `cmd` names, and its metadata, once it is

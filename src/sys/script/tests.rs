@@ -8,7 +8,7 @@ use super::output::{Lines, MAX_LINE, MAX_LINES};
 use super::prepare::{can_exec, insecure};
 use super::reap::KILLED;
 use super::*;
-use crate::config::{Config, Globals, Notify, Script, ScriptUser};
+use crate::config::{Config, FileId, Globals, Notify, Script, ScriptUser, Span};
 use crate::config::{InstanceConfig, TrackRef, TrackerConfig, TrackerId};
 use crate::sys::reactor::Timer;
 use crate::wire::vrrp::Version;
@@ -313,8 +313,11 @@ fn runs_as_the_prepared_user() {
         crate::sys::testkit::skip("switching users needs root");
         return;
     }
-    let script =
-        Script { argv: vec!["id".into(), "-u".into()], user: Some(ScriptUser { user: "nobody".into(), group: None }) };
+    let script = Script {
+        argv: vec!["id".into(), "-u".into()],
+        user: Some(ScriptUser { user: "nobody".into(), group: None }),
+        span: None,
+    };
     let Ok((p, _)) = prepare(&script, &Globals::default()) else {
         crate::sys::testkit::skip("no usable user `nobody`");
         return;
@@ -348,7 +351,7 @@ fn lines_cut_long_lines_and_keep_a_last_partial_one() {
 
 #[test]
 fn path_search_gives_a_canonical_absolute_path() {
-    let script = Script { argv: vec!["sh".into(), "-c".into(), "true".into()], user: None };
+    let script = Script { argv: vec!["sh".into(), "-c".into(), "true".into()], user: None, span: None };
     let (p, _) = prepare(&script, &Globals::default()).expect("sh on PATH");
     let path = Path::new(&p.argv[0]);
     assert!(path.is_absolute(), "{}", p.argv[0]);
@@ -357,7 +360,7 @@ fn path_search_gives_a_canonical_absolute_path() {
     if !is_root() {
         assert_eq!(p.uid, rustix::process::geteuid().as_raw());
     }
-    let missing = Script { argv: vec!["vipd-no-such-command-7f3a".into()], user: None };
+    let missing = Script { argv: vec!["vipd-no-such-command-7f3a".into()], user: None, span: None };
     let err = prepare(&missing, &Globals::default()).expect_err("not on PATH");
     assert!(err.contains("vipd-no-such-command-7f3a") && err.contains("PATH"), "{err}");
 }
@@ -367,24 +370,29 @@ fn file_problems_name_the_path() {
     let dir = TempDir::new("files");
     let g = Globals::default();
     let missing = dir.join("missing.sh");
-    let err = prepare(&Script { argv: vec![missing.display().to_string()], user: None }, &g).expect_err("missing");
+    let err = prepare(&Script { argv: vec![missing.display().to_string()], user: None, span: None }, &g)
+        .expect_err("missing");
     assert!(err.contains(&missing.display().to_string()) && err.contains("does not exist"), "{err}");
 
     let plain = dir.file("plain.sh", "#!/bin/sh\n", 0o644);
-    let err = prepare(&Script { argv: vec![plain.display().to_string()], user: None }, &g).expect_err("not exec");
+    let err =
+        prepare(&Script { argv: vec![plain.display().to_string()], user: None, span: None }, &g).expect_err("not exec");
     assert!(err.contains("plain.sh") && err.contains("not executable"), "{err}");
 
-    let err = prepare(&Script { argv: vec![dir.0.display().to_string()], user: None }, &g).expect_err("a dir");
+    let err =
+        prepare(&Script { argv: vec![dir.0.display().to_string()], user: None, span: None }, &g).expect_err("a dir");
     assert!(err.contains("not a regular file"), "{err}");
 
     let unknown = Some(ScriptUser { user: "vipd-no-such-user-7f3a".into(), group: None });
     let good = dir.file("good.sh", "#!/bin/sh\n", 0o755);
-    let err = prepare(&Script { argv: vec![good.display().to_string()], user: unknown }, &g).expect_err("user");
+    let err =
+        prepare(&Script { argv: vec![good.display().to_string()], user: unknown, span: None }, &g).expect_err("user");
     assert!(err.contains("vipd-no-such-user-7f3a"), "{err}");
     let bad_group = Some(ScriptUser { user: "root".into(), group: Some("vipd-no-such-group-7f3a".into()) });
-    let err = prepare(&Script { argv: vec![good.display().to_string()], user: bad_group }, &g).expect_err("group");
+    let err = prepare(&Script { argv: vec![good.display().to_string()], user: bad_group, span: None }, &g)
+        .expect_err("group");
     assert!(err.contains("vipd-no-such-group-7f3a"), "{err}");
-    let empty = prepare(&Script { argv: Vec::new(), user: None }, &g);
+    let empty = prepare(&Script { argv: Vec::new(), user: None, span: None }, &g);
     assert!(empty.is_err());
 }
 
@@ -392,7 +400,7 @@ fn file_problems_name_the_path() {
 fn world_writable_root_script_is_insecure() {
     let dir = TempDir::new("insecure");
     let path = dir.file("open.sh", "#!/bin/sh\n", 0o777);
-    let script = Script { argv: vec![path.display().to_string()], user: None };
+    let script = Script { argv: vec![path.display().to_string()], user: None, span: None };
     let root = Some(ScriptUser { user: "root".into(), group: None });
     if !is_root() {
         // As ourselves (not root) the check does not apply.
@@ -410,7 +418,7 @@ fn world_writable_root_script_is_insecure() {
     let err = prepare(&script, &strict).expect_err("refused");
     assert!(err.contains("open.sh"), "{err}");
     // A root-owned system shell passes the same check.
-    let shell = Script { argv: vec!["/bin/sh".into()], user: script.user.clone() };
+    let shell = Script { argv: vec!["/bin/sh".into()], user: script.user.clone(), span: None };
     let (_, warning) = prepare(&shell, &strict).expect("/bin/sh is secure");
     assert_eq!(warning, None);
 }
@@ -451,9 +459,10 @@ fn check_config_names_the_place() {
     cfg.trackers.push(TrackerConfig::script("unused", &[&missing]));
     let mut inst = InstanceConfig::new("VI_1", "eth0", 1, Version::V2, &[]);
     inst.track.push(TrackRef { tracker: TrackerId(0), weight: 0, reverse: false });
-    inst.notify.master = Some(Script { argv: vec![missing.clone()], user: None });
+    let at = Span { file: FileId(0), line: 7, col: 3 };
+    inst.notify.master = Some(Script { argv: vec![missing.clone()], user: None, span: Some(at) });
     cfg.instances.push(inst);
-    cfg.globals.notify_fifo_script = Some(Script { argv: vec![missing.clone()], user: None });
+    cfg.globals.notify_fifo_script = Some(Script { argv: vec![missing.clone()], user: None, span: None });
     cfg.sync_groups.push(crate::config::SyncGroupConfig {
         name: "G".into(),
         members: vec![0],
@@ -461,16 +470,39 @@ fn check_config_names_the_place() {
             generic: Some(Script {
                 argv: vec!["/bin/sh".into()],
                 user: Some(ScriptUser { user: "vipd-no-such-user-7f3a".into(), group: None }),
+                span: None,
             }),
             ..Notify::default()
         },
     });
     let found = check_config(&cfg);
-    let has = |error: bool, prefix: &str| found.iter().any(|(e, m)| *e == error && m.starts_with(prefix));
+    let has = |error: bool, prefix: &str| found.iter().any(|(e, _, m)| *e == error && m.starts_with(prefix));
     assert!(has(true, "vrrp_script `chk`: "), "{found:?}");
     assert!(has(false, "vrrp_instance `VI_1` notify_master: "), "{found:?}");
     assert!(has(false, "global_defs notify_fifo_script: "), "{found:?}");
     assert!(has(true, "vrrp_sync_group `G` notify: "), "{found:?}");
-    assert!(!found.iter().any(|(_, m)| m.contains("unused")), "{found:?}");
+    assert!(!found.iter().any(|(_, _, m)| m.contains("unused")), "{found:?}");
     assert_eq!(found.len(), 4, "{found:?}");
+    // Each finding is reported at the keyword that named the script.
+    let master = found.iter().find(|(_, _, m)| m.contains("notify_master"));
+    assert_eq!(master.map(|f| f.1), Some(Some(at)), "{found:?}");
+}
+
+#[test]
+fn check_config_warns_about_a_file_without_a_shebang() {
+    let dir = TempDir::new("shebang");
+    let bare = dir.file("bare.sh", "echo hi\n", 0o755);
+    let good = dir.file("good.sh", "#!/bin/sh\necho hi\n", 0o755);
+    let mut cfg = Config::default();
+    let mut inst = InstanceConfig::new("VI_1", "eth0", 1, Version::V2, &[]);
+    inst.notify.master = Some(Script { argv: vec![bare.display().to_string()], user: None, span: None });
+    inst.notify.backup = Some(Script { argv: vec![good.display().to_string()], user: None, span: None });
+    // An ELF binary found on PATH.
+    inst.notify.fault = Some(Script { argv: vec!["true".into()], user: None, span: None });
+    cfg.instances.push(inst);
+    let found = check_config(&cfg);
+    let shebang: Vec<_> = found.iter().filter(|(_, _, m)| m.contains("has no `#!` line")).collect();
+    assert_eq!(shebang.len(), 1, "{found:?}");
+    assert!(!shebang[0].0 && shebang[0].2.starts_with("vrrp_instance `VI_1` notify_master: "), "{found:?}");
+    assert!(shebang[0].2.contains("bare.sh"), "{found:?}");
 }
