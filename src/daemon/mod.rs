@@ -409,15 +409,14 @@ async fn watch_claims(d: &Rc<RefCell<Daemon>>) -> io::Result<()> {
             seen = Some(now_gen);
             socks.clear();
             for w in &d.borrow().claims {
-                match dup_async(&w.sock) {
-                    Ok(s) => socks.push(s),
-                    Err(e) => {
-                        // Indexes must match `claims`: all or none.
-                        socks.clear();
-                        log!(d.borrow().log, "ARP/NA watch: {e}; not watching for other masters");
-                        break;
-                    }
-                }
+                // Only EMFILE and the like; the watch is evidence, so
+                // without a copy of every socket (indexes must match
+                // `claims`) there is simply none.
+                let Ok(s) = dup_async(&w.sock) else {
+                    socks.clear();
+                    break;
+                };
+                socks.push(s);
             }
         }
         for (i, s) in socks.iter().enumerate() {
@@ -428,13 +427,9 @@ async fn watch_claims(d: &Rc<RefCell<Daemon>>) -> io::Result<()> {
                 let got = d.borrow_mut().on_claim(i);
                 match got {
                     Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        if d.borrow().log.detail {
-                            log!(d.borrow().log, "ARP/NA watch: receive error: {e}");
-                        }
-                        break;
-                    }
+                    // An error is the interface going down (ENETDOWN),
+                    // which netlink reports to the engine anyway.
+                    Ok(false) | Err(_) => break,
                 }
             }
             // Armed again; fires at once if frames are left.

@@ -183,24 +183,25 @@ impl Daemon {
     /// requirement: a failure (no CAP_NET_RAW, no IPv6) is logged once and
     /// vipd carries on without them.
     pub(super) fn open_claims(&mut self) {
-        let mut per: Vec<(u32, bool, Vec<IpAddr>)> = Vec::new();
-        for inst in self.engine.instances() {
-            for (v, iface) in inst.addresses() {
-                let Some(&ifindex) = self.ifindex.get(usize::from(iface.0)).filter(|&&i| i != 0) else { continue };
-                let v6 = v.addr.is_ipv6();
-                match per.iter_mut().find(|p| p.0 == ifindex && p.1 == v6) {
-                    Some(p) if p.2.contains(&v.addr) => {}
-                    Some(p) => p.2.push(v.addr),
-                    None => per.push((ifindex, v6, vec![v.addr])),
-                }
-            }
-        }
-        let mut watches = Vec::with_capacity(per.len());
+        let mut watches = Vec::new();
         let mut failed = None;
-        for (ifindex, v6, vips) in per {
-            match crate::sys::claims::ClaimSocket::open(ifindex, v6, &vips) {
-                Ok(sock) => watches.push(Watch { sock, vips }),
-                Err(e) => failed = Some(e),
+        for (f, &ifindex) in self.ifindex.iter().enumerate() {
+            for v6 in [false, true] {
+                let mut vips = Vec::new();
+                for inst in self.engine.instances() {
+                    for (v, iface) in inst.addresses() {
+                        if usize::from(iface.0) == f && v.addr.is_ipv6() == v6 {
+                            vips.push(v.addr);
+                        }
+                    }
+                }
+                if vips.is_empty() || ifindex == 0 {
+                    continue;
+                }
+                match crate::sys::claims::ClaimSocket::open(ifindex, v6, &vips) {
+                    Ok(sock) => watches.push(Watch { sock, vips }),
+                    Err(e) => failed = Some(e),
+                }
             }
         }
         if let Some(e) = failed {

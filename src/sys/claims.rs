@@ -139,7 +139,7 @@ static NA_HEAD: [Insn; 13] = [
 ];
 
 /// The filter for ARP (`v6` false) or Neighbor Advertisements: the head,
-/// then one comparison per distinct key of `vips` (those of the other
+/// then one comparison per key of `vips` (those of the other
 /// family are ignored) jumping to the accept, drop, accept.
 pub fn program(v6: bool, vips: &[IpAddr]) -> Vec<Insn> {
     let head: &[Insn] = if v6 { &NA_HEAD } else { &ARP_HEAD };
@@ -150,9 +150,8 @@ pub fn program(v6: bool, vips: &[IpAddr]) -> Vec<Insn> {
             (IpAddr::V6(a), true) => a.to_bits() as u32,
             _ => continue,
         };
-        if !p[head.len()..].iter().any(|i| i.k == k) {
-            p.push(ld(JEQ_K, k));
-        }
+        // A repeated key only lengthens the chain.
+        p.push(ld(JEQ_K, k));
     }
     let n = p.len() - head.len();
     if n > MAX_FILTERED {
@@ -281,10 +280,9 @@ mod tests {
     #[test]
     fn jumps_reach_drop_and_accept() {
         let vips: Vec<IpAddr> = (0..3).map(|i| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i))).collect();
-        // IPv6 addresses are not compared in an ARP filter; duplicates once.
+        // IPv6 addresses are not compared in an ARP filter.
         let mut mixed = vips.clone();
         mixed.push("fd00::1".parse().unwrap());
-        mixed.push(vips[0]);
         let p = program(false, &mixed);
         let h = ARP_HEAD.len();
         assert_eq!(p.len(), h + 3 + 2);
@@ -313,8 +311,8 @@ mod tests {
         assert_eq!((p.len(), to(h, p[h].jt)), (h + MAX_FILTERED + 2, h + MAX_FILTERED + 1));
         assert_eq!(program(false, &many)[h..], [ACCEPT]);
         assert_eq!(size_of::<Insn>(), size_of::<libc::sock_filter>());
-        // NA: addresses differing only above their last 32 bits share a key.
-        let v6: Vec<IpAddr> = ["fd00::1", "fd01::1", "fd00::2"].iter().map(|a| a.parse().unwrap()).collect();
+        // NA: the last 32 bits of the target are compared.
+        let v6: Vec<IpAddr> = ["fd00::1", "fd01::2"].iter().map(|a| a.parse().unwrap()).collect();
         let p = program(true, &v6);
         let h = NA_HEAD.len();
         assert_eq!(p.len(), h + 2 + 2);

@@ -47,11 +47,11 @@ pub fn arp_sender(arp: &[u8]) -> Option<(Ipv4Addr, [u8; 6])> {
 }
 
 /// Target address and target link-layer address (None when the option is
-/// absent) of a Neighbor Advertisement, given the whole IPv6 packet. As
-/// RFC 4861 §7.1.2 has receivers do: hop limit 255, code 0, ICMPv6
-/// checksum valid, length at least 24, options well-formed (none of length
-/// 0). A packet with extension headers is refused: NAs carry none in
-/// practice, and reading past them is not worth the code.
+/// absent, or not the first option) of a Neighbor Advertisement, given
+/// the whole IPv6 packet. As RFC 4861 §7.1.2 has receivers do: hop limit
+/// 255, code 0, ICMPv6 checksum valid, length at least 24. A packet with
+/// extension headers is refused: NAs carry none in practice, and reading
+/// past them is not worth the code.
 pub fn neighbor_advert(ip: &[u8]) -> Option<(Ipv6Addr, Option<[u8; 6]>)> {
     let h = ip.get(..IPV6_HEADER)?;
     if h[0] >> 4 != 6 || h[6] != NEXT_HEADER_ICMPV6 || h[7] != HOP_LIMIT {
@@ -74,18 +74,18 @@ pub fn neighbor_advert(ip: &[u8]) -> Option<(Ipv6Addr, Option<[u8; 6]>)> {
     }
     let mut target = [0u8; 16];
     target.copy_from_slice(&icmp[8..24]);
-    let mut opts = &icmp[NA_MIN..];
-    let mut lladdr = None;
-    while !opts.is_empty() {
-        let olen = usize::from(*opts.get(1)?) * 8;
-        let opt = opts.get(..olen).filter(|o| !o.is_empty())?;
-        if opt[0] == OPT_TARGET_LL_ADDR && olen == 8 {
+    // Only the first option is looked at: unsolicited NAs carry exactly
+    // this one (RFC 4861 §7.2.6), and a loop over the others would cost
+    // binary size for nothing the caller needs (it falls back to the
+    // frame's source MAC).
+    let lladdr = match icmp.get(NA_MIN..NA_MIN + 8) {
+        Some(o) if o[0] == OPT_TARGET_LL_ADDR && o[1] == 1 => {
             let mut mac = [0u8; 6];
-            mac.copy_from_slice(&opt[2..8]);
-            lladdr = Some(mac);
+            mac.copy_from_slice(&o[2..8]);
+            Some(mac)
         }
-        opts = &opts[olen..];
-    }
+        _ => None,
+    };
     Some((Ipv6Addr::from(target), lladdr))
 }
 
@@ -189,7 +189,7 @@ mod tests {
         let c = internet_checksum(&[&ph, &bare]);
         bare[2..4].copy_from_slice(&c.to_be_bytes());
         assert_eq!(neighbor_advert(&ipv6(V6, ALL_NODES, 255, &bare)), Some((V6, None)));
-        // An unknown option before the address is skipped.
+        // Only the first option is read.
         let mut two = bare.clone();
         two[2..4].fill(0);
         two.extend([99, 1, 0, 0, 0, 0, 0, 0, OPT_TARGET_LL_ADDR, 1]);
@@ -197,7 +197,7 @@ mod tests {
         let ph = pseudo_header_v6(V6, ALL_NODES, NEXT_HEADER_ICMPV6, two.len() as u32);
         let c = internet_checksum(&[&ph, &two]);
         two[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(neighbor_advert(&ipv6(V6, ALL_NODES, 255, &two)), Some((V6, Some(MAC))));
+        assert_eq!(neighbor_advert(&ipv6(V6, ALL_NODES, 255, &two)), Some((V6, None)));
     }
 
     #[test]
@@ -213,14 +213,14 @@ mod tests {
             b[at] = v;
             assert_eq!(neighbor_advert(&b), None, "byte {at}");
         }
-        // A zero-length option would loop forever; refused.
+        // A malformed option (length 0) gives no address.
         let mut zero = na.as_bytes().to_vec();
         zero[25] = 0;
         zero[2..4].fill(0);
         let ph = pseudo_header_v6(V6, ALL_NODES, NEXT_HEADER_ICMPV6, 32);
         let c = internet_checksum(&[&ph, &zero]);
         zero[2..4].copy_from_slice(&c.to_be_bytes());
-        assert_eq!(neighbor_advert(&ipv6(V6, ALL_NODES, 255, &zero)), None);
+        assert_eq!(neighbor_advert(&ipv6(V6, ALL_NODES, 255, &zero)), Some((V6, None)));
         // The target sits where the socket filter looks for it.
         assert_eq!(&good[NA_TARGET_AT..NA_TARGET_AT + 16], &V6.octets());
     }
