@@ -27,6 +27,9 @@
 //! - a flood of 50,000 lower-priority adverts a second from a third host at
 //!   a 100 ms master: what the master sends (adverts, ARPs) against its
 //!   idle rate, its largest advert gap, and the backup's takeovers;
+//! - a flood of 20,000 gratuitous ARPs a second claiming a 10 ms master's
+//!   VIP: the master's CPU (vipd reads them, keepalived does not) and its
+//!   largest advert gap;
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -35,7 +38,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,status,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -869,6 +872,55 @@ fn flood(test: &str, net: u8, kind: Kind, rate: u32, period: Duration) -> Flood 
     }
 }
 
+/// A master under a flood of ARP claiming its VIP.
+struct ArpFlood {
+    idle_cpu: f64,
+    cpu: f64,
+    gap: Capture,
+    takeovers: usize,
+    sent_per_s: f64,
+}
+
+/// R1 (150) master and R2 (100) backup of `kind` at VRRPv3 10 ms; the
+/// client floods gratuitous ARPs claiming the VIP from another MAC at
+/// `rate` a second for `period`: the frames vipd's ARP watch reads (its
+/// filter passes them), which keepalived does not read at all. R1's CPU
+/// idle (3 s) and during the flood, and its largest advert gap.
+fn arp_flood(test: &str, net: u8, kind: Kind, rate: u32, period: Duration) -> ArpFlood {
+    let mut b = Bench::new(test, net);
+    let v = Vrrp { advert: Duration::from_millis(10), ..Vrrp::V3 };
+    let a = b.start_vrrp(R1, kind, &high(v));
+    b.lab.wait_for(a, MASTER);
+    let c = b.start_vrrp(R2, kind, &low(v));
+    b.lab.wait_for(c, INIT);
+    b.lab.converges_on(R1, Duration::from_secs(1));
+    let pids = b.pids(R1);
+    let ticks = || pids.iter().map(|&p| cpu_ticks(p)).sum::<u64>();
+    let cpu_over = |during: &mut dyn FnMut()| {
+        let (t0, c0) = (Instant::now(), ticks());
+        during();
+        (ticks() - c0) as f64 / clock_ticks() / t0.elapsed().as_secs_f64() * 100.0
+    };
+    let idle_cpu = cpu_over(&mut || std::thread::sleep(Duration::from_secs(3)));
+    let lc = b.lab.log(c).len();
+    let vip: Ipv4Addr = b.lab.vip().parse().expect("VIP");
+    let pkt = inject::garp([0x02, 0, 0, 0, 0, 0x99], vip);
+    let warm = Duration::from_millis(500);
+    let sender = inject::Sender::start(b.lab.ns_path("c"), "eth0", vec![pkt], rate, period + warm * 2, 0);
+    std::thread::sleep(warm);
+    let t0 = Instant::now();
+    let mut gap = None;
+    let cpu = cpu_over(&mut || gap = Some(capture(&b, R1, period)));
+    let sent = sender.finish();
+    ArpFlood {
+        idle_cpu,
+        cpu,
+        gap: gap.unwrap_or(Capture { at: Vec::new(), drops: 0 }),
+        takeovers: b.lab.log(c)[lc..].matches(MASTER).count(),
+        sent_per_s: sent as f64 / t0.elapsed().as_secs_f64().max(0.001),
+    }
+}
+
 /// One `status json` request on the control socket at `path`: how long
 /// until the whole answer arrived, and its size.
 fn query(path: &Path, request: &str) -> Option<(Duration, usize)> {
@@ -1266,6 +1318,34 @@ fn bench() {
         let label = format!("flood of 50 k/s priority-50 adverts for {} s, v3 100 ms master", period.as_secs());
         let (k, v) = (cells[0].clone(), cells[1].clone());
         rep.row(&label, k, v, "sent ≤ 2× idle, gap ≤ 200 ms, 0 takeovers", met);
+    }
+
+    if plan.runs("arpflood") {
+        let (rate, period) = (20_000, plan.window);
+        let mut cells = Vec::new();
+        for kind in kinds {
+            let test = format!("arpfl-{}", &kind_name(kind)[..2]);
+            let what = format!("ARP flood, {}", kind_name(kind));
+            let net = next_net();
+            cells.push(match rep.attempt(&what, || arp_flood(&test, net, kind, rate, period)) {
+                Some(f) => format!(
+                    "CPU {:.1} % (idle {:.1} %), largest gap {}, {} takeovers (flood {:.1} k/s got out)",
+                    f.cpu,
+                    f.idle_cpu,
+                    fmt_gap(&f.gap),
+                    f.takeovers,
+                    f.sent_per_s / 1000.0
+                ),
+                None => "failed".to_owned(),
+            });
+        }
+        let label = format!(
+            "ARP flood {} k pps on the link (GARPs claiming the VIP) for {} s, v3 10 ms master: CPU, largest advert gap",
+            rate / 1000,
+            period.as_secs()
+        );
+        let (k, v) = (cells[0].clone(), cells[1].clone());
+        rep.row(&label, k, v, "—", None);
     }
 
     if plan.runs("status") {

@@ -170,7 +170,47 @@ pub(super) fn open_sockets(
     Ok((sockets, socket_of))
 }
 
+/// One ARP or NA watcher and the VIPs of its interface and family: a
+/// claim for anything else is not worth an event.
+pub(super) struct Watch {
+    pub(super) sock: crate::sys::claims::ClaimSocket,
+    pub(super) vips: Vec<IpAddr>,
+}
+
 impl Daemon {
+    /// (Re)opens the ARP/NA watchers for the running configuration: one per
+    /// interface and family that holds VIPs. They are evidence, not a
+    /// requirement: a failure (no CAP_NET_RAW, no IPv6) is logged once and
+    /// vipd carries on without them.
+    pub(super) fn open_claims(&mut self) {
+        let mut watches = Vec::new();
+        let mut failed = None;
+        for (f, &ifindex) in self.ifindex.iter().enumerate() {
+            for v6 in [false, true] {
+                let mut vips = Vec::new();
+                for inst in self.engine.instances() {
+                    for (v, iface) in inst.addresses() {
+                        if usize::from(iface.0) == f && v.addr.is_ipv6() == v6 {
+                            vips.push(v.addr);
+                        }
+                    }
+                }
+                if vips.is_empty() || ifindex == 0 {
+                    continue;
+                }
+                match crate::sys::claims::ClaimSocket::open(ifindex, v6, &vips) {
+                    Ok(sock) => watches.push(Watch { sock, vips }),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        }
+        if let Some(e) = failed {
+            log!(self.log, "cannot watch ARP/NA for other masters ({e}); split-brain detection will not see them");
+        }
+        self.claims = watches;
+        self.claims_gen = self.claims_gen.wrapping_add(1);
+    }
+
     pub(super) fn new(
         loaded: &Loaded,
         opts: &Options,
@@ -222,7 +262,11 @@ impl Daemon {
             rt_priority: None,
             status: super::status::Record::new(),
             control_group: None,
+            claims: Vec::new(),
+            claims_gen: 0,
+            claim_logged: None,
         };
+        d.open_claims();
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
         }
