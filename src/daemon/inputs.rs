@@ -64,6 +64,27 @@ impl Daemon {
         Ok(true)
     }
 
+    /// One frame from ARP/NA watcher `k`. False when nothing was queued.
+    /// Only a claim for a VIP configured on that interface becomes an event.
+    pub(super) fn on_claim(&mut self, k: usize) -> io::Result<bool> {
+        // As for adverts: a watcher replaced meanwhile reads nothing.
+        let Some(w) = self.claims.get(k) else { return Ok(false) };
+        let Some(iface) = self.iface_of_index(w.sock.ifindex()) else { return Ok(false) };
+        let own = self.mac.get(usize::from(iface.0)).copied().unwrap_or_default();
+        match w.sock.recv(own)? {
+            crate::sys::claims::Recv::Empty => Ok(false),
+            crate::sys::claims::Recv::Other => Ok(true),
+            crate::sys::claims::Recv::Claim { addr, hw } => {
+                if w.vips.contains(&addr) {
+                    let now = clock::now();
+                    self.log_claim(now, iface, addr, hw);
+                    self.handle(now, Event::AddressClaimed { iface, addr, hw });
+                }
+                Ok(true)
+            }
+        }
+    }
+
     pub(super) fn on_netlink(&mut self) {
         while let Some(ev) = self.netlink.next_event() {
             let now = clock::now();
@@ -115,6 +136,7 @@ impl Daemon {
             Ok((sockets, socket_of)) => {
                 self.sockets = sockets;
                 self.socket_of = socket_of;
+                self.open_claims();
                 log!(self.log, "interface `{name}` is back as index {index}; its sockets are reopened");
             }
             Err(e) => {

@@ -92,6 +92,26 @@ impl core::fmt::Display for Suppressed {
 }
 
 impl Daemon {
+    /// -D: another host claims a VIP of ours in ARP or NA. At most one line
+    /// a second for the same address, so a flood does not flood the log.
+    pub(super) fn log_claim(&mut self, now: Instant, iface: crate::core::IfaceId, addr: IpAddr, hw: [u8; 6]) {
+        if !self.log.detail
+            || self.claim_logged.is_some_and(|(a, t)| a == addr && now.saturating_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.claim_logged = Some((addr, now));
+        let dev = self.engine.ifaces().get(usize::from(iface.0)).map_or("?", |f| f.name.as_str());
+        // By hand: six `{:02x}` cost more binary than this.
+        let mut mac = [b':'; 17];
+        for (i, b) in hw.iter().enumerate() {
+            mac[i * 3] = b"0123456789abcdef"[usize::from(b >> 4)];
+            mac[i * 3 + 1] = b"0123456789abcdef"[usize::from(b & 15)];
+        }
+        let mac = core::str::from_utf8(&mac).unwrap_or("?");
+        log!(self.log, "{dev}: {addr} claimed by {mac}");
+    }
+
     pub(super) fn name(&self, inst: InstanceId) -> &str {
         self.engine.instance(inst).map_or("?", |i| i.name())
     }

@@ -169,6 +169,13 @@ struct Daemon {
     status: status::Record,
     /// `--control-group` as a gid: who besides root and us may read status.
     control_group: Option<u32>,
+    /// Per interface and family holding VIPs: who else claims them in ARP
+    /// or NA (split-brain evidence). Empty when they could not be opened.
+    claims: Vec<startup::Watch>,
+    /// Bumped whenever `claims` is replaced, so the reader re-registers.
+    claims_gen: u32,
+    /// The last claim logged (-D), so a flood writes one line a second.
+    claim_logged: Option<(core::net::IpAddr, Instant)>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
@@ -381,5 +388,60 @@ async fn serve(
     let nl = dup_async(d.borrow().netlink.event_fd())?;
     let sockets = RefCell::new(socket_dups(d)?);
     let control = control(ex, d, opts, sockets_changed, signals, scripts, &sockets);
-    smol::future::or(hot_path(d, &timer, &nl, &sockets), control).await
+    smol::future::or(hot_path(d, &timer, &nl, &sockets), smol::future::or(control, watch_claims(d))).await
+}
+
+/// At most this many ARP/NA frames per socket and wakeup: a flood of them
+/// must not starve the VRRP sockets or the timer, which the loop polls in
+/// between.
+const CLAIMS_PER_WAKEUP: usize = 16;
+
+/// The ARP/NA watchers, polled by the loop's top-level future like the hot
+/// path (no task, so no allocation per wakeup). Never completes; a reload
+/// or a reopened interface replaces `claims` and bumps `claims_gen`, and
+/// the next poll registers the new sockets.
+async fn watch_claims(d: &Rc<RefCell<Daemon>>) -> io::Result<()> {
+    use core::task::Poll;
+    let mut seen = None;
+    let mut socks: Vec<Async<OwnedFd>> = Vec::new();
+    smol::future::poll_fn(|cx| {
+        let now_gen = d.borrow().claims_gen;
+        if seen != Some(now_gen) {
+            seen = Some(now_gen);
+            socks.clear();
+            for w in &d.borrow().claims {
+                match dup_async(&w.sock) {
+                    Ok(s) => socks.push(s),
+                    Err(e) => {
+                        // Indexes must match `claims`: all or none.
+                        socks.clear();
+                        log!(d.borrow().log, "ARP/NA watch: {e}; not watching for other masters");
+                        break;
+                    }
+                }
+            }
+        }
+        for (i, s) in socks.iter().enumerate() {
+            if !matches!(core::pin::Pin::new(&mut s.readable()).poll(cx), Poll::Ready(Ok(()))) {
+                continue;
+            }
+            for _ in 0..CLAIMS_PER_WAKEUP {
+                let got = d.borrow_mut().on_claim(i);
+                match got {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        if d.borrow().log.detail {
+                            log!(d.borrow().log, "ARP/NA watch: receive error: {e}");
+                        }
+                        break;
+                    }
+                }
+            }
+            // Armed again; fires at once if frames are left.
+            let _ = core::pin::Pin::new(&mut s.readable()).poll(cx);
+        }
+        Poll::Pending
+    })
+    .await
 }

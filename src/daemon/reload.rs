@@ -130,6 +130,7 @@ impl Daemon {
         for p in self.notifier.adopt(&self.plan) {
             log!(self.log, "reload: {p}");
         }
+        self.open_claims();
         self.report_system(now, &r.links, &r.addrs);
         self.read_files(now);
         self.schedule(&loaded.config);

@@ -170,7 +170,46 @@ pub(super) fn open_sockets(
     Ok((sockets, socket_of))
 }
 
+/// One ARP or NA watcher and the VIPs of its interface and family: a
+/// claim for anything else is not worth an event.
+pub(super) struct Watch {
+    pub(super) sock: crate::sys::claims::ClaimSocket,
+    pub(super) vips: Vec<IpAddr>,
+}
+
 impl Daemon {
+    /// (Re)opens the ARP/NA watchers for the running configuration: one per
+    /// interface and family that holds VIPs. They are evidence, not a
+    /// requirement: a failure (no CAP_NET_RAW, no IPv6) is logged once and
+    /// vipd carries on without them.
+    pub(super) fn open_claims(&mut self) {
+        let mut per: Vec<(u32, bool, Vec<IpAddr>)> = Vec::new();
+        for inst in self.engine.instances() {
+            for (v, iface) in inst.addresses() {
+                let Some(&ifindex) = self.ifindex.get(usize::from(iface.0)).filter(|&&i| i != 0) else { continue };
+                let v6 = v.addr.is_ipv6();
+                match per.iter_mut().find(|p| p.0 == ifindex && p.1 == v6) {
+                    Some(p) if p.2.contains(&v.addr) => {}
+                    Some(p) => p.2.push(v.addr),
+                    None => per.push((ifindex, v6, vec![v.addr])),
+                }
+            }
+        }
+        let mut watches = Vec::with_capacity(per.len());
+        let mut failed = None;
+        for (ifindex, v6, vips) in per {
+            match crate::sys::claims::ClaimSocket::open(ifindex, v6, &vips) {
+                Ok(sock) => watches.push(Watch { sock, vips }),
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            log!(self.log, "cannot watch ARP/NA for other masters ({e}); split-brain detection will not see them");
+        }
+        self.claims = watches;
+        self.claims_gen = self.claims_gen.wrapping_add(1);
+    }
+
     pub(super) fn new(
         loaded: &Loaded,
         opts: &Options,
@@ -222,7 +261,11 @@ impl Daemon {
             rt_priority: None,
             status: super::status::Record::new(),
             control_group: None,
+            claims: Vec::new(),
+            claims_gen: 0,
+            claim_logged: None,
         };
+        d.open_claims();
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
         }

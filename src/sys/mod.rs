@@ -1,6 +1,7 @@
 //! Thin Linux drivers: the only code that touches file descriptors. No
 //! protocol decisions here; the engine makes them.
 
+pub mod claims;
 pub mod clock;
 pub mod control;
 pub mod dumpfile;

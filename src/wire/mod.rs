@@ -22,6 +22,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod claim;
 pub mod ipv4;
 pub mod ndisc;
 pub mod netlink;

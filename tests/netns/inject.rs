@@ -237,3 +237,28 @@ fn send(fd: &OwnedFd, ifindex: i32, p: &Crafted) -> bool {
         n >= 0
     }
 }
+
+/// A gratuitous ARP (request, sender and target `ip`) claiming `ip` for
+/// `mac`, to the Ethernet broadcast address; the frame's own source MAC is
+/// the sending interface's, as with `arping -U -s`. Built by vipd's wire
+/// module, whose GARP is checked byte for byte against keepalived's.
+pub fn garp(mac: [u8; 6], ip: std::net::Ipv4Addr) -> Crafted {
+    let frame = vipd::wire::arp::GarpFrame::new(mac, ip);
+    Crafted { dst_mac: [0xff; 6], ethertype: 0x0806, bytes: frame.arp_payload().to_vec() }
+}
+
+/// An unsolicited Neighbor Advertisement claiming `target` for `mac`, from
+/// `src` to ff02::1 with hop limit `hop_limit` (RFC 4861 wants 255).
+pub fn unsolicited_na(mac: [u8; 6], target: std::net::Ipv6Addr, src: std::net::Ipv6Addr, hop_limit: u8) -> Crafted {
+    use vipd::wire::ndisc::{ALL_NODES, NeighborAdvert};
+    let na = NeighborAdvert::with_addrs(mac, target, false, src, ALL_NODES);
+    let icmp = na.as_bytes();
+    let mut p = Vec::with_capacity(40 + icmp.len());
+    p.extend_from_slice(&[0x60, 0, 0, 0]);
+    p.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[58, hop_limit]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&ALL_NODES.octets());
+    p.extend_from_slice(icmp);
+    Crafted { dst_mac: multicast_mac(IpAddr::V6(ALL_NODES)), ethertype: 0x86dd, bytes: p }
+}
