@@ -1017,3 +1017,31 @@ impl Drop for Lab {
         }
     }
 }
+
+#[allow(dead_code)]
+impl Lab {
+    /// The configuration file daemon `d` was started with (the
+    /// [`Lab::start_conf_env`] naming: its log's name with `.conf`), for
+    /// tests that rewrite it and reload.
+    pub fn conf_path(&self, d: Daemon) -> PathBuf {
+        let log = self.procs[d.idx].log.as_ref().expect("a daemon has a log");
+        log.with_extension("conf")
+    }
+
+    /// The name of `host`'s namespace ("r1", "r2", "c", "sw"), for `ip -n`
+    /// and `ip netns exec` run by the test itself.
+    pub fn ns_name(&self, host: &str) -> String {
+        self.ns(host)
+    }
+
+    /// The MAC address of `host`'s eth0.
+    pub fn mac(&self, host: &str) -> [u8; 6] {
+        let out = self.ip(&["-n", &self.ns(host), "-o", "link", "show", "dev", "eth0"]);
+        let text = out.split("link/ether ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("");
+        let mut mac = [0u8; 6];
+        for (k, b) in text.split(':').enumerate().take(6) {
+            mac[k] = u8::from_str_radix(b, 16).unwrap_or_else(|e| panic!("MAC {text:?} of {host}: {e}"));
+        }
+        mac
+    }
+}
