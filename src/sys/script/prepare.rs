@@ -156,7 +156,7 @@ fn report(out: &mut Vec<Finding>, place: &str, script: &Script, g: &Globals, che
                     false,
                     at,
                     format!(
-                        "{place}: `{program}` has no `#!` line: keepalived runs such a file with /bin/sh, vipd executes it directly and the kernel refuses it (Exec format error); add `#!/bin/sh` as its first line"
+                        "{place}: `{program}` has no `#!` line: it runs with /bin/sh, as keepalived does; add `#!/bin/sh` (or the interpreter it needs) as its first line"
                     ),
                 ));
             }

@@ -20,18 +20,61 @@ pub(super) fn spawn(p: &Prepared, extra: &[&str], capture: bool) -> Result<(Pid,
     let Some((program, args)) = p.argv.split_first() else {
         return Err("the command is empty".to_owned());
     };
-    let mut cmd = Command::new(program);
-    cmd.args(args).args(extra).stdin(Stdio::null()).process_group(0);
-    let reader = if capture {
-        let pipe_err = |e: io::Error| format!("cannot create an output pipe for `{program}`: {e}");
+    let pipe_err = |e: io::Error| format!("cannot create an output pipe for `{program}`: {e}");
+    let (reader, writer) = if capture {
         let (r, w) = io::pipe().map_err(pipe_err)?;
-        let w2 = w.try_clone().map_err(pipe_err)?;
-        cmd.stdout(w).stderr(w2);
-        Some(Async::new(r).map_err(pipe_err)?)
+        (Some(Async::new(r).map_err(pipe_err)?), Some(w))
     } else {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        None
+        (None, None)
     };
+    let start = |shell: bool| -> Result<std::process::Child, String> {
+        let mut cmd = command(p, program, args, extra, shell);
+        match &writer {
+            Some(w) => {
+                let w1 = w.try_clone().map_err(pipe_err)?;
+                let w2 = w.try_clone().map_err(pipe_err)?;
+                cmd.stdout(w1).stderr(w2);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        // `cmd`, dropped on return, holds this process's copies of the
+        // pipe's write end: without that, EOF could never come.
+        cmd.spawn().map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOEXEC) {
+                ENOEXEC_MARK.to_owned()
+            } else {
+                format!("cannot run `{program}`: {e}")
+            }
+        })
+    };
+    // A file without `#!` (nor ELF header): the kernel refuses it, and
+    // keepalived (through glibc's execvp) runs it with /bin/sh, as shells
+    // do. Only on that refusal, so normal runs cost nothing extra.
+    let child = match start(false) {
+        Err(e) if e == ENOEXEC_MARK => start(true)?,
+        other => other?,
+    };
+    drop(writer);
+    Ok((Pid::from_child(&child), reader))
+}
+
+/// What `start` reports for ENOEXEC, to retry through the shell.
+const ENOEXEC_MARK: &str = "ENOEXEC";
+
+/// The command for `p`, run directly or, for a file the kernel cannot
+/// execute, through /bin/sh.
+fn command(p: &Prepared, program: &str, args: &[String], extra: &[&str], shell: bool) -> Command {
+    let mut cmd = if shell {
+        let mut c = Command::new("/bin/sh");
+        c.arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args);
+    cmd.args(extra).stdin(Stdio::null()).process_group(0);
     // Only a real switch: a non-root vipd may not call setuid at all, even to
     // its own uid's groups, and need not.
     if p.uid != rustix::process::geteuid().as_raw() {
@@ -47,10 +90,7 @@ pub(super) fn spawn(p: &Prepared, extra: &[&str], capture: bool) -> Result<(Pid,
     unsafe {
         cmd.pre_exec(move || die_with_parent(parent));
     }
-    let child = cmd.spawn().map_err(|e| format!("cannot run `{program}`: {e}"))?;
-    // `cmd`, dropped on return, holds this process's copies of the pipe's
-    // write end: without that, EOF could never come.
-    Ok((Pid::from_child(&child), reader))
+    cmd
 }
 
 /// In the child, before exec: an empty signal mask, and SIGTERM when vipd

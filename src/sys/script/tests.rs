@@ -143,6 +143,30 @@ fn extra_args_are_appended() {
     assert_eq!(lines, ["INSTANCE|VI 1|"]);
 }
 
+/// A file without `#!` runs with /bin/sh, as keepalived runs it, with its
+/// arguments.
+#[test]
+fn a_script_without_a_shebang_runs_with_sh() {
+    let dir = crate::sys::testkit::TempDir::new("noshebang");
+    let path = dir.path("bare");
+    std::fs::write(&path, "echo \"bare|$0|$1\"\nexit 3\n").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = path.display().to_string();
+    let p = Prepared { argv: vec![file.clone(), "one".into()], ..sh("") };
+    // Another test thread forking while the file was open for writing can
+    // make exec fail with ETXTBSY for a moment.
+    for _ in 0..50 {
+        let (exit, lines) = run_lines(&p, Some(Duration::from_secs(5)));
+        if matches!(&exit, Exit::SpawnFailed(m) if m.contains("busy")) {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        assert_eq!((exit, lines), (Exit::Code(3), vec![format!("bare|{file}|one")]));
+        return;
+    }
+    panic!("{file} stayed busy");
+}
+
 #[test]
 fn spawn_failure_names_the_program() {
     let p = Prepared { argv: vec!["/nonexistent/vipd-check".into()], ..sh("") };
