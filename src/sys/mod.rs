@@ -18,3 +18,4 @@ pub mod syslog;
 pub(crate) mod testkit;
 pub mod trackfile;
 pub mod vrrp;
+pub mod worker;
