@@ -110,3 +110,39 @@ fn reload_of_40000_invalid_addresses_keeps_adverts() {
 fn reload_of_40000_excluded_addresses_keeps_adverts() {
     reload_keeps_adverts("hupbig", 139, true);
 }
+
+/// A second SIGHUP while the first one's configuration is being read: no
+/// second reader, the first read is thrown away unapplied and the file
+/// read again, so the configuration running at the end is the file as the
+/// last SIGHUP found it, applied once.
+#[test]
+fn a_sighup_during_a_read_reads_again() {
+    let Some(mut lab) = Lab::new("hupagain", 140) else { return };
+    let a = lab.start(R1, VIPD, &HIGH);
+    lab.wait_for(a, MASTER);
+    let conf = lab.dir().join("r1-vipd-1.conf");
+    let first = pathological(&lab, 40_000, true);
+    std::fs::write(&conf, &first).expect("write the configuration");
+    let pid: i32 = std::fs::read_to_string(lab.pid_file(R1, VIPD))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .expect("R1's pid file");
+    // SAFETY: kill(2) with a pid read from the daemon's pid file.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    // Reading 40,000 lines takes 60 ms or more: the second SIGHUP comes
+    // while the worker reads, and the file it must find names VI_3.
+    std::thread::sleep(Duration::from_millis(10));
+    std::fs::write(&conf, first.replace("VI_2", "VI_3")).expect("write the configuration");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGHUP) };
+    lab.wait_for(a, "Reload finished");
+    // What a second application would log, given time to.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = lab.log(a);
+    assert!(log.contains("reading it again when this read ends"), "no second read\n{log}");
+    assert_eq!(log.matches("Reloading ").count(), 1, "one reload\n{log}");
+    assert_eq!(log.matches("Reload finished").count(), 1, "applied once\n{log}");
+    assert_eq!(lab.instance_state(a, "VI_3").as_deref(), Some("BACKUP"), "the last file is running\n{log}");
+    assert_eq!(lab.instance_state(a, "VI_2"), None, "the superseded read was applied\n{log}");
+    assert_eq!(lab.instance_state(a, "VI_1").as_deref(), Some("MASTER"), "{log}");
+}
