@@ -83,7 +83,7 @@ impl Reloads {
     /// the reload's outcome in that case.
     fn spawn(&mut self, d: &mut Daemon, opts: &Options) -> Option<bool> {
         let (path, id) = (opts.config.clone(), opts.config_id.clone());
-        match crate::sys::worker::spawn("vipd-reload", move || read(&path, &id)) {
+        match crate::sys::worker::spawn(move || read(&path, &id)) {
             Ok(w) => {
                 self.worker = Some(w);
                 None
@@ -115,6 +115,8 @@ impl Reloads {
         match read {
             Some(r) => Some(d.reload_with(r)),
             None => {
+                // Only if the reactor failed the pipe: the worker's panic
+                // aborts the daemon.
                 log!(d.log, "reload: reading the configuration failed; keeping the running one");
                 d.reload_over();
                 Some(false)
