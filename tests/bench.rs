@@ -30,6 +30,10 @@
 //! - a flood of 20,000 gratuitous ARPs a second claiming a 10 ms master's
 //!   VIP: the master's CPU (vipd reads them, keepalived does not) and its
 //!   largest advert gap;
+//! - the largest gap between a 50 ms master's adverts over a SIGHUP (issue
+//!   12): 1,000 instances with one changed, 40,000 excluded addresses
+//!   added, 40,000 `virtual_ipaddress` lines (vipd refuses them), and the
+//!   backup's takeovers meanwhile;
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -38,7 +42,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -669,6 +673,147 @@ fn outages(test: &str, net: u8, kind: Kind, proto: Vrrp, trials: usize) -> (Vec<
         b.lab.converges_on(R1, settle);
     }
     (cable, graceful)
+}
+
+/// The reloads measured: what R1's configuration becomes at the SIGHUP.
+#[derive(Clone, Copy, PartialEq)]
+enum Reload {
+    /// 1,000 instances (250 on eth0 and on each of three more links), one of
+    /// them, on eth0, at 50 ms and the rest at 1 s; the SIGHUP lowers the
+    /// priority of another.
+    OneOfThousand,
+    /// The lab's instance at 50 ms, and the SIGHUP adds a backup with
+    /// 40,000 excluded addresses (valid, applied).
+    Excluded40k,
+    /// The lab's instance at 50 ms with 40,000 more lines in its
+    /// `virtual_ipaddress` (refused by vipd: an advert carries 255).
+    Vips40k,
+}
+
+/// 50 ms VRRPv3.
+const V3_50MS: Vrrp = Vrrp { advert: Duration::from_millis(50), ..Vrrp::V3 };
+
+/// Links vl1..vl`n` on both routers, vl`v` of each on a bridge br`v` of
+/// its own in the switch (the kernel here has no VLAN driver), with
+/// addresses 10.N.(100+v).host/24: more interfaces, so more than 255
+/// instances.
+fn add_links(b: &Bench, n: usize) {
+    let sw = b.ns("sw");
+    for v in 1..=n {
+        let br = format!("br{v}");
+        b.lab.ip(&["-n", &sw, "link", "add", &br, "type", "bridge", "stp_state", "0", "mcast_snooping", "0"]);
+        b.lab.ip(&["-n", &sw, "link", "set", &br, "up"]);
+        for r in [R1, R2] {
+            let (ns, host) = (b.ns(router_name(r)), if r == R1 { 1 } else { 2 });
+            let (name, port) = (format!("vl{v}"), format!("{}v{v}", router_name(r)));
+            b.lab.ip(&["-n", &ns, "link", "add", &name, "type", "veth", "peer", "name", &port, "netns", &sw]);
+            b.lab.ip(&["-n", &sw, "link", "set", &port, "master", &br]);
+            b.lab.ip(&["-n", &sw, "link", "set", &port, "up"]);
+            let addr = format!("10.{}.{}.{host}/24", b.lab.net, 100 + v);
+            b.lab.ip(&["-n", &ns, "addr", "add", &addr, "dev", &name]);
+            b.lab.ip(&["-n", &ns, "link", "set", &name, "up"]);
+        }
+    }
+}
+
+/// [`Reload::OneOfThousand`]'s configuration; `changed`: instance 1,000
+/// 10 below `priority`.
+fn thousand_config(net: u8, priority: u8, master: bool, changed: bool) -> String {
+    let mut s = String::from("global_defs {\n    vrrp_version 3\n}\n\n");
+    let state = if master { "MASTER" } else { "BACKUP" };
+    for i in 0..1000 {
+        let iface = if i < 250 { "eth0".to_owned() } else { format!("vl{}", i / 250) };
+        let advert = if i == 0 { "0.05" } else { "1" };
+        let prio = if changed && i == 999 { priority - 10 } else { priority };
+        let _ = write!(
+            s,
+            "vrrp_instance VI_{} {{\n    state {state}\n    interface {iface}\n    virtual_router_id {}\n    \
+             priority {prio}\n    advert_int {advert}\n    virtual_ipaddress {{\n        10.{net}.{}.{}/32\n    }}\n}}\n",
+            i + 1,
+            1 + i % 250,
+            200 + i / 250,
+            1 + i % 250
+        );
+    }
+    s
+}
+
+/// `n` addresses 10.(200+k/65536).(k/256).(k%256)/32, as tests/netns_reload.rs.
+fn many_addresses(n: usize) -> String {
+    let mut s = String::new();
+    for k in 0..n {
+        let _ = writeln!(s, "        10.{}.{}.{}/32", 200 + ((k >> 16) & 0x3f), (k >> 8) & 0xff, k & 0xff);
+    }
+    s
+}
+
+/// The pathological configurations of tests/netns_reload.rs, at 50 ms.
+fn pathological_config(lab: &Lab, valid: bool) -> String {
+    let base = lab.config(R1, &high(V3_50MS));
+    let vip = format!("        {}/24\n", lab.vip());
+    if !valid {
+        return base.replacen(&vip, &format!("{vip}{}", many_addresses(40_000)), 1);
+    }
+    format!(
+        "{base}vrrp_instance VI_2 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 52\n    \
+         priority 100\n    advert_int 40\n    virtual_ipaddress {{\n        10.{}.0.101/24\n    }}\n    \
+         virtual_ipaddress_excluded {{\n{}    }}\n}}\n",
+        lab.net,
+        many_addresses(40_000)
+    )
+}
+
+struct ReloadGap {
+    capture: Capture,
+    /// From the last advert captured to the end of the capture: a master
+    /// still silent when the window ends.
+    trailing: Duration,
+    /// Instances the backup took over during the capture.
+    takeovers: usize,
+    /// The daemon's line saying how the reload ended (vipd), if seen.
+    outcome: Option<String>,
+}
+
+/// A pair of `kind` (R1 150, R2 100) at 50 ms; 2 s after both settled,
+/// R1's configuration file is rewritten and R1 gets a SIGHUP 0.5 s into
+/// a 6 s capture of its adverts on its switch port.
+fn reload_gap(test: &str, net: u8, kind: Kind, what: Reload) -> ReloadGap {
+    let mut b = Bench::new(test, net);
+    let (a, c, new_conf) = if what == Reload::OneOfThousand {
+        add_links(&b, 3);
+        let a = b.start(R1, kind, &thousand_config(net, 150, true, false));
+        b.wait_count(a, MASTER, 1000, STARTUP);
+        let c = b.start(R2, kind, &thousand_config(net, 100, false, false));
+        b.wait_count(c, BACKUP, 1000, STARTUP);
+        (a, c, thousand_config(net, 150, true, true))
+    } else {
+        let a = b.start_vrrp(R1, kind, &high(V3_50MS));
+        b.lab.wait_for(a, MASTER);
+        let c = b.start_vrrp(R2, kind, &low(V3_50MS));
+        b.lab.wait_for(c, INIT);
+        (a, c, pathological_config(&b.lab, what == Reload::Excluded40k))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let conf = b.dir().join(format!("r1-{}-1.conf", kind_name(kind)));
+    assert!(conf.exists(), "{test}: no {}", conf.display());
+    fs::write(&conf, new_conf).expect("write the configuration");
+    b.lab.skip_log(a);
+    let masters_before = b.lab.log(c).matches(MASTER).count();
+    let pid = b.pids(R1)[0];
+    let hup = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        signal(pid, libc::SIGHUP);
+    });
+    let captured = capture(&b, R1, Duration::from_secs(6));
+    let end = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let _ = hup.join();
+    let trailing = captured.at.last().map_or(Duration::MAX, |&l| end.saturating_sub(l));
+    let takeovers = b.lab.log(c).matches(MASTER).count() - masters_before;
+    let outcome = (kind == VIPD).then(|| {
+        let log = b.lab.log(a);
+        log.lines().find(|l| l.contains("Reload finished") || l.contains("keeping the running")).map(str::to_owned)
+    });
+    ReloadGap { capture: captured, trailing, takeovers, outcome: outcome.flatten() }
 }
 
 /// CPU and memory of master and backup.
@@ -1390,6 +1535,48 @@ fn bench() {
             "≤ 12 ms",
             cell.1,
         );
+    }
+
+    if plan.runs("reload") {
+        for (what, label, tag) in [
+            (Reload::OneOfThousand, "1,000 instances, one changed", "r1k"),
+            (Reload::Excluded40k, "40,000 excluded addresses added (valid)", "rexc"),
+            (Reload::Vips40k, "40,000 virtual_ipaddress lines (vipd refuses them)", "rvip"),
+        ] {
+            let (mut cells, mut met) = (Vec::new(), None);
+            for kind in kinds {
+                let test = format!("{tag}-{}", &kind_name(kind)[..2]);
+                let name = format!("advert gap over a SIGHUP, {label}, {}", kind_name(kind));
+                let net = next_net();
+                cells.push(match rep.attempt(&name, || reload_gap(&test, net, kind, what)) {
+                    Some(g) => {
+                        let gap = g.capture.max_gap().max(g.trailing);
+                        if kind == VIPD {
+                            met = Some(
+                                g.capture.drops == 0
+                                    && gap <= V3_50MS.advert * 3
+                                    && g.takeovers == 0
+                                    && g.outcome.is_some(),
+                            );
+                            eprintln!("bench: {name}: {}", g.outcome.as_deref().unwrap_or("the reload did not end"));
+                        }
+                        let mut s = fmt_ms(ms(gap));
+                        if g.capture.drops > 0 {
+                            let _ = write!(s, " ({} capture drops)", g.capture.drops);
+                        }
+                        if g.trailing > g.capture.max_gap() {
+                            s += " (still silent at the end)";
+                        }
+                        let _ = write!(s, ", {} takeovers", g.takeovers);
+                        s
+                    }
+                    None => "failed".to_owned(),
+                });
+            }
+            let (k, v) = (cells[0].clone(), cells[1].clone());
+            let row = format!("largest advert gap over a SIGHUP, v3 50 ms master: {label}");
+            rep.row(&row, k, v, "≤ 150 ms (3 adverts), 0 takeovers", met);
+        }
     }
 
     let mut notes = Vec::new();

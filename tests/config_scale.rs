@@ -193,3 +193,44 @@ fn core_reload_stays_short() {
     // well under a millisecond (the figure printed).
     assert!(many < Duration::from_millis(200), "the core reload of 1,000 instances took {many:?}");
 }
+
+/// Netlink's report of every address of `text`'s engine, one event each,
+/// added then removed (as at start and after a reload, when the daemon
+/// adds them): fastest of three. Removing a tracked address from a master
+/// makes it step down, so both paths of `Engine::address` are taken.
+fn address_events_time(text: &str) -> Duration {
+    use vipd::core::{Effects, Event};
+    use vipd::time::Instant as T;
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let mut e = started(text);
+        let addrs: Vec<_> = e.instances().iter().flat_map(|i| i.addresses().map(|(v, f)| (f, v.addr))).collect();
+        let mut fx = Effects::with_capacity(e.effects_capacity());
+        let t0 = Instant::now();
+        for present in [true, false] {
+            for &(iface, addr) in &addrs {
+                fx.clear();
+                e.handle(T::from_micros(1_000_000), Event::Address { iface, addr, present }, &mut fx);
+            }
+        }
+        best = best.min(t0.elapsed());
+        let held = (0..addrs.len()).filter(|&k| e.instances()[0].vip_present(k)).count();
+        assert_eq!(held, 0, "every address was reported removed");
+    }
+    best
+}
+
+/// Issue 12: each address event once walked every configured address, so
+/// the daemon's start and a reload with 40,000 addresses took quadratic
+/// time (13.6 s here in a release build, against 0.2 s for 4,000), long
+/// enough at real-time priority to reach RLIMIT_RTTIME; and a master with
+/// a full announce queue stepping down compared each queued address with
+/// each of its own (a second for 40,000).
+#[test]
+fn address_events_grow_linearly_with_the_addresses() {
+    let small = address_events_time(&vip_lines(4_000, true));
+    let large = address_events_time(&vip_lines(40_000, true));
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-6);
+    eprintln!("address events, added and removed: 4,000 addresses {small:?}, 40,000 {large:?} (×{ratio:.1})");
+    assert!(ratio < 40.0, "address events are not linear: {small:?} for 4,000 addresses, {large:?} for 40,000");
+}

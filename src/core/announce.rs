@@ -128,8 +128,11 @@ impl Engine {
 
     /// The instance released its addresses: none of them is announced.
     pub(super) fn forget_announces(&mut self, inst: InstanceId) {
-        let Some(i) = self.instances.get(usize::from(inst.0)) else { return };
-        self.announces.forget(|a| i.addresses().any(|(v, _)| v.addr == a));
+        // Through the interfaces' address tables, not the instance's list:
+        // a queue of thousands times an instance of thousands was a second
+        // at real-time priority.
+        let ifaces = &self.ifaces;
+        self.announces.forget(|a| ifaces.iter().any(|f| f.vips_of(a).iter().any(|v| v.inst == inst)));
     }
 }
 

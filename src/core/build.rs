@@ -6,6 +6,7 @@
 //! has validated the rest) and must not start anything or emit effects.
 
 use super::announce::AnnounceQueue;
+use super::iface::VipAt;
 use super::sync_group::Group;
 use super::track::Tracker;
 use super::{Engine, GroupId, Iface, IfaceId, Instance, InstanceId, Route};
@@ -59,7 +60,7 @@ impl Engine {
             if ifaces.len() >= usize::from(u16::MAX) {
                 return Err(BuildError::TooMany("interfaces"));
             }
-            ifaces.push(Iface { name: name.to_owned(), up: false, addrs: heapless::Vec::new() });
+            ifaces.push(Iface { name: name.to_owned(), up: false, addrs: heapless::Vec::new(), vips: Vec::new() });
             Ok(IfaceId((ifaces.len() - 1) as u16))
         };
 
@@ -101,6 +102,20 @@ impl Engine {
                 }
             }
             instances.push(Instance::new(InstanceId(n as u16), ic.clone(), iface, track_ifaces, vip_ifaces));
+        }
+
+        // Each interface's table of the addresses held on it (iface.rs).
+        for inst in &instances {
+            for (k, (v, f)) in inst.addresses().enumerate() {
+                let at = VipAt { addr: v.addr, inst: inst.id, k: k as u32 };
+                if let Some(f) = ifaces.get_mut(usize::from(f.0)) {
+                    f.vips.push(at);
+                }
+            }
+        }
+        for f in &mut ifaces {
+            f.vips.sort_unstable();
+            f.vips.shrink_to_fit();
         }
 
         if cfg.sync_groups.len() > usize::from(u16::MAX) {

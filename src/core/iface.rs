@@ -3,10 +3,16 @@
 //! give an instance, and what follows when an address comes or goes,
 //! including a tracked VIP deleted by hand. It must not decide states
 //! itself; it re-evaluates health or hands over to the instance.
+//!
+//! Which instances hold an address on an interface is a table sorted at
+//! build: an address event costs a binary search, not a walk over every
+//! configured address (40,000 addresses reported one by one at start or
+//! after a reload once took long enough at real-time priority to reach
+//! RLIMIT_RTTIME).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{Effect, Effects, Engine, IfaceId, Instance, LogEvent, Reason, State};
+use super::{Effect, Effects, Engine, IfaceId, Instance, InstanceId, LogEvent, Reason, State};
 use crate::config::Family;
 use crate::time::Instant;
 
@@ -23,6 +29,18 @@ pub struct Iface {
     pub up: bool,
     /// Addresses other than our VIPs, in the order they appeared.
     pub(super) addrs: heapless::Vec<IpAddr, IFACE_ADDRS>,
+    /// Every instance's addresses on this interface, sorted (built once).
+    pub(super) vips: Vec<VipAt>,
+}
+
+/// Address `k` of an instance (VIPs, then excluded VIPs), on the interface
+/// whose table holds it. Ordered by address first, for binary search; then
+/// by instance, the order the engine visits instances in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct VipAt {
+    pub(super) addr: IpAddr,
+    pub(super) inst: InstanceId,
+    pub(super) k: u32,
 }
 
 impl Iface {
@@ -51,6 +69,13 @@ impl Iface {
     pub fn addrs(&self) -> &[IpAddr] {
         &self.addrs
     }
+
+    /// The instances' addresses `addr` on this interface.
+    pub(super) fn vips_of(&self, addr: IpAddr) -> &[VipAt] {
+        let lo = self.vips.partition_point(|v| v.addr < addr);
+        let hi = self.vips.partition_point(|v| v.addr <= addr);
+        &self.vips[lo..hi]
+    }
 }
 
 impl Engine {
@@ -66,10 +91,12 @@ impl Engine {
     }
 
     pub(super) fn address(&mut self, now: Instant, iface: IfaceId, addr: IpAddr, present: bool, fx: &mut Effects) {
+        // Our VIPs on any interface: one left on another by a crash must
+        // not become an advert source either.
+        let is_vip = self.ifaces.iter().any(|f| !f.vips_of(addr).is_empty());
         let Some(f) = self.ifaces.get_mut(usize::from(iface.0)) else {
             return;
         };
-        let is_vip = self.instances.iter().any(|i| i.owns_vip(addr));
         if !is_vip {
             // VIPs are never remembered, so a VIP left behind by a crash
             // cannot become our advert source.
@@ -102,18 +129,27 @@ impl Engine {
             self.reevaluate(now, fx);
             return;
         }
-        for inst in &mut self.instances {
-            inst.note_vip(iface, addr, present);
+        let held = f.vips_of(addr);
+        for v in held {
+            if let Some(inst) = self.instances.get_mut(usize::from(v.inst.0)) {
+                inst.note_vip(v.k as usize, present);
+            }
         }
         if present {
             return;
         }
         // keepalived-reference §2.3: a tracked VIP deleted by hand while
         // master: release with priority 0, take over again after Skew unless
-        // a peer wins.
-        for i in 0..self.instances.len() {
-            let inst = &self.instances[i];
-            if inst.state == State::Master && inst.tracks_vip(iface, addr) {
+        // a peer wins. Entries are copied one at a time: the table does not
+        // change, but the transitions borrow the engine.
+        for j in 0..held.len() {
+            let Some(v) = self.ifaces.get(usize::from(iface.0)).and_then(|f| f.vips_of(addr).get(j).copied()) else {
+                break;
+            };
+            let i = usize::from(v.inst.0);
+            let Some(inst) = self.instances.get(i) else { continue };
+            let tracked = inst.vip(v.k as usize).is_some_and(|(c, _)| !c.no_track);
+            if inst.state == State::Master && tracked {
                 fx.push(Effect::Log(LogEvent::VipDeleted { inst: inst.id, addr }));
                 self.instances[i].transition(now, State::Backup, Reason::VipDeleted, true, fx);
                 self.group_follow_backup(i, now, fx);

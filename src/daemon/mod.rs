@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Everything runs on one thread: `sys::reactor::block_on` drives a
-//! `smol::LocalExecutor`. The hot inputs (timer, netlink, VRRP sockets) are
+//! `smol::LocalExecutor`. (A SIGHUP's files are read and checked on a
+//! short-lived worker that touches nothing else: see `reload`.) The hot inputs (timer, netlink, VRRP sockets) are
 //! polled by the top-level future itself ([`tasks::hot_path`]), each
 //! through its own `dup` of the fd, so nothing holds a borrow of the daemon
 //! across an await; when an fd is readable the daemon is borrowed, the fd
@@ -25,7 +26,7 @@
 //! - `inputs`: packets, netlink, the timer, script results, tracked files.
 //! - `apply`: effects to the drivers, adverts sent, notifications queued.
 //! - `addresses`: virtual addresses added or removed, GARPs/NAs sent.
-//! - `reload`: SIGHUP.
+//! - `reload`: SIGHUP (the files read on a worker thread, applied here).
 //! - `log`: log lines and their rate limits.
 //! - `tasks`: the hot path and the control task (signals, reopened sockets,
 //!   keepalived's data and stats files on SIGUSR1 / SIGUSR2).

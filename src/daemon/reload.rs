@@ -1,63 +1,171 @@
 //! SIGHUP: reading the new configuration, refusing it when it has errors,
 //! carrying out what the old engine says it must release for the new one
 //! (`Engine::release_for`: what to release is the engine's decision), and
-//! swapping engine, sockets and plans in one go. Runs at normal scheduling
-//! priority (see `reload_inner`) and may allocate; it must not keep
-//! anything of the old configuration but what `Engine::start_from` carries
-//! over.
+//! swapping engine, sockets and plans in one go. It must not keep anything
+//! of the old configuration but what `Engine::start_from` carries over.
+//!
+//! Reading, lexing and checking the files is done on a worker thread
+//! (`sys::worker`), because it takes long: 60 ms for 40,000 lines in the
+//! release build, 215 ms in the debug one, while a 10 ms master must not
+//! miss three adverts. This does not contradict design.md's single
+//! threaded loop: the worker only turns files into a `Loaded` (a `Config`
+//! and diagnostics), touching no socket, engine, effect, log or timer; the
+//! loop stays the only thread that does, and applies the result when the
+//! worker's pipe says it is there, as one more event. The worker runs at
+//! normal scheduling even when the loop is real-time, so it never competes
+//! with it nor counts against RLIMIT_RTTIME. Applying (engine build,
+//! release, start: about 4 ms for 1,000 instances) stays on the loop, at
+//! normal priority too (see `reload_inner`); it may allocate.
+//!
+//! A SIGHUP while a read is running does not start a second worker: the
+//! running read is superseded, its result thrown away unapplied, and the
+//! file read again once it ends. So one worker at a time, results applied
+//! in order, and the configuration running at the end is the file as it
+//! was after the last SIGHUP. Applying the superseded read first could
+//! apply a half-edited file, dropping instances for a moment.
 
 use std::path::Path;
 
 use super::log::rate_limits;
 use super::scripts::Plan;
 use super::startup::{host_checks, open_sockets, resolve, watch_files};
-use super::{Daemon, RateLimit};
+use super::{Daemon, Options, RateLimit};
 use crate::config;
 use crate::core::{Effects, Engine};
 use crate::sys::clock;
+use crate::sys::worker::Worker;
 
-impl Daemon {
-    /// SIGHUP (keepalived-reference §3.4). A configuration with errors, or
-    /// naming an interface that does not exist, changes nothing. Otherwise
-    /// instances that stay the same virtual router keep their state; masters
-    /// that go send priority 0 and release their addresses, and addresses
-    /// dropped from a surviving master are removed; new instances start as
-    /// at boot. Returns whether the configuration changed (the receive
-    /// sockets may then be others: the caller restarts their readers).
-    pub(super) fn reload(&mut self, path: &Path, config_id: &str) -> bool {
-        log!(self.log, "Reloading {}", path.display());
-        if let Some(sd) = &self.sd {
+/// What the worker hands back: the configuration and what was found
+/// wrong with it, including on this host (scripts that cannot run).
+pub(super) struct Read {
+    loaded: config::Loaded,
+    host: Vec<config::Diagnostic>,
+}
+
+/// The pure part of a reload: files in, `Read` out. Runs on the worker.
+fn read(path: &Path, config_id: &str) -> Read {
+    let loaded = config::load(path, config_id);
+    // A configuration with errors is only partly read: checking its
+    // scripts would report noise.
+    let host = if loaded.has_errors() { Vec::new() } else { host_checks(&loaded.config) };
+    Read { loaded, host }
+}
+
+/// The reload in progress, owned by the loop's control task.
+#[derive(Default)]
+pub(super) struct Reloads {
+    worker: Option<Worker<Read>>,
+    /// A SIGHUP came while reading: read again when this read ends.
+    again: bool,
+}
+
+impl Reloads {
+    /// SIGHUP (keepalived-reference §3.4): starts reading the configuration,
+    /// or, if a read is running, has it done again when it ends.
+    pub(super) fn start(&mut self, d: &mut Daemon, opts: &Options) -> Option<bool> {
+        if self.worker.is_some() {
+            if !self.again {
+                log!(d.log, "reload: SIGHUP while reading the configuration; reading it again when this read ends");
+            }
+            self.again = true;
+            return None;
+        }
+        log!(d.log, "Reloading {}", opts.config.display());
+        if let Some(sd) = &d.sd {
             sd.send("RELOADING=1");
         }
-        let done = self.reload_inner(path, config_id);
-        if let Some(sd) = &self.sd {
-            sd.send("READY=1");
+        self.spawn(d, opts)
+    }
+
+    /// Starts the worker. Should the thread not start (no memory, thread
+    /// limit), the configuration is read here, on the loop, as before:
+    /// late adverts are better than a reload that never happens. Returns
+    /// the reload's outcome in that case.
+    fn spawn(&mut self, d: &mut Daemon, opts: &Options) -> Option<bool> {
+        let (path, id) = (opts.config.clone(), opts.config_id.clone());
+        match crate::sys::worker::spawn(move || read(&path, &id)) {
+            Ok(w) => {
+                self.worker = Some(w);
+                None
+            }
+            Err(e) => {
+                log!(d.log, "reload: cannot start a thread to read the configuration ({e}); reading it here");
+                Some(d.reload_with(read(&opts.config, &opts.config_id)))
+            }
         }
+    }
+
+    /// Completes when the running read has ended; never if none runs.
+    pub(super) async fn finished(&self) {
+        match &self.worker {
+            Some(w) => w.finished().await,
+            None => core::future::pending().await,
+        }
+    }
+
+    /// The read ended: applies it, or reads again if a SIGHUP superseded
+    /// it. Returns, once the reload is over, whether the configuration
+    /// changed (the receive sockets may then be others: the caller
+    /// restarts their readers); `None` while it goes on.
+    pub(super) fn finish(&mut self, d: &mut Daemon, opts: &Options) -> Option<bool> {
+        let read = self.worker.take()?.take();
+        if core::mem::take(&mut self.again) {
+            return self.spawn(d, opts);
+        }
+        match read {
+            Some(r) => Some(d.reload_with(r)),
+            None => {
+                // Only if the reactor failed the pipe: the worker's panic
+                // aborts the daemon.
+                log!(d.log, "reload: reading the configuration failed; keeping the running one");
+                d.reload_over();
+                Some(false)
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// A configuration with errors, or naming an interface that does not
+    /// exist, changes nothing. Otherwise instances that stay the same
+    /// virtual router keep their state; masters that go send priority 0
+    /// and release their addresses, and addresses dropped from a
+    /// surviving master are removed; new instances start as at boot.
+    /// Returns whether the configuration changed.
+    fn reload_with(&mut self, read: Read) -> bool {
+        let done = self.reload_inner(read);
+        self.reload_over();
         done
     }
 
-    fn reload_inner(&mut self, path: &Path, config_id: &str) -> bool {
-        // Reading and checking a configuration is long work without a
-        // blocking call: at real-time priority it could starve the machine
-        // and reach RLIMIT_RTTIME. The new configuration's scheduling is
-        // set at the end (the old one's if the reload is refused).
+    /// `Type=notify`: RELOADING=1 went out at the SIGHUP; this closes it.
+    fn reload_over(&self) {
+        if let Some(sd) = &self.sd {
+            sd.send("READY=1");
+        }
+    }
+
+    fn reload_inner(&mut self, read: Read) -> bool {
+        // Building and starting an engine is work without a blocking call:
+        // at real-time priority, for a large configuration, it could starve
+        // the machine and reach RLIMIT_RTTIME. The new configuration's
+        // scheduling is set at the end (the old one's if it is refused).
         let was_rt = crate::sys::sched::is_realtime();
         if was_rt {
             let _ = crate::sys::sched::set_normal();
         }
-        let done = self.reload_work(path, config_id);
+        let done = self.reload_work(read);
         if !done && was_rt {
             let _ = crate::sys::sched::set_realtime(self.rt_priority.unwrap_or(1));
         }
         done
     }
 
-    fn reload_work(&mut self, path: &Path, config_id: &str) -> bool {
-        let loaded = config::load(path, config_id);
+    fn reload_work(&mut self, read: Read) -> bool {
+        let Read { loaded, host } = read;
         for d in &loaded.diagnostics {
             log!(self.log, "{}", d.display(&loaded.sources));
         }
-        let host = if loaded.has_errors() { Vec::new() } else { host_checks(&loaded.config) };
         for d in &host {
             log!(self.log, "{}", d.display(&loaded.sources));
         }
@@ -133,11 +241,15 @@ impl Daemon {
         self.open_claims();
         self.report_system(now, &r.links, &r.addrs);
         self.read_files(now);
-        self.schedule(&loaded.config);
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
         self.apply(now);
         self.rearm();
+        drop(old_engine);
+        // Last: the start's effects (a new backup removes every address it
+        // has, 40,000 netlink requests for a pathological one) ran at
+        // normal priority, where they cannot reach RLIMIT_RTTIME.
+        self.schedule(&loaded.config);
         log!(self.log, "Reload finished: {instances} instance(s)");
         true
     }

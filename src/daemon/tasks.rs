@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
 
+use super::reload::Reloads;
 use super::{Daemon, Options, ScriptTasks};
 use crate::sys::reactor::Async;
 
@@ -104,15 +105,26 @@ pub(super) async fn control(
     sockets: &RefCell<Vec<Async<OwnedFd>>>,
 ) -> io::Result<()> {
     let mut dump_errors = DumpErrors { last: None, suppressed: 0 };
+    let mut reloads = Reloads::default();
     loop {
-        // A signal, or sockets reopened behind the readers' backs.
-        let next = smol::future::or(async { Some(signals.next().await) }, async {
-            let _ = sockets_changed.recv().await;
-            None
+        // A signal, sockets reopened behind the readers' backs, or the
+        // configuration a SIGHUP asked for read by its worker.
+        let next = smol::future::or(async { Wake::Signal(signals.next().await) }, async {
+            smol::future::or(
+                async {
+                    let _ = sockets_changed.recv().await;
+                    Wake::SocketsChanged
+                },
+                async {
+                    reloads.finished().await;
+                    Wake::Read
+                },
+            )
+            .await
         })
         .await;
-        let sig = match next {
-            None => {
+        let reloaded = match next {
+            Wake::SocketsChanged => {
                 if d.borrow().stopping {
                     return Err(io::Error::other("an interface came back but its sockets could not be opened"));
                 }
@@ -123,39 +135,62 @@ pub(super) async fn control(
                 smol::future::yield_now().await;
                 continue;
             }
-            Some(sig) => sig,
+            Wake::Read => reloads.finish(&mut d.borrow_mut(), opts),
+            Wake::Signal(sig) => match sig? {
+                libc::SIGHUP => reloads.start(&mut d.borrow_mut(), opts),
+                sig => {
+                    if other_signal(d, opts, sig, &mut dump_errors) {
+                        return Ok(());
+                    }
+                    None
+                }
+            },
         };
-        match sig? {
-            libc::SIGXCPU => {
-                let _ = crate::sys::sched::set_normal();
-                d.borrow().log.line(format_args!(
-                    "used the CPU for longer than vrrp_rlimit_rttime at real-time priority: back to normal scheduling"
-                ));
+        // A reload ended (it usually ends when its worker has read the
+        // configuration, a later turn of this loop).
+        if let Some(reloaded) = reloaded {
+            if d.borrow().stopping {
+                return Err(io::Error::other("the reload left no usable sockets"));
             }
-            libc::SIGCHLD => {
-                crate::sys::script::reap_orphans();
-            }
-            sig @ (libc::SIGUSR1 | libc::SIGUSR2) => {
-                write_dump(&d.borrow(), &opts.dump_dir, sig == libc::SIGUSR1, &mut dump_errors);
-            }
-            libc::SIGHUP => {
-                let reloaded = d.borrow_mut().reload(&opts.config, &opts.config_id);
-                if d.borrow().stopping {
-                    return Err(io::Error::other("the reload left no usable sockets"));
-                }
-                if reloaded {
-                    *sockets.borrow_mut() = socket_dups(d)?;
-                    scripts.refresh(ex, d)?;
-                    // As above: the hot path must arm the new copies now.
-                    smol::future::yield_now().await;
-                }
-            }
-            _ => {
-                d.borrow_mut().stop();
-                return Ok(());
+            if reloaded {
+                *sockets.borrow_mut() = socket_dups(d)?;
+                scripts.refresh(ex, d)?;
+                // As above: the hot path must arm the new copies now.
+                smol::future::yield_now().await;
             }
         }
     }
+}
+
+/// What woke the control task.
+enum Wake {
+    Signal(io::Result<i32>),
+    SocketsChanged,
+    /// The reload's worker has read the configuration.
+    Read,
+}
+
+/// A signal other than SIGHUP. Returns whether the daemon stops.
+fn other_signal(d: &Rc<RefCell<Daemon>>, opts: &Options, sig: i32, dump_errors: &mut DumpErrors) -> bool {
+    match sig {
+        libc::SIGXCPU => {
+            let _ = crate::sys::sched::set_normal();
+            d.borrow().log.line(format_args!(
+                "used the CPU for longer than vrrp_rlimit_rttime at real-time priority: back to normal scheduling"
+            ));
+        }
+        libc::SIGCHLD => {
+            crate::sys::script::reap_orphans();
+        }
+        sig @ (libc::SIGUSR1 | libc::SIGUSR2) => {
+            write_dump(&d.borrow(), &opts.dump_dir, sig == libc::SIGUSR1, dump_errors);
+        }
+        _ => {
+            d.borrow_mut().stop();
+            return true;
+        }
+    }
+    false
 }
 
 /// keepalived's signal files are readable by their owner only, as

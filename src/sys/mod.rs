@@ -19,3 +19,4 @@ pub mod syslog;
 pub(crate) mod testkit;
 pub mod trackfile;
 pub mod vrrp;
+pub mod worker;

@@ -217,17 +217,11 @@ impl Instance {
         Some((v?, *self.vip_ifaces.get(k)?))
     }
 
-    pub(super) fn owns_vip(&self, addr: IpAddr) -> bool {
-        self.cfg.vips.iter().chain(&self.cfg.excluded_vips).any(|v| v.addr == addr)
-    }
-
-    /// Netlink reported `addr` added to or removed from `iface`.
-    pub(in crate::core) fn note_vip(&mut self, iface: IfaceId, addr: IpAddr, present: bool) {
-        let addrs = self.cfg.vips.iter().chain(&self.cfg.excluded_vips);
-        for ((v, &f), held) in addrs.zip(&self.vip_ifaces).zip(self.vip_present.iter_mut()) {
-            if v.addr == addr && f == iface {
-                *held = present;
-            }
+    /// Netlink reported address `k` (VIPs, then excluded VIPs) added to or
+    /// removed from its interface; the engine's table found it.
+    pub(in crate::core) fn note_vip(&mut self, k: usize, present: bool) {
+        if let Some(held) = self.vip_present.get_mut(k) {
+            *held = present;
         }
     }
 
@@ -235,11 +229,6 @@ impl Instance {
     /// interface now.
     pub fn vip_present(&self, k: usize) -> bool {
         self.vip_present.get(k).copied().unwrap_or(false)
-    }
-
-    /// Whether deleting `addr` from `iface` must make this master step down.
-    pub(super) fn tracks_vip(&self, iface: IfaceId, addr: IpAddr) -> bool {
-        self.addresses().any(|(v, f)| v.addr == addr && f == iface && !v.no_track)
     }
 
     /// The multicast group of the instance's adverts (RFC 9568 §5.1.1.2,
