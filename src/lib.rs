@@ -12,10 +12,12 @@
 //! - [`core`]: the pure VRRP engine; time is an argument, never read.
 //! - [`config`]: the validated configuration the engine is built from.
 //! - [`time`]: units, converted in one place.
+//! - [`sort`]: small sorts that keep the static binary small.
 
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod sort;
 pub mod sys;
 pub mod time;
 pub mod wire;

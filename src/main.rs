@@ -413,7 +413,7 @@ fn check(path: &std::path::Path, config_id: &str, json: bool, dump: bool, offlin
             }
         }
         loaded.diagnostics.extend(found);
-        loaded.diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
+        vipd::sort::insertion_sort_by_key(&mut loaded.diagnostics, |d| d.span.map(|s| (s.file, s.line, s.col)));
     }
     // Write errors (a closed pipe from `| head`) end the output quietly
     // instead of panicking inside println!.

@@ -77,6 +77,6 @@ pub fn load_on(path: &Path, text: Option<&str>, config_id: &str, host: &validate
     let tree = parse::parse(&lines, &mut diagnostics);
     let config = validate::build_on(&tree, host, &mut diagnostics);
     // File order reads best; problems without a line come first.
-    diagnostics.sort_by_key(|d| d.span.map(|s| (s.file, s.line, s.col)));
+    crate::sort::insertion_sort_by_key(&mut diagnostics, |d| d.span.map(|s| (s.file, s.line, s.col)));
     Loaded { config, sources, diagnostics }
 }

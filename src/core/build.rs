@@ -114,7 +114,7 @@ impl Engine {
             }
         }
         for f in &mut ifaces {
-            f.vips.sort_unstable();
+            crate::sort::heap_sort(&mut f.vips);
             f.vips.shrink_to_fit();
         }
 
@@ -144,7 +144,7 @@ impl Engine {
             .iter()
             .map(|i| Route { iface: i.iface, family: i.cfg.family, vrid: i.cfg.vrid, inst: i.id })
             .collect();
-        demux.sort();
+        crate::sort::heap_sort(&mut demux);
         // The config already refused these (the same rule); a caller that
         // built a Config by hand gets an error instead of a confused demux.
         for (n, ra) in demux.iter().enumerate() {

@@ -140,7 +140,7 @@ impl Plan {
         };
         // Only trackers some instance uses run (keepalived ignores the rest).
         let mut used: Vec<TrackerId> = cfg.instances.iter().flat_map(|i| i.track.iter().map(|t| t.tracker)).collect();
-        used.sort();
+        crate::sort::heap_sort(&mut used);
         used.dedup();
         for id in used {
             let Some(t) = cfg.trackers.get(usize::from(id.0)) else { continue };

@@ -128,7 +128,7 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .filter(|n| !keep.contains(&n.as_str()))
             .collect();
-        v.sort();
+        crate::sort::heap_sort(&mut v);
         v
     }
 

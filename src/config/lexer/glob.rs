@@ -91,7 +91,7 @@ pub(super) fn glob(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, String> {
             for dir in &cands {
                 let mut names: Vec<OsString> =
                     list_dir(dir).into_iter().filter(|n| pat.matches(&n.to_string_lossy())).collect();
-                names.sort();
+                crate::sort::heap_sort(&mut names);
                 next.extend(names.into_iter().map(|n| dir.join(n)));
                 if next.len() > MAX_GLOB_MATCHES {
                     return Err(format!("matches more than {MAX_GLOB_MATCHES} paths"));

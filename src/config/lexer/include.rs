@@ -103,7 +103,7 @@ impl Lexer<'_> {
             match glob(alt, &self.dir) {
                 // glob(3) sorts each brace alternative's matches by bytes.
                 Ok(mut m) => {
-                    m.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+                    crate::sort::heap_sort_by(&mut m, |a, b| a.as_os_str() < b.as_os_str());
                     files.append(&mut m);
                 }
                 Err(m) => {

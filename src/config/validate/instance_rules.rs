@@ -403,7 +403,7 @@ pub(super) fn duplicate_vrids(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) 
     let list = &config.instances;
     let key = |i: usize| (list[i].vrid, list[i].interface.as_str(), list[i].family == Family::V6, i);
     let mut order: Vec<usize> = (0..list.len()).filter(|&i| list[i].vrid != 0).collect();
-    order.sort_by_key(|&i| key(i));
+    crate::sort::heap_sort_by(&mut order, |&a, &b| key(a) < key(b));
     for (n, &i) in order.iter().enumerate() {
         let a = &list[i];
         for &j in order.iter().skip(n + 1) {
