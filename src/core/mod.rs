@@ -105,6 +105,8 @@ pub struct Engine {
     started: bool,
     /// Sorted by where adverts arrive, for binary search.
     demux: Vec<Route>,
+    /// Instance indices sorted by `Instance::router_key`, for reloads.
+    by_router: Vec<u16>,
     /// Tracker names, to carry results over a reload.
     tracker_names: Vec<String>,
     /// Errors of adverts no instance could be charged with (router-level

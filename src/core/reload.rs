@@ -37,7 +37,7 @@ impl Engine {
         for i in 0..self.instances.len() {
             let (fault, _, prio) = self.evaluate_with_group(i);
             self.instances[i].effective_priority = prio;
-            let prev = old.instances.iter().find(|o| self.instances[i].same_router(o));
+            let prev = old.reload_match(&self.instances[i]).and_then(|k| old.instance(k));
             match prev {
                 Some(o) if !fault && matches!(o.state, State::Master | State::Backup) => {
                     self.instances[i].resume(now, o, fx);
@@ -108,6 +108,14 @@ impl Engine {
     /// The instance of this engine that is the same virtual router as
     /// `old_inst` of the engine it replaces, if any.
     pub fn reload_match(&self, old_inst: &Instance) -> Option<InstanceId> {
-        self.instances.iter().find(|n| n.same_router(old_inst)).map(|n| n.id)
+        let key = old_inst.router_key();
+        let at = |k: usize| self.by_router.get(k).and_then(|&i| self.instances.get(usize::from(i)));
+        // The first in configuration order among equal keys (unicast
+        // instances told apart by their peers share one), as a scan finds.
+        let start = self.by_router.partition_point(|&i| self.instances[usize::from(i)].router_key() < key);
+        (start..self.by_router.len())
+            .map_while(|k| at(k).filter(|n| n.router_key() == key))
+            .min_by_key(|n| n.id)
+            .map(|n| n.id)
     }
 }

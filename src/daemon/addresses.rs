@@ -37,7 +37,15 @@ pub(super) fn vip_change(
 impl Daemon {
     pub(super) fn vips(&mut self, inst: InstanceId, add: bool) {
         let Some(i) = self.engine.instance(inst) else { return };
-        for (v, iface) in i.addresses() {
+        for (k, (v, iface)) in i.addresses().enumerate() {
+            // An address netlink says is there already needs no request: a
+            // reload resumes 1,000 masters whose addresses all are, and a
+            // blocking request each held the loop for tens of ms. (Were
+            // the knowledge stale, the deletion's event is on its way and
+            // the engine treats it as any deleted VIP.)
+            if add && i.vip_present(k) {
+                continue;
+            }
             vip_change(&mut self.netlink, &self.log, &self.ifindex, i.name(), v, iface, add);
         }
         if self.log.detail {

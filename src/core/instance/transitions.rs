@@ -4,7 +4,10 @@
 //! are armed here but run in `timers`; deciding *when* to change state
 //! belongs to the callers (received adverts, timers, the engine).
 
+use core::net::IpAddr;
+
 use super::Instance;
+use crate::config::Family;
 use crate::core::effects::{Effect, Effects, NotifyState};
 use crate::core::state::{Reason, State};
 use crate::time::Instant;
@@ -78,17 +81,12 @@ impl Instance {
         self.advert_at = Some(now + self.cfg.advert_int);
     }
 
-    /// Whether `other` (from the configuration before a reload) is the same
-    /// virtual router: keepalived matches on VRID, family, interface,
-    /// unicast or not, source and group — not on the name.
-    pub(in crate::core) fn same_router(&self, other: &Instance) -> bool {
-        let (a, b) = (&self.cfg, &other.cfg);
-        a.vrid == b.vrid
-            && a.family == b.family
-            && a.interface == b.interface
-            && a.is_unicast() == b.is_unicast()
-            && a.src_addr == b.src_addr
-            && self.group_addr() == other.group_addr()
+    /// What identifies the virtual router across a reload: keepalived
+    /// matches on VRID, family, interface, unicast or not, source and
+    /// group — not on the name. Ordered, for binary search.
+    pub(in crate::core) fn router_key(&self) -> (u8, Family, &str, bool, Option<IpAddr>, IpAddr) {
+        let c = &self.cfg;
+        (c.vrid, c.family, c.interface.as_str(), c.is_unicast(), c.src_addr, self.group_addr())
     }
 
     /// After a reload: carry on as `old` was, without a state change (no
