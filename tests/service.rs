@@ -279,10 +279,16 @@ fn service_scripts_run_cleanup_only_after_unclean_exits() {
     let script = script.replace("$$", "$").replace("/usr/sbin/vipd", &fake);
     for (result, runs) in [("success", false), ("signal", true), ("exit-code", true), ("timeout", true)] {
         let before = calls_now();
-        let st = Command::new("/bin/sh").args(["-c", &script]).env("SERVICE_RESULT", result).status().unwrap();
+        // VIPD_ARGS comes from /etc/default/vipd (EnvironmentFile=).
+        let st = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env("SERVICE_RESULT", result)
+            .env("VIPD_ARGS", "-f /x/k.conf -D")
+            .status()
+            .unwrap();
         assert!(st.success(), "ExecStopPost with SERVICE_RESULT={result}: {st}");
         let new = calls_now()[before.len()..].to_owned();
-        let want = if runs { "-p /run/vipd/vipd.pid cleanup\n" } else { "" };
+        let want = if runs { "-f /x/k.conf -D cleanup\n" } else { "" };
         assert_eq!(new, want, "ExecStopPost with SERVICE_RESULT={result}");
     }
 
