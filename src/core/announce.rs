@@ -23,9 +23,13 @@ use std::collections::VecDeque;
 use super::{Effect, Effects, Engine, IfaceId, InstanceId};
 use crate::time::{Duration, Instant};
 
-/// Announcements kept waiting for their turn, at most. A burst beyond it
-/// (hundreds of addresses × rounds with a spacing) is sent at once.
+/// Announcements kept waiting for their turn: at least this many, more
+/// when the configuration can queue more at once (addresses × rounds), up
+/// to [`QUEUE_LIMIT`]. A burst beyond the queue is sent at once, within
+/// the event that caused it: 1,000 masters resumed by a reload, 5 rounds
+/// each, were 5,000 sends in one go and held the loop for tens of ms.
 pub(super) const QUEUE_MAX: usize = 4096;
+pub(super) const QUEUE_LIMIT: usize = 65_536;
 
 /// Announcements handed out per `Event::Timer` at most; the rest stay due
 /// and the next deadline is now, so the driver calls again at once.
@@ -47,14 +51,20 @@ pub(super) struct AnnounceQueue {
     next_free: Vec<[Instant; 2]>,
     /// Sorted by time, then by the order queued.
     pending: VecDeque<Pending>,
+    /// The most `pending` holds (its capacity, allocated at construction).
+    cap: usize,
 }
 
 impl AnnounceQueue {
-    pub(super) fn new(ifaces: usize, garp_interval: Duration, gna_interval: Duration) -> AnnounceQueue {
+    /// A queue for `ifaces` interfaces holding up to `burst` entries
+    /// (clamped to `QUEUE_MAX..=QUEUE_LIMIT`).
+    pub(super) fn new(ifaces: usize, garp_interval: Duration, gna_interval: Duration, burst: usize) -> AnnounceQueue {
+        let cap = burst.clamp(QUEUE_MAX, QUEUE_LIMIT);
         AnnounceQueue {
             gap: [garp_interval, gna_interval],
             next_free: vec![[Instant::ZERO; 2]; ifaces],
-            pending: VecDeque::with_capacity(QUEUE_MAX),
+            pending: VecDeque::with_capacity(cap),
+            cap,
         }
     }
 
@@ -68,7 +78,7 @@ impl AnnounceQueue {
         if !gap.is_zero() {
             slots[fam] = at + gap;
         }
-        if self.pending.len() >= QUEUE_MAX {
+        if self.pending.len() >= self.cap {
             // Full: what is due now goes first, so the order holds.
             while self.pending.front().is_some_and(|p| p.at <= now) {
                 if let Some(p) = self.pending.pop_front() {
@@ -76,7 +86,7 @@ impl AnnounceQueue {
                 }
             }
         }
-        if self.pending.len() < QUEUE_MAX {
+        if self.pending.len() < self.cap {
             let k = self.pending.partition_point(|p| p.at <= at);
             self.pending.insert(k, Pending { at, iface, addr });
         } else {
@@ -170,7 +180,7 @@ mod tests {
 
     #[test]
     fn zero_gap_is_all_due_at_once_in_order() {
-        let mut q = AnnounceQueue::new(1, Duration::ZERO, Duration::ZERO);
+        let mut q = AnnounceQueue::new(1, Duration::ZERO, Duration::ZERO, 0);
         let mut fx = Effects::with_capacity(4);
         for n in 1..=3 {
             q.schedule(ms(5), IfaceId(0), a4(n), &mut fx);
@@ -183,7 +193,7 @@ mod tests {
 
     #[test]
     fn spacing_is_per_interface_and_family() {
-        let mut q = AnnounceQueue::new(2, Duration::from_millis(10), Duration::from_millis(30));
+        let mut q = AnnounceQueue::new(2, Duration::from_millis(10), Duration::from_millis(30), 0);
         let mut fx = Effects::with_capacity(4);
         for addr in [a4(1), a6(1), a4(2), a6(2)] {
             q.schedule(ms(100), IfaceId(0), addr, &mut fx);
@@ -206,7 +216,7 @@ mod tests {
 
     #[test]
     fn released_addresses_leave_the_queue() {
-        let mut q = AnnounceQueue::new(1, Duration::from_millis(10), Duration::ZERO);
+        let mut q = AnnounceQueue::new(1, Duration::from_millis(10), Duration::ZERO, 0);
         let mut fx = Effects::with_capacity(4);
         for n in [1, 2, 1, 2] {
             q.schedule(ms(0), IfaceId(0), a4(n), &mut fx);
@@ -217,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_draining_call_hands_out_a_bounded_number() {
-        let mut q = AnnounceQueue::new(1, Duration::ZERO, Duration::ZERO);
+        let mut q = AnnounceQueue::new(1, Duration::ZERO, Duration::ZERO, 0);
         let mut fx = Effects::with_capacity(DRAIN_MAX);
         for n in 0..(DRAIN_MAX + 5) {
             q.schedule(ms(1), IfaceId(0), a6(n as u16), &mut fx);
@@ -229,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_sends_at_once_keeping_the_order() {
-        let mut q = AnnounceQueue::new(2, Duration::from_secs(1), Duration::ZERO);
+        let mut q = AnnounceQueue::new(2, Duration::from_secs(1), Duration::ZERO, 0);
         let mut fx = Effects::with_capacity(8);
         // Due now on eth1 (first turn), then the queue filled with later
         // turns on eth0 (its first one is due now as well).

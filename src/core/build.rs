@@ -162,7 +162,18 @@ impl Engine {
             i.notify_rx_lower = fifo || i.cfg.notify.generic.is_some() || i.cfg.notify.master_rx_lower_pri.is_some();
         }
 
-        let announces = AnnounceQueue::new(ifaces.len(), cfg.globals.garp_interval, cfg.globals.gna_interval);
+        // Room for every address's rounds at once (entering MASTER, or a
+        // reload resuming every master), so none is sent within the event.
+        let burst: usize = cfg
+            .instances
+            .iter()
+            .map(|i| {
+                let g = &i.garp;
+                let rounds = g.master_repeat.max(g.lower_prio_repeat).max(g.master_refresh_repeat);
+                (i.vips.len() + i.excluded_vips.len()).saturating_mul(usize::from(rounds))
+            })
+            .fold(0, usize::saturating_add);
+        let announces = AnnounceQueue::new(ifaces.len(), cfg.globals.garp_interval, cfg.globals.gna_interval, burst);
         let trackers = cfg.trackers.iter().map(Tracker::new).collect();
         // Instances by virtual router, so a reload pairs 1,000 instances
         // by binary search instead of a million comparisons.

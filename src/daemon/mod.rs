@@ -274,11 +274,18 @@ pub fn run(opts: &Options) -> u8 {
 impl Daemon {
     /// One event through the engine, then its effects, then the timer.
     fn handle(&mut self, now: Instant, event: Event<'_>) {
+        self.handle_unarmed(now, event);
+        self.rearm();
+    }
+
+    /// [`Daemon::handle`] without re-arming the timer, for a batch of
+    /// events (a netlink dump of 1,000 addresses) followed by one `rearm`:
+    /// finding the next deadline looks at every instance.
+    fn handle_unarmed(&mut self, now: Instant, event: Event<'_>) {
         self.fx.clear();
         self.engine.handle(now, event, &mut self.fx);
         self.apply(now);
         self.report_sends(now);
-        self.rearm();
     }
 
     /// Tells the engine what became of the adverts the effects sent, in

@@ -289,14 +289,15 @@ impl Daemon {
     ) {
         for l in links {
             if let Some(id) = self.iface_of_index(l.index) {
-                self.handle(now, Event::Link { iface: id, up: netlink::link_is_up(l) });
+                self.handle_unarmed(now, Event::Link { iface: id, up: netlink::link_is_up(l) });
             }
         }
         for a in addrs.iter().filter(|a| netlink::source_ready(a)) {
             if let Some(id) = self.iface_of_index(a.index) {
-                self.handle(now, Event::Address { iface: id, addr: a.addr, present: true });
+                self.handle_unarmed(now, Event::Address { iface: id, addr: a.addr, present: true });
             }
         }
+        self.rearm();
     }
 
     /// Scheduling as `cfg` asks (sys::sched), logged and remembered.

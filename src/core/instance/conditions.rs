@@ -173,10 +173,14 @@ impl Instance {
     /// When a unicast peer becomes silent for `peer_silent_after` while we
     /// are master (not while already raised: only hearing it clears it).
     fn silence_deadline(&self) -> Option<Instant> {
-        let after = self.silent_after();
-        if self.state != State::Master || after.is_zero() || self.conditions.is_active(Condition::PeerSilent) {
+        // Cheap tests first: this runs for every instance on every wakeup.
+        if self.cfg.peer_silent_after.is_zero()
+            || self.state != State::Master
+            || self.conditions.is_active(Condition::PeerSilent)
+        {
             return None;
         }
+        let after = self.silent_after();
         let heard = self.conditions.heard.iter();
         heard.map(|h| h.map_or(self.since, |t| t.max(self.since)) + after).min()
     }
