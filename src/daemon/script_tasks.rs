@@ -1,5 +1,6 @@
 //! The tasks that run scripts or watch files, restarted with each
-//! configuration: check scripts on their interval, notify lanes, the
+//! configuration: check scripts and `vrrp_probe`s on their interval,
+//! notify lanes, the
 //! `notify_fifo_script` readers and the tracked-file watcher, and their
 //! wind-down on exit. They hand results to `Daemon` and never block the
 //! loop on a child; what to run is decided in `scripts`, not here.
@@ -48,6 +49,9 @@ impl ScriptTasks {
         let cancel = dm.notifier.check_cancel_rx.clone();
         for c in &dm.plan.checks {
             self.checks.push(ex.spawn(check_task(d.clone(), c.clone(), cancel.clone(), detail)));
+        }
+        for p in &dm.plan.probes {
+            self.checks.push(ex.spawn(probe_task(d.clone(), p.clone(), cancel.clone())));
         }
         for (p, fifo) in &dm.plan.fifo_readers {
             let path = fifo.display().to_string();
@@ -161,6 +165,57 @@ async fn check_task(
             }
             next = now;
         }
+    }
+}
+
+/// Runs one `vrrp_probe` every `interval`, never two at once, each run cut
+/// off at `timeout` (dropping it closes its socket). Allocates nothing per
+/// run: the cancel wait is created once, and the run's buffer lives in
+/// this task.
+async fn probe_task(d: Rc<RefCell<Daemon>>, plan: scripts::ProbePlan, cancel: smol::channel::Receiver<()>) {
+    let runs = async {
+        let mut next = std::time::Instant::now() + plan.offset;
+        loop {
+            Timer::at(next).await;
+            let started = std::time::Instant::now();
+            d.borrow_mut().status.script_started(plan.tracker);
+            let outcome = smol::future::or(crate::sys::probe::run(&plan.target), async {
+                Timer::at(started + plan.timeout).await;
+                crate::sys::probe::Outcome::TimedOut
+            })
+            .await;
+            // Its tracker id belongs to the old configuration.
+            if cancel.is_closed() {
+                return;
+            }
+            d.borrow_mut().probe_result(&plan, outcome, started.elapsed());
+            next = (started + plan.interval).max(std::time::Instant::now());
+        }
+    };
+    // Nobody sends: the channel closes when the daemon drops the sender.
+    smol::future::or(runs, async {
+        let _ = cancel.recv().await;
+    })
+    .await;
+}
+
+impl Daemon {
+    /// A probe ended: its result goes to the engine as a check script's
+    /// would. The log wording (allocating) only when the verdict changes.
+    fn probe_result(&mut self, plan: &scripts::ProbePlan, outcome: crate::sys::probe::Outcome, took: StdDuration) {
+        let success = plan.target.success(outcome);
+        let now = crate::sys::clock::now();
+        self.status.probe_ran(plan.tracker, outcome, success, took, now);
+        let k = usize::from(plan.tracker.0);
+        let flips = self.engine.trackers().get(k).is_some_and(|t| {
+            let mut t = *t;
+            t.script_result(success)
+        });
+        if flips {
+            self.last_exit = Some((plan.name.clone(), outcome.to_string()));
+        }
+        self.handle(now, crate::core::Event::ScriptResult { tracker: plan.tracker, success });
+        self.last_exit = None;
     }
 }
 

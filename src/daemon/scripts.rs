@@ -97,10 +97,25 @@ pub struct CheckPlan {
     pub offset: StdDuration,
 }
 
+/// A `vrrp_probe` to run for one tracker.
+#[derive(Clone, Debug)]
+pub struct ProbePlan {
+    pub tracker: TrackerId,
+    pub name: Rc<str>,
+    pub target: Rc<crate::sys::probe::Target>,
+    /// As the file says it, for status: `http http://…` or `tcp ADDR:PORT`.
+    pub what: Rc<str>,
+    pub interval: StdDuration,
+    pub timeout: StdDuration,
+    /// Delay of the first run (see `CHECK_SPREAD_MAX`).
+    pub offset: StdDuration,
+}
+
 /// Everything a configuration asks to run or watch, prepared once at load.
 #[derive(Debug, Default)]
 pub struct Plan {
     pub checks: Vec<CheckPlan>,
+    pub probes: Vec<ProbePlan>,
     /// Tracked files: tracker, path, `init_file` value and `overwrite`.
     pub files: Vec<(TrackerId, PathBuf, Option<i64>, bool)>,
     /// Per `InstanceId`: name and notify scripts.
@@ -159,10 +174,32 @@ impl Plan {
             if let Some(f) = &t.file {
                 plan.files.push((id, f.path.clone(), f.init, f.overwrite));
             }
+            if let Some(p) = &t.probe {
+                let http = p.http.as_ref().map(|(h, path)| (h.as_str(), path.as_str()));
+                let what = match http {
+                    Some((h, path)) => format!("http http://{h}{path}"),
+                    None => format!("tcp {}", p.addr),
+                };
+                plan.probes.push(ProbePlan {
+                    what: Rc::from(what),
+                    tracker: id,
+                    name: Rc::from(t.name.as_str()),
+                    target: Rc::new(crate::sys::probe::Target::new(p.addr, http, p.expect)),
+                    interval: p.interval.to_std(),
+                    timeout: p.timeout.to_std(),
+                    offset: StdDuration::ZERO,
+                });
+            }
         }
         let n = plan.checks.len().max(1) as u32;
         for (k, c) in plan.checks.iter_mut().enumerate() {
             c.offset = (c.interval / n).min(CHECK_SPREAD_MAX) * k as u32;
+        }
+        // Probes spread over their whole interval: they cost no fork, so
+        // many of them may run fast without bunching in one wakeup.
+        let n = plan.probes.len().max(1) as u32;
+        for (k, c) in plan.probes.iter_mut().enumerate() {
+            c.offset = c.interval / n * k as u32;
         }
         let g = &cfg.globals;
         for (fifo, reader) in
