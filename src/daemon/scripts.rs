@@ -115,7 +115,9 @@ pub struct ProbePlan {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub checks: Vec<CheckPlan>,
-    pub probes: Vec<ProbePlan>,
+    /// A new slice with every configuration, so the loop sees a reload
+    /// by pointer (`script_tasks::run_probes`).
+    pub probes: Rc<[ProbePlan]>,
     /// Tracked files: tracker, path, `init_file` value and `overwrite`.
     pub files: Vec<(TrackerId, PathBuf, Option<i64>, bool)>,
     /// Per `InstanceId`: name and notify scripts.
@@ -157,6 +159,7 @@ impl Plan {
         let mut used: Vec<TrackerId> = cfg.instances.iter().flat_map(|i| i.track.iter().map(|t| t.tracker)).collect();
         used.sort();
         used.dedup();
+        let mut probes = Vec::new();
         for id in used {
             let Some(t) = cfg.trackers.get(usize::from(id.0)) else { continue };
             if let Some(c) = &t.script {
@@ -180,7 +183,7 @@ impl Plan {
                     Some((h, path)) => format!("http http://{h}{path}"),
                     None => format!("tcp {}", p.addr),
                 };
-                plan.probes.push(ProbePlan {
+                probes.push(ProbePlan {
                     what: Rc::from(what),
                     tracker: id,
                     name: Rc::from(t.name.as_str()),
@@ -197,10 +200,11 @@ impl Plan {
         }
         // Probes spread over their whole interval: they cost no fork, so
         // many of them may run fast without bunching in one wakeup.
-        let n = plan.probes.len().max(1) as u32;
-        for (k, c) in plan.probes.iter_mut().enumerate() {
+        let n = probes.len().max(1) as u32;
+        for (k, c) in probes.iter_mut().enumerate() {
             c.offset = c.interval / n * k as u32;
         }
+        plan.probes = Rc::from(probes);
         let g = &cfg.globals;
         for (fifo, reader) in
             [(&g.notify_fifo, &g.notify_fifo_script), (&g.vrrp_notify_fifo, &g.vrrp_notify_fifo_script)]
