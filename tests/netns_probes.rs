@@ -16,10 +16,13 @@
 #[allow(dead_code)]
 mod lab;
 
+#[path = "netns/nginx.rs"]
+mod nginx;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 use lab::Kind::Vipd as VIPD;
 use lab::Lab;
 use lab::Router::{R1, R2};
+use nginx::{Nginx, in_ns};
 
 const VIPD_BIN: &str = env!("CARGO_BIN_EXE_vipd");
 
@@ -76,17 +80,6 @@ fn track_row(lab: &Lab, name: &str) -> String {
         .find(|l| l.trim_start().trim_start_matches("track").trim_start().starts_with(&format!("{name} ")))
         .unwrap_or_else(|| panic!("no row for {name} in\n{s}"))
         .to_owned()
-}
-
-/// Runs `f` on a thread that joined the namespace at `ns`.
-fn in_ns<T: Send + 'static>(ns: PathBuf, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&ns).unwrap_or_else(|e| panic!("{}: {e}", ns.display()));
-        // SAFETY: setns on a valid namespace fd affects only this thread.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
 }
 
 /// How a test listener treats each connection.
@@ -197,70 +190,6 @@ fn moves_to(lab: &Lab, r: lab::Router, since: Instant) -> Duration {
     since.elapsed()
 }
 
-/// nginx in R1's namespace, with its config, pid and logs in the lab's dir.
-struct Nginx {
-    ns: String,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    fn new(lab: &Lab) -> Option<Nginx> {
-        let found = Command::new("sh").args(["-c", "command -v nginx"]).output().is_ok_and(|o| o.status.success());
-        if !found {
-            lab::testkit::skip("nginx is not installed (scripts/test installs it)");
-            return None;
-        }
-        let dir = lab.dir().join("nginx");
-        std::fs::create_dir_all(&dir).expect("nginx dir");
-        let d = dir.display();
-        let conf = format!(
-            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n    \
-             access_log off;\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    \
-             fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n    \
-             server {{\n        listen 127.0.0.1:8080;\n        location = /healthz {{ return 200 \"ok\\n\"; }}\n        \
-             location / {{ return 503; }}\n    }}\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), conf).expect("nginx.conf");
-        Some(Nginx { ns: lab.ns_name("r1"), dir })
-    }
-
-    fn args(&self) -> Vec<String> {
-        let d = self.dir.display().to_string();
-        ["ip", "netns", "exec", &self.ns, "nginx", "-p", &d, "-e", &format!("{d}/error.log"), "-c"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([format!("{d}/nginx.conf")])
-            .collect()
-    }
-
-    /// Starts it in the foreground as a lab helper (stopped with the lab).
-    fn start(&self, lab: &mut Lab, n: u32) {
-        let mut a = self.args();
-        a.extend(["-g".to_owned(), "daemon off; master_process off;".to_owned()]);
-        let argv: Vec<&str> = a.iter().map(String::as_str).collect();
-        lab.start_helper(&format!("nginx-{n}.out"), &argv);
-        let ns = lab.ns_path("r1");
-        let up = in_ns(ns, || {
-            let deadline = Instant::now() + lab::TIMEOUT;
-            while Instant::now() < deadline {
-                if TcpStream::connect("127.0.0.1:8080").is_ok() {
-                    return true;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            false
-        });
-        assert!(up.join().expect("probe thread"), "nginx did not start:\n{}", lab.status());
-    }
-
-    fn stop(&self) {
-        let mut a = self.args();
-        a.extend(["-s".to_owned(), "stop".to_owned()]);
-        let st = Command::new(&a[0]).args(&a[1..]).status().expect("nginx -s stop");
-        assert!(st.success(), "nginx -s stop failed");
-    }
-}
-
 /// nginx behind an `http` probe on the master: stopping nginx moves the VIP
 /// to the backup, starting it brings it back.
 #[test]
@@ -275,6 +204,9 @@ fn http_probe_follows_nginx() {
     lab.eventually("chk_web up", lab::TIMEOUT, |l| track_row(l, "chk_web").contains(" up "));
     let row = track_row(&lab, "chk_web");
     assert!(row.contains("probe") && row.contains("HTTP 200"), "{row}");
+    let log = std::fs::read_to_string(nginx.access_log()).unwrap_or_default();
+    let seen = log.lines().filter(|l| l.contains("\"GET /healthz HTTP/1.1\" 200") && l.contains("\"vipd\"")).count();
+    assert!(seen >= 2, "nginx logged {seen} probe requests:\n{log}");
 
     let t0 = Instant::now();
     nginx.stop();
