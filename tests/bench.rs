@@ -1281,11 +1281,6 @@ fn probe_cost(test: &str, net: u8, window: Duration, http: bool) -> ProbeCost {
     let (t0, c0, p0, r0) = (Instant::now(), cpu_ticks(pid), ns_last_pid(pid), requests());
     std::thread::sleep(window);
     let (elapsed, c1, p1, r1) = (t0.elapsed().as_secs_f64(), cpu_ticks(pid), ns_last_pid(pid), requests());
-    if std::env::var_os("VIPD_BENCH_PERF").is_some() {
-        let _ = Command::new("perf")
-            .args(["record", "-g", "-o", "/tmp/vipd-probe.perf", "-p", &pid.to_string(), "--", "sleep", "5"])
-            .status();
-    }
     nginx.stop();
     ProbeCost {
         cpu: (c1 - c0) as f64 / clock_ticks() / elapsed * 100.0,

@@ -182,14 +182,7 @@ pub fn dump(config: &Config) -> String {
             (_, _, TrackerKind::Script { rise, fall, init_fail }) if t.probe.is_some() => {
                 let Some(p) = &t.probe else { continue };
                 let _ = writeln!(out, "\nvrrp_probe {} {{", t.name);
-                match &p.http {
-                    Some((host, path)) => {
-                        let _ = writeln!(out, "    http http://{host}{path}");
-                    }
-                    None => {
-                        let _ = writeln!(out, "    tcp {}", p.addr);
-                    }
-                }
+                let _ = writeln!(out, "    {}", p.target);
                 if let Some(e) = p.expect {
                     let _ = writeln!(out, "    expect {e}");
                 }

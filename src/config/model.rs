@@ -462,14 +462,21 @@ pub struct CheckScript {
 /// loop. Addresses only: resolving a name would block the loop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
+    /// As the file gives it: `http http://…` or `tcp ADDRESS:PORT`.
+    pub target: String,
     pub addr: core::net::SocketAddr,
-    /// HTTP: the `Host` header (the URL's authority) and the path.
-    pub http: Option<(String, String)>,
     /// HTTP: the status that counts as success; `None`: any 2xx.
     pub expect: Option<u16>,
     pub interval: Duration,
     /// Cancelled and counted as failed after this long.
     pub timeout: Duration,
+}
+
+impl Probe {
+    /// The URL of an `http` probe.
+    pub fn url(&self) -> Option<&str> {
+        self.target.strip_prefix("http ")
+    }
 }
 
 /// `track_file` settings.

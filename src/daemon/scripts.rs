@@ -178,16 +178,11 @@ impl Plan {
                 plan.files.push((id, f.path.clone(), f.init, f.overwrite));
             }
             if let Some(p) = &t.probe {
-                let http = p.http.as_ref().map(|(h, path)| (h.as_str(), path.as_str()));
-                let what = match http {
-                    Some((h, path)) => format!("http http://{h}{path}"),
-                    None => format!("tcp {}", p.addr),
-                };
                 probes.push(ProbePlan {
-                    what: Rc::from(what),
+                    what: Rc::from(p.target.as_str()),
                     tracker: id,
                     name: Rc::from(t.name.as_str()),
-                    target: Rc::new(crate::sys::probe::Target::new(p.addr, http, p.expect)),
+                    target: Rc::new(crate::sys::probe::Target::new(p.addr, p.url(), p.expect)),
                     interval: p.interval.to_std(),
                     timeout: p.timeout.to_std(),
                     offset: StdDuration::ZERO,

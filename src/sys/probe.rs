@@ -30,21 +30,16 @@ pub struct Target {
 }
 
 impl Target {
-    /// `http`: the `Host` header value and the path.
-    pub fn new(addr: SocketAddr, http: Option<(&str, &str)>, expect: Option<u16>) -> Target {
-        let request = http.map(|(host, path)| {
-            let mut r = Vec::with_capacity(80 + host.len() + path.len());
-            for part in ["GET ", path, " HTTP/1.1\r\nHost: ", host, "\r\nUser-Agent: vipd\r\nConnection: close\r\n\r\n"]
-            {
-                r.extend_from_slice(part.as_bytes());
-            }
-            r.into_boxed_slice()
+    /// `url`: `http://AUTHORITY[/PATH]`, already checked: the authority
+    /// goes in the `Host` header.
+    pub fn new(addr: SocketAddr, url: Option<&str>, expect: Option<u16>) -> Target {
+        let request = url.map(|url| {
+            let rest = url.strip_prefix("http://").unwrap_or(url);
+            let (host, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+            let head = ["GET ", path, " HTTP/1.1\r\nHost: ", host, "\r\nUser-Agent: vipd\r\nConnection: close\r\n\r\n"];
+            head.concat().into_bytes().into_boxed_slice()
         });
         Target { addr, request, expect }
-    }
-
-    pub fn is_http(&self) -> bool {
-        self.request.is_some()
     }
 
     /// Whether `o` counts as the service being up.
@@ -194,23 +189,23 @@ mod tests {
     #[test]
     fn http_status_decides() {
         let (addr, h) = serve(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
-        let t = Target::new(addr, Some(("h.example", "/healthz")), None);
+        let t = Target::new(addr, Some("http://h.example/healthz"), None);
         assert_eq!(probe(&t), Outcome::Http(503));
         assert!(!t.success(Outcome::Http(503)));
         assert!(t.success(Outcome::Http(204)));
         let req = h.join().expect("server");
         assert!(req.starts_with(b"GET /healthz HTTP/1.1\r\nHost: h.example\r\n"), "{req:?}");
-        assert!(Target::new(addr, Some(("h", "/")), Some(503)).success(Outcome::Http(503)));
-        assert!(!Target::new(addr, Some(("h", "/")), Some(503)).success(Outcome::Http(200)));
+        assert!(Target::new(addr, Some("http://h"), Some(503)).success(Outcome::Http(503)));
+        assert!(!Target::new(addr, Some("http://h"), Some(503)).success(Outcome::Http(200)));
     }
 
     #[test]
     fn garbage_and_silence_are_failures() {
         let (addr, h) = serve(b"SSH-2.0-OpenSSH\r\n");
-        assert_eq!(probe(&Target::new(addr, Some(("h", "/")), None)), Outcome::NotHttp);
+        assert_eq!(probe(&Target::new(addr, Some("http://h"), None)), Outcome::NotHttp);
         h.join().expect("server");
         let (addr, h) = serve(b"");
-        assert_eq!(probe(&Target::new(addr, Some(("h", "/")), None)), Outcome::NoAnswer);
+        assert_eq!(probe(&Target::new(addr, Some("http://h"), None)), Outcome::NoAnswer);
         h.join().expect("server");
     }
 

@@ -130,8 +130,7 @@ pub(super) fn script_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig
 
 /// The warning on every `vrrp_probe` block: a configuration using one is
 /// no longer one keepalived reads.
-pub(super) const EXTENSION_PROBE: &str = "`vrrp_probe` is a vipd extension (keepalived would refuse this block \
-     and every `track_script` naming it)";
+pub(super) const EXTENSION_PROBE: &str = "`vrrp_probe` is a vipd extension (keepalived would refuse it)";
 
 /// Probe timers: 10 ms to a day, in microseconds.
 const PROBE_MIN_US: u64 = 10_000;
@@ -145,7 +144,7 @@ pub(super) fn probe_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig>
     cx.warn(node.span(), EXTENSION_PROBE);
     let mut t = TrackerConfig::script(&name, &[]);
     t.script = None;
-    let mut target: Option<ProbeTarget> = None;
+    let mut target: Option<(core::net::SocketAddr, String)> = None;
     let (mut rise, mut fall, mut init_fail) = (1u32, 1u32, false);
     let mut interval = Duration::from_secs(1);
     let (mut timeout, mut expect) = (None, None);
@@ -154,25 +153,11 @@ pub(super) fn probe_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig>
             continue;
         }
         match n.name() {
-            "tcp" => {
+            "tcp" | "http" => {
                 if let Some(a) = cx.one(n) {
-                    match a.text.parse() {
-                        Ok(sa) => target = Some((sa, None)),
-                        Err(_) => cx.error_hint(
-                            a.span,
-                            format!("`{}` is not ADDRESS:PORT", a.text),
-                            "tcp 127.0.0.1:443, tcp [::1]:8443",
-                        ),
-                    }
-                }
-            }
-            "http" => {
-                if let Some(a) = cx.one(n) {
-                    match http_url(&a.text) {
-                        Ok(x) => target = Some(x),
-                        Err(why) => {
-                            cx.error_hint(a.span, format!("`{}`: {why}", a.text), "http http://127.0.0.1:80/healthz")
-                        }
+                    match probe_addr(&a.text, n.name() == "http") {
+                        Some(addr) => target = Some((addr, [n.name(), " ", &a.text].concat())),
+                        None => cx.error_hint(a.span, format!("`{}` is not a probe target", a.text), PROBE_HINT),
                     }
                 }
             }
@@ -197,45 +182,32 @@ pub(super) fn probe_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig>
             }
         }
     }
-    let Some((addr, http)) = target else {
-        cx.error_hint(
-            node.span(),
-            format!("vrrp_probe `{name}` has no `http` or `tcp`"),
-            "http http://127.0.0.1:80/healthz",
-        );
+    let Some((addr, target)) = target else {
+        cx.error_hint(node.span(), format!("vrrp_probe `{name}` has no `http` or `tcp`"), PROBE_HINT);
         return None;
     };
-    if expect.is_some() && http.is_none() {
-        cx.warn(node.span(), format!("vrrp_probe `{name}`: `expect` applies to `http` only"));
-    }
     t.kind = TrackerKind::Script { rise, fall, init_fail };
-    t.probe = Some(Probe { addr, http, expect, interval, timeout: timeout.unwrap_or(interval) });
+    t.probe = Some(Probe { target, addr, expect, interval, timeout: timeout.unwrap_or(interval) });
     Some(t)
 }
 
-/// Where a probe connects, and for HTTP the `Host` header and path.
-type ProbeTarget = (core::net::SocketAddr, Option<(String, String)>);
+const PROBE_HINT: &str =
+    "http http://ADDRESS[:PORT][/PATH] or tcp ADDRESS:PORT, with IP addresses (vipd resolves no names; no https)";
 
-/// `http://ADDRESS[:PORT][/PATH]` → address, and the `Host` header and
-/// path to send. No names (resolving would block the loop), no TLS.
-fn http_url(url: &str) -> Result<ProbeTarget, &'static str> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(if url.starts_with("https://") { "vipd probes speak no TLS" } else { "not an http:// URL" });
+/// The address a probe target names: `http://ADDRESS[:PORT][/PATH]` (port
+/// 80 by default) or `ADDRESS:PORT`, IPv6 in brackets.
+fn probe_addr(s: &str, http: bool) -> Option<core::net::SocketAddr> {
+    let s = match http {
+        true => s.strip_prefix("http://").map(|r| r.split('/').next().unwrap_or(r))?,
+        false => s,
     };
-    let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-    let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => {
-            (&authority[..i], authority[i + 1..].parse().map_err(|_| "bad port")?)
-        }
-        _ => (authority, 80u16),
+    let (host, port) = match s.rfind(':') {
+        Some(i) if !s[i..].contains(']') => (&s[..i], s[i + 1..].parse().ok()?),
+        _ if http => (s, 80),
+        _ => return None,
     };
     let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    let ip: core::net::IpAddr =
-        ip.parse().map_err(|_| "the host must be an IP address (vipd does not resolve names)")?;
-    if path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err("the path has spaces or control characters");
-    }
-    Ok((core::net::SocketAddr::new(ip, port), Some((authority.to_owned(), path.to_owned()))))
+    Some(core::net::SocketAddr::new(ip.parse().ok()?, port))
 }
 
 pub(super) fn track_file_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig> {
@@ -347,21 +319,68 @@ pub(super) fn resolve_tracks(
 
 #[cfg(test)]
 mod tests {
-    use super::http_url;
+    use super::probe_addr;
+    use crate::config::{Severity, TrackerKind, dump, load_with};
+    use crate::time::Duration;
+
+    const PROBES: &str = "vrrp_probe chk_web {\n http http://127.0.0.1:80/healthz\n expect 204\n interval 0.01\n \
+        timeout 0.05\n rise 2\n fall 3\n weight -30 reverse\n init_fail\n}\nvrrp_probe chk_tcp {\n tcp [::1]:8443\n}\n\
+        vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 5\n priority 100\n advert_int 1\n \
+        track_script {\n  chk_web\n  chk_tcp weight 5\n }\n virtual_ipaddress {\n  10.0.0.1/24\n }\n}\n";
 
     #[test]
-    fn probe_urls() {
-        let ok = |u: &str| http_url(u).map(|(a, h)| (a.to_string(), h.unwrap_or_default()));
+    fn probe_blocks_read_warn_and_dump_back() {
+        let l = load_with(std::path::Path::new("/p.conf"), Some(PROBES), "x", &|_| true);
+        let warnings: Vec<_> = l.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+        assert!(!l.has_errors(), "{:?}", l.diagnostics);
+        assert_eq!(warnings.len(), 2, "one per block: {warnings:?}");
+        assert!(warnings.iter().all(|d| d.message.contains("vipd extension")));
+        let web = &l.config.trackers[0];
+        assert_eq!(web.kind, TrackerKind::Script { rise: 2, fall: 3, init_fail: true });
+        assert_eq!((web.weight, web.reverse), (-30, true));
+        let p = web.probe.as_ref().expect("a probe");
+        assert_eq!((p.url(), p.addr.to_string().as_str()), (Some("http://127.0.0.1:80/healthz"), "127.0.0.1:80"));
         assert_eq!(
-            ok("http://127.0.0.1/healthz"),
-            Ok(("127.0.0.1:80".into(), ("127.0.0.1".into(), "/healthz".into())))
+            (p.expect, p.interval, p.timeout),
+            (Some(204), Duration::from_millis(10), Duration::from_millis(50))
         );
-        assert_eq!(ok("http://10.0.0.1:8080"), Ok(("10.0.0.1:8080".into(), ("10.0.0.1:8080".into(), "/".into()))));
-        assert_eq!(ok("http://[fd00::1]:81/a?b"), Ok(("[fd00::1]:81".into(), ("[fd00::1]:81".into(), "/a?b".into()))));
-        assert_eq!(ok("http://[::1]/"), Ok(("[::1]:80".into(), ("[::1]".into(), "/".into()))));
-        assert!(http_url("https://127.0.0.1/").is_err());
-        assert!(http_url("http://localhost/").is_err());
-        assert!(http_url("http://127.0.0.1:99999/").is_err());
-        assert!(http_url("127.0.0.1/").is_err());
+        let tcp = l.config.trackers[1].probe.as_ref().expect("a probe");
+        assert_eq!((tcp.url(), tcp.interval, tcp.timeout), (None, Duration::from_secs(1), Duration::from_secs(1)));
+        assert_eq!(l.config.instances[0].track.len(), 2);
+        let text = dump::dump(&l.config);
+        let again = load_with(std::path::Path::new("/d.conf"), Some(&text), "x", &|_| true);
+        assert!(!again.has_errors(), "{:?}\n{text}", again.diagnostics);
+        assert_eq!(dump::dump(&again.config), text);
+    }
+
+    #[test]
+    fn bad_probe_blocks_are_errors() {
+        for body in ["http https://127.0.0.1/", "tcp localhost:80", "interval 0.001\n tcp 127.0.0.1:1", ""] {
+            let text = format!("vrrp_probe p {{\n {body}\n}}\n");
+            let l = load_with(std::path::Path::new("/p.conf"), Some(&text), "x", &|_| true);
+            assert!(l.has_errors(), "{body}: {:?}", l.diagnostics);
+        }
+    }
+
+    #[test]
+    fn probe_targets() {
+        let ok = |u: &str, http| probe_addr(u, http).map(|a| a.to_string());
+        assert_eq!(ok("http://127.0.0.1/healthz", true).as_deref(), Some("127.0.0.1:80"));
+        assert_eq!(ok("http://10.0.0.1:8080", true).as_deref(), Some("10.0.0.1:8080"));
+        assert_eq!(ok("http://[fd00::1]:81/a?b", true).as_deref(), Some("[fd00::1]:81"));
+        assert_eq!(ok("http://[::1]/", true).as_deref(), Some("[::1]:80"));
+        assert_eq!(ok("[::1]:8443", false).as_deref(), Some("[::1]:8443"));
+        assert_eq!(ok("127.0.0.1:443", false).as_deref(), Some("127.0.0.1:443"));
+        for (bad, http) in [
+            ("https://127.0.0.1/", true),
+            ("http://localhost/", true),
+            ("http://127.0.0.1:99999/", true),
+            ("127.0.0.1/", true),
+            ("127.0.0.1", false),
+            ("[::1]", false),
+            ("db.example:5432", false),
+        ] {
+            assert_eq!(probe_addr(bad, http), None, "{bad}");
+        }
     }
 }

@@ -94,27 +94,24 @@ impl Record {
 
     /// A check script of tracker `id` ended with `exit` after `duration`.
     pub fn script_ran(&mut self, id: TrackerId, exit: &Exit, result: String, duration: StdDuration, now: Instant) {
-        let k = usize::from(id.0);
-        if self.runs.len() <= k {
-            self.runs.resize(k + 1, None);
-        }
         let exit_code = match exit {
             Exit::Code(c) => Some(*c),
             _ => None,
         };
-        self.runs[k] = Some(Run { result, probe: None, exit_code, success: exit.success(), duration, ended: now });
-        if let Some(r) = self.running.get_mut(k) {
-            *r = false;
-        }
+        self.ran(id, Run { result, probe: None, exit_code, success: exit.success(), duration, ended: now });
     }
 
     /// A probe of tracker `id` ended with `outcome` after `duration`.
     pub fn probe_ran(&mut self, id: TrackerId, outcome: Outcome, success: bool, duration: StdDuration, now: Instant) {
+        let run = Run { result: String::new(), probe: Some(outcome), exit_code: None, success, duration, ended: now };
+        self.ran(id, run);
+    }
+
+    fn ran(&mut self, id: TrackerId, run: Run) {
         let k = usize::from(id.0);
         if self.runs.len() <= k {
             self.runs.resize(k + 1, None);
         }
-        let run = Run { result: String::new(), probe: Some(outcome), exit_code: None, success, duration, ended: now };
         self.runs[k] = Some(run);
         if let Some(r) = self.running.get_mut(k) {
             *r = false;
