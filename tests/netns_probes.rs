@@ -264,9 +264,27 @@ fn tcp_probe_over_ipv6_follows_its_listener() {
     lab.wait_for(a, "VRRP_Script(chk_tcp) failed (connect refused)");
 
     let t0 = Instant::now();
-    let _l = Listener::start(&ns, "[::1]:8443", Behaviour::Accept);
+    let l = Listener::start(&ns, "[::1]:8443", Behaviour::Accept);
     let took = moves_to(&lab, R1, t0);
     eprintln!("tcp_probe_over_ipv6: listener back -> VIP on R1 in {took:?}");
+    lab.converges_on(R1, Duration::from_millis(500));
+
+    // A reload that points the probe elsewhere stops the old runs and
+    // starts the new ones: nothing listens on 8444 yet.
+    let path = lab.conf_path(a);
+    let conf = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(&path, conf.replace("[::1]:8443", "[::1]:8444")).expect("rewrite config");
+    let before = l.accepted.load(Ordering::Relaxed);
+    lab.hup(a);
+    lab.wait_for(a, "Reloading");
+    moves_to(&lab, R2, Instant::now());
+    std::thread::sleep(Duration::from_millis(300));
+    let after = l.accepted.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(l.accepted.load(Ordering::Relaxed), after, "the old probe still runs after the reload");
+    assert!(after >= before);
+    let _l2 = Listener::start(&ns, "[::1]:8444", Behaviour::Accept);
+    moves_to(&lab, R1, Instant::now());
     lab.converges_on(R1, Duration::from_millis(500));
 }
 
