@@ -34,6 +34,9 @@
 //!   12): 1,000 instances with one changed, 40,000 excluded addresses
 //!   added, 40,000 `virtual_ipaddress` lines (vipd refuses them), and the
 //!   backup's takeovers meanwhile;
+//! - `vrrp_probe`: the time from nginx stopping to the VIP on the backup,
+//!   vipd's 100 ms probe next to keepalived's 1 s `curl` script, and the
+//!   CPU and processes started of 100 probes at 100 ms;
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -42,7 +45,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -60,6 +63,10 @@ mod lab;
 #[path = "netns/inject.rs"]
 #[allow(dead_code)]
 mod inject;
+
+#[path = "netns/nginx.rs"]
+#[allow(dead_code)]
+mod nginx;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -1278,6 +1285,195 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+// ------------------------------------------------------------------- probes
+
+/// R1's check of nginx: vipd's `vrrp_probe` at 100 ms, or keepalived's
+/// `curl` script at its smallest interval (1 s); both `rise 2 fall 2`,
+/// weight -60 (150 → 90, below R2's 100).
+fn web_check(kind: Kind) -> &'static str {
+    match kind {
+        VIPD => {
+            "vrrp_probe chk_web {\n    http http://127.0.0.1:8080/healthz\n    interval 0.1\n    timeout 0.05\n    \
+             rise 2\n    fall 2\n    weight -60\n}\n"
+        }
+        KA => {
+            "vrrp_script chk_web {\n    script \"/usr/bin/curl -fsS -o /dev/null -m 1 \
+             http://127.0.0.1:8080/healthz\"\n    interval 1\n    timeout 1\n    rise 2\n    fall 2\n    weight -60\n}\n"
+        }
+    }
+}
+
+/// One VRRPv3 instance (VRID 51, the lab's VIP, adverts every `advert`)
+/// tracking `names`, after the tracker definitions `defs`.
+fn checked_config(b: &Bench, defs: &str, names: &[String], priority: u8, advert: &str) -> String {
+    let mut s = format!("global_defs {{\n    vrrp_version 3\n}}\n\n{defs}\n");
+    let _ = write!(
+        s,
+        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
+         priority {priority}\n    advert_int {advert}\n"
+    );
+    if !names.is_empty() {
+        let _ = writeln!(s, "    track_script {{");
+        for n in names {
+            let _ = writeln!(s, "        {n}");
+        }
+        let _ = writeln!(s, "    }}");
+    }
+    let _ = write!(s, "    virtual_ipaddress {{\n        {}/24\n    }}\n}}\n", b.lab.vip());
+    s
+}
+
+/// A pair of `kind` (100 ms adverts), R1 checking nginx with
+/// [`web_check`]: `trials` times, nginx stopped → the VIP on R2 (polled
+/// every few ms), then nginx started and R1 master again. Each trial starts
+/// at a different phase of the check's interval.
+fn probe_detection(test: &str, net: u8, kind: Kind, trials: usize) -> Vec<Duration> {
+    let mut b = Bench::new(test, net);
+    let nginx = nginx::Nginx::new(&b.lab).expect("nginx is installed (scripts/test installs it)");
+    nginx.start(&mut b.lab, 0);
+    let names = ["chk_web".to_owned()];
+    let conf = checked_config(&b, web_check(kind), &names, 150, "0.1");
+    b.start(R1, kind, &conf);
+    let conf = checked_config(&b, "", &[], 100, "0.1");
+    b.start(R2, kind, &conf);
+    let mut out = Vec::new();
+    for t in 0..trials {
+        b.lab.converges_on(R1, Duration::from_secs(3));
+        // Golden-ratio steps through the 1 s interval of keepalived's check.
+        std::thread::sleep(Duration::from_millis((t as u64 * 618) % 1000));
+        let t0 = Instant::now();
+        nginx.stop();
+        while !b.lab.holds_vip(R2) || b.lab.holds_vip(R1) {
+            assert!(t0.elapsed() < lab::TIMEOUT, "{test}: the VIP did not move\n{}", b.lab.status());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        out.push(t0.elapsed());
+        eprintln!("bench: {test}: trial {}: {:.0} ms", t + 1, ms(t0.elapsed()));
+        nginx.start(&mut b.lab, t as u32 + 1);
+    }
+    nginx.stop();
+    out
+}
+
+struct ProbeCost {
+    /// % of one core: the master running the probes.
+    cpu: f64,
+    /// Processes started in vipd's own pid namespace, per second.
+    forks: f64,
+    /// Requests nginx answered per second during the window.
+    requests: f64,
+}
+
+/// Processes `pid` started: the last pid of its own pid namespace, read by
+/// a process entering it (which takes one pid itself).
+fn ns_last_pid(pid: u32) -> u64 {
+    let out = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-p", "cat", "/proc/sys/kernel/ns_last_pid"])
+        .output()
+        .expect("run nsenter");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("ns_last_pid: {out:?}"))
+}
+
+/// A vipd master (1 s adverts) running 100 `vrrp_probe`s of nginx every
+/// 100 ms (staggered; 1,000 HTTP requests a second), as process 1 of a pid
+/// namespace of its own so that every process it starts is counted: its
+/// CPU over `window`, and the processes started meanwhile.
+fn probe_cost(test: &str, net: u8, window: Duration, http: bool) -> ProbeCost {
+    let mut b = Bench::new(test, net);
+    let nginx = nginx::Nginx::new(&b.lab).expect("nginx is installed (scripts/test installs it)");
+    nginx.start(&mut b.lab, 0);
+    let names: Vec<String> = (0..100).map(|i| format!("chk{i}")).collect();
+    let mut defs = String::new();
+    for n in &names {
+        let _ = writeln!(
+            defs,
+            "vrrp_probe {n} {{\n    {}\n    interval 0.1\n    timeout 0.05\n    weight -1\n}}",
+            if http { "http http://127.0.0.1:8080/healthz" } else { "tcp 127.0.0.1:8080" }
+        );
+    }
+    let conf = checked_config(&b, &defs, &names, 200, "1");
+    let mut wrapper = vec!["unshare", "--pid", "--fork", "--kill-child"];
+    let bin = vipd_bin();
+    let script = "bin=$1; shift 3; exec \"$bin\" \"$@\"";
+    if let Some(bin) = &bin {
+        // unshare … sh -c SCRIPT sh BIN -- LAB'S-VIPD ARGS: BIN in its place.
+        wrapper.extend(["sh", "-c", script, "sh", bin, "--"]);
+    }
+    let a = b.lab.start_vipd_wrapped(R1, &conf, &wrapper);
+    b.lab.wait_for(a, MASTER);
+    let run = b.dir().join("run");
+    let marker = run.join("r1.pid").display().to_string();
+    let pid = procs_with(&marker)
+        .into_iter()
+        .find(|p| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "vipd"))
+        .unwrap_or_else(|| panic!("{test}: vipd's pid not found"));
+    std::thread::sleep(Duration::from_secs(2));
+    // From inside its pid namespace: vipd's control socket refuses a peer
+    // whose pid it cannot see (SO_PEERCRED gives 0).
+    let status = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-p", env!("CARGO_BIN_EXE_vipd"), "status", "--control"])
+        .arg(run.join("r1.sock"))
+        .output()
+        .expect("vipd status");
+    let text = String::from_utf8_lossy(&status.stdout);
+    let want = if http { "HTTP 200" } else { "connected" };
+    let ok = text.lines().filter(|l| l.contains(" probe ") && l.contains(want)).count();
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(ok >= 100, "{test}: {ok} probes report {want}\n{text}{err}");
+    let requests = || fs::read_to_string(nginx.access_log()).map_or(0, |s| s.lines().count());
+    // The status query above started a process in the namespace: counted
+    // from here.
+    let (t0, c0, p0, r0) = (Instant::now(), cpu_ticks(pid), ns_last_pid(pid), requests());
+    std::thread::sleep(window);
+    let (elapsed, c1, p1, r1) = (t0.elapsed().as_secs_f64(), cpu_ticks(pid), ns_last_pid(pid), requests());
+    nginx.stop();
+    ProbeCost {
+        cpu: (c1 - c0) as f64 / clock_ticks() / elapsed * 100.0,
+        // The second reader took one pid itself.
+        forks: p1.saturating_sub(p0 + 1) as f64 / elapsed,
+        requests: (r1 - r0) as f64 / elapsed,
+    }
+}
+
+/// The `vrrp_probe` rows: detection time next to keepalived's script, and
+/// the cost of 100 probes.
+fn probe_rows(plan: &Plan, rep: &mut Report, next_net: &mut dyn FnMut() -> u8) {
+    let mut res = Vec::new();
+    for kind in [KA, VIPD] {
+        let test = format!("prbdet-{}", &kind_name(kind)[..2]);
+        let what = format!("detection, nginx stopped, {} pair, {} trials", kind_name(kind), plan.trials_v3);
+        let n = next_net();
+        res.push(rep.attempt(&what, || probe_detection(&test, n, kind, plan.trials_v3)));
+    }
+    let vipd_ms = res[1].as_ref().map(|v| ms(median(v)));
+    rep.row(
+        "detection, nginx stopped → VIP on the backup, v3 100 ms pair; keepalived: curl script every 1 s, vipd: \
+         vrrp_probe every 100 ms; rise/fall 2",
+        fmt_trials(&res[0]),
+        fmt_trials(&res[1]),
+        "≤ 1 s (2 probes + 3 adverts + skew ≈ 0.56 s)",
+        vipd_ms.map(|m| m <= 1000.0),
+    );
+    for http in [true, false] {
+        let n = next_net();
+        let (test, what) = if http { ("prbcost", "http") } else { ("prbcost-tcp", "tcp") };
+        let cost = rep.attempt(&format!("100 {what} probes at 100 ms"), || probe_cost(test, n, plan.window, http));
+        let conns = |c: &ProbeCost| {
+            if http { format!("{:.0} HTTP requests/s answered", c.requests) } else { "1000 connects/s".to_owned() }
+        };
+        let (cpu, forks) = match &cost {
+            Some(c) => (format!("{:.2} % ({})", c.cpu, conns(c)), format!("{:.1} ({})", c.forks, conns(c))),
+            None => ("failed".to_owned(), "failed".to_owned()),
+        };
+        let met = cost.as_ref().map(|c| c.cpu <= 2.0);
+        let label = format!("CPU % of a core, 100 vrrp_probe {what} checks × 100 ms, master");
+        rep.row(&label, "—".to_owned(), cpu, "≤ 2 %", met);
+        let met = cost.as_ref().map(|c| c.forks == 0.0);
+        let label = format!("processes started per second by vipd while probing ({what})");
+        rep.row(&label, "—".to_owned(), forks, "0", met);
+    }
+}
+
 // ------------------------------------------------------------------- bench
 
 #[test]
@@ -1577,6 +1773,10 @@ fn bench() {
             let row = format!("largest advert gap over a SIGHUP, v3 50 ms master: {label}");
             rep.row(&row, k, v, "≤ 150 ms (3 adverts), 0 takeovers", met);
         }
+    }
+
+    if plan.runs("probe") {
+        probe_rows(&plan, &mut rep, &mut next_net);
     }
 
     let mut notes = Vec::new();

@@ -179,6 +179,21 @@ pub fn dump(config: &Config) -> String {
                 }
                 out.push_str("}\n");
             }
+            (_, _, TrackerKind::Script { rise, fall, init_fail }) if t.probe.is_some() => {
+                let Some(p) = &t.probe else { continue };
+                let _ = writeln!(out, "\nvrrp_probe {} {{", t.name);
+                let _ = writeln!(out, "    {}", p.target);
+                if let Some(e) = p.expect {
+                    let _ = writeln!(out, "    expect {e}");
+                }
+                let _ = writeln!(out, "    interval {}\n    timeout {}", secs(p.interval), secs(p.timeout));
+                let _ = writeln!(out, "    weight {}{}", t.weight, if t.reverse { " reverse" } else { "" });
+                let _ = writeln!(out, "    rise {rise}\n    fall {fall}");
+                if init_fail {
+                    out.push_str("    init_fail\n");
+                }
+                out.push_str("}\n");
+            }
             (_, Some(f), _) => {
                 let _ = writeln!(out, "\ntrack_file {} {{", t.name);
                 let _ = writeln!(out, "    file \"{}\"", f.path.display());

@@ -30,6 +30,7 @@ pub const TOP: &[(&str, Support)] = &[
     ("global_defs", Yes),
     ("vrrp_instance", Yes),
     ("vrrp_script", Yes),
+    ("vrrp_probe", Yes),
     ("vrrp_sync_group", Yes),
     ("track_file", Yes),
     ("vrrp_track_file", Yes),
@@ -278,6 +279,19 @@ pub const SCRIPT: &[(&str, Support)] = &[
     ("init_fail", Yes),
 ];
 
+/// `vrrp_probe` (a vipd extension).
+pub const PROBE: &[(&str, Support)] = &[
+    ("http", Yes),
+    ("tcp", Yes),
+    ("expect", Yes),
+    ("interval", Yes),
+    ("timeout", Yes),
+    ("weight", Yes),
+    ("rise", Yes),
+    ("fall", Yes),
+    ("init_fail", Yes),
+];
+
 pub const TRACK_FILE: &[(&str, Support)] = &[("file", Yes), ("weight", Yes), ("init_file", Yes)];
 
 pub const SYNC_GROUP: &[(&str, Support)] = &[
@@ -305,6 +319,7 @@ pub const ALL: &[(&str, &[(&str, Support)])] = &[
     ("vrrp_instance", INSTANCE),
     ("authentication", AUTHENTICATION),
     ("vrrp_script", SCRIPT),
+    ("vrrp_probe", PROBE),
     ("track_file", TRACK_FILE),
     ("vrrp_sync_group", SYNC_GROUP),
 ];

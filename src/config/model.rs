@@ -425,6 +425,9 @@ pub struct TrackerConfig {
     pub script: Option<CheckScript>,
     /// `track_file` details.
     pub file: Option<TrackFile>,
+    /// `vrrp_probe` details (a vipd extension); its kind is `Script`, so
+    /// rise, fall and weight work as for a check script.
+    pub probe: Option<Probe>,
 }
 
 impl TrackerConfig {
@@ -441,6 +444,7 @@ impl TrackerConfig {
                 timeout: Duration::from_secs(1),
             }),
             file: None,
+            probe: None,
         }
     }
 }
@@ -452,6 +456,27 @@ pub struct CheckScript {
     pub interval: Duration,
     /// Killed and counted as failed after this long.
     pub timeout: Duration,
+}
+
+/// `vrrp_probe` settings: a TCP connect or an HTTP GET run in the event
+/// loop. Addresses only: resolving a name would block the loop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// As the file gives it: `http http://…` or `tcp ADDRESS:PORT`.
+    pub target: String,
+    pub addr: core::net::SocketAddr,
+    /// HTTP: the status that counts as success; `None`: any 2xx.
+    pub expect: Option<u16>,
+    pub interval: Duration,
+    /// Cancelled and counted as failed after this long.
+    pub timeout: Duration,
+}
+
+impl Probe {
+    /// The URL of an `http` probe.
+    pub fn url(&self) -> Option<&str> {
+        self.target.strip_prefix("http ")
+    }
 }
 
 /// `track_file` settings.

@@ -396,7 +396,8 @@ async fn serve(
     let nl = dup_async(d.borrow().netlink.event_fd())?;
     let sockets = RefCell::new(socket_dups(d)?);
     let control = control(ex, d, opts, sockets_changed, signals, scripts, &sockets);
-    smol::future::or(hot_path(d, &timer, &nl, &sockets), smol::future::or(control, watch_claims(d))).await
+    let watch = smol::future::or(watch_claims(d), script_tasks::run_probes(d));
+    smol::future::or(hot_path(d, &timer, &nl, &sockets), smol::future::or(control, watch)).await
 }
 
 /// At most this many ARP/NA frames per socket and wakeup: a flood of them

@@ -1,15 +1,20 @@
 //! The tasks that run scripts or watch files, restarted with each
 //! configuration: check scripts on their interval, notify lanes, the
 //! `notify_fifo_script` readers and the tracked-file watcher, and their
-//! wind-down on exit. They hand results to `Daemon` and never block the
-//! loop on a child; what to run is decided in `scripts`, not here.
+//! wind-down on exit; and the `vrrp_probe` runs, which are no tasks but
+//! are polled by the loop itself ([`run_probes`]). They hand results to
+//! `Daemon` and never block the loop on a child; what to run is decided in
+//! `scripts`, not here.
 
 use core::cell::RefCell;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::Poll;
+use core::task::{Context, Poll, Waker};
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Wake;
 use std::time::Duration as StdDuration;
 
 use super::Daemon;
@@ -161,6 +166,99 @@ async fn check_task(
             }
             next = now;
         }
+    }
+}
+
+/// Runs one `vrrp_probe` every `interval`, never two at once, each run cut
+/// off at `timeout` (dropping it closes its socket).
+async fn probe_loop(d: Rc<RefCell<Daemon>>, plan: scripts::ProbePlan) {
+    let mut next = std::time::Instant::now() + plan.offset;
+    loop {
+        Timer::at(next).await;
+        let started = std::time::Instant::now();
+        d.borrow_mut().status.script_started(plan.tracker);
+        let outcome = smol::future::or(crate::sys::probe::run(&plan.target), async {
+            Timer::at(started + plan.timeout).await;
+            crate::sys::probe::Outcome::TimedOut
+        })
+        .await;
+        d.borrow_mut().probe_result(&plan, outcome, started.elapsed());
+        next = (started + plan.interval).max(std::time::Instant::now());
+    }
+}
+
+/// Wakes one probe: marks it and wakes the loop's top-level future.
+struct ProbeWake {
+    woken: AtomicBool,
+    parent: Arc<Mutex<Option<Waker>>>,
+}
+
+impl Wake for ProbeWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if let Some(w) = self.parent.lock().ok().as_deref().and_then(Option::as_ref) {
+            w.wake_by_ref();
+        }
+    }
+}
+
+/// The probes of the running configuration, polled by the loop's
+/// top-level future like the hot path rather than spawned: waking a task
+/// goes through the executor's queue, which allocates every few dozen
+/// wakeups. Each probe has its own waker, so a wakeup polls only the probes
+/// it concerns. A reload (a new `plan.probes`) drops the old runs, closing
+/// their sockets, and starts the new ones. Never completes.
+pub(super) async fn run_probes(d: &Rc<RefCell<Daemon>>) -> io::Result<()> {
+    type Run = (Pin<Box<dyn Future<Output = ()>>>, Arc<ProbeWake>, Waker);
+    let parent: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let mut plans: Option<Rc<[scripts::ProbePlan]>> = None;
+    let mut runs: Vec<Run> = Vec::new();
+    smol::future::poll_fn(|cx| {
+        if let Ok(mut p) = parent.lock() {
+            if !p.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *p = Some(cx.waker().clone());
+            }
+        }
+        let current = d.borrow().plan.probes.clone();
+        if !plans.as_ref().is_some_and(|p| Rc::ptr_eq(p, &current)) {
+            runs.clear();
+            for plan in current.iter() {
+                let wake = Arc::new(ProbeWake { woken: AtomicBool::new(true), parent: parent.clone() });
+                let waker = Waker::from(wake.clone());
+                runs.push((Box::pin(probe_loop(d.clone(), plan.clone())), wake, waker));
+            }
+            plans = Some(current);
+        }
+        for (run, wake, waker) in &mut runs {
+            if wake.woken.swap(false, Ordering::Acquire) {
+                let _ = run.as_mut().poll(&mut Context::from_waker(waker));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+impl Daemon {
+    /// A probe ended: its result goes to the engine as a check script's
+    /// would. The log wording (allocating) only when the verdict changes.
+    fn probe_result(&mut self, plan: &scripts::ProbePlan, outcome: crate::sys::probe::Outcome, took: StdDuration) {
+        let success = plan.target.success(outcome);
+        let now = crate::sys::clock::now();
+        self.status.probe_ran(plan.tracker, outcome, success, took, now);
+        let k = usize::from(plan.tracker.0);
+        let flips = self.engine.trackers().get(k).is_some_and(|t| {
+            let mut t = *t;
+            t.script_result(success)
+        });
+        if flips {
+            self.last_exit = Some((plan.name.clone(), outcome.to_string()));
+        }
+        self.handle(now, crate::core::Event::ScriptResult { tracker: plan.tracker, success });
+        self.last_exit = None;
     }
 }
 

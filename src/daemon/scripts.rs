@@ -97,10 +97,27 @@ pub struct CheckPlan {
     pub offset: StdDuration,
 }
 
+/// A `vrrp_probe` to run for one tracker.
+#[derive(Clone, Debug)]
+pub struct ProbePlan {
+    pub tracker: TrackerId,
+    pub name: Rc<str>,
+    pub target: Rc<crate::sys::probe::Target>,
+    /// As the file says it, for status: `http http://…` or `tcp ADDR:PORT`.
+    pub what: Rc<str>,
+    pub interval: StdDuration,
+    pub timeout: StdDuration,
+    /// Delay of the first run (see `CHECK_SPREAD_MAX`).
+    pub offset: StdDuration,
+}
+
 /// Everything a configuration asks to run or watch, prepared once at load.
 #[derive(Debug, Default)]
 pub struct Plan {
     pub checks: Vec<CheckPlan>,
+    /// A new slice with every configuration, so the loop sees a reload
+    /// by pointer (`script_tasks::run_probes`).
+    pub probes: Rc<[ProbePlan]>,
     /// Tracked files: tracker, path, `init_file` value and `overwrite`.
     pub files: Vec<(TrackerId, PathBuf, Option<i64>, bool)>,
     /// Per `InstanceId`: name and notify scripts.
@@ -142,6 +159,7 @@ impl Plan {
         let mut used: Vec<TrackerId> = cfg.instances.iter().flat_map(|i| i.track.iter().map(|t| t.tracker)).collect();
         crate::sort::heap_sort(&mut used);
         used.dedup();
+        let mut probes = Vec::new();
         for id in used {
             let Some(t) = cfg.trackers.get(usize::from(id.0)) else { continue };
             if let Some(c) = &t.script {
@@ -159,11 +177,29 @@ impl Plan {
             if let Some(f) = &t.file {
                 plan.files.push((id, f.path.clone(), f.init, f.overwrite));
             }
+            if let Some(p) = &t.probe {
+                probes.push(ProbePlan {
+                    what: Rc::from(p.target.as_str()),
+                    tracker: id,
+                    name: Rc::from(t.name.as_str()),
+                    target: Rc::new(crate::sys::probe::Target::new(p.addr, p.url(), p.expect)),
+                    interval: p.interval.to_std(),
+                    timeout: p.timeout.to_std(),
+                    offset: StdDuration::ZERO,
+                });
+            }
         }
         let n = plan.checks.len().max(1) as u32;
         for (k, c) in plan.checks.iter_mut().enumerate() {
             c.offset = (c.interval / n).min(CHECK_SPREAD_MAX) * k as u32;
         }
+        // Probes spread over their whole interval: they cost no fork, so
+        // many of them may run fast without bunching in one wakeup.
+        let n = probes.len().max(1) as u32;
+        for (k, c) in probes.iter_mut().enumerate() {
+            c.offset = c.interval / n * k as u32;
+        }
+        plan.probes = Rc::from(probes);
         let g = &cfg.globals;
         for (fifo, reader) in
             [(&g.notify_fifo, &g.notify_fifo_script), (&g.vrrp_notify_fifo, &g.vrrp_notify_fifo_script)]

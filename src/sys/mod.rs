@@ -8,6 +8,7 @@ pub mod dumpfile;
 pub mod fifo;
 pub mod garp;
 pub mod netlink;
+pub mod probe;
 pub mod reactor;
 pub mod sched;
 pub mod script;

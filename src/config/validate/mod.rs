@@ -14,7 +14,7 @@
 //!   commands).
 //! - `globals`: `global_defs`; `instance`: `vrrp_instance`;
 //!   `addresses`: address and unicast peer lines; `trackers`:
-//!   `vrrp_script`, `track_file` and `track_*` lines; `sync_group`:
+//!   `vrrp_script`, `vrrp_probe`, `track_file` and `track_*` lines; `sync_group`:
 //!   `vrrp_sync_group`; `instance_rules`: the rules checked once a whole
 //!   instance is read.
 
@@ -40,7 +40,7 @@ use globals::{Defaults, global_defs};
 use instance::{RawInstance, instance};
 use instance_rules::{duplicate_vrids, finish_instance};
 use sync_group::{RawGroup, attach_groups, sync_group};
-use trackers::{define_tracker, script_block, track_file_block};
+use trackers::{define_tracker, probe_block, script_block, track_file_block};
 
 pub use values::parse_micros;
 
@@ -112,11 +112,11 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                     }
                 }
             }
-            "vrrp_script" | "track_file" | "vrrp_track_file" => {
-                let t = if node.name() == "vrrp_script" {
-                    script_block(&mut cx, node)
-                } else {
-                    track_file_block(&mut cx, node)
+            "vrrp_script" | "vrrp_probe" | "track_file" | "vrrp_track_file" => {
+                let t = match node.name() {
+                    "vrrp_script" => script_block(&mut cx, node),
+                    "vrrp_probe" => probe_block(&mut cx, node),
+                    _ => track_file_block(&mut cx, node),
                 };
                 match t {
                     Some(t) => {

@@ -11,6 +11,7 @@ use crate::config::{TrackerId, TrackerKind};
 use crate::core::conditions::Described;
 use crate::core::{Condition, State};
 use crate::daemon::Daemon;
+use crate::sys::probe::Outcome;
 use crate::sys::script::Exit;
 use crate::time::Instant;
 use crate::wire::WireError;
@@ -45,6 +46,9 @@ struct Cached {
 #[derive(Clone, Debug)]
 struct Run {
     result: String,
+    /// Probes keep the outcome and render it when asked, so a run
+    /// allocates nothing.
+    probe: Option<Outcome>,
     exit_code: Option<i32>,
     success: bool,
     duration: StdDuration,
@@ -90,15 +94,25 @@ impl Record {
 
     /// A check script of tracker `id` ended with `exit` after `duration`.
     pub fn script_ran(&mut self, id: TrackerId, exit: &Exit, result: String, duration: StdDuration, now: Instant) {
-        let k = usize::from(id.0);
-        if self.runs.len() <= k {
-            self.runs.resize(k + 1, None);
-        }
         let exit_code = match exit {
             Exit::Code(c) => Some(*c),
             _ => None,
         };
-        self.runs[k] = Some(Run { result, exit_code, success: exit.success(), duration, ended: now });
+        self.ran(id, Run { result, probe: None, exit_code, success: exit.success(), duration, ended: now });
+    }
+
+    /// A probe of tracker `id` ended with `outcome` after `duration`.
+    pub fn probe_ran(&mut self, id: TrackerId, outcome: Outcome, success: bool, duration: StdDuration, now: Instant) {
+        let run = Run { result: String::new(), probe: Some(outcome), exit_code: None, success, duration, ended: now };
+        self.ran(id, run);
+    }
+
+    fn ran(&mut self, id: TrackerId, run: Run) {
+        let k = usize::from(id.0);
+        if self.runs.len() <= k {
+            self.runs.resize(k + 1, None);
+        }
+        self.runs[k] = Some(run);
         if let Some(r) = self.running.get_mut(k) {
             *r = false;
         }
@@ -138,7 +152,7 @@ impl Daemon {
                 value: t.value,
                 streak: if matches!(t.kind, TrackerKind::Script { .. }) { t.streak() } else { 0 },
                 last_run: self.status.runs.get(k).cloned().flatten().map(|r| ScriptRun {
-                    result: r.result,
+                    result: r.probe.map_or(r.result, |o| o.to_string()),
                     exit_code: r.exit_code,
                     success: r.success,
                     duration: r.duration,
@@ -153,6 +167,11 @@ impl Daemon {
                     timeout: c.timeout,
                 }),
                 path: self.plan.files.iter().find(|f| usize::from(f.0.0) == k).map(|f| f.1.clone()),
+                probe: self.plan.probes.iter().find(|p| usize::from(p.tracker.0) == k).map(|p| ProbeInfo {
+                    target: p.what.to_string(),
+                    interval: p.interval,
+                    timeout: p.timeout,
+                }),
             })
             .collect();
         let instances = engine.instances().iter().map(|i| self.instance_status(now, i)).collect();

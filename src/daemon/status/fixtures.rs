@@ -178,6 +178,7 @@ pub fn rich() -> Snapshot {
                 running: false,
                 check: None,
                 path: None,
+                probe: None,
                 last_run: Some(ScriptRun {
                     result: "exit status 0".to_owned(),
                     exit_code: Some(0),
@@ -196,6 +197,7 @@ pub fn rich() -> Snapshot {
                 running: false,
                 check: None,
                 path: None,
+                probe: None,
             },
             TrackerStatus {
                 name: "chk_db".to_owned(),
@@ -206,6 +208,7 @@ pub fn rich() -> Snapshot {
                 running: false,
                 check: None,
                 path: None,
+                probe: None,
                 last_run: Some(ScriptRun {
                     result: "timed out".to_owned(),
                     exit_code: None,
@@ -224,6 +227,7 @@ pub fn rich() -> Snapshot {
                 running: false,
                 check: None,
                 path: None,
+                probe: None,
             },
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],

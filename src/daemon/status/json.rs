@@ -209,7 +209,13 @@ fn tracker_fields(o: &mut Obj<'_>, t: &TrackerStatus) {
     o.str("name", &t.name);
     match t.kind {
         TrackerKind::Script { rise, fall, init_fail } => {
-            o.str("type", "script");
+            match &t.probe {
+                Some(p) => {
+                    o.str("type", "probe");
+                    o.str("target", &p.target);
+                }
+                None => o.str("type", "script"),
+            }
             o.str("status", track_status_name(t.status));
             o.num("rise", rise);
             o.num("fall", fall);

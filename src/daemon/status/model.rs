@@ -142,7 +142,7 @@ pub struct InterfaceStatus {
     pub up: bool,
 }
 
-/// One `vrrp_script` or `track_file`.
+/// One `vrrp_script`, `vrrp_probe` or `track_file`.
 #[derive(Clone, Debug)]
 pub struct TrackerStatus {
     pub name: String,
@@ -162,6 +162,17 @@ pub struct TrackerStatus {
     pub check: Option<CheckInfo>,
     /// Files some instance tracks: the file read.
     pub path: Option<PathBuf>,
+    /// `vrrp_probe`s some instance tracks (kind `Script`, no `check`).
+    pub probe: Option<ProbeInfo>,
+}
+
+/// A `vrrp_probe` as it is run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeInfo {
+    /// `http http://…` or `tcp ADDR:PORT`.
+    pub target: String,
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 /// A check script as it is run.

@@ -174,7 +174,9 @@ fn trackers(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
         let Some(t) = s.trackers.get(u.tracker) else { continue };
         let weight = if u.reverse { format!("weight {} reverse", u.weight) } else { format!("weight {}", u.weight) };
         let (kind, detail) = match t.kind {
-            TrackerKind::Script { rise, fall, .. } => ("script", script_detail(t, rise, fall)),
+            TrackerKind::Script { rise, fall, .. } => {
+                (if t.probe.is_some() { "probe" } else { "script" }, script_detail(t, rise, fall))
+            }
             TrackerKind::File => ("file", format!("value {}", t.value)),
         };
         rows.push([

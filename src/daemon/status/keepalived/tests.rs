@@ -172,6 +172,7 @@ fn check(name: &str, argv0: &str, interval: u64, timeout: u64, rise: u32, fall: 
             timeout: Duration::from_secs(timeout),
         }),
         path: None,
+        probe: None,
     }
 }
 
@@ -289,6 +290,7 @@ fn v3_master() -> Snapshot {
         running: false,
         check: None,
         path: Some("/var/tmp/kacap/trackfile".into()),
+        probe: None,
     };
     s.trackers = vec![check("chk_ok", "/usr/bin/true", 2, 0, 1, 1, true), file];
     s
