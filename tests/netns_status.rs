@@ -186,6 +186,22 @@ fn promtool(text: &str) {
 
 /// No daemon: one line, exit 3. Unknown instance or both formats: exit 1.
 #[test]
+fn a_daemon_in_its_own_pid_namespace_answers() {
+    // vipd as process 1 of a PID namespace (a container), asked from
+    // outside: the kernel gives its peer's pid as 0, which must not fail
+    // the connection.
+    let Some(mut lab) = Lab::new("st-pidns", 157) else { return };
+    let conf = lab.config(R1, &HIGH);
+    let d = lab.start_vipd_wrapped(R1, &conf, &["unshare", "--pid", "--fork", "--kill-child"]);
+    lab.wait_for(d, "Entering MASTER STATE");
+    let sock = lab.dir().join("run").join("r1.sock");
+    let (code, out, err) = status_at(&sock, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc = Json::parse(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"));
+    assert_eq!(instance(&doc).get("state").str(), Some("MASTER"));
+}
+
+#[test]
 fn refusals_and_exit_codes() {
     let dir = std::env::temp_dir().join(format!("vipd-status-none-{}", std::process::id()));
     let (code, out, err) = status_at(&dir.join("nothing.sock"), &[]);

@@ -93,16 +93,41 @@ impl ControlListener {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
 
+/// The peer's credentials (SO_PEERCRED). The pid is 0 for a peer outside
+/// our PID namespace (vipd as process 1 of its own, the peer outside),
+/// which rustix's `socket_peercred` refuses as an invalid `Pid`; uid and
+/// gid are what access is decided on.
+fn peer_of(stream: &UnixStream) -> io::Result<Peer> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the size passed;
+    // the fd is open for the duration of the call (borrowed `stream`).
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast::<libc::c_void>(),
+            &raw mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Peer { pid: cred.pid, uid: cred.uid, gid: cred.gid })
+}
+
+impl ControlListener {
     /// The next waiting connection, non-blocking, with its peer's
     /// credentials; `None` when nobody is waiting.
     pub fn accept(&self) -> io::Result<Option<(UnixStream, Peer)>> {
         match self.listener.accept() {
             Ok((stream, _)) => {
                 stream.set_nonblocking(true)?;
-                let cred = rustix::net::sockopt::socket_peercred(&stream)?;
-                let peer =
-                    Peer { pid: cred.pid.as_raw_nonzero().get(), uid: cred.uid.as_raw(), gid: cred.gid.as_raw() };
+                let peer = peer_of(&stream)?;
                 Ok(Some((stream, peer)))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
