@@ -315,4 +315,43 @@ impl Daemon {
             self.handle(now, Event::FileValue { tracker, value });
         }
     }
+
+    /// Every process tracker's count and verdict, as at start and after a
+    /// reload.
+    pub(super) fn read_processes(&mut self, now: Instant) {
+        let mut changes = Vec::new();
+        if let Some((w, _)) = &self.processes {
+            changes.extend(w.current());
+        }
+        self.process_changes(now, &changes, false);
+    }
+
+    /// Process events arrived, or a `fork_delay`/`terminate_delay` ended.
+    pub(super) fn on_processes(&mut self) {
+        let mut changes = Vec::new();
+        if let Some((w, _)) = &mut self.processes {
+            w.poll(std::time::Instant::now(), &mut |c| changes.push(c));
+        }
+        self.process_changes(clock::now(), &changes, true);
+    }
+
+    /// When the process tracker task must wake up without an event.
+    pub(super) fn process_deadline(&self) -> Option<std::time::Instant> {
+        self.processes.as_ref().and_then(|(w, _)| w.deadline())
+    }
+
+    fn process_changes(&mut self, now: Instant, changes: &[crate::sys::cnproc::Change], log: bool) {
+        for c in changes {
+            let Some(&tracker) = self.processes.as_ref().and_then(|(_, ids)| ids.get(c.index)) else { continue };
+            let before = self.engine.trackers().get(usize::from(tracker.0)).map(|t| t.status);
+            self.handle(now, Event::FileValue { tracker, value: i64::from(c.count) });
+            self.handle(now, Event::ScriptResult { tracker, success: c.up });
+            let after = self.engine.trackers().get(usize::from(tracker.0)).map(|t| t.status);
+            if log && (before != after || self.log.detail) {
+                let name = self.engine.tracker_names().get(usize::from(tracker.0)).cloned().unwrap_or_default();
+                let v = if c.up { "up" } else { "down" };
+                log!(self.log, "Track_process({name}) {v}, {} running", c.count);
+            }
+        }
+    }
 }

@@ -69,6 +69,9 @@ impl ScriptTasks {
                 }
             }));
         }
+        if let Some((w, _)) = &dm.processes {
+            self.checks.push(ex.spawn(process_task(d.clone(), dup_async(w.fd())?, cancel.clone())));
+        }
         Ok(())
     }
 
@@ -261,5 +264,33 @@ async fn fifo_reader(
     if exit != crate::sys::script::Exit::Cancelled {
         let cmd = scripts::command_line(&script, None);
         d.borrow().log.line(format_args!("notify_fifo_script ({cmd} {fifo}) ended: {}", scripts::describe(&exit)));
+    }
+}
+
+/// Reads process events and ends `fork_delay`/`terminate_delay` waits.
+async fn process_task(
+    d: Rc<RefCell<Daemon>>,
+    ready: crate::sys::reactor::Async<std::os::fd::OwnedFd>,
+    cancel: smol::channel::Receiver<()>,
+) {
+    use smol::future::FutureExt as _;
+    while !cancel.is_closed() {
+        let deadline = d.borrow().process_deadline();
+        let readable = async { ready.readable().await.is_ok() };
+        let ok = match deadline {
+            Some(at) => {
+                readable
+                    .or(async {
+                        crate::sys::reactor::Timer::at(at).await;
+                        true
+                    })
+                    .await
+            }
+            None => readable.await,
+        };
+        if !ok || cancel.is_closed() {
+            return;
+        }
+        d.borrow_mut().on_processes();
     }
 }

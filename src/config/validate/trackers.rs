@@ -181,6 +181,17 @@ pub(super) fn track_file_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerCo
     Some(t)
 }
 
+/// The kind of tracker a `track_*` line of `r` names.
+fn used_as(r: &RawInstance, t: &TrackName) -> &'static str {
+    if r.files.iter().any(|f| f.name == t.name) {
+        "track_file"
+    } else if r.processes.iter().any(|f| f.name == t.name) {
+        "vrrp_track_process"
+    } else {
+        "vrrp_script"
+    }
+}
+
 /// An instance's `track_script` / `track_file` names (its own and its sync
 /// group's) resolved against the definitions anywhere in the file, into
 /// `r.cfg.track`.
@@ -191,12 +202,12 @@ pub(super) fn resolve_tracks(
     tracker_pos: &[usize],
     broken: &[String],
 ) {
-    for t in r.scripts.iter().chain(&r.files) {
+    for t in r.scripts.iter().chain(&r.files).chain(&r.processes) {
         let Some(idx) = config.trackers.iter().position(|x| x.name == t.name.text) else {
             if broken.contains(&t.name.text) {
                 continue;
             }
-            let what = if r.files.iter().any(|f| f.name == t.name) { "track_file" } else { "vrrp_script" };
+            let what = used_as(r, t);
             cx.error(t.name.span, format!("{what} `{}` is not defined", t.name.text));
             continue;
         };
@@ -212,19 +223,14 @@ pub(super) fn resolve_tracks(
             continue;
         }
         let def = &config.trackers[idx];
-        let kind_ok = matches!(
-            (def.kind, r.files.iter().any(|f| f.name == t.name)),
-            (TrackerKind::File, true) | (TrackerKind::Script { .. }, false)
-        );
-        if !kind_ok {
-            cx.error(
-                t.name.span,
-                format!(
-                    "`{}` is not a {}",
-                    t.name.text,
-                    if def.kind == TrackerKind::File { "vrrp_script" } else { "track_file" }
-                ),
-            );
+        let what = used_as(r, t);
+        let is = match def.kind {
+            TrackerKind::File => "track_file",
+            TrackerKind::Process => "vrrp_track_process",
+            TrackerKind::Script { .. } => "vrrp_script",
+        };
+        if what != is {
+            cx.error(t.name.span, format!("`{}` is not a {what}", t.name.text));
             continue;
         }
         let weight = t.weight.unwrap_or(def.weight);
@@ -233,4 +239,129 @@ pub(super) fn resolve_tracks(
         let reverse = t.reverse || def.reverse;
         r.cfg.track.push(TrackRef { tracker: TrackerId(idx as u16), weight, reverse });
     }
+}
+
+/// `vrrp_track_process NAME { … }` as keepalived 2.2.7 reads it: parameters
+/// after the name, or `param_match`, make it compare the command line
+/// (`full_command`); `quorum_max 0` sets `quorum` to 0; a weight line
+/// after another weight is ignored there, so it is an error here.
+pub(super) fn track_process_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig> {
+    let name = block_name(cx, node)?;
+    let mut t = TrackerConfig::script(&name, &[]);
+    t.kind = TrackerKind::Process;
+    t.script = None;
+    let mut p = TrackProcess {
+        process: String::new(),
+        params: Vec::new(),
+        param_match: ParamMatch::None,
+        full_command: false,
+        quorum: 1,
+        quorum_max: u32::MAX,
+        fork_delay: Duration::ZERO,
+        terminate_delay: Duration::ZERO,
+    };
+    let mut have_process = false;
+    let mut have_weight = false;
+    for n in cx.block(node) {
+        if !cx.known(n, keywords::TRACK_PROCESS, "vrrp_track_process") {
+            continue;
+        }
+        cx.no_block(n);
+        match n.name() {
+            "process" => {
+                let Some(first) = n.args.first() else {
+                    cx.error(n.span(), "`process` needs a process name");
+                    continue;
+                };
+                if have_process {
+                    cx.error(n.span(), "`process` is given twice; keepalived ignores the second");
+                    continue;
+                }
+                have_process = true;
+                p.process = first.text.clone();
+                if n.args.len() > 1 {
+                    for a in &n.args[1..] {
+                        p.params.extend_from_slice(a.text.as_bytes());
+                        p.params.push(0);
+                    }
+                    if p.param_match == ParamMatch::None {
+                        p.param_match = ParamMatch::Exact;
+                    }
+                    p.full_command = true;
+                }
+            }
+            "param_match" => {
+                p.param_match = match n.args.first().map(|a| a.text.as_str()) {
+                    None => ParamMatch::Exact,
+                    Some("initial") => ParamMatch::Initial,
+                    Some("partial") => ParamMatch::Partial,
+                    Some(_) => {
+                        cx.error_hint(n.span(), "unknown `param_match`", "param_match [initial|partial]");
+                        continue;
+                    }
+                };
+                cx.extra(n, 1);
+                p.full_command = true;
+            }
+            "weight" => {
+                let Some(w) = n.args.first() else {
+                    cx.error(n.span(), "`weight` needs a value");
+                    continue;
+                };
+                if have_weight {
+                    cx.error(n.span(), "`weight` is given twice; keepalived ignores the second");
+                    continue;
+                }
+                t.weight = cx.int(n, w, -254, 254).unwrap_or(0) as i32;
+                // keepalived takes a later weight line while the weight is 0.
+                have_weight = t.weight != 0;
+                if n.args.get(1).is_some_and(|x| x.text == "reverse") {
+                    t.reverse = true;
+                    cx.extra(n, 2);
+                } else {
+                    cx.extra(n, 1);
+                }
+            }
+            "quorum" => {
+                if let Some(q) = cx.int_arg(n, 1, 65_535) {
+                    if q as u32 > p.quorum_max {
+                        cx.error(n.span(), "`quorum` is above `quorum_max`; keepalived ignores it");
+                    } else {
+                        p.quorum = q as u32;
+                    }
+                }
+            }
+            "quorum_max" => {
+                if let Some(q) = cx.int_arg(n, 0, 65_535) {
+                    let q = q as u32;
+                    if (q != 0 || p.quorum > 1) && q < p.quorum {
+                        cx.error(n.span(), "`quorum_max` is below `quorum`; keepalived ignores it");
+                    } else {
+                        p.quorum_max = q;
+                        p.quorum = if q == 0 { 0 } else { p.quorum.max(1) };
+                    }
+                }
+            }
+            "delay" | "fork_delay" | "terminate_delay" => {
+                if let Some(d) = cx.secs_arg(n, 1, 3_600_000_000) {
+                    if n.name() != "fork_delay" {
+                        p.terminate_delay = d;
+                    }
+                    if n.name() != "terminate_delay" {
+                        p.fork_delay = d;
+                    }
+                }
+            }
+            _ => {
+                cx.none(n);
+                p.full_command = true;
+            }
+        }
+    }
+    if !have_process {
+        cx.error_hint(node.span(), format!("vrrp_track_process `{name}` has no `process`"), "process NAME [PARAMS…]");
+        return None;
+    }
+    t.process = Some(p);
+    Some(t)
 }

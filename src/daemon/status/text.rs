@@ -176,6 +176,7 @@ fn trackers(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
         let (kind, detail) = match t.kind {
             TrackerKind::Script { rise, fall, .. } => ("script", script_detail(t, rise, fall)),
             TrackerKind::File => ("file", format!("value {}", t.value)),
+            TrackerKind::Process => ("process", format!("{} running", t.value)),
         };
         rows.push([
             clean(&t.name).into_owned(),
