@@ -330,14 +330,9 @@ impl Daemon {
     pub(super) fn on_processes(&mut self) {
         let mut changes = Vec::new();
         if let Some((w, _)) = &mut self.processes {
-            w.poll(std::time::Instant::now(), &mut |c| changes.push(c));
+            w.poll(clock::now(), &mut |c| changes.push(c));
         }
         self.process_changes(clock::now(), &changes, true);
-    }
-
-    /// When the process tracker task must wake up without an event.
-    pub(super) fn process_deadline(&self) -> Option<std::time::Instant> {
-        self.processes.as_ref().and_then(|(w, _)| w.deadline())
     }
 
     fn process_changes(&mut self, now: Instant, changes: &[crate::sys::cnproc::Change], log: bool) {

@@ -54,23 +54,10 @@ impl ScriptTasks {
             self.checks.push(ex.spawn(fifo_reader(d.clone(), p.clone(), path, cancel.clone(), detail)));
         }
         if let Some(w) = &dm.files {
-            let ready = dup_async(w.fd())?;
-            let df = d.clone();
-            let cancel = cancel.clone();
-            self.checks.push(ex.spawn(async move {
-                // Checked first: after a reload this task's fd is the old
-                // watcher's, which nobody drains any more, so it would stay
-                // readable and spin.
-                while !cancel.is_closed() && ready.readable().await.is_ok() {
-                    if cancel.is_closed() {
-                        return;
-                    }
-                    df.borrow_mut().on_files();
-                }
-            }));
+            self.checks.push(ex.spawn(fd_task(d.clone(), dup_async(w.fd())?, cancel.clone(), Daemon::on_files)));
         }
         if let Some((w, _)) = &dm.processes {
-            self.checks.push(ex.spawn(process_task(d.clone(), dup_async(w.fd())?, cancel.clone())));
+            self.checks.push(ex.spawn(fd_task(d.clone(), dup_async(w.fd())?, cancel.clone(), Daemon::on_processes)));
         }
         Ok(())
     }
@@ -267,30 +254,20 @@ async fn fifo_reader(
     }
 }
 
-/// Reads process events and ends `fork_delay`/`terminate_delay` waits.
-async fn process_task(
+/// Calls `on` each time `ready` is readable (tracked files, process
+/// events); one function for both, so the binary holds one task body.
+async fn fd_task(
     d: Rc<RefCell<Daemon>>,
     ready: crate::sys::reactor::Async<std::os::fd::OwnedFd>,
     cancel: smol::channel::Receiver<()>,
+    on: fn(&mut Daemon),
 ) {
-    use smol::future::FutureExt as _;
-    while !cancel.is_closed() {
-        let deadline = d.borrow().process_deadline();
-        let readable = async { ready.readable().await.is_ok() };
-        let ok = match deadline {
-            Some(at) => {
-                readable
-                    .or(async {
-                        crate::sys::reactor::Timer::at(at).await;
-                        true
-                    })
-                    .await
-            }
-            None => readable.await,
-        };
-        if !ok || cancel.is_closed() {
+    // Checked first: after a reload this task's fd is the old watcher's,
+    // which nobody drains any more, so it would stay readable and spin.
+    while !cancel.is_closed() && ready.readable().await.is_ok() {
+        if cancel.is_closed() {
             return;
         }
-        d.borrow_mut().on_processes();
+        on(&mut d.borrow_mut());
     }
 }

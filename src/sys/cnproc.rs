@@ -10,13 +10,14 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::time::{Duration, Instant};
 
+use rustix::event::epoll;
 use rustix::io::Errno;
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{AddressFamily, Protocol, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 use crate::config::{ParamMatch, TrackProcess};
+use crate::time::{Duration, Instant};
 use crate::wire::cnproc::{self, ProcEvent};
 
 const NETLINK_CONNECTOR: u32 = 11;
@@ -52,7 +53,11 @@ impl Track {
 
 /// The connector socket and the matching processes.
 pub struct Watcher {
+    /// Readable when events or an ended delay wait: holds `sock` and `timer`.
+    ep: OwnedFd,
     sock: OwnedFd,
+    /// Armed at the next delay's end.
+    timer: OwnedFd,
     tracks: Vec<Track>,
     /// Matching processes, sorted by pid, with a bit per tracker.
     pids: Vec<(u32, u64)>,
@@ -120,13 +125,23 @@ impl Watcher {
     /// no process starting in between is missed).
     pub fn new(cfgs: &[TrackProcess]) -> io::Result<Watcher> {
         let sock = open_socket()?;
+        let timer = rustix::time::timerfd_create(
+            rustix::time::TimerfdClockId::Monotonic,
+            rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
+        )?;
+        let ep = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        for (fd, k) in [(sock.as_fd(), 0), (timer.as_fd(), 1)] {
+            epoll::add(&ep, fd, epoll::EventData::new_u64(k), epoll::EventFlags::IN)?;
+        }
         let tracks = cfgs
             .iter()
             .take(MAX_TRACKERS)
             .map(|c| Track { cfg: c.clone(), count: 0, up: false, pending: None })
             .collect();
         let mut w = Watcher {
+            ep,
             sock,
+            timer,
             tracks,
             pids: Vec::new(),
             seqs: Vec::new(),
@@ -140,8 +155,9 @@ impl Watcher {
         Ok(w)
     }
 
+    /// Readable when [`Watcher::poll`] has something to do.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
+        self.ep.as_fd()
     }
 
     /// Every tracker's verdict and count.
@@ -149,15 +165,27 @@ impl Watcher {
         self.tracks.iter().enumerate().map(|(index, t)| Change { index, up: t.up, count: t.count })
     }
 
-    /// The next pending delay's end.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.tracks.iter().filter_map(|t| t.pending.map(|p| p.0)).min()
+    /// Arms the timer at the next pending delay's end (disarms it without).
+    fn arm(&self) {
+        let next = self.tracks.iter().filter_map(|t| t.pending.map(|p| p.0)).min();
+        let us = next.map_or(0, |t| t.as_micros().max(1));
+        let spec = rustix::time::Itimerspec {
+            it_interval: rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: rustix::time::Timespec {
+                tv_sec: (us / 1_000_000) as i64,
+                tv_nsec: (us % 1_000_000 * 1000) as i64,
+            },
+        };
+        // A failure leaves the delay to end with the next event.
+        let _ = rustix::time::timerfd_settime(&self.timer, rustix::time::TimerfdTimerFlags::ABSTIME, &spec);
     }
 
     /// Reads every queued event, runs expired delays, re-scans after lost
     /// events; calls `out` for each tracker whose count or verdict changed.
     pub fn poll(&mut self, now: Instant, out: &mut dyn FnMut(Change)) {
         let before: Vec<(u32, bool)> = self.tracks.iter().map(|t| (t.count, t.up)).collect();
+        let mut expirations = [0u8; 8];
+        let _ = rustix::io::read(&self.timer, &mut expirations);
         self.drain(now);
         if self.lost {
             self.lost = false;
@@ -176,6 +204,7 @@ impl Watcher {
                 out(Change { index, up: t.up, count: t.count });
             }
         }
+        self.arm();
     }
 
     fn drain(&mut self, now: Instant) {
@@ -253,8 +282,8 @@ impl Watcher {
         match t.pending {
             // A pending terminate delay: the process came back in time.
             Some((_, false)) => t.pending = None,
-            _ if fork && t.cfg.fork_delay > crate::time::Duration::ZERO => {
-                t.pending = Some((now + micros(t.cfg.fork_delay), true));
+            _ if fork && t.cfg.fork_delay > Duration::ZERO => {
+                t.pending = Some((now + t.cfg.fork_delay, true));
                 return;
             }
             _ => {}
@@ -272,8 +301,8 @@ impl Watcher {
         }
         match t.pending {
             Some((_, true)) => t.pending = None,
-            _ if exit && t.cfg.terminate_delay > crate::time::Duration::ZERO => {
-                t.pending = Some((now + micros(t.cfg.terminate_delay), false));
+            _ if exit && t.cfg.terminate_delay > Duration::ZERO => {
+                t.pending = Some((now + t.cfg.terminate_delay, false));
                 return;
             }
             _ => {}
@@ -366,17 +395,13 @@ impl Watcher {
                 continue;
             }
             let delay = if q { t.cfg.fork_delay } else { t.cfg.terminate_delay };
-            if delay > crate::time::Duration::ZERO {
-                t.pending = Some((now + micros(delay), q));
+            if delay > Duration::ZERO {
+                t.pending = Some((now + delay, q));
             } else {
                 t.up = q;
             }
         }
     }
-}
-
-fn micros(d: crate::time::Duration) -> Duration {
-    Duration::from_micros(d.as_micros())
 }
 
 fn bits(mask: u64) -> impl Iterator<Item = usize> {
@@ -389,9 +414,33 @@ struct ProcInfo {
     cmdline: Option<Vec<u8>>,
 }
 
+/// Up to `buf.len()` bytes of `/proc/PID/FILE`.
+fn read_file<'b>(pid: u32, file: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let path = format!("/proc/{pid}/{file}");
+    let fd = rustix::fs::open(
+        path.as_str(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::read(&fd, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(&buf[..n])
+}
+
 /// A live (not zombie) process's name and, if asked, command line.
 fn read_proc(pid: u32, cmdline: bool) -> Option<ProcInfo> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The name is at most 64 bytes (kernel threads' too), so its closing
+    // parenthesis and the state follow within this much.
+    let mut sbuf = [0u8; 96];
+    let stat = read_file(pid, "stat", &mut sbuf)?;
     // "PID (comm) S ...": comm may itself hold ')' or spaces.
     let open = stat.iter().position(|&c| c == b'(')?;
     let close = stat.iter().rposition(|&c| c == b')')?;
@@ -400,8 +449,9 @@ fn read_proc(pid: u32, cmdline: bool) -> Option<ProcInfo> {
     }
     let comm = stat[open + 1..close].to_vec();
     let cmdline = if cmdline {
-        let mut c = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        c.truncate(CMDLINE_MAX);
+        let mut c = vec![0u8; CMDLINE_MAX];
+        let n = read_file(pid, "cmdline", &mut c)?.len();
+        c.truncate(n);
         Some(c)
     } else {
         None
