@@ -511,6 +511,104 @@ mod tests {
         }
     }
 
+    /// A watcher over `cfgs` without the connector (any fds will do): the
+    /// counting and delays are driven by calling the event handlers.
+    fn watcher(cfgs: &[TrackProcess]) -> Watcher {
+        let fd = || rustix::io::dup(std::io::stdin().as_fd()).unwrap();
+        Watcher {
+            ep: fd(),
+            sock: fd(),
+            timer: fd(),
+            tracks: cfgs.iter().map(|c| Track { cfg: c.clone(), count: 0, up: false, pending: None }).collect(),
+            pids: Vec::new(),
+            seqs: Vec::new(),
+            lost: false,
+            buf: Box::new([]),
+        }
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_micros(ms * 1000)
+    }
+
+    /// Runs the delays due at `now`, as `poll` does; the verdict.
+    fn up(w: &mut Watcher, now: Instant) -> bool {
+        let t = &mut w.tracks[0];
+        if t.pending.is_some_and(|p| p.0 <= now) {
+            t.pending = None;
+            t.up = t.in_quorum();
+        }
+        t.up
+    }
+
+    #[test]
+    fn quorum_and_forks() {
+        let mut c = cfg("x", &[], ParamMatch::None);
+        (c.quorum, c.quorum_max) = (2, 3);
+        let mut w = watcher(&[c]);
+        w.set_mask(10, 1);
+        w.gained(at(0), 0, false);
+        assert!(!up(&mut w, at(0)), "1 of quorum 2");
+        w.fork(at(1), 10, 11);
+        w.fork(at(1), 10, 12);
+        assert_eq!(w.tracks[0].count, 3);
+        assert!(up(&mut w, at(1)));
+        w.fork(at(2), 99, 13);
+        assert_eq!(w.tracks[0].count, 3, "an untracked parent's child is not counted");
+        w.fork(at(2), 11, 14);
+        assert!(!up(&mut w, at(2)), "4 > quorum_max");
+        w.exit(at(3), 14);
+        w.exit(at(3), 14);
+        assert_eq!(w.tracks[0].count, 3, "one exit per process");
+        assert!(up(&mut w, at(3)));
+        w.exit(at(4), 10);
+        w.exit(at(4), 11);
+        assert!(!up(&mut w, at(4)));
+        assert!(w.pids.iter().all(|p| p.0 == 12));
+    }
+
+    #[test]
+    fn delays() {
+        let mut c = cfg("x", &[], ParamMatch::None);
+        (c.fork_delay, c.terminate_delay) =
+            (crate::time::Duration::from_millis(100), crate::time::Duration::from_millis(500));
+        let mut w = watcher(&[c]);
+        w.set_mask(10, 1);
+        w.gained(at(0), 0, false);
+        assert!(up(&mut w, at(0)), "an exec takes effect at once");
+        // Exit, back within terminate_delay (an exec): no change at all.
+        w.exit(at(1000), 10);
+        assert!(up(&mut w, at(1200)));
+        w.set_mask(20, 1);
+        w.gained(at(1300), 0, false);
+        assert!(up(&mut w, at(2000)));
+        assert_eq!(w.tracks[0].pending, None);
+        // Exit for longer: down once the delay ends.
+        w.exit(at(3000), 20);
+        assert!(up(&mut w, at(3499)));
+        assert!(!up(&mut w, at(3500)));
+    }
+
+    #[test]
+    fn fork_delay() {
+        let mut c = cfg("x", &[], ParamMatch::None);
+        c.quorum = 2;
+        c.fork_delay = crate::time::Duration::from_millis(100);
+        let mut w = watcher(&[c]);
+        w.set_mask(10, 1);
+        w.gained(at(0), 0, false);
+        // A fork reaching the quorum counts after fork_delay only…
+        w.fork(at(1000), 10, 11);
+        assert!(!up(&mut w, at(1099)));
+        assert!(up(&mut w, at(1100)));
+        // …and a child that exits (or execs) within it never brings it up.
+        w.exit(at(2000), 11);
+        assert!(!up(&mut w, at(2000)));
+        w.fork(at(3000), 10, 12);
+        w.exit(at(3050), 12);
+        assert!(!up(&mut w, at(3200)));
+        assert_eq!(w.tracks[0].pending, None);
+    }
     fn proc_(comm: &str, cmdline: &[u8]) -> ProcInfo {
         ProcInfo { comm: comm.as_bytes().to_vec(), cmdline: Some(cmdline.to_vec()) }
     }

@@ -365,3 +365,67 @@ pub(super) fn track_process_block(cx: &mut Cx<'_>, node: &Node) -> Option<Tracke
     t.process = Some(p);
     Some(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Loaded, ParamMatch, TrackerKind, load_with};
+    use crate::time::Duration;
+
+    fn load(text: &str) -> Loaded {
+        load_with(std::path::Path::new("t.conf"), Some(text), "h", &|_| true)
+    }
+
+    fn instance(tracks: &str) -> String {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority 100\n \
+             virtual_ipaddress {{\n  10.0.0.1\n }}\n track_process {{\n{tracks}\n }}\n}}\n"
+        )
+    }
+
+    #[test]
+    fn track_process_as_keepalived_reads_it() {
+        let l = load(&format!(
+            "vrrp_track_process a {{\n process nginx\n}}\n\
+             vrrp_track_process b {{\n process /usr/sbin/nginx -g \"daemon off;\"\n weight -20 reverse\n delay 0.5\n}}\n\
+             vrrp_track_process c {{\n process x\n param_match initial\n quorum 2\n quorum_max 3\n fork_delay 1\n}}\n\
+             vrrp_track_process d {{\n process x\n quorum_max 0\n}}\n{}",
+            instance("  a\n  b weight 5\n  c\n  d")
+        ));
+        assert!(!l.has_errors(), "{:?}", l.diagnostics);
+        let t = &l.config.trackers;
+        let p = |k: usize| t[k].process.as_ref().unwrap();
+        assert!(t.iter().all(|t| t.kind == TrackerKind::Process));
+        assert_eq!((t[0].weight, p(0).param_match, p(0).full_command), (0, ParamMatch::None, false));
+        assert_eq!((p(0).quorum, p(0).quorum_max), (1, u32::MAX));
+        // Parameters imply an exact parameter match on the command line.
+        assert_eq!(p(1).params, b"-g\0daemon off;\0");
+        assert_eq!((p(1).param_match, p(1).full_command), (ParamMatch::Exact, true));
+        assert_eq!((t[1].weight, t[1].reverse), (-20, true));
+        assert_eq!((p(1).fork_delay, p(1).terminate_delay), (Duration::from_millis(500), Duration::from_millis(500)));
+        assert_eq!(
+            (p(2).param_match, p(2).full_command, p(2).quorum, p(2).quorum_max),
+            (ParamMatch::Initial, true, 2, 3)
+        );
+        assert_eq!((p(2).fork_delay, p(2).terminate_delay), (Duration::from_secs(1), Duration::ZERO));
+        assert_eq!((p(3).quorum, p(3).quorum_max), (0, 0), "quorum_max 0: up while none runs");
+        let track = &l.config.instances[0].track;
+        assert_eq!(track.len(), 4);
+        assert_eq!((track[1].weight, track[1].reverse), (5, true), "the line's weight, the tracker's reverse");
+    }
+
+    #[test]
+    fn track_process_errors() {
+        let errs =
+            |text: String| load(&text).diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n");
+        let e = errs(format!("vrrp_track_process a {{\n weight 1\n}}\n{}", instance("  a")));
+        assert!(e.contains("has no `process`"), "{e}");
+        let e = errs(format!("vrrp_track_process a {{\n process x\n quorum 3\n quorum_max 2\n}}\n{}", instance("  a")));
+        assert!(e.contains("`quorum_max` is below `quorum`"), "{e}");
+        let e = errs(format!("vrrp_track_process a {{\n process x\n delay 0\n}}\n{}", instance("  a")));
+        assert!(e.contains("outside"), "{e}");
+        let e = errs(format!("vrrp_script a {{\n script /bin/true\n}}\n{}", instance("  a")));
+        assert!(e.contains("`a` is not a vrrp_track_process"), "{e}");
+        let e = errs(instance("  nope"));
+        assert!(e.contains("vrrp_track_process `nope` is not defined"), "{e}");
+    }
+}
