@@ -293,26 +293,20 @@ fn instance_families(out: &mut String, s: &Snapshot) {
 /// vipd's tracker families (labelled by the tracker's name, as
 /// keepalived_script_status is).
 fn tracker_families(out: &mut String, s: &Snapshot) {
-    family(
-        out,
-        "vipd_tracker_status",
-        Gauge,
-        "Scripts, tracked files and processes: 1 up, 0 down, -1 no result yet.",
-        |f| {
-            for t in &s.trackers {
-                let kind = match t.kind {
-                    TrackerKind::Script { .. } => "script",
-                    TrackerKind::File => "file",
-                    TrackerKind::Process => "process",
-                };
-                let v: i8 = match known(t.status) {
-                    Some(up) => i8::from(up),
-                    None => -1,
-                };
-                f.sample(&[("name", &t.name), ("type", &kind)], v);
-            }
-        },
-    );
+    family(out, "vipd_tracker_status", Gauge, "Scripts, files, processes: 1 up, 0 down, -1 no result yet.", |f| {
+        for t in &s.trackers {
+            let kind = match t.kind {
+                TrackerKind::Script { .. } => "script",
+                TrackerKind::File => "file",
+                TrackerKind::Process => "process",
+            };
+            let v: i8 = match known(t.status) {
+                Some(up) => i8::from(up),
+                None => -1,
+            };
+            f.sample(&[("name", &t.name), ("type", &kind)], v);
+        }
+    });
     family(out, "vipd_tracker_file_value", Gauge, "The value last read from a tracked file.", |f| {
         for t in s.trackers.iter().filter(|t| t.kind == TrackerKind::File) {
             f.sample(&[("name", &t.name)], t.value);
