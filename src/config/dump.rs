@@ -328,11 +328,9 @@ fn track_process(out: &mut String, t: &TrackerConfig, p: &TrackProcess) {
     let _ = writeln!(out, "\nvrrp_track_process {} {{", t.name);
     out.push_str("    process");
     let params = p.params.split(|&b| b == 0).filter(|w| !w.is_empty());
-    // keepalived takes a quoted string as one word.
+    // keepalived takes each quoted string as one word.
     for w in core::iter::once(p.process.as_bytes()).chain(params) {
-        let w = String::from_utf8_lossy(w);
-        let plain = !w.is_empty() && !w.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '#' | '!'));
-        let _ = if plain { write!(out, " {w}") } else { write!(out, " \"{w}\"") };
+        let _ = write!(out, " \"{}\"", String::from_utf8_lossy(w));
     }
     out.push('\n');
     match p.param_match {

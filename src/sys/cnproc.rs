@@ -160,11 +160,6 @@ impl Watcher {
         self.ep.as_fd()
     }
 
-    /// Every tracker's verdict and count.
-    pub fn current(&self) -> impl Iterator<Item = Change> + '_ {
-        self.tracks.iter().enumerate().map(|(index, t)| Change { index, up: t.up, count: t.count })
-    }
-
     /// Arms the timer at the next pending delay's end (disarms it without).
     fn arm(&self) {
         let next = self.tracks.iter().filter_map(|t| t.pending.map(|p| p.0)).min();
@@ -181,9 +176,11 @@ impl Watcher {
     }
 
     /// Reads every queued event, runs expired delays, re-scans after lost
-    /// events; calls `out` for each tracker whose count or verdict changed.
-    pub fn poll(&mut self, now: Instant, out: &mut dyn FnMut(Change)) {
-        let before: Vec<(u32, bool)> = self.tracks.iter().map(|t| (t.count, t.up)).collect();
+    /// events; calls `out` for each tracker whose count or verdict changed
+    /// (`all`: for every tracker).
+    pub fn poll(&mut self, now: Instant, all: bool, out: &mut dyn FnMut(Change)) {
+        let before: Vec<(u32, bool)> =
+            self.tracks.iter().map(|t| if all { (u32::MAX, false) } else { (t.count, t.up) }).collect();
         let mut expirations = [0u8; 8];
         let _ = rustix::io::read(&self.timer, &mut expirations);
         self.drain(now);
