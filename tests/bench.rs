@@ -37,6 +37,9 @@
 //! - `vrrp_probe`: the time from nginx stopping to the VIP on the backup,
 //!   vipd's 100 ms probe next to keepalived's 1 s `curl` script, and the
 //!   CPU and processes started of 100 probes at 100 ms;
+//! - process killed → VIP on the peer: vipd's `vrrp_track_process` against
+//!   keepalived's `killall -0` script every second (keepalived's own
+//!   track_process cannot subscribe inside a network namespace);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -45,7 +48,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -821,6 +824,76 @@ fn reload_gap(test: &str, net: u8, kind: Kind, what: Reload) -> ReloadGap {
         log.lines().find(|l| l.contains("Reload finished") || l.contains("keeping the running")).map(str::to_owned)
     });
     ReloadGap { capture: captured, trailing, takeovers, outcome: outcome.flatten() }
+}
+
+/// Process killed → VIP on the peer, `trials` times, on a v3 10 ms pair
+/// (R1 150, R2 100) where R1 loses 60 without the process: vipd with
+/// `vrrp_track_process`; keepalived with a `killall -0` script every second
+/// (its smallest interval), since its track_process cannot subscribe to
+/// process events inside a network namespace (errno 111).
+fn process_detection(test: &str, net: u8, kind: Kind, trials: usize) -> Vec<Duration> {
+    let mut b = Bench::new(test, net);
+    let name = format!("vtpb{}", std::process::id() % 100_000);
+    let path = b.dir().join(&name);
+    fs::copy("/bin/sleep", &path).expect("copy sleep");
+    let spawn = || {
+        // ETXTBSY while a fork elsewhere still holds the copy open.
+        for _ in 0..100 {
+            match Command::new(&path).arg("300").stdin(Stdio::null()).spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => std::thread::sleep(Duration::from_millis(10)),
+                r => return r.expect("start the tracked process"),
+            }
+        }
+        panic!("{}: text file busy", path.display());
+    };
+    let (tracker, uses) = if kind == VIPD {
+        (
+            format!("vrrp_track_process tp {{\n    process {name}\n    weight -60\n}}\n"),
+            "track_process {\n        tp\n    }",
+        )
+    } else {
+        (
+            format!(
+                "vrrp_script chk {{\n    script \"/usr/bin/killall -0 {name}\"\n    interval 1\n    fall 1\n    rise 1\n    \
+                 weight -60\n}}\n"
+            ),
+            "track_script {\n        chk\n    }",
+        )
+    };
+    let conf = b.lab.config(R1, &high(V3_10MS));
+    let conf = conf.replacen("vrrp_instance VI_1 {\n", &format!("{tracker}\nvrrp_instance VI_1 {{\n    {uses}\n"), 1);
+    let mut p = spawn();
+    let a = b.start(R1, kind, &conf);
+    b.lab.wait_for(a, MASTER);
+    b.start_vrrp(R2, kind, &low(V3_10MS));
+    let settle = Duration::from_millis(300);
+    b.lab.converges_on(R1, settle);
+    let mut out = Vec::new();
+    for n in 0..trials {
+        // Spread the kills over a script interval: keepalived's detection
+        // depends on where in its 1 s interval the process dies.
+        std::thread::sleep(Duration::from_millis(50 + 211 * n as u64 % 1000));
+        let t0 = Instant::now();
+        let _ = p.kill();
+        let _ = p.wait();
+        while !b.lab.holds_vip(R2) {
+            assert!(t0.elapsed() < Duration::from_secs(10), "{test}: the VIP did not move\n{}", b.lab.status());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let dt = t0.elapsed();
+        eprintln!("bench: {test}: trial {}: process killed -> VIP on R2 in {:.1} ms", n + 1, ms(dt));
+        out.push(dt);
+        p = spawn();
+        b.lab.eventually("back on R1", Duration::from_secs(10), |l| l.holds_vip(R1) && !l.holds_vip(R2));
+        b.lab.converges_on(R1, settle);
+        // A script check must not still hold the failure it saw.
+        if kind == KA {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+    }
+    let _ = p.kill();
+    let _ = p.wait();
+    out
 }
 
 /// CPU and memory of master and backup.
@@ -1777,6 +1850,28 @@ fn bench() {
 
     if plan.runs("probe") {
         probe_rows(&plan, &mut rep, &mut next_net);
+    }
+
+    if plan.runs("trackproc") {
+        let mut res = Vec::new();
+        for kind in kinds {
+            let test = format!("tproc-{}", &kind_name(kind)[..2]);
+            let what = format!("track_process detection, {}, {} trials", kind_name(kind), plan.trials_v3);
+            let net = next_net();
+            res.push(rep.attempt(&what, || process_detection(&test, net, kind, plan.trials_v3)));
+        }
+        let silent = ms(low(V3_10MS).takeover_silent());
+        let met = median_within(&res[1], silent + 10.0);
+        rep.row(
+            "process killed → VIP on the peer, v3 10 ms pair, R1 −60 without the process",
+            format!(
+                "{} (script `killall -0` every 1 s; its track_process cannot subscribe inside a network namespace)",
+                fmt_trials(&res[0])
+            ),
+            format!("{} (vrrp_track_process)", fmt_trials(&res[1])),
+            &format!("≤ {} (3 adverts + skew {} + 10 ms)", fmt_ms(silent + 10.0), fmt_ms(silent)),
+            met,
+        );
     }
 
     let mut notes = Vec::new();

@@ -267,7 +267,7 @@ fn unsupported_keywords_warn_or_refuse() {
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
             "15:2: error: `use_vmac` is not implemented by vipd: vipd does not create virtual MAC or ipvlan interfaces; peers would see a different MAC",
             "16:2: warning: `smtp_alert` is not implemented by vipd and is ignored: vipd does not send e-mail",
-            "17:2: error: `track_process` is not implemented by vipd: vipd has no process tracking; the priority would differ from keepalived's",
+            "18:3: error: vrrp_track_process `p` is not defined",
         ]
     );
 }

@@ -203,6 +203,11 @@ pub fn dump(config: &Config) -> String {
                 }
                 out.push_str("}\n");
             }
+            (_, _, TrackerKind::Process) => {
+                if let Some(p) = &t.process {
+                    track_process(&mut out, t, p);
+                }
+            }
             _ => {}
         }
     }
@@ -286,12 +291,17 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
         }
         out.push_str("    }\n");
     }
-    for (kw, file) in [("track_script", false), ("track_file", true)] {
+    for (kw, kind) in
+        [("track_script", None), ("track_file", Some(TrackerKind::File)), ("track_process", Some(TrackerKind::Process))]
+    {
         let refs: Vec<_> = i
             .track
             .iter()
             .filter_map(|r| config.trackers.get(usize::from(r.tracker.0)).map(|t| (r, t)))
-            .filter(|(_, t)| (t.kind == TrackerKind::File) == file)
+            .filter(|(_, t)| match kind {
+                Some(k) => t.kind == k,
+                None => matches!(t.kind, TrackerKind::Script { .. }),
+            })
             .collect();
         if !refs.is_empty() {
             let _ = writeln!(out, "    {kw} {{");
@@ -326,4 +336,41 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
         out.push_str("    strict_mode\n");
     }
     out.push_str("    accept\n}\n");
+}
+
+/// A `vrrp_track_process` block as keepalived 2.2.7 reads it back.
+fn track_process(out: &mut String, t: &TrackerConfig, p: &TrackProcess) {
+    let _ = writeln!(out, "\nvrrp_track_process {} {{", t.name);
+    out.push_str("    process");
+    let params = p.params.split(|&b| b == 0).filter(|w| !w.is_empty());
+    // keepalived takes each quoted string as one word.
+    for w in core::iter::once(p.process.as_bytes()).chain(params) {
+        let _ = write!(out, " \"{}\"", String::from_utf8_lossy(w));
+    }
+    out.push('\n');
+    match p.param_match {
+        ParamMatch::None => {}
+        ParamMatch::Exact => out.push_str("    param_match\n"),
+        ParamMatch::Partial => out.push_str("    param_match partial\n"),
+        ParamMatch::Initial => out.push_str("    param_match initial\n"),
+    }
+    if p.full_command {
+        out.push_str("    full_command\n");
+    }
+    let _ = writeln!(out, "    weight {}{}", t.weight, if t.reverse { " reverse" } else { "" });
+    if p.quorum_max == 0 {
+        out.push_str("    quorum_max 0\n");
+    } else {
+        let _ = writeln!(out, "    quorum {}", p.quorum);
+        if p.quorum_max != u32::MAX {
+            let _ = writeln!(out, "    quorum_max {}", p.quorum_max);
+        }
+    }
+    if p.fork_delay > Duration::ZERO {
+        let _ = writeln!(out, "    fork_delay {}", secs(p.fork_delay));
+    }
+    if p.terminate_delay > Duration::ZERO {
+        let _ = writeln!(out, "    terminate_delay {}", secs(p.terminate_delay));
+    }
+    out.push_str("}\n");
 }

@@ -41,7 +41,7 @@ pub const TOP: &[(&str, Support)] = &[
     ("interface_up_down_delays", Ignored("vipd reacts to link changes at once")),
     ("garp_group", Ignored("use vrrp_garp_interval / vrrp_gna_interval")),
     ("track_group", Ignored("vipd has no static track groups")),
-    ("vrrp_track_process", Ignored("vipd has no process tracking")),
+    ("vrrp_track_process", Yes),
     ("bfd_instance", Ignored("vipd has no BFD")),
     ("virtual_server", LVS),
     ("virtual_server_group", LVS),
@@ -262,7 +262,7 @@ pub const INSTANCE: &[(&str, Support)] = &[
     ("vmac_xmit_base", VMAC),
     ("use_ipvlan", VMAC),
     ("vrf", Refused("vipd does not bind adverts to a VRF")),
-    ("track_process", Refused("vipd has no process tracking; the priority would differ from keepalived's")),
+    ("track_process", Yes),
     ("track_bfd", Refused("vipd has no BFD; the priority would differ from keepalived's")),
 ];
 
@@ -294,6 +294,18 @@ pub const PROBE: &[(&str, Support)] = &[
 
 pub const TRACK_FILE: &[(&str, Support)] = &[("file", Yes), ("weight", Yes), ("init_file", Yes)];
 
+pub const TRACK_PROCESS: &[(&str, Support)] = &[
+    ("process", Yes),
+    ("param_match", Yes),
+    ("weight", Yes),
+    ("quorum", Yes),
+    ("quorum_max", Yes),
+    ("delay", Yes),
+    ("fork_delay", Yes),
+    ("terminate_delay", Yes),
+    ("full_command", Yes),
+];
+
 pub const SYNC_GROUP: &[(&str, Support)] = &[
     ("group", Yes),
     ("track_interface", Yes),
@@ -308,7 +320,7 @@ pub const SYNC_GROUP: &[(&str, Support)] = &[
     ("sync_group_tracking_weight", Yes),
     ("smtp_alert", EMAIL),
     ("global_tracking", Ignored("deprecated: use sync_group_tracking_weight")),
-    ("track_process", Refused("vipd has no process tracking; the priority would differ from keepalived's")),
+    ("track_process", Yes),
     ("track_bfd", Refused("vipd has no BFD; the priority would differ from keepalived's")),
 ];
 
@@ -321,6 +333,7 @@ pub const ALL: &[(&str, &[(&str, Support)])] = &[
     ("vrrp_script", SCRIPT),
     ("vrrp_probe", PROBE),
     ("track_file", TRACK_FILE),
+    ("vrrp_track_process", TRACK_PROCESS),
     ("vrrp_sync_group", SYNC_GROUP),
 ];
 

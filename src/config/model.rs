@@ -428,6 +428,8 @@ pub struct TrackerConfig {
     /// `vrrp_probe` details (a vipd extension); its kind is `Script`, so
     /// rise, fall and weight work as for a check script.
     pub probe: Option<Probe>,
+    /// `vrrp_track_process` details.
+    pub process: Option<TrackProcess>,
 }
 
 impl TrackerConfig {
@@ -445,6 +447,7 @@ impl TrackerConfig {
             }),
             file: None,
             probe: None,
+            process: None,
         }
     }
 }
@@ -496,6 +499,40 @@ pub enum TrackerKind {
     Script { rise: u32, fall: u32, init_fail: bool },
     /// `track_file`: an integer read from a file.
     File,
+    /// `vrrp_track_process`: Up while the number of matching processes is
+    /// within `quorum..=quorum_max`.
+    Process,
+}
+
+/// How `vrrp_track_process` compares the configured parameters with a
+/// process's (keepalived's `param_match`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamMatch {
+    /// No parameters configured and no `param_match`: they are not compared.
+    None,
+    /// The parameters must be exactly those configured.
+    Exact,
+    /// The configured ones, then possibly more.
+    Partial,
+    /// As `Partial`, and the last configured one may be a prefix.
+    Initial,
+}
+
+/// `vrrp_track_process` settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackProcess {
+    /// Compared with the process's name (`/proc/PID/comm`) or, with
+    /// `full_command`, with its `argv[0]`.
+    pub process: String,
+    /// Configured parameters, each followed by a NUL, as the kernel lays out
+    /// `/proc/PID/cmdline`.
+    pub params: Vec<u8>,
+    pub param_match: ParamMatch,
+    pub full_command: bool,
+    pub quorum: u32,
+    pub quorum_max: u32,
+    pub fork_delay: Duration,
+    pub terminate_delay: Duration,
 }
 
 /// A reference from an instance or group to a tracker.

@@ -58,7 +58,9 @@ impl Engine {
             return Contribution::Weight(0);
         };
         match t.kind {
-            TrackerKind::Script { .. } => track::updown_contribution(t.status, r.weight, r.reverse),
+            TrackerKind::Script { .. } | TrackerKind::Process => {
+                track::updown_contribution(t.status, r.weight, r.reverse)
+            }
             TrackerKind::File => track::file_contribution(t.value, r.weight, r.reverse),
         }
     }

@@ -27,7 +27,7 @@ impl Tracker {
     pub fn new(cfg: &TrackerConfig) -> Tracker {
         let status = match cfg.kind {
             TrackerKind::Script { init_fail: true, .. } => TrackStatus::Down,
-            TrackerKind::Script { .. } => TrackStatus::Unknown,
+            TrackerKind::Script { .. } | TrackerKind::Process => TrackStatus::Unknown,
             TrackerKind::File => TrackStatus::Up,
         };
         Tracker { kind: cfg.kind, status, streak: 0, value: 0 }
@@ -45,9 +45,16 @@ impl Tracker {
     /// ("one success is enough", and a first failure counts as down), so an
     /// unweighted check does not hold an instance in its start-up Fault for
     /// `fall` intervals. `init_fail` starts Down, so it needs `rise` successes.
+    ///
+    /// A process tracker's verdict arrives already debounced (the daemon
+    /// applies `fork_delay`/`terminate_delay`), so it is taken as is.
     pub fn script_result(&mut self, success: bool) -> bool {
         let TrackerKind::Script { rise, fall, .. } = self.kind else {
-            return false;
+            let before = self.status;
+            if self.kind == TrackerKind::Process {
+                self.set(if success { TrackStatus::Up } else { TrackStatus::Down });
+            }
+            return self.status != before;
         };
         let before = self.status;
         match (self.status, success) {

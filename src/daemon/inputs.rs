@@ -315,4 +315,39 @@ impl Daemon {
             self.handle(now, Event::FileValue { tracker, value });
         }
     }
+
+    /// Every process tracker's count and verdict, as at start and after a
+    /// reload.
+    pub(super) fn read_processes(&mut self, now: Instant) {
+        self.poll_processes(now, true);
+    }
+
+    /// Process events arrived, or a `fork_delay`/`terminate_delay` ended.
+    pub(super) fn on_processes(&mut self) {
+        self.poll_processes(clock::now(), false);
+    }
+
+    /// `all`: every tracker, changed or not (start, reload), not logged.
+    fn poll_processes(&mut self, now: Instant, all: bool) {
+        let mut changes = Vec::new();
+        if let Some((w, _)) = &mut self.processes {
+            w.poll(now, all, &mut |c| changes.push(c));
+        }
+        self.process_changes(now, &changes, !all);
+    }
+
+    fn process_changes(&mut self, now: Instant, changes: &[crate::sys::cnproc::Change], log: bool) {
+        for c in changes {
+            let Some(&tracker) = self.processes.as_ref().and_then(|(_, ids)| ids.get(c.index)) else { continue };
+            let before = self.engine.trackers().get(usize::from(tracker.0)).map(|t| t.status);
+            self.handle(now, Event::FileValue { tracker, value: i64::from(c.count) });
+            self.handle(now, Event::ScriptResult { tracker, success: c.up });
+            let after = self.engine.trackers().get(usize::from(tracker.0)).map(|t| t.status);
+            if log && (before != after || self.log.detail) {
+                let name = self.engine.tracker_names().get(usize::from(tracker.0)).map_or("", String::as_str);
+                let v = if c.up { "up" } else { "down" };
+                log!(self.log, "Track_process({name}) {v}, {} running", c.count);
+            }
+        }
+    }
 }

@@ -162,6 +162,9 @@ struct Daemon {
     plan: Plan,
     notifier: Notifier,
     files: Option<crate::sys::trackfile::Watcher>,
+    /// `vrrp_track_process` trackers: the watcher and the tracker ids it
+    /// reports for, in its order.
+    processes: Option<(crate::sys::cnproc::Watcher, Vec<crate::config::TrackerId>)>,
     /// The check script whose result is being handled, and how it ended.
     last_exit: Option<(Rc<str>, String)>,
     /// The real-time priority the running configuration asks for.

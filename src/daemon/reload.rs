@@ -240,7 +240,12 @@ impl Daemon {
         }
         self.open_claims();
         self.report_system(now, &r.links, &r.addrs);
+        self.processes = super::startup::watch_processes(&loaded.config).unwrap_or_else(|e| {
+            log!(self.log, "reload: {e}");
+            None
+        });
         self.read_files(now);
+        self.read_processes(now);
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
         self.apply(now);

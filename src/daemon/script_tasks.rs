@@ -59,20 +59,10 @@ impl ScriptTasks {
             self.checks.push(ex.spawn(fifo_reader(d.clone(), p.clone(), path, cancel.clone(), detail)));
         }
         if let Some(w) = &dm.files {
-            let ready = dup_async(w.fd())?;
-            let df = d.clone();
-            let cancel = cancel.clone();
-            self.checks.push(ex.spawn(async move {
-                // Checked first: after a reload this task's fd is the old
-                // watcher's, which nobody drains any more, so it would stay
-                // readable and spin.
-                while !cancel.is_closed() && ready.readable().await.is_ok() {
-                    if cancel.is_closed() {
-                        return;
-                    }
-                    df.borrow_mut().on_files();
-                }
-            }));
+            self.checks.push(ex.spawn(fd_task(d.clone(), dup_async(w.fd())?, cancel.clone(), Daemon::on_files)));
+        }
+        if let Some((w, _)) = &dm.processes {
+            self.checks.push(ex.spawn(fd_task(d.clone(), dup_async(w.fd())?, cancel.clone(), Daemon::on_processes)));
         }
         Ok(())
     }
@@ -359,5 +349,23 @@ async fn fifo_reader(
     if exit != crate::sys::script::Exit::Cancelled {
         let cmd = scripts::command_line(&script, None);
         d.borrow().log.line(format_args!("notify_fifo_script ({cmd} {fifo}) ended: {}", scripts::describe(&exit)));
+    }
+}
+
+/// Calls `on` each time `ready` is readable (tracked files, process
+/// events); one function for both, so the binary holds one task body.
+async fn fd_task(
+    d: Rc<RefCell<Daemon>>,
+    ready: crate::sys::reactor::Async<std::os::fd::OwnedFd>,
+    cancel: smol::channel::Receiver<()>,
+    on: fn(&mut Daemon),
+) {
+    // Checked first: after a reload this task's fd is the old watcher's,
+    // which nobody drains any more, so it would stay readable and spin.
+    while !cancel.is_closed() && ready.readable().await.is_ok() {
+        if cancel.is_closed() {
+            return;
+        }
+        on(&mut d.borrow_mut());
     }
 }

@@ -35,6 +35,29 @@ pub fn host_checks(cfg: &config::Config) -> Vec<config::Diagnostic> {
         .collect()
 }
 
+/// Subscribes to process events and counts the processes of every
+/// `vrrp_track_process` (none: no socket).
+pub(super) fn watch_processes(
+    config: &crate::config::Config,
+) -> Result<Option<(crate::sys::cnproc::Watcher, Vec<crate::config::TrackerId>)>, String> {
+    let (mut ids, mut cfgs) = (Vec::new(), Vec::new());
+    for (k, t) in config.trackers.iter().enumerate() {
+        if let Some(p) = &t.process {
+            if ids.len() == crate::sys::cnproc::MAX_TRACKERS {
+                return Err("more than 64 vrrp_track_process blocks".into());
+            }
+            ids.push(crate::config::TrackerId(k as u16));
+            cfgs.push(p.clone());
+        }
+    }
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let w = crate::sys::cnproc::Watcher::new(&cfgs)
+        .map_err(|e| format!("vrrp_track_process: cannot subscribe to the kernel's process events: {e}"))?;
+    Ok(Some((w, ids)))
+}
+
 /// Creates `init_file`s and watches the tracked files of `plan`.
 pub(super) fn watch_files(plan: &Plan) -> Result<Option<crate::sys::trackfile::Watcher>, String> {
     if plan.files.is_empty() {
@@ -230,6 +253,7 @@ impl Daemon {
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let plan = Plan::build(&loaded.config)?;
         let files = watch_files(&plan)?;
+        let processes = watch_processes(&loaded.config)?;
         let instances = engine.instances().len();
         let sends = engine.sends_capacity();
         let mut d = Daemon {
@@ -258,6 +282,7 @@ impl Daemon {
             plan,
             notifier: Notifier::new(),
             files,
+            processes,
             last_exit: None,
             rt_priority: None,
             status: super::status::Record::new(),
@@ -277,6 +302,7 @@ impl Daemon {
         let now = clock::now();
         d.report_system(now, &r.links, &r.addrs);
         d.read_files(now);
+        d.read_processes(now);
         d.handle(now, Event::Start);
         Ok(d)
     }

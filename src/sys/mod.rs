@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod clock;
+pub mod cnproc;
 pub mod control;
 pub mod dumpfile;
 pub mod fifo;

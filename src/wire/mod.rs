@@ -23,6 +23,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod claim;
+pub mod cnproc;
 pub mod ipv4;
 pub mod ndisc;
 pub mod netlink;

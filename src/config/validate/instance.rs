@@ -49,6 +49,7 @@ pub(super) struct RawInstance {
     pub(super) vip_seen: HashSet<IpAddr>,
     pub(super) scripts: Vec<TrackName>,
     pub(super) files: Vec<TrackName>,
+    pub(super) processes: Vec<TrackName>,
     pub(super) weighted_iface: Option<Span>,
     pub(super) lower_delay_set: bool,
     pub(super) lower_repeat_set: bool,
@@ -111,6 +112,7 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         vip_seen: HashSet::new(),
         scripts: Vec::new(),
         files: Vec::new(),
+        processes: Vec::new(),
         weighted_iface: None,
         lower_delay_set: d.lower_delay_set,
         lower_repeat_set: d.lower_repeat_set,
@@ -302,6 +304,12 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             cx.extra(n, 0);
             for line in cx.block(n) {
                 r.files.extend(track_line(cx, line, 254));
+            }
+        }
+        "track_process" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                r.processes.extend(track_line(cx, line, 254));
             }
         }
         "dont_track_primary" => {

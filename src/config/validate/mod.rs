@@ -40,7 +40,7 @@ use globals::{Defaults, global_defs};
 use instance::{RawInstance, instance};
 use instance_rules::{duplicate_vrids, finish_instance};
 use sync_group::{RawGroup, attach_groups, sync_group};
-use trackers::{define_tracker, probe_block, script_block, track_file_block};
+use trackers::{define_tracker, probe_block, script_block, track_file_block, track_process_block};
 
 pub use values::parse_micros;
 
@@ -98,7 +98,7 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
         match node.name() {
             "vrrp_instance" => {
                 if let Some(mut raw) = instance(&mut cx, node, &defaults) {
-                    for t in raw.scripts.iter_mut().chain(raw.files.iter_mut()) {
+                    for t in raw.scripts.iter_mut().chain(raw.files.iter_mut()).chain(raw.processes.iter_mut()) {
                         t.pos = pos;
                     }
                     if let Some(first) = raws.iter().find(|r| r.cfg.name == raw.cfg.name) {
@@ -112,10 +112,11 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                     }
                 }
             }
-            "vrrp_script" | "vrrp_probe" | "track_file" | "vrrp_track_file" => {
+            "vrrp_script" | "vrrp_probe" | "track_file" | "vrrp_track_file" | "vrrp_track_process" => {
                 let t = match node.name() {
                     "vrrp_script" => script_block(&mut cx, node),
                     "vrrp_probe" => probe_block(&mut cx, node),
+                    "vrrp_track_process" => track_process_block(&mut cx, node),
                     _ => track_file_block(&mut cx, node),
                 };
                 match t {

@@ -12,12 +12,16 @@ use crate::config::lexer::Token;
 use crate::config::model::*;
 use crate::config::parse::Node;
 
-pub(super) type RawGroup = (Node, Vec<Token>, Vec<TrackName>, Vec<TrackName>, Vec<TrackInterface>, bool);
+/// Node, members, track_script, track_file, track_interface,
+/// `sync_group_tracking_weight`, track_process.
+pub(super) type RawGroup =
+    (Node, Vec<Token>, Vec<TrackName>, Vec<TrackName>, Vec<TrackInterface>, bool, Vec<TrackName>);
 
 pub(super) fn sync_group(cx: &mut Cx<'_>, node: &Node, instances: &[&str]) -> Option<RawGroup> {
     block_name(cx, node)?;
     let mut members = Vec::new();
     let (mut scripts, mut files, mut ifaces) = (Vec::new(), Vec::new(), Vec::new());
+    let mut processes = Vec::new();
     let mut tracking_weight = false;
     let mut has_group = false;
     for n in cx.block(node) {
@@ -55,6 +59,12 @@ pub(super) fn sync_group(cx: &mut Cx<'_>, node: &Node, instances: &[&str]) -> Op
                     files.extend(track_line(cx, l, 254));
                 }
             }
+            "track_process" => {
+                cx.extra(n, 0);
+                for l in cx.block(n) {
+                    processes.extend(track_line(cx, l, 254));
+                }
+            }
             "track_interface" => {
                 cx.extra(n, 0);
                 for l in cx.block(n) {
@@ -78,7 +88,7 @@ pub(super) fn sync_group(cx: &mut Cx<'_>, node: &Node, instances: &[&str]) -> Op
     if !has_group {
         cx.error_hint(node.span(), "vrrp_sync_group without a `group` block", "group { VI_1 VI_2 }");
     }
-    Some((node.clone(), members, scripts, files, ifaces, tracking_weight))
+    Some((node.clone(), members, scripts, files, ifaces, tracking_weight, processes))
 }
 
 fn group_notify(cx: &mut Cx<'_>, node: &Node) -> Notify {
@@ -98,7 +108,7 @@ fn group_notify(cx: &mut Cx<'_>, node: &Node) -> Notify {
 }
 
 fn zero_member_weights(cx: &mut Cx<'_>, group: &Node, r: &RawInstance) {
-    let weighted = r.scripts.iter().chain(&r.files).find(|t| t.weight.is_some_and(|w| w != 0));
+    let weighted = r.scripts.iter().chain(&r.files).chain(&r.processes).find(|t| t.weight.is_some_and(|w| w != 0));
     if let Some(t) = weighted {
         cx.error_hint(
             t.name.span,
@@ -122,7 +132,7 @@ fn zero_member_weights(cx: &mut Cx<'_>, group: &Node, r: &RawInstance) {
 /// Sync groups: members by name; group trackers apply to every member.
 pub(super) fn attach_groups(cx: &mut Cx<'_>, groups: &[RawGroup], raws: &mut [RawInstance], config: &mut Config) {
     let mut member_of: Vec<Option<usize>> = vec![None; raws.len()];
-    for (gi, (node, members, scripts, files, ifaces, tracking_weight)) in groups.iter().enumerate() {
+    for (gi, (node, members, scripts, files, ifaces, tracking_weight, processes)) in groups.iter().enumerate() {
         let mut idx = Vec::new();
         for m in members {
             match raws.iter().position(|r| r.cfg.name == m.text) {
@@ -143,6 +153,7 @@ pub(super) fn attach_groups(cx: &mut Cx<'_>, groups: &[RawGroup], raws: &mut [Ra
             let r = &mut raws[i];
             r.scripts.extend(scripts.iter().cloned());
             r.files.extend(files.iter().cloned());
+            r.processes.extend(processes.iter().cloned());
             r.cfg.track_interfaces.extend(ifaces.iter().cloned());
             if !tracking_weight {
                 zero_member_weights(cx, node, r);

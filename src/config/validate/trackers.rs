@@ -263,6 +263,17 @@ pub(super) fn track_file_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerCo
     Some(t)
 }
 
+/// The kind of tracker a `track_*` line of `r` names.
+fn used_as(r: &RawInstance, t: &TrackName) -> &'static str {
+    if r.files.iter().any(|f| f.name == t.name) {
+        "track_file"
+    } else if r.processes.iter().any(|f| f.name == t.name) {
+        "vrrp_track_process"
+    } else {
+        "vrrp_script"
+    }
+}
+
 /// An instance's `track_script` / `track_file` names (its own and its sync
 /// group's) resolved against the definitions anywhere in the file, into
 /// `r.cfg.track`.
@@ -273,12 +284,12 @@ pub(super) fn resolve_tracks(
     tracker_pos: &[usize],
     broken: &[String],
 ) {
-    for t in r.scripts.iter().chain(&r.files) {
+    for t in r.scripts.iter().chain(&r.files).chain(&r.processes) {
         let Some(idx) = config.trackers.iter().position(|x| x.name == t.name.text) else {
             if broken.contains(&t.name.text) {
                 continue;
             }
-            let what = if r.files.iter().any(|f| f.name == t.name) { "track_file" } else { "vrrp_script" };
+            let what = used_as(r, t);
             cx.error(t.name.span, format!("{what} `{}` is not defined", t.name.text));
             continue;
         };
@@ -294,19 +305,14 @@ pub(super) fn resolve_tracks(
             continue;
         }
         let def = &config.trackers[idx];
-        let kind_ok = matches!(
-            (def.kind, r.files.iter().any(|f| f.name == t.name)),
-            (TrackerKind::File, true) | (TrackerKind::Script { .. }, false)
-        );
-        if !kind_ok {
-            cx.error(
-                t.name.span,
-                format!(
-                    "`{}` is not a {}",
-                    t.name.text,
-                    if def.kind == TrackerKind::File { "vrrp_script or vrrp_probe" } else { "track_file" }
-                ),
-            );
+        let what = used_as(r, t);
+        let is = match def.kind {
+            TrackerKind::File => "track_file",
+            TrackerKind::Process => "vrrp_track_process",
+            TrackerKind::Script { .. } => "vrrp_script",
+        };
+        if what != is {
+            cx.error(t.name.span, format!("`{}` is not a {what}", t.name.text));
             continue;
         }
         let weight = t.weight.unwrap_or(def.weight);
@@ -314,6 +320,195 @@ pub(super) fn resolve_tracks(
         // weight.
         let reverse = t.reverse || def.reverse;
         r.cfg.track.push(TrackRef { tracker: TrackerId(idx as u16), weight, reverse });
+    }
+}
+
+/// `vrrp_track_process NAME { … }` as keepalived 2.2.7 reads it: parameters
+/// after the name, or `param_match`, make it compare the command line
+/// (`full_command`); `quorum_max 0` sets `quorum` to 0; a weight line
+/// after another weight is ignored there, so it is an error here.
+pub(super) fn track_process_block(cx: &mut Cx<'_>, node: &Node) -> Option<TrackerConfig> {
+    let name = block_name(cx, node)?;
+    let mut t = TrackerConfig::script(&name, &[]);
+    t.kind = TrackerKind::Process;
+    t.script = None;
+    let mut p = TrackProcess {
+        process: String::new(),
+        params: Vec::new(),
+        param_match: ParamMatch::None,
+        full_command: false,
+        quorum: 1,
+        quorum_max: u32::MAX,
+        fork_delay: Duration::ZERO,
+        terminate_delay: Duration::ZERO,
+    };
+    let mut have_process = false;
+    let mut have_weight = false;
+    for n in cx.block(node) {
+        if !cx.known(n, keywords::TRACK_PROCESS, "vrrp_track_process") {
+            continue;
+        }
+        cx.no_block(n);
+        match n.name() {
+            "process" => {
+                let Some(first) = n.args.first() else {
+                    cx.error(n.span(), "`process` needs a process name");
+                    continue;
+                };
+                if have_process {
+                    cx.error(n.span(), "`process` is given twice; keepalived ignores the second");
+                    continue;
+                }
+                have_process = true;
+                p.process = first.text.clone();
+                if n.args.len() > 1 {
+                    for a in &n.args[1..] {
+                        p.params.extend_from_slice(a.text.as_bytes());
+                        p.params.push(0);
+                    }
+                    if p.param_match == ParamMatch::None {
+                        p.param_match = ParamMatch::Exact;
+                    }
+                    p.full_command = true;
+                }
+            }
+            "param_match" => {
+                p.param_match = match n.args.first().map(|a| a.text.as_str()) {
+                    None => ParamMatch::Exact,
+                    Some("initial") => ParamMatch::Initial,
+                    Some("partial") => ParamMatch::Partial,
+                    Some(_) => {
+                        cx.error_hint(n.span(), "unknown `param_match`", "param_match [initial|partial]");
+                        continue;
+                    }
+                };
+                cx.extra(n, 1);
+                p.full_command = true;
+            }
+            "weight" => {
+                let Some(w) = n.args.first() else {
+                    cx.error(n.span(), "`weight` needs a value");
+                    continue;
+                };
+                if have_weight {
+                    cx.error(n.span(), "`weight` is given twice; keepalived ignores the second");
+                    continue;
+                }
+                t.weight = cx.int(n, w, -254, 254).unwrap_or(0) as i32;
+                // keepalived takes a later weight line while the weight is 0.
+                have_weight = t.weight != 0;
+                if n.args.get(1).is_some_and(|x| x.text == "reverse") {
+                    t.reverse = true;
+                    cx.extra(n, 2);
+                } else {
+                    cx.extra(n, 1);
+                }
+            }
+            "quorum" => {
+                if let Some(q) = cx.int_arg(n, 1, 65_535) {
+                    if q as u32 > p.quorum_max {
+                        cx.error(n.span(), "`quorum` is above `quorum_max`; keepalived ignores it");
+                    } else {
+                        p.quorum = q as u32;
+                    }
+                }
+            }
+            "quorum_max" => {
+                if let Some(q) = cx.int_arg(n, 0, 65_535) {
+                    let q = q as u32;
+                    if (q != 0 || p.quorum > 1) && q < p.quorum {
+                        cx.error(n.span(), "`quorum_max` is below `quorum`; keepalived ignores it");
+                    } else {
+                        p.quorum_max = q;
+                        p.quorum = if q == 0 { 0 } else { p.quorum.max(1) };
+                    }
+                }
+            }
+            "delay" | "fork_delay" | "terminate_delay" => {
+                if let Some(d) = cx.secs_arg(n, 1, 3_600_000_000) {
+                    if n.name() != "fork_delay" {
+                        p.terminate_delay = d;
+                    }
+                    if n.name() != "terminate_delay" {
+                        p.fork_delay = d;
+                    }
+                }
+            }
+            _ => {
+                cx.none(n);
+                p.full_command = true;
+            }
+        }
+    }
+    if !have_process {
+        cx.error_hint(node.span(), format!("vrrp_track_process `{name}` has no `process`"), "process NAME [PARAMS…]");
+        return None;
+    }
+    t.process = Some(p);
+    Some(t)
+}
+
+#[cfg(test)]
+mod process_tests {
+    use crate::config::{Loaded, ParamMatch, TrackerKind, load_with};
+    use crate::time::Duration;
+
+    fn load(text: &str) -> Loaded {
+        load_with(std::path::Path::new("t.conf"), Some(text), "h", &|_| true)
+    }
+
+    fn instance(tracks: &str) -> String {
+        format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority 100\n \
+             virtual_ipaddress {{\n  10.0.0.1\n }}\n track_process {{\n{tracks}\n }}\n}}\n"
+        )
+    }
+
+    #[test]
+    fn track_process_as_keepalived_reads_it() {
+        let l = load(&format!(
+            "vrrp_track_process a {{\n process nginx\n}}\n\
+             vrrp_track_process b {{\n process /usr/sbin/nginx -g \"daemon off;\"\n weight -20 reverse\n delay 0.5\n}}\n\
+             vrrp_track_process c {{\n process x\n param_match initial\n quorum 2\n quorum_max 3\n fork_delay 1\n}}\n\
+             vrrp_track_process d {{\n process x\n quorum_max 0\n}}\n{}",
+            instance("  a\n  b weight 5\n  c\n  d")
+        ));
+        assert!(!l.has_errors(), "{:?}", l.diagnostics);
+        let t = &l.config.trackers;
+        let p = |k: usize| t[k].process.as_ref().unwrap();
+        assert!(t.iter().all(|t| t.kind == TrackerKind::Process));
+        assert_eq!((t[0].weight, p(0).param_match, p(0).full_command), (0, ParamMatch::None, false));
+        assert_eq!((p(0).quorum, p(0).quorum_max), (1, u32::MAX));
+        // Parameters imply an exact parameter match on the command line.
+        assert_eq!(p(1).params, b"-g\0daemon off;\0");
+        assert_eq!((p(1).param_match, p(1).full_command), (ParamMatch::Exact, true));
+        assert_eq!((t[1].weight, t[1].reverse), (-20, true));
+        assert_eq!((p(1).fork_delay, p(1).terminate_delay), (Duration::from_millis(500), Duration::from_millis(500)));
+        assert_eq!(
+            (p(2).param_match, p(2).full_command, p(2).quorum, p(2).quorum_max),
+            (ParamMatch::Initial, true, 2, 3)
+        );
+        assert_eq!((p(2).fork_delay, p(2).terminate_delay), (Duration::from_secs(1), Duration::ZERO));
+        assert_eq!((p(3).quorum, p(3).quorum_max), (0, 0), "quorum_max 0: up while none runs");
+        let track = &l.config.instances[0].track;
+        assert_eq!(track.len(), 4);
+        assert_eq!((track[1].weight, track[1].reverse), (5, true), "the line's weight, the tracker's reverse");
+    }
+
+    #[test]
+    fn track_process_errors() {
+        let errs =
+            |text: String| load(&text).diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n");
+        let e = errs(format!("vrrp_track_process a {{\n weight 1\n}}\n{}", instance("  a")));
+        assert!(e.contains("has no `process`"), "{e}");
+        let e = errs(format!("vrrp_track_process a {{\n process x\n quorum 3\n quorum_max 2\n}}\n{}", instance("  a")));
+        assert!(e.contains("`quorum_max` is below `quorum`"), "{e}");
+        let e = errs(format!("vrrp_track_process a {{\n process x\n delay 0\n}}\n{}", instance("  a")));
+        assert!(e.contains("outside"), "{e}");
+        let e = errs(format!("vrrp_script a {{\n script /bin/true\n}}\n{}", instance("  a")));
+        assert!(e.contains("`a` is not a vrrp_track_process"), "{e}");
+        let e = errs(instance("  nope"));
+        assert!(e.contains("vrrp_track_process `nope` is not defined"), "{e}");
     }
 }
 

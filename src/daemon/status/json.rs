@@ -244,6 +244,11 @@ fn tracker_fields(o: &mut Obj<'_>, t: &TrackerStatus) {
             o.str("status", track_status_name(t.status));
             o.num("value", t.value);
         }
+        TrackerKind::Process => {
+            o.str("type", "process");
+            o.str("status", track_status_name(t.status));
+            o.num("processes", t.value);
+        }
     }
 }
 

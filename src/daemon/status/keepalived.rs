@@ -41,7 +41,13 @@ pub fn data(s: &Snapshot) -> String {
         }
     }
     let of_kind = |script: bool| {
-        s.trackers.iter().enumerate().filter(move |(_, t)| matches!(t.kind, TrackerKind::Script { .. }) == script)
+        s.trackers
+            .iter()
+            .enumerate()
+            // Process trackers have no section here yet.
+            .filter(move |(_, t)| {
+                t.kind != TrackerKind::Process && matches!(t.kind, TrackerKind::Script { .. }) == script
+            })
     };
     if of_kind(true).next().is_some() {
         o.push_str("------< VRRP Scripts >------\n");
@@ -288,7 +294,7 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
     for (script, title) in [(true, "scripts"), (false, "files")] {
         let mut uses = i.tracks.iter().filter_map(|u| {
             let t = s.trackers.get(u.tracker)?;
-            (matches!(t.kind, TrackerKind::Script { .. }) == script).then_some((t, u))
+            (t.kind != TrackerKind::Process && matches!(t.kind, TrackerKind::Script { .. }) == script).then_some((t, u))
         });
         let Some(first) = uses.next() else { continue };
         let _ = writeln!(o, "   Tracked {title} :");

@@ -297,13 +297,14 @@ fn tracker_families(out: &mut String, s: &Snapshot) {
         out,
         "vipd_tracker_status",
         Gauge,
-        "Scripts, probes and tracked files: 1 up, 0 down, -1 no result yet.",
+        "Scripts, probes, files, processes: 1 up, 0 down, -1 no result yet.",
         |f| {
             for t in &s.trackers {
                 let kind = match t.kind {
                     TrackerKind::Script { .. } if t.probe.is_some() => "probe",
                     TrackerKind::Script { .. } => "script",
                     TrackerKind::File => "file",
+                    TrackerKind::Process => "process",
                 };
                 let v: i8 = match known(t.status) {
                     Some(up) => i8::from(up),
@@ -315,6 +316,11 @@ fn tracker_families(out: &mut String, s: &Snapshot) {
     );
     family(out, "vipd_tracker_file_value", Gauge, "The value last read from a tracked file.", |f| {
         for t in s.trackers.iter().filter(|t| t.kind == TrackerKind::File) {
+            f.sample(&[("name", &t.name)], t.value);
+        }
+    });
+    family(out, "vipd_tracker_processes", Gauge, "Processes matching a vrrp_track_process now.", |f| {
+        for t in s.trackers.iter().filter(|t| t.kind == TrackerKind::Process) {
             f.sample(&[("name", &t.name)], t.value);
         }
     });

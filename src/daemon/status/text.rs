@@ -178,6 +178,7 @@ fn trackers(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
                 (if t.probe.is_some() { "probe" } else { "script" }, script_detail(t, rise, fall))
             }
             TrackerKind::File => ("file", format!("value {}", t.value)),
+            TrackerKind::Process => ("process", format!("{} running", t.value)),
         };
         rows.push([
             clean(&t.name).into_owned(),
