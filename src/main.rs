@@ -99,6 +99,16 @@ enum Command {
     Check(Check),
     Cleanup(Cleanup),
     Status(Status),
+    Upgrade(Upgrade),
+}
+
+/// Re-execute the running daemon's binary in place, keeping its state.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "upgrade")]
+struct Upgrade {
+    /// the daemon's control socket (default /run/vipd/vipd.sock)
+    #[argh(option, long = "control")]
+    control: Option<PathBuf>,
 }
 
 /// Remove the configured virtual addresses a killed daemon left behind.
@@ -189,7 +199,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if cli.version {
-        println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", env!("CARGO_PKG_VERSION"));
+        println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", daemon::version());
         return ExitCode::SUCCESS;
     }
     let id = |own: Option<String>| own.or(cli.config_id.clone()).unwrap_or_else(config::lexer::default_config_id);
@@ -198,6 +208,10 @@ fn main() -> ExitCode {
             let path =
                 s.control.clone().or(cli.control).unwrap_or_else(|| PathBuf::from(vipd::sys::control::DEFAULT_PATH));
             status(&path, &s)
+        }
+        Some(Command::Upgrade(u)) => {
+            let path = u.control.or(cli.control).unwrap_or_else(|| PathBuf::from(vipd::sys::control::DEFAULT_PATH));
+            upgrade(&path)
         }
         Some(Command::Cleanup(c)) => {
             let opts = daemon::cleanup::Options {
@@ -225,6 +239,18 @@ fn main() -> ExitCode {
             check(&path, &id(c.config_id), c.json, c.dump, c.offline || cli.offline)
         }
         None if cli.config_test => {
+            // Run by a daemon about to `execve` this binary: it must read
+            // the snapshot that daemon writes.
+            if let Some(v) = std::env::var_os(daemon::UPGRADE_CHECK) {
+                let ours = daemon::SNAPSHOT_VERSION.to_string();
+                if v.to_str() != Some(ours.as_str()) {
+                    err!(
+                        "vipd: cannot take over from this daemon: its snapshot format is {}, this binary reads {ours}",
+                        v.to_string_lossy()
+                    );
+                    return ExitCode::from(EXIT_CONFIG_ERRORS);
+                }
+            }
             let path = cli.use_file.unwrap_or_else(config::default_path);
             check(&path, &id(None), false, false, cli.offline)
         }
@@ -501,6 +527,42 @@ fn status(path: &std::path::Path, s: &Status) -> ExitCode {
     }
     let _ = std::io::stdout().lock().write_all(&answer);
     ExitCode::SUCCESS
+}
+
+/// `vipd upgrade`: asks the daemon to re-execute itself, then waits for
+/// the new image's answer (the connection is handed over) or the old one's
+/// reason for carrying on.
+fn upgrade(path: &std::path::Path) -> ExitCode {
+    use std::io::Read;
+    let mut stream = match vipd::sys::control::connect(path) {
+        Ok(s) => s,
+        Err(e) => {
+            err!("vipd upgrade: no daemon answers on {}: {e}", path.display());
+            return ExitCode::from(EXIT_NO_DAEMON);
+        }
+    };
+    // The daemon's check of the new binary may take up to a minute.
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(90)));
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut answer = Vec::new();
+    let sent = stream.write_all(b"upgrade\n").and_then(|()| stream.read_to_end(&mut answer));
+    let text = String::from_utf8_lossy(&answer);
+    if let Err(e) = sent {
+        err!("vipd upgrade: no answer from the daemon on {}: {e}", path.display());
+        return ExitCode::from(EXIT_NO_DAEMON);
+    }
+    if text.starts_with("upgraded: ") {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return ExitCode::SUCCESS;
+    }
+    match text.strip_prefix("error: ") {
+        Some(why) => err!("vipd upgrade: {}", why.trim_end()),
+        None => err!(
+            "vipd upgrade: the daemon closed without confirming the upgrade{}; see its log",
+            if text.is_empty() { String::new() } else { format!(" ({})", text.trim_end()) }
+        ),
+    }
+    ExitCode::from(EXIT_STATUS_REFUSED)
 }
 
 fn print_text(loaded: &Loaded) {

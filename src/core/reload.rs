@@ -119,3 +119,121 @@ impl Engine {
             .map(|n| n.id)
     }
 }
+
+/// What identifies a virtual router across a reload or an upgrade (see
+/// `Instance::router_key`), owned so it can cross an `execve`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterKey {
+    pub vrid: u8,
+    pub family: crate::config::Family,
+    pub interface: String,
+    pub unicast: bool,
+    pub src: Option<IpAddr>,
+    pub group: IpAddr,
+}
+
+/// One instance as an upgrade hands it to the next binary: plain values,
+/// times on CLOCK_MONOTONIC (which an `execve` does not reset).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceSnapshot {
+    pub key: RouterKey,
+    pub state: State,
+    pub reason: super::Reason,
+    pub since: Instant,
+    pub base_priority: u8,
+    pub master: Option<(IpAddr, u8)>,
+    pub master_adver_int: crate::time::Duration,
+    pub master_seen: Option<Instant>,
+    pub down_at: Option<Instant>,
+    pub advert_at: Option<Instant>,
+    pub garp_refresh_at: Option<Instant>,
+    pub stats: super::Stats,
+    /// Addresses on their interface when the snapshot was taken (VIPs then
+    /// excluded VIPs); informative: the next binary asks the kernel again.
+    pub vips_held: u32,
+}
+
+/// A tracker's verdict, carried by name as a reload carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackerSnapshot {
+    pub name: String,
+    pub status: super::TrackStatus,
+}
+
+/// The engine's state as an upgrade hands it over.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub instances: Vec<InstanceSnapshot>,
+    pub trackers: Vec<TrackerSnapshot>,
+}
+
+impl Engine {
+    /// What a started engine hands to the binary that replaces it.
+    pub fn export(&self) -> Snapshot {
+        Snapshot {
+            instances: self.instances.iter().map(Instance::export).collect(),
+            trackers: self
+                .tracker_names
+                .iter()
+                .zip(&self.trackers)
+                .map(|(n, t)| TrackerSnapshot { name: n.clone(), status: t.status })
+                .collect(),
+        }
+    }
+
+    /// Starts this engine in place of the one that exported `snap` (an
+    /// upgrade), the way [`Engine::start_from`] starts after a reload: the
+    /// same virtual router keeps its state (a master stays master and
+    /// advertises at once, without a new GARP burst; a backup keeps the
+    /// master it follows), check-script verdicts carry over by name, and
+    /// what has no match starts as a reload starts a new instance. A
+    /// master that cannot carry on (a fault) releases as a reload does.
+    /// The caller has reported links, addresses and tracked files.
+    pub fn start_from_snapshot(&mut self, snap: &Snapshot, now: Instant, fx: &mut Effects) {
+        if self.started {
+            return;
+        }
+        let start = fx.len();
+        self.started = true;
+        for (t, name) in self.trackers.iter_mut().zip(self.tracker_names.iter()) {
+            if let Some(p) = snap.trackers.iter().find(|p| p.name == *name) {
+                let mut prev = *t;
+                prev.status = p.status;
+                t.carry_over(&prev);
+            }
+        }
+        for i in 0..self.instances.len() {
+            let (fault, _, prio) = self.evaluate_with_group(i);
+            self.instances[i].effective_priority = prio;
+            let prev = self.snapshot_match(i, snap);
+            match prev {
+                Some(o) if !fault && matches!(o.state, State::Master | State::Backup) => {
+                    self.instances[i].resume_snapshot(now, o, fx);
+                }
+                _ => {
+                    match prev {
+                        None => fx.push(Effect::RemoveVips { inst: self.instances[i].id }),
+                        Some(o) if o.state == State::Master => self.instances[i].release(fx),
+                        Some(_) => {}
+                    }
+                    self.start_instance(i, now, fx);
+                }
+            }
+        }
+        self.reevaluate(now, fx);
+        self.settle(now, start, fx);
+    }
+
+    /// The snapshot entry of instance `i`: among equal router keys (unicast
+    /// instances told apart by their peers), the n-th of the snapshot for
+    /// the n-th of this engine, both in configuration order.
+    fn snapshot_match<'s>(&self, i: usize, snap: &'s Snapshot) -> Option<&'s InstanceSnapshot> {
+        let key = self.instances[i].router_key();
+        let same = |s: &&InstanceSnapshot| {
+            let k = &s.key;
+            (k.vrid, k.family, k.interface.as_str(), k.unicast, k.src, k.group) == key
+        };
+        let rank = self.instances[..i].iter().filter(|o| o.router_key() == key).count();
+        snap.instances.iter().filter(same).nth(rank)
+    }
+}

@@ -1,7 +1,8 @@
 //! The control socket's protocol and its tasks: who may connect (peer
 //! credentials), how many at once, how long and how much a client may take,
 //! and the one read-only request, `status FORMAT [INSTANCE...]`, answered
-//! with a snapshot rendered as text, JSON or Prometheus exposition. Each
+//! with a snapshot rendered as text, JSON or Prometheus exposition; and
+//! `upgrade` (root or our user only), handed to `upgrade`. Each
 //! client is a task of its own on the executor, bounded in time and size,
 //! so a silent, slow or hostile client never delays an advert: the hot
 //! path does not wait for any of this, and a snapshot is taken only once a
@@ -149,11 +150,15 @@ pub(super) trait Listener: std::os::fd::AsFd {
 /// A client's stream: reads and writes through a shared reference, as
 /// Unix and TCP streams allow.
 pub(super) trait Conn: std::os::fd::AsFd + 'static {
+    /// Whether `upgrade` may be asked on this kind of stream (the control
+    /// socket, not HTTP).
+    const UPGRADE: bool = false;
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn write_some(&self, buf: &[u8]) -> io::Result<usize>;
 }
 
 impl Conn for UnixStream {
+    const UPGRADE: bool = true;
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&mut &*self).read(buf)
     }
@@ -287,10 +292,18 @@ fn admit<L: Listener + 'static>(
         let Ok(stream) = Async::new_nonblocking(stream) else { continue };
         let (d, budget) = (d.clone(), budget.clone());
         return Some(Box::pin(async move {
+            // An upgrade waits for the new binary's check, which bounds
+            // itself: the deadline then no longer applies.
+            let long = core::cell::Cell::new(false);
             let deadline = async {
-                Timer::after(CLIENT_TIME).await;
+                loop {
+                    Timer::after(CLIENT_TIME).await;
+                    if !long.get() {
+                        break;
+                    }
+                }
             };
-            smol::future::or(client(&d, &stream, proto, &budget), deadline).await;
+            smol::future::or(client(&d, &stream, proto, &budget, &long), deadline).await;
         }));
     }
 }
@@ -303,7 +316,13 @@ fn refuse<S: Conn>(stream: S, text: &str) {
 
 /// One client: its request, then the answer; dropped on anything else
 /// (too long, not UTF-8, closed early).
-async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Protocol, budget: &Budget) {
+async fn client<S: Conn>(
+    d: &Rc<RefCell<Daemon>>,
+    stream: &Async<S>,
+    proto: Protocol,
+    budget: &Budget,
+    long: &core::cell::Cell<bool>,
+) {
     let mut buf = vec![0u8; proto.max];
     let mut len = 0;
     let end = loop {
@@ -326,6 +345,12 @@ async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Prot
         }
     };
     budget.take().await;
+    if S::UPGRADE && buf[..end].trim_ascii_end() == b"upgrade" {
+        long.set(true);
+        let why = super::upgrade::request(d, stream.get_ref().as_fd()).await;
+        let _ = write_all(stream, why.as_bytes()).await;
+        return;
+    }
     let reply = match core::str::from_utf8(&buf[..end]) {
         Ok(text) => (proto.answer)(&d.borrow(), text.trim_end_matches('\r')),
         Err(_) => Answer::text(proto.bad.to_owned()),

@@ -183,6 +183,7 @@ impl Daemon {
     /// requirement: a failure (no CAP_NET_RAW, no IPv6) is logged once and
     /// vipd carries on without them.
     pub(super) fn open_claims(&mut self) {
+        let mut kept = self.upgrade.inherited.as_mut().map(|i| core::mem::take(&mut i.claims)).unwrap_or_default();
         let mut watches = Vec::new();
         let mut failed = None;
         for (f, &ifindex) in self.ifindex.iter().enumerate() {
@@ -198,6 +199,16 @@ impl Daemon {
                 if vips.is_empty() || ifindex == 0 {
                     continue;
                 }
+                // After an upgrade: the previous image's watcher, if it
+                // filters on the same addresses.
+                let same = |(s, v): &(crate::sys::claims::ClaimSocket, Vec<IpAddr>)| {
+                    s.ifindex() == ifindex && s.is_v6() == v6 && *v == vips
+                };
+                if let Some(k) = kept.iter().position(same) {
+                    let (sock, _) = kept.swap_remove(k);
+                    watches.push(Watch { sock, vips });
+                    continue;
+                }
                 match crate::sys::claims::ClaimSocket::open(ifindex, v6, &vips) {
                     Ok(sock) => watches.push(Watch { sock, vips }),
                     Err(e) => failed = Some(e),
@@ -207,6 +218,8 @@ impl Daemon {
         if let Some(e) = failed {
             log!(self.log, "cannot watch ARP/NA for other masters ({e}); split-brain detection will not see them");
         }
+        let unused = kept.into_iter().map(|(s, _)| s.into());
+        crate::sys::inherit::close_aside(unused.collect());
         self.claims = watches;
         self.claims_gen = self.claims_gen.wrapping_add(1);
     }
@@ -216,6 +229,8 @@ impl Daemon {
         opts: &Options,
         sockets_changed: smol::channel::Sender<()>,
         syslog: Option<crate::sys::syslog::Syslog>,
+        mut inherited: Option<super::upgrade::Inherited>,
+        unreadable: bool,
     ) -> Result<Daemon, String> {
         let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
         let fx = Effects::with_capacity(engine.effects_capacity());
@@ -226,8 +241,13 @@ impl Daemon {
             rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
         )
         .map_err(|e| format!("timerfd: {e}"))?;
-        let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, Vec::new())?;
-        let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
+        let kept = inherited.as_mut().map(|i| core::mem::take(&mut i.vrrp)).unwrap_or_default();
+        let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, kept)?;
+        let kept = inherited.as_mut().and_then(|i| i.announcer.take());
+        let announcer = match kept {
+            Some(a) => a,
+            None => Announcer::open().map_err(|e| format!("GARP socket: {e}"))?,
+        };
         let plan = Plan::build(&loaded.config)?;
         let files = watch_files(&plan)?;
         let instances = engine.instances().len();
@@ -265,7 +285,11 @@ impl Daemon {
             claims: Vec::new(),
             claims_gen: 0,
             claim_logged: None,
+            upgrade: super::upgrade::Upgrade::new(opts),
         };
+        let snapshot = inherited.as_mut().map(|i| core::mem::take(&mut i.snapshot));
+        let upgraded = inherited.is_some() || unreadable;
+        d.upgrade.inherited = inherited;
         d.open_claims();
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
@@ -273,11 +297,16 @@ impl Daemon {
         // Links, addresses and tracked files first, then start: the engine
         // never sees an interface it has not been told about, and an
         // instance tracking a file starts with its value.
-        log!(d.log, "vipd {} starting: {} instance(s)", env!("CARGO_PKG_VERSION"), instances);
+        let how = if upgraded { "upgraded" } else { "starting" };
+        log!(d.log, "vipd {} {how}: {} instance(s)", super::upgrade::version(), instances);
         let now = clock::now();
         d.report_system(now, &r.links, &r.addrs);
         d.read_files(now);
-        d.handle(now, Event::Start);
+        match snapshot {
+            Some(s) => d.start_from_snapshot(now, &s),
+            None if upgraded => d.start_from_snapshot(now, &crate::core::Snapshot::default()),
+            None => d.handle(now, Event::Start),
+        }
         Ok(d)
     }
 

@@ -7,6 +7,7 @@ pub mod control;
 pub mod dumpfile;
 pub mod fifo;
 pub mod garp;
+pub mod inherit;
 pub mod netlink;
 pub mod reactor;
 pub mod sched;

@@ -116,6 +116,69 @@ impl Instance {
         }
     }
 
+    /// This instance as an upgrade hands it over (`Engine::export`).
+    pub(in crate::core) fn export(&self) -> crate::core::reload::InstanceSnapshot {
+        let (vrid, family, interface, unicast, src, group) = self.router_key();
+        let key = crate::core::reload::RouterKey { vrid, family, interface: interface.to_owned(), unicast, src, group };
+        crate::core::reload::InstanceSnapshot {
+            key,
+            state: self.state,
+            reason: self.reason,
+            since: self.since,
+            base_priority: self.base_priority,
+            master: self.master,
+            master_adver_int: self.master_adver_int,
+            master_seen: self.master_seen,
+            down_at: self.down_at,
+            advert_at: self.advert_at,
+            garp_refresh_at: self.garp_refresh_at,
+            stats: self.stats,
+            vips_held: (0..self.vip_ifaces.len()).filter(|&k| self.vip_present(k)).count() as u32,
+        }
+    }
+
+    /// After an upgrade: carry on as the previous binary's instance `s`
+    /// was, without a state change (no notify). Unlike a reload's resume,
+    /// a master sends no new GARP burst (nothing moved: the addresses never
+    /// left) but advertises at once and re-adds its addresses (present ones
+    /// stay). A backup keeps the master it follows; its Master_Down timer
+    /// runs at least a full interval from now, since the adverts that came
+    /// during the `execve` wait unread in the inherited socket.
+    pub(in crate::core) fn resume_snapshot(
+        &mut self,
+        now: Instant,
+        s: &crate::core::reload::InstanceSnapshot,
+        fx: &mut Effects,
+    ) {
+        self.stats = s.stats;
+        self.since = s.since;
+        self.reason = s.reason;
+        self.base_priority = s.base_priority;
+        match s.state {
+            State::Master => {
+                self.state = State::Master;
+                self.master_adver_int = self.cfg.advert_int;
+                self.master = None;
+                self.down_at = None;
+                self.preempt_until = None;
+                self.send_advert(self.effective_priority, fx);
+                fx.push(Effect::AddVips { inst: self.id });
+                let refresh = self.cfg.garp.master_refresh;
+                self.garp_refresh_at = (!refresh.is_zero()).then(|| s.garp_refresh_at.unwrap_or(now + refresh));
+                self.advert_at = Some(now + self.cfg.advert_int);
+            }
+            State::Backup => {
+                self.state = State::Backup;
+                self.master = s.master;
+                self.master_seen = s.master_seen;
+                self.master_adver_int = s.master_adver_int;
+                let fresh = now + self.master_down();
+                self.down_at = Some(s.down_at.filter(|&t| t > fresh).unwrap_or(fresh));
+            }
+            State::Fault | State::Init => {}
+        }
+    }
+
     /// Priority 0 and addresses removed, for a master replaced by a reload
     /// that cannot carry on.
     pub(in crate::core) fn release(&mut self, fx: &mut Effects) {
