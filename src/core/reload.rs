@@ -237,3 +237,131 @@ impl Engine {
         snap.instances.iter().filter(same).nth(rank)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, InstanceConfig, TrackInterface};
+    use crate::core::{Event, IfaceId};
+    use crate::wire::vrrp::{Addrs, Advert, Auth, ChecksumForm, Interval, Version};
+
+    const VIP: [u8; 4] = [10, 0, 0, 100];
+    static ONE_VIP: [[u8; 4]; 1] = [VIP];
+
+    fn secs(n: u64) -> Instant {
+        Instant::from_micros(n * 1_000_000)
+    }
+
+    fn cfg(prio: u8, track_eth1: bool) -> Config {
+        let mut i = InstanceConfig::new("VI_1", "eth0", 51, Version::V2, &[IpAddr::from(VIP)]);
+        i.priority = prio;
+        if track_eth1 {
+            i.track_interfaces.push(TrackInterface { interface: "eth1".into(), weight: 0, reverse: false });
+        }
+        Config { instances: vec![i], ..Config::default() }
+    }
+
+    /// eth0 up and addressed, eth1 (if configured) down; not started.
+    fn reported(cfg: &Config) -> (Engine, Effects) {
+        let mut e = Engine::new(cfg).unwrap();
+        let mut fx = Effects::with_capacity(e.effects_capacity());
+        e.handle(Instant::ZERO, Event::Link { iface: IfaceId(0), up: true }, &mut fx);
+        let addr = IpAddr::from([10, 0, 0, 1]);
+        e.handle(Instant::ZERO, Event::Address { iface: IfaceId(0), addr, present: true }, &mut fx);
+        if let Some(eth1) = e.iface_by_name("eth1") {
+            e.handle(Instant::ZERO, Event::Link { iface: eth1, up: false }, &mut fx);
+        }
+        fx.clear();
+        (e, fx)
+    }
+
+    fn master() -> Engine {
+        let (mut e, mut fx) = reported(&cfg(150, false));
+        e.handle(Instant::ZERO, Event::Start, &mut fx);
+        e.handle(secs(4), Event::Timer, &mut fx);
+        assert_eq!(e.instances()[0].state, State::Master);
+        e
+    }
+
+    #[test]
+    fn a_master_stays_master_without_a_garp_burst_or_a_notify() {
+        let snap = master().export();
+        assert_eq!(snap.instances[0].state, State::Master);
+        let (mut new, mut fx) = reported(&cfg(150, false));
+        new.start_from_snapshot(&snap, secs(5), &mut fx);
+        let i = &new.instances()[0];
+        assert_eq!(i.state, State::Master);
+        assert_eq!(i.stats.master_transitions, 1, "counters carry over");
+        assert_eq!(i.advert_deadline(), Some(secs(6)));
+        assert!(fx.iter().any(|f| *f == Effect::SendAdvert { inst: i.id, priority: 150 }));
+        assert!(fx.iter().any(|f| *f == Effect::AddVips { inst: i.id }));
+        let bad = |f: &Effect| {
+            matches!(
+                f,
+                Effect::StateChange { .. }
+                    | Effect::Notify { .. }
+                    | Effect::Announce { .. }
+                    | Effect::RemoveVips { .. }
+                    | Effect::RemoveVip { .. }
+                    | Effect::SendAdvert { priority: 0, .. }
+            )
+        };
+        assert!(!fx.iter().any(bad), "{:?}", fx.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_backup_keeps_its_master_and_waits_a_full_interval() {
+        let (mut old, mut fx) = reported(&cfg(100, false));
+        old.handle(Instant::ZERO, Event::Start, &mut fx);
+        let advert = Advert {
+            version: Version::V2,
+            vrid: 51,
+            priority: 200,
+            interval: Interval::V2(crate::time::Secs::new(1)),
+            auth: Auth::None,
+            addrs: Addrs::V4(&ONE_VIP),
+        };
+        let peer = IpAddr::from([10, 0, 0, 2]);
+        let rx = crate::core::RxAdvert {
+            iface: IfaceId(0),
+            src: peer,
+            dst: IpAddr::V4(crate::core::sim::MCAST4),
+            ttl: 255,
+            advert,
+            checksum: ChecksumForm::V2,
+        };
+        old.handle(secs(1), Event::Advert(rx), &mut fx);
+        let snap = old.export();
+        assert_eq!(snap.instances[0].master, Some((peer, 200)));
+        // Taken over late (the exec took long): the old deadline has passed,
+        // yet the new engine waits a whole Master_Down_Interval.
+        let (mut new, mut fx) = reported(&cfg(100, false));
+        new.start_from_snapshot(&snap, secs(10), &mut fx);
+        let i = &new.instances()[0];
+        assert_eq!(i.state, State::Backup);
+        assert_eq!(i.master, Some((peer, 200)));
+        assert!(i.down_deadline().is_some_and(|t| t >= secs(13)));
+        assert!(!fx.iter().any(|f| matches!(f, Effect::StateChange { .. } | Effect::AddVips { .. })));
+    }
+
+    #[test]
+    fn what_cannot_be_used_is_treated_as_a_reload_would() {
+        // No snapshot entry: a new instance, as at boot.
+        let (mut new, mut fx) = reported(&cfg(150, false));
+        new.start_from_snapshot(&Snapshot::default(), secs(5), &mut fx);
+        assert_eq!(new.instances()[0].state, State::Backup);
+        assert!(fx.iter().any(|f| matches!(f, Effect::RemoveVips { .. })));
+        // A master whose tracked interface is now down releases.
+        let snap = master().export();
+        let (mut new, mut fx) = reported(&cfg(150, true));
+        new.start_from_snapshot(&snap, secs(5), &mut fx);
+        assert_eq!(new.instances()[0].state, State::Fault);
+        assert!(fx.iter().any(|f| matches!(f, Effect::SendAdvert { priority: 0, .. })));
+        // Another VRID is another router.
+        let mut other = cfg(150, false);
+        other.instances[0].vrid = 52;
+        let (mut new, mut fx) = reported(&other);
+        new.start_from_snapshot(&snap, secs(5), &mut fx);
+        assert_eq!(new.instances()[0].state, State::Backup);
+    }
+}
