@@ -39,6 +39,11 @@ struct Cli {
     #[argh(switch, long = "offline")]
     offline: bool,
 
+    /// with -t: fail unless this binary can take over from a daemon whose
+    /// upgrade snapshot has format N (vipd upgrade passes it)
+    #[argh(option, long = "snapshot-format")]
+    snapshot_format: Option<u16>,
+
     /// print the version and exit
     #[argh(switch, short = 'v')]
     version: bool,
@@ -241,15 +246,12 @@ fn main() -> ExitCode {
         None if cli.config_test => {
             // Run by a daemon about to `execve` this binary: it must read
             // the snapshot that daemon writes.
-            if let Some(v) = std::env::var_os(daemon::UPGRADE_CHECK) {
-                let ours = daemon::SNAPSHOT_VERSION.to_string();
-                if v.to_str() != Some(ours.as_str()) {
-                    err!(
-                        "vipd: cannot take over from this daemon: its snapshot format is {}, this binary reads {ours}",
-                        v.to_string_lossy()
-                    );
-                    return ExitCode::from(EXIT_CONFIG_ERRORS);
-                }
+            if let Some(v) = cli.snapshot_format.filter(|&v| v != daemon::SNAPSHOT_VERSION) {
+                err!(
+                    "vipd: cannot take over: the daemon's snapshot format is {v}, this binary reads {}",
+                    daemon::SNAPSHOT_VERSION
+                );
+                return ExitCode::from(EXIT_CONFIG_ERRORS);
             }
             let path = cli.use_file.unwrap_or_else(config::default_path);
             check(&path, &id(None), false, false, cli.offline)
@@ -324,6 +326,7 @@ const LONG_VALUED: &[&str] = &[
     "--control-group",
     "--metrics",
     "--dump-dir",
+    "--snapshot-format",
 ];
 
 /// Rewrites keepalived's command-line habits into what argh reads, so a

@@ -120,51 +120,103 @@ impl Engine {
     }
 }
 
-/// What identifies a virtual router across a reload or an upgrade (see
-/// `Instance::router_key`), owned so it can cross an `execve`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouterKey {
-    pub vrid: u8,
-    pub family: crate::config::Family,
-    pub interface: String,
-    pub unicast: bool,
-    pub src: Option<IpAddr>,
-    pub group: IpAddr,
-}
-
-/// One instance as an upgrade hands it to the next binary: plain values,
-/// times on CLOCK_MONOTONIC (which an `execve` does not reset).
-#[derive(Clone, Debug, PartialEq)]
+/// One instance as an upgrade hands it to the next binary: plain values in
+/// a fixed record (no padding, no pointer), so the bytes layer copies it
+/// whole. Times are µs of CLOCK_MONOTONIC (which an `execve` does not
+/// reset), 0 for none; addresses a tag (0 none, 4, 6) and 16 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct InstanceSnapshot {
-    pub key: RouterKey,
-    pub state: State,
-    pub reason: super::Reason,
-    pub since: Instant,
-    pub base_priority: u8,
-    pub master: Option<(IpAddr, u8)>,
-    pub master_adver_int: crate::time::Duration,
-    pub master_seen: Option<Instant>,
-    pub down_at: Option<Instant>,
-    pub advert_at: Option<Instant>,
-    pub garp_refresh_at: Option<Instant>,
-    pub stats: super::Stats,
-    /// Addresses on their interface when the snapshot was taken (VIPs then
-    /// excluded VIPs); informative: the next binary asks the kernel again.
+    /// since, master_adver_int, master_seen, down_at, advert_at,
+    /// garp_refresh_at.
+    pub times: [u64; 6],
+    /// The nine counters of `Stats`, then one per receive error, with room
+    /// for error kinds a later binary adds.
+    pub counters: [u64; COUNTERS],
+    /// Addresses on their interface (VIPs then excluded VIPs) when taken;
+    /// informative: the next binary asks the kernel again.
     pub vips_held: u32,
+    /// The router key: VRID, family (4, 6), unicast, then `src` and
+    /// `group` below and the NUL-padded interface name.
+    pub vrid: u8,
+    pub family: u8,
+    pub unicast: u8,
+    /// 0 Init, 1 Backup, 2 Master, 3 Fault.
+    pub state: u8,
+    /// Index in `REASONS`, 255 for an advert of higher priority from
+    /// `reason_from` with `reason_priority`.
+    pub reason: u8,
+    pub reason_priority: u8,
+    pub base_priority: u8,
+    pub master_priority: u8,
+    pub src: [u8; 17],
+    pub group: [u8; 17],
+    pub master: [u8; 17],
+    pub reason_from: [u8; 17],
+    pub interface: [u8; 16],
 }
 
-/// A tracker's verdict, carried by name as a reload carries it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Counters an [`InstanceSnapshot`] has room for.
+pub const COUNTERS: usize = 9 + 16;
+
+/// A tracker's verdict, carried by name (its FNV-1a hash) as a reload
+/// carries it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct TrackerSnapshot {
-    pub name: String,
-    pub status: super::TrackStatus,
+    pub name_hash: u64,
+    /// 0 unknown, 1 up, 2 down.
+    pub status: u8,
+    pub pad: [u8; 7],
 }
 
 /// The engine's state as an upgrade hands it over.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub instances: Vec<InstanceSnapshot>,
     pub trackers: Vec<TrackerSnapshot>,
+}
+
+/// The state numbering of [`InstanceSnapshot::state`].
+pub(super) const STATES: [State; 4] = [State::Init, State::Backup, State::Master, State::Fault];
+/// The reason numbering of [`InstanceSnapshot::reason`].
+pub(super) const REASONS: [super::Reason; 10] = {
+    use super::Reason::*;
+    [Startup, Owner, MasterDown, PriorityZero, Preempt, SyncGroup, TrackerFault, FaultCleared, VipDeleted, Shutdown]
+};
+const TRACKS: [super::TrackStatus; 3] = [super::TrackStatus::Unknown, super::TrackStatus::Up, super::TrackStatus::Down];
+
+/// An address in a snapshot's form.
+pub fn ip17(a: Option<IpAddr>) -> [u8; 17] {
+    let mut b = [0u8; 17];
+    match a {
+        Some(IpAddr::V4(a)) => {
+            b[0] = 4;
+            b[1..5].copy_from_slice(&a.octets());
+        }
+        Some(IpAddr::V6(a)) => {
+            b[0] = 6;
+            b[1..].copy_from_slice(&a.octets());
+        }
+        None => {}
+    }
+    b
+}
+
+/// An address from a snapshot; `None` for none or an unknown tag.
+pub fn from17(b: &[u8; 17]) -> Option<IpAddr> {
+    let mut v6 = [0u8; 16];
+    v6.copy_from_slice(&b[1..]);
+    match b[0] {
+        4 => Some(IpAddr::from([b[1], b[2], b[3], b[4]])),
+        6 => Some(IpAddr::from(v6)),
+        _ => None,
+    }
+}
+
+/// FNV-1a: tracker names are matched by hash, so records stay fixed.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 impl Engine {
@@ -176,7 +228,11 @@ impl Engine {
                 .tracker_names
                 .iter()
                 .zip(&self.trackers)
-                .map(|(n, t)| TrackerSnapshot { name: n.clone(), status: t.status })
+                .map(|(n, t)| TrackerSnapshot {
+                    name_hash: name_hash(n),
+                    status: TRACKS.iter().position(|s| *s == t.status).unwrap_or(0) as u8,
+                    pad: [0; 7],
+                })
                 .collect(),
         }
     }
@@ -186,9 +242,10 @@ impl Engine {
     /// same virtual router keeps its state (a master stays master and
     /// advertises at once, without a new GARP burst; a backup keeps the
     /// master it follows), check-script verdicts carry over by name, and
-    /// what has no match starts as a reload starts a new instance. A
-    /// master that cannot carry on (a fault) releases as a reload does.
-    /// The caller has reported links, addresses and tracked files.
+    /// what has no match, or a state it cannot resume, starts as a reload
+    /// starts a new instance. A master that cannot carry on (a fault)
+    /// releases as a reload does. The caller has reported links,
+    /// addresses and tracked files.
     pub fn start_from_snapshot(&mut self, snap: &Snapshot, now: Instant, fx: &mut Effects) {
         if self.started {
             return;
@@ -196,24 +253,34 @@ impl Engine {
         let start = fx.len();
         self.started = true;
         for (t, name) in self.trackers.iter_mut().zip(self.tracker_names.iter()) {
-            if let Some(p) = snap.trackers.iter().find(|p| p.name == *name) {
+            let h = name_hash(name);
+            if let Some(p) = snap.trackers.iter().find(|p| p.name_hash == h) {
                 let mut prev = *t;
-                prev.status = p.status;
+                prev.status = *TRACKS.get(usize::from(p.status)).unwrap_or(&super::TrackStatus::Unknown);
                 t.carry_over(&prev);
             }
         }
         for i in 0..self.instances.len() {
             let (fault, _, prio) = self.evaluate_with_group(i);
             self.instances[i].effective_priority = prio;
-            let prev = self.snapshot_match(i, snap);
-            match prev {
-                Some(o) if !fault && matches!(o.state, State::Master | State::Backup) => {
+            let key = self.instances[i].export();
+            let same = |s: &&InstanceSnapshot| {
+                (s.vrid, s.family, s.unicast, s.src, s.group, s.interface)
+                    == (key.vrid, key.family, key.unicast, key.src, key.group, key.interface)
+            };
+            // Among equal keys (unicast instances told apart by their
+            // peers), the n-th of the snapshot for the n-th of this engine.
+            let rank = self.instances[..i].iter().filter(|o| o.router_key() == self.instances[i].router_key()).count();
+            let prev = snap.instances.iter().filter(same).nth(rank);
+            let state = prev.and_then(|o| STATES.get(usize::from(o.state)).copied());
+            match (prev, state) {
+                (Some(o), Some(State::Master | State::Backup)) if !fault => {
                     self.instances[i].resume_snapshot(now, o, fx);
                 }
                 _ => {
-                    match prev {
+                    match state {
                         None => fx.push(Effect::RemoveVips { inst: self.instances[i].id }),
-                        Some(o) if o.state == State::Master => self.instances[i].release(fx),
+                        Some(State::Master) => self.instances[i].release(fx),
                         Some(_) => {}
                     }
                     self.start_instance(i, now, fx);
@@ -222,19 +289,6 @@ impl Engine {
         }
         self.reevaluate(now, fx);
         self.settle(now, start, fx);
-    }
-
-    /// The snapshot entry of instance `i`: among equal router keys (unicast
-    /// instances told apart by their peers), the n-th of the snapshot for
-    /// the n-th of this engine, both in configuration order.
-    fn snapshot_match<'s>(&self, i: usize, snap: &'s Snapshot) -> Option<&'s InstanceSnapshot> {
-        let key = self.instances[i].router_key();
-        let same = |s: &&InstanceSnapshot| {
-            let k = &s.key;
-            (k.vrid, k.family, k.interface.as_str(), k.unicast, k.src, k.group) == key
-        };
-        let rank = self.instances[..i].iter().filter(|o| o.router_key() == key).count();
-        snap.instances.iter().filter(same).nth(rank)
     }
 }
 
@@ -286,7 +340,7 @@ mod tests {
     #[test]
     fn a_master_stays_master_without_a_garp_burst_or_a_notify() {
         let snap = master().export();
-        assert_eq!(snap.instances[0].state, State::Master);
+        assert_eq!(snap.instances[0].state, 2);
         let (mut new, mut fx) = reported(&cfg(150, false));
         new.start_from_snapshot(&snap, secs(5), &mut fx);
         let i = &new.instances()[0];
@@ -332,7 +386,7 @@ mod tests {
         };
         old.handle(secs(1), Event::Advert(rx), &mut fx);
         let snap = old.export();
-        assert_eq!(snap.instances[0].master, Some((peer, 200)));
+        assert_eq!((from17(&snap.instances[0].master), snap.instances[0].master_priority), (Some(peer), 200));
         // Taken over late (the exec took long): the old deadline has passed,
         // yet the new engine waits a whole Master_Down_Interval.
         let (mut new, mut fx) = reported(&cfg(100, false));

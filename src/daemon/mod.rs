@@ -81,7 +81,7 @@ use startup::{PidFile, SocketIndex, check_capabilities, fail};
 use tasks::{control, dup_async, hot_path, socket_dups};
 
 pub use startup::host_checks;
-pub use upgrade::{ENV_CHECK as UPGRADE_CHECK, SNAPSHOT_VERSION, version};
+pub use upgrade::{SNAPSHOT_VERSION, version};
 
 /// Exit statuses (vipd(8)); keepalived's where it has one.
 pub mod exit {

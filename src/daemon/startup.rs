@@ -183,7 +183,6 @@ impl Daemon {
     /// requirement: a failure (no CAP_NET_RAW, no IPv6) is logged once and
     /// vipd carries on without them.
     pub(super) fn open_claims(&mut self) {
-        let mut kept = self.upgrade.inherited.as_mut().map(|i| core::mem::take(&mut i.claims)).unwrap_or_default();
         let mut watches = Vec::new();
         let mut failed = None;
         for (f, &ifindex) in self.ifindex.iter().enumerate() {
@@ -199,16 +198,6 @@ impl Daemon {
                 if vips.is_empty() || ifindex == 0 {
                     continue;
                 }
-                // After an upgrade: the previous image's watcher, if it
-                // filters on the same addresses.
-                let same = |(s, v): &(crate::sys::claims::ClaimSocket, Vec<IpAddr>)| {
-                    s.ifindex() == ifindex && s.is_v6() == v6 && *v == vips
-                };
-                if let Some(k) = kept.iter().position(same) {
-                    let (sock, _) = kept.swap_remove(k);
-                    watches.push(Watch { sock, vips });
-                    continue;
-                }
                 match crate::sys::claims::ClaimSocket::open(ifindex, v6, &vips) {
                     Ok(sock) => watches.push(Watch { sock, vips }),
                     Err(e) => failed = Some(e),
@@ -218,8 +207,6 @@ impl Daemon {
         if let Some(e) = failed {
             log!(self.log, "cannot watch ARP/NA for other masters ({e}); split-brain detection will not see them");
         }
-        let unused = kept.into_iter().map(|(s, _)| s.into());
-        crate::sys::inherit::close_aside(unused.collect());
         self.claims = watches;
         self.claims_gen = self.claims_gen.wrapping_add(1);
     }
@@ -243,11 +230,7 @@ impl Daemon {
         .map_err(|e| format!("timerfd: {e}"))?;
         let kept = inherited.as_mut().map(|i| core::mem::take(&mut i.vrrp)).unwrap_or_default();
         let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, kept)?;
-        let kept = inherited.as_mut().and_then(|i| i.announcer.take());
-        let announcer = match kept {
-            Some(a) => a,
-            None => Announcer::open().map_err(|e| format!("GARP socket: {e}"))?,
-        };
+        let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let plan = Plan::build(&loaded.config)?;
         let files = watch_files(&plan)?;
         let instances = engine.instances().len();

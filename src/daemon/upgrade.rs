@@ -25,6 +25,7 @@
 
 use core::cell::RefCell;
 use std::ffi::OsString;
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -33,18 +34,14 @@ use super::Daemon;
 use super::handover::{self, Handover};
 use crate::sys::clock;
 use crate::sys::inherit;
-use crate::sys::reactor::Timer;
 
 /// The environment variable naming the memfd.
 pub const ENV_FD: &str = "VIPD_UPGRADE_FD";
-/// Set for the `-t` run of the new binary: the snapshot version it must
-/// read to take over (main.rs refuses others).
-pub const ENV_CHECK: &str = "VIPD_UPGRADE_SNAPSHOT";
 /// The snapshot format this binary writes and reads.
 pub const SNAPSHOT_VERSION: u16 = handover::VERSION;
 /// How long the new binary's configuration check may take.
 const CHECK_TIME: std::time::Duration = std::time::Duration::from_secs(60);
-/// What of the check's output the client is shown.
+/// How much of the check's output the client is shown.
 const CHECK_OUTPUT: usize = 2000;
 
 /// What an upgrade needs to know about how this image was started, and
@@ -55,7 +52,7 @@ pub(super) struct Upgrade {
     /// replaces the file there, or a symlink there is switched; the
     /// running image's /proc/self/exe would name the old, deleted inode).
     exe: Option<PathBuf>,
-    argv: Vec<OsString>,
+    argv: Vec<std::ffi::CString>,
     config: PathBuf,
     config_id: String,
     pub(super) control_fd: Option<RawFd>,
@@ -71,9 +68,6 @@ pub(super) struct Inherited {
     pub(super) snapshot: crate::core::Snapshot,
     pub(super) taken: crate::time::Instant,
     pub(super) vrrp: Vec<crate::sys::vrrp::VrrpSocket>,
-    pub(super) announcer: Option<crate::sys::garp::Announcer>,
-    /// ARP/NA watchers and the addresses each filters on.
-    pub(super) claims: Vec<(crate::sys::claims::ClaimSocket, Vec<core::net::IpAddr>)>,
     pub(super) control: Option<OwnedFd>,
     pub(super) metrics: Option<OwnedFd>,
     pub(super) client: Option<OwnedFd>,
@@ -84,7 +78,7 @@ impl Upgrade {
         let argv: Vec<OsString> = std::env::args_os().collect();
         Upgrade {
             exe: argv.first().and_then(|a| resolve(Path::new(a))),
-            argv,
+            argv: argv.iter().filter_map(|a| std::ffi::CString::new(a.as_encoded_bytes()).ok()).collect(),
             config: opts.config.clone(),
             config_id: opts.config_id.clone(),
             ..Upgrade::default()
@@ -92,15 +86,14 @@ impl Upgrade {
     }
 }
 
-/// argv[0] as a path to execute later: absolute if it has a slash, else
-/// found on `$PATH`; /proc/self/exe's target when neither works.
+/// argv[0] as a path to execute later when absolute (as service managers
+/// start daemons); otherwise /proc/self/exe's target, the file as it was
+/// at start.
 fn resolve(arg0: &Path) -> Option<PathBuf> {
-    let found = if arg0.as_os_str().as_encoded_bytes().contains(&b'/') {
-        std::env::current_dir().ok().map(|d| d.join(arg0))
-    } else {
-        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(arg0)).find(|c| c.is_file()))
-    };
-    found.filter(|p| p.is_file()).or_else(|| std::fs::read_link("/proc/self/exe").ok())
+    if arg0.is_absolute() {
+        return Some(arg0.to_path_buf());
+    }
+    std::fs::read_link("/proc/self/exe").ok()
 }
 
 /// At start: the handover of a previous image, if this image is one's
@@ -110,47 +103,36 @@ fn resolve(arg0: &Path) -> Option<PathBuf> {
 pub fn take() -> Option<Result<Handover, String>> {
     let raw = std::env::var_os(ENV_FD)?;
     // SAFETY: called first thing in `run`, before any thread is started.
-    unsafe { std::env::remove_var(ENV_FD) };
-    let fd = raw.to_str().and_then(|s| s.parse::<i32>().ok()).and_then(inherit::adopt);
-    let Some(fd) = fd else { return Some(Err(format!("{ENV_FD}: not an open fd"))) };
-    let bytes = match inherit::read_all(fd.as_fd(), handover::MAX_LEN) {
-        Ok(b) => b,
-        Err(e) => return Some(Err(format!("reading the snapshot: {e}"))),
-    };
-    Some(handover::decode(&bytes).map_err(|e| format!("snapshot: {e}")))
+    unsafe { libc::unsetenv(c"VIPD_UPGRADE_FD".as_ptr()) };
+    let num = raw.as_encoded_bytes().iter().try_fold(0i32, |n, &b| {
+        b.is_ascii_digit().then(|| n.checked_mul(10)?.checked_add(i32::from(b - b'0'))).flatten()
+    });
+    let read = num
+        .and_then(inherit::adopt)
+        .ok_or("not an open fd")
+        .and_then(|fd| inherit::read_all(fd.as_fd(), handover::MAX_LEN).map_err(|_| "unreadable"))
+        .and_then(|b| handover::decode(&b));
+    Some(read.map_err(|e| format!("the snapshot of {ENV_FD}: {e}")))
 }
 
-/// The handover's fds, adopted and checked: what is not what it should be
-/// is closed (or left alone when not open) and done without.
+/// The handover's fds, adopted (what is not open is done without); the
+/// ones kept only to be closed are closed off the loop.
 pub(super) fn adopt(h: Handover) -> Inherited {
-    use rustix::net::SocketType;
-    let sock = |fd: Option<i32>, kind| fd.and_then(inherit::adopt).filter(|f| inherit::is_socket(f.as_fd(), kind));
     let mut vrrp = Vec::new();
     for k in h.vrrp {
-        let Some(fd) = sock(Some(k.fd), SocketType::RAW) else { continue };
+        let Some(fd) = inherit::adopt(k.fd) else { continue };
         if let Ok(s) = crate::sys::vrrp::VrrpSocket::adopt(fd, k.ifindex, k.family, &k.groups) {
             vrrp.push(s);
         }
     }
-    let announcer = h.announcer.and_then(|(p, i)| {
-        let packet = sock(Some(p), SocketType::RAW)?;
-        Some(crate::sys::garp::Announcer::adopt(packet, sock(i, SocketType::RAW)))
-    });
-    let mut claims = Vec::new();
-    for c in h.claims {
-        if let Some(fd) = sock(Some(c.fd), SocketType::DGRAM).or_else(|| sock(Some(c.fd), SocketType::RAW)) {
-            claims.push((crate::sys::claims::ClaimSocket::adopt(fd, c.ifindex, c.v6), c.vips));
-        }
-    }
+    inherit::close_aside(h.close.into_iter().filter_map(inherit::adopt).collect());
     Inherited {
         snapshot: h.snapshot,
         taken: h.taken,
         vrrp,
-        announcer,
-        claims,
-        control: sock(h.control, SocketType::STREAM),
-        metrics: sock(h.metrics, SocketType::STREAM),
-        client: sock(h.client, SocketType::STREAM),
+        control: h.control.and_then(inherit::adopt),
+        metrics: h.metrics.and_then(inherit::adopt),
+        client: h.client.and_then(inherit::adopt),
     }
 }
 
@@ -159,22 +141,25 @@ pub(super) fn adopt(h: Handover) -> Inherited {
 /// answers).
 pub(super) async fn request(d: &Rc<RefCell<Daemon>>, client: BorrowedFd<'_>) -> String {
     let me = rustix::process::geteuid().as_raw();
-    match rustix::net::sockopt::socket_peercred(client) {
-        Ok(c) if c.uid.as_raw() == 0 || c.uid.as_raw() == me => {}
-        _ => return "error: permission denied (upgrade: root or the daemon's user only)\n".to_owned(),
-    }
+    let uid = rustix::net::sockopt::socket_peercred(client).map_or(u32::MAX, |c| c.uid.as_raw());
     let (exe, config, id) = {
         let mut dm = d.borrow_mut();
-        if dm.upgrade.busy {
-            return "error: an upgrade is already running\n".to_owned();
-        }
-        let Some(exe) = dm.upgrade.exe.clone() else {
-            return "error: the path this daemon was started from is unknown\n".to_owned();
+        let refused = if uid != 0 && uid != me {
+            "permission denied (upgrade: root or the daemon's user only)"
+        } else if dm.upgrade.busy {
+            "an upgrade is already running"
+        } else {
+            ""
+        };
+        let exe = match (&dm.upgrade.exe, refused) {
+            (Some(exe), "") => exe.clone(),
+            (None, "") => return "error: the path this daemon was started from is unknown\n".to_owned(),
+            (_, why) => return format!("error: {why}\n"),
         };
         dm.upgrade.busy = true;
-        log!(dm.log, "upgrade: checking {} with {}", dm.upgrade.config.display(), exe.display());
+        log!(dm.log, "upgrade: checking with {}", exe.display());
         if let Some(sd) = &dm.sd {
-            sd.send("RELOADING=1\nSTATUS=upgrading");
+            sd.send("RELOADING=1");
         }
         (exe, dm.upgrade.config.clone(), dm.upgrade.config_id.clone())
     };
@@ -186,68 +171,50 @@ pub(super) async fn request(d: &Rc<RefCell<Daemon>>, client: BorrowedFd<'_>) -> 
     dm.upgrade.busy = false;
     log!(dm.log, "upgrade: {}; carrying on", result.trim_end());
     if let Some(sd) = &dm.sd {
-        sd.send("READY=1\nSTATUS=running");
+        sd.send("READY=1");
     }
     format!("error: {result}")
 }
 
-/// `NEW -t -f CONF -i ID` in a child, waited for without blocking the
-/// loop; its output goes to a memfd (no pipe to keep drained).
+/// `NEW -t -f CONF -i ID --snapshot-format N` as a check script is run
+/// (its own process group, bounded in time, output kept), while the loop
+/// goes on.
 async fn check(exe: &Path, config: &Path, id: &str) -> Result<(), String> {
-    let out = inherit::memfd("vipd-upgrade-check").map_err(|e| format!("memfd: {e}\n"))?;
-    let (o1, o2) = (out.try_clone(), out.try_clone());
-    let (Ok(o1), Ok(o2)) = (o1, o2) else { return Err("cannot duplicate the output fd\n".to_owned()) };
-    let mut child = std::process::Command::new(exe)
-        .arg("-t")
-        .arg("-f")
-        .arg(config)
-        .arg("-i")
-        .arg(id)
-        .env(ENV_CHECK, handover::VERSION.to_string())
-        .env_remove(ENV_FD)
-        .stdin(std::process::Stdio::null())
-        .stdout(o1)
-        .stderr(o2)
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}\n", exe.display()))?;
-    let pid = child.id() as i32;
-    crate::sys::script::hold(pid);
-    let start = clock::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Ok(s),
-            Ok(None) if clock::now().saturating_since(start).to_std() > CHECK_TIME => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break Err(format!("{} -t did not finish within {} s\n", exe.display(), CHECK_TIME.as_secs()));
-            }
-            Ok(None) => {
-                Timer::after(std::time::Duration::from_millis(2)).await;
-            }
-            Err(e) => break Err(format!("waiting for {} -t: {e}\n", exe.display())),
+    let p = crate::sys::script::Prepared {
+        argv: vec![exe.to_string_lossy().into_owned(), "-t".into(), "-f".into(), config.to_string_lossy().into_owned()],
+        uid: rustix::process::geteuid().as_raw(),
+        gid: rustix::process::getegid().as_raw(),
+        user: String::new(),
+    };
+    let version = handover::VERSION.to_string();
+    let (_keep, never) = smol::channel::bounded::<()>(1);
+    let mut out = String::new();
+    let mut sink = |line: &str| {
+        if out.len() < CHECK_OUTPUT {
+            out.push_str(line);
+            out.push('\n');
         }
     };
-    crate::sys::script::release(pid);
-    let status = status?;
-    if status.success() {
+    let extra = ["-i", id, "--snapshot-format", &version];
+    let exit = crate::sys::script::run(&p, &extra, Some(CHECK_TIME), &never, Some(&mut sink)).await;
+    if exit.success() {
         return Ok(());
     }
-    let text = inherit::read_all(out.as_fd(), 1 << 20).unwrap_or_default();
-    let tail = &text[text.len().saturating_sub(CHECK_OUTPUT)..];
-    let tail = String::from_utf8_lossy(tail);
-    let mut msg = format!("{} -t -f {} failed ({status})", exe.display(), config.display());
-    if !tail.trim().is_empty() {
-        msg.push_str(":\n");
-        msg.push_str(tail.trim_end());
-    }
-    msg.push('\n');
-    Err(msg)
+    let how = super::scripts::describe(&exit);
+    Err(format!(
+        "{} -t -f {} failed ({how}){}{}",
+        exe.display(),
+        config.display(),
+        if out.is_empty() { "" } else { ":\n" },
+        out
+    ))
 }
 
 /// Snapshot, fds, `execve`. Returns why it failed, with every fd flag
 /// restored: this image carries on as it was.
 fn exec(d: &mut Daemon, exe: &Path, client: BorrowedFd<'_>) -> String {
-    let h = Handover {
+    let (packet, icmp6) = d.announcer.fds();
+    let mut h = Handover {
         taken: clock::now(),
         snapshot: d.engine.export(),
         vrrp: d
@@ -260,71 +227,31 @@ fn exec(d: &mut Daemon, exe: &Path, client: BorrowedFd<'_>) -> String {
                 groups: s.groups().to_vec(),
             })
             .collect(),
-        announcer: {
-            let (p, i) = d.announcer.fds();
-            Some((p.as_raw_fd(), i.map(|i| i.as_raw_fd())))
-        },
-        claims: d
-            .claims
-            .iter()
-            .map(|w| handover::KeptClaims {
-                fd: w.sock.as_fd().as_raw_fd(),
-                ifindex: w.sock.ifindex(),
-                v6: w.sock.is_v6(),
-                vips: w.vips.clone(),
-            })
-            .collect(),
         control: d.upgrade.control_fd,
         metrics: d.upgrade.metrics_fd,
         client: Some(client.as_raw_fd()),
+        close: d.claims.iter().map(|w| w.sock.as_fd().as_raw_fd()).collect(),
     };
-    let bytes = handover::encode(&h);
-    let memfd = match inherit::memfd("vipd-upgrade").and_then(|m| inherit::write_all(m.as_fd(), &bytes).map(|()| m)) {
+    h.close.extend([packet].into_iter().chain(icmp6).map(|f| f.as_raw_fd()));
+    let memfd = match inherit::memfd("vipd-upgrade")
+        .and_then(|m| inherit::write_all(m.as_fd(), &handover::encode(&h)).map(|()| m))
+    {
         Ok(m) => m,
-        Err(e) => return format!("snapshot memfd: {e}\n"),
+        Err(e) => return format!("snapshot: {e}\n"),
     };
-    let mut kept: Vec<BorrowedFd<'_>> = d.sockets.iter().map(|s| s.as_fd()).collect();
-    let (packet, icmp6) = d.announcer.fds();
-    kept.push(packet);
-    kept.extend(icmp6);
-    kept.extend(d.claims.iter().map(|w| w.sock.as_fd()));
-    for fd in [h.control, h.metrics].into_iter().flatten() {
-        // SAFETY: the listeners' fds, owned by the loop's tasks, which
-        // outlive this synchronous call.
-        kept.push(unsafe { BorrowedFd::borrow_raw(fd) });
-    }
-    kept.push(client);
-    kept.push(memfd.as_fd());
-    let mut flagged = 0;
-    let mut failed = None;
-    for fd in &kept {
-        match inherit::set_inherit(*fd, true) {
-            Ok(()) => flagged += 1,
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
-    let err = match failed {
-        Some(e) => format!("cannot keep the sockets open across exec: {e}\n"),
-        None => {
-            let mut env: Vec<(OsString, OsString)> = std::env::vars_os().filter(|(k, _)| k != ENV_FD).collect();
-            env.push((ENV_FD.into(), memfd.as_raw_fd().to_string().into()));
-            log!(
-                d.log,
-                "upgrade: executing {} ({} instance(s) handed over)",
-                exe.display(),
-                h.snapshot.instances.len()
-            );
-            let e = inherit::exec(exe, &d.upgrade.argv, &env);
-            format!("exec {}: {e}\n", exe.display())
-        }
+    let mut kept: Vec<i32> = h.vrrp.iter().map(|k| k.fd).chain(h.close.iter().copied()).collect();
+    kept.extend([h.control, h.metrics, h.client, Some(memfd.as_raw_fd())].into_iter().flatten());
+    let flagged = kept.iter().take_while(|&&fd| inherit::set_inherit(fd, true).is_ok()).count();
+    let e = if flagged < kept.len() {
+        io::Error::last_os_error()
+    } else {
+        log!(d.log, "upgrade: executing {}", exe.display());
+        inherit::exec(exe, &d.upgrade.argv, ENV_FD, &memfd.as_raw_fd().to_string())
     };
-    for fd in &kept[..flagged] {
-        let _ = inherit::set_inherit(*fd, false);
+    for &fd in &kept[..flagged] {
+        let _ = inherit::set_inherit(fd, false);
     }
-    err
+    format!("exec {}: {e}\n", exe.display())
 }
 
 /// The version, with the build tag `VIPD_BUILD_TAG` set at compile time
@@ -352,11 +279,10 @@ impl Daemon {
         let Some(i) = self.upgrade.inherited.as_mut() else { return };
         let took = clock::now().saturating_since(i.taken);
         let line = format!(
-            "upgraded: vipd {} running as pid {}, {}.{:03} ms from snapshot to running\n",
+            "upgraded: vipd {} running as pid {}, {} µs from snapshot to running\n",
             version(),
             std::process::id(),
-            took.as_micros() / 1000,
-            took.as_micros() % 1000
+            took.as_micros()
         );
         log!(self.log, "{}", line.trim_end());
         if let Some(c) = i.client.take() {

@@ -205,16 +205,6 @@ impl ClaimSocket {
         Ok(ClaimSocket { fd: open(ifindex, ethertype, &program(v6, vips))?, ifindex, v6 })
     }
 
-    /// A socket [`ClaimSocket::open`] made in the image before an upgrade,
-    /// for the same interface, family and addresses.
-    pub fn adopt(fd: OwnedFd, ifindex: u32, v6: bool) -> ClaimSocket {
-        ClaimSocket { fd, ifindex, v6 }
-    }
-
-    pub fn is_v6(&self) -> bool {
-        self.v6
-    }
-
     pub fn ifindex(&self) -> u32 {
         self.ifindex
     }
@@ -263,12 +253,6 @@ impl ClaimSocket {
             Some((addr, hw)) if hw != own => Recv::Claim { addr, hw },
             _ => Recv::Other,
         })
-    }
-}
-
-impl From<ClaimSocket> for OwnedFd {
-    fn from(s: ClaimSocket) -> OwnedFd {
-        s.fd
     }
 }
 

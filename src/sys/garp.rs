@@ -145,14 +145,9 @@ impl Announcer {
         Ok(Announcer { packet, icmp6: open_icmp6(flags)? })
     }
 
-    /// The sockets [`Announcer::open`] made in the image before an upgrade
-    /// (closing a packet socket waits for an RCU grace period, 10-20 ms:
-    /// handing it over keeps that out of the `execve`).
-    pub fn adopt(packet: OwnedFd, icmp6: Option<OwnedFd>) -> Announcer {
-        Announcer { packet, icmp6 }
-    }
-
-    /// The packet socket's and the ICMPv6 socket's fds, to hand over.
+    /// The packet socket's and the ICMPv6 socket's fds: an upgrade keeps
+    /// them open across `execve` (closing a packet socket waits for an RCU
+    /// grace period, 10-20 ms) and the next image closes them off the loop.
     pub fn fds(&self) -> (std::os::fd::BorrowedFd<'_>, Option<std::os::fd::BorrowedFd<'_>>) {
         use std::os::fd::AsFd;
         (self.packet.as_fd(), self.icmp6.as_ref().map(|f| f.as_fd()))

@@ -3,13 +3,11 @@
 //! fds handed over, adopting them again in the new image, and the
 //! `execve` itself. No decision about which fds or what they hold.
 
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-use rustix::io::FdFlags;
 
 /// An anonymous in-memory file (close-on-exec until [`set_inherit`]).
 pub fn memfd(name: &str) -> io::Result<OwnedFd> {
@@ -46,11 +44,13 @@ pub fn read_all(fd: BorrowedFd<'_>, max: usize) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Whether `fd` survives an `execve` (clears or sets FD_CLOEXEC).
-pub fn set_inherit(fd: BorrowedFd<'_>, inherit: bool) -> io::Result<()> {
-    let flags = rustix::io::fcntl_getfd(fd)?;
-    let flags = if inherit { flags - FdFlags::CLOEXEC } else { flags | FdFlags::CLOEXEC };
-    Ok(rustix::io::fcntl_setfd(fd, flags)?)
+/// Whether fd number `fd` survives an `execve` (clears or sets
+/// FD_CLOEXEC; the only fd flag there is).
+pub fn set_inherit(fd: i32, inherit: bool) -> io::Result<()> {
+    // SAFETY: fcntl(F_SETFD) on a number changes nothing but that flag,
+    // and fails with EBADF when the number is not open.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, if inherit { 0 } else { libc::FD_CLOEXEC }) };
+    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// Takes ownership of an fd number the previous image passed on, if it is
@@ -68,55 +68,49 @@ pub fn adopt(raw: i32) -> Option<OwnedFd> {
     // SAFETY: the number is open and, by the handover's contract, nothing
     // else in this image owns it: it was created before this image started.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    set_inherit(fd.as_fd(), false).ok()?;
+    set_inherit(raw, false).ok()?;
     Some(fd)
 }
 
-/// A socket's type, to check that an adopted number is what it should be.
-pub fn is_socket(fd: BorrowedFd<'_>, kind: rustix::net::SocketType) -> bool {
-    rustix::net::sockopt::socket_type(fd).is_ok_and(|t| t == kind)
-}
-
-/// Closes `fds` on a short-lived thread: closing a packet socket waits
-/// for an RCU grace period (10-20 ms), which the loop must not. Inline if
-/// no thread can be started.
+/// Closes `fds` on the short-lived worker thread: closing a packet
+/// socket waits for an RCU grace period (10-20 ms), which the loop must
+/// not. Inline if no thread can be started.
 pub fn close_aside(fds: Vec<OwnedFd>) {
-    if fds.is_empty() {
-        return;
-    }
-    let shared = std::sync::Arc::new(std::sync::Mutex::new(Some(fds)));
-    let theirs = shared.clone();
-    let spawned = std::thread::Builder::new().name("vipd-close".into()).spawn(move || {
-        drop(theirs.lock().map(|mut g| g.take()));
-    });
-    if spawned.is_err() {
-        drop(shared.lock().map(|mut g| g.take()));
+    if !fds.is_empty() {
+        // On failure the closure, and the fds with it, are dropped here.
+        let _ = super::worker::spawn(move || drop(fds));
     }
 }
 
-/// Replaces this process's image with `path`, keeping its pid, its signal
-/// mask and the fds without FD_CLOEXEC. Returns only on failure.
-pub fn exec(path: &Path, argv: &[OsString], env: &[(OsString, OsString)]) -> io::Error {
-    let c = |b: &[u8]| CString::new(b).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
-    let build = || -> io::Result<(CString, Vec<CString>, Vec<CString>)> {
-        let prog = c(path.as_os_str().as_bytes())?;
-        let args = argv.iter().map(|a| c(a.as_bytes())).collect::<io::Result<Vec<_>>>()?;
-        let mut vars = Vec::with_capacity(env.len());
-        for (k, v) in env {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            vars.push(c(&kv)?);
-        }
-        Ok((prog, args, vars))
-    };
-    let (prog, args, vars) = match build() {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let mut argp: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+unsafe extern "C" {
+    /// The C library's environment (the libc crate has it for glibc only).
+    static environ: *const *const libc::c_char;
+}
+
+/// Replaces this process's image with `path` run with `argv`, this
+/// process's environment but for variable `key`, and `key=value`; keeps
+/// the pid, the signal mask and the fds without FD_CLOEXEC. Returns only
+/// on failure.
+pub fn exec(path: &Path, argv: &[CString], key: &str, value: &str) -> io::Error {
+    let Ok(prog) = CString::new(path.as_os_str().as_bytes()) else { return io::ErrorKind::InvalidInput.into() };
+    let Ok(ours) = CString::new(format!("{key}={value}")) else { return io::ErrorKind::InvalidInput.into() };
+    let mut argp: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argp.push(core::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = vars.iter().map(|a| a.as_ptr()).collect();
+    let mut envp: Vec<*const libc::c_char> = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings; only this thread changes the environment
+    // (the loop's, at start), and nothing here changes it.
+    unsafe {
+        let mut at = environ;
+        while !at.is_null() && !(*at).is_null() {
+            let var = core::ffi::CStr::from_ptr(*at).to_bytes();
+            if !(var.starts_with(key.as_bytes()) && var.get(key.len()) == Some(&b'=')) {
+                envp.push(*at);
+            }
+            at = at.add(1);
+        }
+    }
+    envp.push(ours.as_ptr());
     envp.push(core::ptr::null());
     // SAFETY: every pointer is to a NUL-terminated string alive until the
     // call returns, and both arrays end with a null pointer.
@@ -127,6 +121,8 @@ pub fn exec(path: &Path, argv: &[OsString], env: &[(OsString, OsString)]) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::io::FdFlags;
+    use std::os::fd::AsFd;
 
     #[test]
     fn memfd_round_trips_and_flags_toggle() {
@@ -134,9 +130,10 @@ mod tests {
         write_all(fd.as_fd(), b"hello").unwrap();
         assert_eq!(read_all(fd.as_fd(), 100).unwrap(), b"hello");
         assert!(read_all(fd.as_fd(), 3).is_err());
-        set_inherit(fd.as_fd(), true).unwrap();
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        set_inherit(raw, true).unwrap();
         assert!(!rustix::io::fcntl_getfd(&fd).unwrap().contains(FdFlags::CLOEXEC));
-        set_inherit(fd.as_fd(), false).unwrap();
+        set_inherit(raw, false).unwrap();
         assert!(rustix::io::fcntl_getfd(&fd).unwrap().contains(FdFlags::CLOEXEC));
         assert!(adopt(-1).is_none() && adopt(1).is_none());
     }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use identity::lookup_user;
 pub use prepare::{Finding, check_config, prepare};
-pub use reap::{adopts_orphans, hold, reap_killed, reap_orphans, release};
+pub use reap::{adopts_orphans, reap_killed, reap_orphans};
 pub use supervise::run;
 
 /// A script ready to run: `argv[0]` an absolute, canonical path; identity resolved.

@@ -18,17 +18,6 @@ pub fn adopts_orphans() -> bool {
     rustix::process::getpid().is_init() || rustix::process::child_subreaper().is_ok_and(|p| p.is_some())
 }
 
-/// Keeps the orphan sweep off a child of ours that someone waits for
-/// (`vipd upgrade`'s configuration check), until [`release`].
-pub fn hold(pid: i32) {
-    LIVE.with(|l| l.borrow_mut().push(pid));
-}
-
-/// The child held by [`hold`] was reaped.
-pub fn release(pid: i32) {
-    LIVE.with(|l| l.borrow_mut().retain(|&p| p != pid));
-}
-
 /// Reaps vipd's exited children that are not script leaders it supervises:
 /// the background processes of scripts, reparented to vipd when it is
 /// process 1 or a subreaper. Without this they would stay zombies. Returns
