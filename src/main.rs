@@ -488,7 +488,6 @@ fn interface_addresses() -> Vec<(String, std::net::IpAddr, u8)> {
 
 /// `vipd status`: one request, the answer copied to standard output.
 fn status(path: &std::path::Path, s: &Status) -> ExitCode {
-    use std::io::Read;
     let format = match (s.json, s.prometheus) {
         (true, true) => {
             err!("vipd status: --json and --prometheus exclude each other");
@@ -498,73 +497,60 @@ fn status(path: &std::path::Path, s: &Status) -> ExitCode {
         (false, true) => "prometheus",
         (false, false) => "text",
     };
-    let mut stream = match vipd::sys::control::connect(path) {
-        Ok(s) => s,
-        Err(e) => {
-            err!("vipd status: no daemon answers on {}: {e}", path.display());
-            return ExitCode::from(EXIT_NO_DAEMON);
-        }
-    };
-    let timeout = Some(std::time::Duration::from_secs(5));
-    let _ = stream.set_read_timeout(timeout);
-    let _ = stream.set_write_timeout(timeout);
     let mut request = format!("status {format}");
     for i in &s.instances {
         request.push(' ');
         request.push_str(i);
     }
     request.push('\n');
-    let mut answer = Vec::new();
-    let sent = stream.write_all(request.as_bytes()).and_then(|()| stream.read_to_end(&mut answer));
-    if let Err(e) = sent {
-        err!("vipd status: no answer from the daemon on {}: {e}", path.display());
-        return ExitCode::from(EXIT_NO_DAEMON);
-    }
+    let answer = match ask(path, "status", &request, 5) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     if answer.is_empty() {
         err!("vipd status: the daemon on {} closed without answering", path.display());
         return ExitCode::from(EXIT_NO_DAEMON);
     }
-    if let Some(why) = answer.strip_prefix(b"error: ") {
-        err!("vipd status: {}", String::from_utf8_lossy(why).trim_end());
-        return ExitCode::from(EXIT_STATUS_REFUSED);
-    }
     let _ = std::io::stdout().lock().write_all(&answer);
     ExitCode::SUCCESS
+}
+
+/// Sends `request` on the control socket and reads the whole answer,
+/// waiting up to `secs` for it; an `error: ...` answer, or none, is
+/// reported as `vipd CMD: ...` with its exit status.
+fn ask(path: &std::path::Path, cmd: &str, request: &str, secs: u64) -> Result<Vec<u8>, ExitCode> {
+    use std::io::Read;
+    let mut stream = vipd::sys::control::connect(path).map_err(|e| {
+        err!("vipd {cmd}: no daemon answers on {}: {e}", path.display());
+        ExitCode::from(EXIT_NO_DAEMON)
+    })?;
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(secs)));
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut answer = Vec::new();
+    if let Err(e) = stream.write_all(request.as_bytes()).and_then(|()| stream.read_to_end(&mut answer)) {
+        err!("vipd {cmd}: no answer from the daemon on {}: {e}", path.display());
+        return Err(ExitCode::from(EXIT_NO_DAEMON));
+    }
+    if let Some(why) = answer.strip_prefix(b"error: ") {
+        err!("vipd {cmd}: {}", String::from_utf8_lossy(why).trim_end());
+        return Err(ExitCode::from(EXIT_STATUS_REFUSED));
+    }
+    Ok(answer)
 }
 
 /// `vipd upgrade`: asks the daemon to re-execute itself, then waits for
 /// the new image's answer (the connection is handed over) or the old one's
 /// reason for carrying on.
 fn upgrade(path: &std::path::Path) -> ExitCode {
-    use std::io::Read;
-    let mut stream = match vipd::sys::control::connect(path) {
-        Ok(s) => s,
-        Err(e) => {
-            err!("vipd upgrade: no daemon answers on {}: {e}", path.display());
-            return ExitCode::from(EXIT_NO_DAEMON);
-        }
+    let answer = match ask(path, "upgrade", "upgrade\n", 10) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
-    // The daemon's check of the new binary may take up to a minute.
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(90)));
-    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
-    let mut answer = Vec::new();
-    let sent = stream.write_all(b"upgrade\n").and_then(|()| stream.read_to_end(&mut answer));
-    let text = String::from_utf8_lossy(&answer);
-    if let Err(e) = sent {
-        err!("vipd upgrade: no answer from the daemon on {}: {e}", path.display());
-        return ExitCode::from(EXIT_NO_DAEMON);
-    }
-    if text.starts_with("upgraded: ") {
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if answer.starts_with(b"upgraded: ") {
+        let _ = std::io::stdout().lock().write_all(&answer);
         return ExitCode::SUCCESS;
     }
-    match text.strip_prefix("error: ") {
-        Some(why) => err!("vipd upgrade: {}", why.trim_end()),
-        None => err!(
-            "vipd upgrade: the daemon closed without confirming the upgrade{}; see its log",
-            if text.is_empty() { String::new() } else { format!(" ({})", text.trim_end()) }
-        ),
-    }
+    err!("vipd upgrade: the daemon closed without confirming the upgrade; see its log");
     ExitCode::from(EXIT_STATUS_REFUSED)
 }
 

@@ -292,18 +292,10 @@ fn admit<L: Listener + 'static>(
         let Ok(stream) = Async::new_nonblocking(stream) else { continue };
         let (d, budget) = (d.clone(), budget.clone());
         return Some(Box::pin(async move {
-            // An upgrade waits for the new binary's check, which bounds
-            // itself: the deadline then no longer applies.
-            let long = core::cell::Cell::new(false);
             let deadline = async {
-                loop {
-                    Timer::after(CLIENT_TIME).await;
-                    if !long.get() {
-                        break;
-                    }
-                }
+                Timer::after(CLIENT_TIME).await;
             };
-            smol::future::or(client(&d, &stream, proto, &budget, &long), deadline).await;
+            smol::future::or(client(&d, &stream, proto, &budget), deadline).await;
         }));
     }
 }
@@ -316,13 +308,7 @@ fn refuse<S: Conn>(stream: S, text: &str) {
 
 /// One client: its request, then the answer; dropped on anything else
 /// (too long, not UTF-8, closed early).
-async fn client<S: Conn>(
-    d: &Rc<RefCell<Daemon>>,
-    stream: &Async<S>,
-    proto: Protocol,
-    budget: &Budget,
-    long: &core::cell::Cell<bool>,
-) {
+async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Protocol, budget: &Budget) {
     let mut buf = vec![0u8; proto.max];
     let mut len = 0;
     let end = loop {
@@ -346,7 +332,7 @@ async fn client<S: Conn>(
     };
     budget.take().await;
     if S::UPGRADE && buf[..end].trim_ascii_end() == b"upgrade" {
-        long.set(true);
+        // The new binary's check is bounded to fit in CLIENT_TIME.
         let why = super::upgrade::request(d, stream.get_ref().as_fd()).await;
         let _ = write_all(stream, why.as_bytes()).await;
         return;

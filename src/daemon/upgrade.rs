@@ -24,7 +24,6 @@
 //! notify scripts in flight run on, their output and exit unreported.
 
 use core::cell::RefCell;
-use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -39,8 +38,10 @@ use crate::sys::inherit;
 pub const ENV_FD: &str = "VIPD_UPGRADE_FD";
 /// The snapshot format this binary writes and reads.
 pub const SNAPSHOT_VERSION: u16 = handover::VERSION;
-/// How long the new binary's configuration check may take.
-const CHECK_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long the new binary's configuration check may take: within the
+/// control client's own time (`control::CLIENT_TIME`, 2 s), so the answer
+/// still reaches it. `vipd -t` takes milliseconds even for large files.
+const CHECK_TIME: std::time::Duration = std::time::Duration::from_millis(1500);
 /// How much of the check's output the client is shown.
 const CHECK_OUTPUT: usize = 2000;
 
@@ -48,11 +49,6 @@ const CHECK_OUTPUT: usize = 2000;
 /// the fds of the listeners the loop owns.
 #[derive(Default)]
 pub(super) struct Upgrade {
-    /// The binary's path as started: argv[0] made absolute (a package
-    /// replaces the file there, or a symlink there is switched; the
-    /// running image's /proc/self/exe would name the old, deleted inode).
-    exe: Option<PathBuf>,
-    argv: Vec<std::ffi::CString>,
     config: PathBuf,
     config_id: String,
     pub(super) control_fd: Option<RawFd>,
@@ -75,25 +71,28 @@ pub(super) struct Inherited {
 
 impl Upgrade {
     pub(super) fn new(opts: &super::Options) -> Upgrade {
-        let argv: Vec<OsString> = std::env::args_os().collect();
-        Upgrade {
-            exe: argv.first().and_then(|a| resolve(Path::new(a))),
-            argv: argv.iter().filter_map(|a| std::ffi::CString::new(a.as_encoded_bytes()).ok()).collect(),
-            config: opts.config.clone(),
-            config_id: opts.config_id.clone(),
-            ..Upgrade::default()
-        }
+        Upgrade { config: opts.config.clone(), config_id: opts.config_id.clone(), ..Upgrade::default() }
     }
 }
 
-/// argv[0] as a path to execute later when absolute (as service managers
-/// start daemons); otherwise /proc/self/exe's target, the file as it was
-/// at start.
-fn resolve(arg0: &Path) -> Option<PathBuf> {
-    if arg0.is_absolute() {
-        return Some(arg0.to_path_buf());
+/// The command line this process was started with, and the binary to run
+/// with it: argv[0] when absolute, as service managers start daemons (a
+/// package replaces the file there, or a symlink there is switched);
+/// otherwise /proc/self/exe's target, whose " (deleted)" (the running
+/// image's file was replaced) is dropped to name the file now there.
+fn command_line() -> Option<(PathBuf, Vec<std::ffi::CString>)> {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = std::fs::read("/proc/self/cmdline").ok()?;
+    let argv: Vec<std::ffi::CString> =
+        raw.strip_suffix(b"\0")?.split(|&b| b == 0).filter_map(|a| std::ffi::CString::new(a).ok()).collect();
+    let first = Path::new(std::ffi::OsStr::from_bytes(argv.first()?.to_bytes()));
+    if first.is_absolute() {
+        return Some((first.to_path_buf(), argv));
     }
-    std::fs::read_link("/proc/self/exe").ok()
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let exe = exe.as_os_str().as_bytes();
+    let exe = exe.strip_suffix(b" (deleted)").unwrap_or(exe);
+    Some((PathBuf::from(std::ffi::OsStr::from_bytes(exe)), argv))
 }
 
 /// At start: the handover of a previous image, if this image is one's
@@ -142,7 +141,7 @@ pub(super) fn adopt(h: Handover) -> Inherited {
 pub(super) async fn request(d: &Rc<RefCell<Daemon>>, client: BorrowedFd<'_>) -> String {
     let me = rustix::process::geteuid().as_raw();
     let uid = rustix::net::sockopt::socket_peercred(client).map_or(u32::MAX, |c| c.uid.as_raw());
-    let (exe, config, id) = {
+    let (exe, argv, config, id) = {
         let mut dm = d.borrow_mut();
         let refused = if uid != 0 && uid != me {
             "permission denied (upgrade: root or the daemon's user only)"
@@ -151,9 +150,9 @@ pub(super) async fn request(d: &Rc<RefCell<Daemon>>, client: BorrowedFd<'_>) -> 
         } else {
             ""
         };
-        let exe = match (&dm.upgrade.exe, refused) {
-            (Some(exe), "") => exe.clone(),
-            (None, "") => return "error: the path this daemon was started from is unknown\n".to_owned(),
+        let (exe, argv) = match (command_line(), refused) {
+            (Some(c), "") => c,
+            (None, "") => return "error: cannot read this daemon's command line\n".to_owned(),
             (_, why) => return format!("error: {why}\n"),
         };
         dm.upgrade.busy = true;
@@ -161,10 +160,10 @@ pub(super) async fn request(d: &Rc<RefCell<Daemon>>, client: BorrowedFd<'_>) -> 
         if let Some(sd) = &dm.sd {
             sd.send("RELOADING=1");
         }
-        (exe, dm.upgrade.config.clone(), dm.upgrade.config_id.clone())
+        (exe, argv, dm.upgrade.config.clone(), dm.upgrade.config_id.clone())
     };
     let result = match check(&exe, &config, &id).await {
-        Ok(()) => exec(&mut d.borrow_mut(), &exe, client),
+        Ok(()) => exec(&mut d.borrow_mut(), &exe, &argv, client),
         Err(e) => e,
     };
     let dm = &mut *d.borrow_mut();
@@ -212,7 +211,7 @@ async fn check(exe: &Path, config: &Path, id: &str) -> Result<(), String> {
 
 /// Snapshot, fds, `execve`. Returns why it failed, with every fd flag
 /// restored: this image carries on as it was.
-fn exec(d: &mut Daemon, exe: &Path, client: BorrowedFd<'_>) -> String {
+fn exec(d: &mut Daemon, exe: &Path, argv: &[std::ffi::CString], client: BorrowedFd<'_>) -> String {
     let (packet, icmp6) = d.announcer.fds();
     let mut h = Handover {
         taken: clock::now(),
@@ -246,7 +245,7 @@ fn exec(d: &mut Daemon, exe: &Path, client: BorrowedFd<'_>) -> String {
         io::Error::last_os_error()
     } else {
         log!(d.log, "upgrade: executing {}", exe.display());
-        inherit::exec(exe, &d.upgrade.argv, ENV_FD, &memfd.as_raw_fd().to_string())
+        inherit::exec(exe, argv, ENV_FD, &memfd.as_raw_fd().to_string())
     };
     for &fd in &kept[..flagged] {
         let _ = inherit::set_inherit(fd, false);
