@@ -3,8 +3,9 @@
 //! and its engine's state, so no election happens.
 //!
 //! The old image, on the request: checks the peer (root or our user only:
-//! it changes what runs), sends RELOADING=1, runs `NEW -t -f CONF -i ID`
-//! in a child while the loop goes on advertising, and on success takes a
+//! it changes what runs), sends RELOADING=1, runs `NEW -t -f CONF -i ID
+//! --snapshot-format N` as a check script (bounded to 1.5 s) while the
+//! loop goes on advertising, and on success takes a
 //! snapshot (`Engine::export`), writes it with the fd numbers into a memfd
 //! (`handover`), clears FD_CLOEXEC on exactly the fds handed over (VRRP
 //! receive sockets, GARP/NA senders, ARP/NA watchers, control and metrics
@@ -15,10 +16,11 @@
 //!
 //! The new image ([`take`] at start): adopts the fds, and the daemon starts
 //! its engine with `Engine::start_from_snapshot`, then tells the client.
-//! The packet sockets are handed over rather than reopened because closing
-//! one waits for an RCU grace period (10-20 ms each, which made the
-//! `execve` take 30-40 ms); watchers whose addresses changed are closed on
-//! a thread. Netlink is opened afresh (the start's netlink dump replaces
+//! The packet sockets (GARP/NA senders, ARP/NA watchers) are kept open
+//! across the `execve` only to be closed on a worker thread by the new
+//! image, which opens its own: closing one waits for an RCU grace period
+//! (10-20 ms each, which made the `execve` take 30-40 ms). Netlink is
+//! opened afresh (the start's netlink dump replaces
 //! the events queued meanwhile); check scripts running at the
 //! `execve` are abandoned (their verdicts carried over are enough), and
 //! notify scripts in flight run on, their output and exit unreported.
