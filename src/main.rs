@@ -39,6 +39,11 @@ struct Cli {
     #[argh(switch, long = "offline")]
     offline: bool,
 
+    /// with -t: fail unless this binary can take over from a daemon whose
+    /// upgrade snapshot has format N (vipd upgrade passes it)
+    #[argh(option, long = "snapshot-format")]
+    snapshot_format: Option<u16>,
+
     /// print the version and exit
     #[argh(switch, short = 'v')]
     version: bool,
@@ -99,6 +104,16 @@ enum Command {
     Check(Check),
     Cleanup(Cleanup),
     Status(Status),
+    Upgrade(Upgrade),
+}
+
+/// Re-execute the running daemon's binary in place, keeping its state.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "upgrade")]
+struct Upgrade {
+    /// the daemon's control socket (default /run/vipd/vipd.sock)
+    #[argh(option, long = "control")]
+    control: Option<PathBuf>,
 }
 
 /// Remove the configured virtual addresses a killed daemon left behind.
@@ -189,7 +204,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if cli.version {
-        println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", env!("CARGO_PKG_VERSION"));
+        println!("vipd {} (VRRPv2 RFC 3768, VRRPv3 RFC 9568)", daemon::version());
         return ExitCode::SUCCESS;
     }
     let id = |own: Option<String>| own.or(cli.config_id.clone()).unwrap_or_else(config::lexer::default_config_id);
@@ -198,6 +213,10 @@ fn main() -> ExitCode {
             let path =
                 s.control.clone().or(cli.control).unwrap_or_else(|| PathBuf::from(vipd::sys::control::DEFAULT_PATH));
             status(&path, &s)
+        }
+        Some(Command::Upgrade(u)) => {
+            let path = u.control.or(cli.control).unwrap_or_else(|| PathBuf::from(vipd::sys::control::DEFAULT_PATH));
+            upgrade(&path)
         }
         Some(Command::Cleanup(c)) => {
             let opts = daemon::cleanup::Options {
@@ -225,6 +244,15 @@ fn main() -> ExitCode {
             check(&path, &id(c.config_id), c.json, c.dump, c.offline || cli.offline)
         }
         None if cli.config_test => {
+            // Run by a daemon about to `execve` this binary: it must read
+            // the snapshot that daemon writes.
+            if let Some(v) = cli.snapshot_format.filter(|&v| v != daemon::SNAPSHOT_VERSION) {
+                err!(
+                    "vipd: cannot take over: the daemon's snapshot format is {v}, this binary reads {}",
+                    daemon::SNAPSHOT_VERSION
+                );
+                return ExitCode::from(EXIT_CONFIG_ERRORS);
+            }
             let path = cli.use_file.unwrap_or_else(config::default_path);
             check(&path, &id(None), false, false, cli.offline)
         }
@@ -298,6 +326,7 @@ const LONG_VALUED: &[&str] = &[
     "--control-group",
     "--metrics",
     "--dump-dir",
+    "--snapshot-format",
 ];
 
 /// Rewrites keepalived's command-line habits into what argh reads, so a
@@ -459,7 +488,6 @@ fn interface_addresses() -> Vec<(String, std::net::IpAddr, u8)> {
 
 /// `vipd status`: one request, the answer copied to standard output.
 fn status(path: &std::path::Path, s: &Status) -> ExitCode {
-    use std::io::Read;
     let format = match (s.json, s.prometheus) {
         (true, true) => {
             err!("vipd status: --json and --prometheus exclude each other");
@@ -469,38 +497,61 @@ fn status(path: &std::path::Path, s: &Status) -> ExitCode {
         (false, true) => "prometheus",
         (false, false) => "text",
     };
-    let mut stream = match vipd::sys::control::connect(path) {
-        Ok(s) => s,
-        Err(e) => {
-            err!("vipd status: no daemon answers on {}: {e}", path.display());
-            return ExitCode::from(EXIT_NO_DAEMON);
-        }
-    };
-    let timeout = Some(std::time::Duration::from_secs(5));
-    let _ = stream.set_read_timeout(timeout);
-    let _ = stream.set_write_timeout(timeout);
     let mut request = format!("status {format}");
     for i in &s.instances {
         request.push(' ');
         request.push_str(i);
     }
     request.push('\n');
-    let mut answer = Vec::new();
-    let sent = stream.write_all(request.as_bytes()).and_then(|()| stream.read_to_end(&mut answer));
-    if let Err(e) = sent {
-        err!("vipd status: no answer from the daemon on {}: {e}", path.display());
-        return ExitCode::from(EXIT_NO_DAEMON);
-    }
+    let answer = match ask(path, "status", &request, 5) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     if answer.is_empty() {
         err!("vipd status: the daemon on {} closed without answering", path.display());
         return ExitCode::from(EXIT_NO_DAEMON);
     }
-    if let Some(why) = answer.strip_prefix(b"error: ") {
-        err!("vipd status: {}", String::from_utf8_lossy(why).trim_end());
-        return ExitCode::from(EXIT_STATUS_REFUSED);
-    }
     let _ = std::io::stdout().lock().write_all(&answer);
     ExitCode::SUCCESS
+}
+
+/// Sends `request` on the control socket and reads the whole answer,
+/// waiting up to `secs` for it; an `error: ...` answer, or none, is
+/// reported as `vipd CMD: ...` with its exit status.
+fn ask(path: &std::path::Path, cmd: &str, request: &str, secs: u64) -> Result<Vec<u8>, ExitCode> {
+    use std::io::Read;
+    let mut stream = vipd::sys::control::connect(path).map_err(|e| {
+        err!("vipd {cmd}: no daemon answers on {}: {e}", path.display());
+        ExitCode::from(EXIT_NO_DAEMON)
+    })?;
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(secs)));
+    let _ = stream.set_write_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut answer = Vec::new();
+    if let Err(e) = stream.write_all(request.as_bytes()).and_then(|()| stream.read_to_end(&mut answer)) {
+        err!("vipd {cmd}: no answer from the daemon on {}: {e}", path.display());
+        return Err(ExitCode::from(EXIT_NO_DAEMON));
+    }
+    if let Some(why) = answer.strip_prefix(b"error: ") {
+        err!("vipd {cmd}: {}", String::from_utf8_lossy(why).trim_end());
+        return Err(ExitCode::from(EXIT_STATUS_REFUSED));
+    }
+    Ok(answer)
+}
+
+/// `vipd upgrade`: asks the daemon to re-execute itself, then waits for
+/// the new image's answer (the connection is handed over) or the old one's
+/// reason for carrying on.
+fn upgrade(path: &std::path::Path) -> ExitCode {
+    let answer = match ask(path, "upgrade", "upgrade\n", 10) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    if answer.starts_with(b"upgraded: ") {
+        let _ = std::io::stdout().lock().write_all(&answer);
+        return ExitCode::SUCCESS;
+    }
+    err!("vipd upgrade: the daemon closed without confirming the upgrade; see its log");
+    ExitCode::from(EXIT_STATUS_REFUSED)
 }
 
 fn print_text(loaded: &Loaded) {

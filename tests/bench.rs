@@ -40,6 +40,10 @@
 //! - process killed → VIP on the peer: vipd's `vrrp_track_process` against
 //!   keepalived's `killall -0` script every second (keepalived's own
 //!   track_process cannot subscribe inside a network namespace);
+//! - a 10 ms v3 master upgraded in place 10 times (`vipd upgrade`, issue
+//!   14) against keepalived restarted (SIGTERM, then started again): the
+//!   master's largest advert gap, the client's outages (pinging every
+//!   5 ms), and the backup's takeovers;
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -48,7 +52,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -894,6 +898,89 @@ fn process_detection(test: &str, net: u8, kind: Kind, trials: usize) -> Vec<Dura
     let _ = p.kill();
     let _ = p.wait();
     out
+}
+
+/// Upgrades in a row in the `upgrade` section.
+const UPGRADES: usize = 10;
+
+/// What an upgrade (vipd) or a restart (keepalived) of the master cost.
+struct UpgradeGap {
+    /// The master's adverts meanwhile (vipd only: keepalived's master is
+    /// gone for the restart).
+    capture: Capture,
+    /// The client's interruptions (reply gaps over 15 ms) and the longest
+    /// gap between two replies.
+    outages: Vec<Duration>,
+    longest: Duration,
+    /// Times the backup became master.
+    takeovers: usize,
+}
+
+/// A v3 10 ms pair of `kind`, the client pinging the VIP every 5 ms. vipd:
+/// [`UPGRADES`] `vipd upgrade`s of the master, 300 ms apart, its adverts
+/// captured throughout; keepalived: the master stopped (SIGTERM) and started
+/// again, as a package upgrade restarts it.
+fn upgrade_gap(test: &str, net: u8, kind: Kind) -> UpgradeGap {
+    let mut b = Bench::new(test, net);
+    let mut a = b.start_vrrp(R1, kind, &high(V3_10MS));
+    b.lab.wait_for(a, MASTER);
+    let c = b.start_vrrp(R2, kind, &low(V3_10MS));
+    b.lab.wait_for(c, INIT);
+    b.lab.converges_on(R1, Duration::from_millis(500));
+    let masters_before = b.lab.log(c).matches(MASTER).count();
+    let ping = start_ping(&b, 0);
+    let t0 = SystemTime::now();
+    let capture = if kind == VIPD {
+        let bin = vipd_bin().unwrap_or_else(|| env!("CARGO_BIN_EXE_vipd").to_owned());
+        let (ns, sock) = (b.ns("r1"), b.control_path(R1));
+        let upgrades = std::thread::spawn(move || {
+            for _ in 0..UPGRADES {
+                std::thread::sleep(Duration::from_millis(300));
+                let out = Command::new("ip")
+                    .args(["netns", "exec", &ns, &bin, "upgrade", "--control"])
+                    .arg(&sock)
+                    .stdin(Stdio::null())
+                    .output()
+                    .expect("run vipd upgrade");
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(out.status.success(), "vipd upgrade: {text}{}", String::from_utf8_lossy(&out.stderr));
+                eprintln!("bench: {}", text.trim_end());
+            }
+        });
+        let captured = capture(&b, R1, Duration::from_millis(300) * (UPGRADES as u32 + 1));
+        upgrades.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        captured
+    } else {
+        b.lab.term(a);
+        b.lab.wait_for(c, MASTER);
+        a = b.start_vrrp(R1, kind, &high(V3_10MS));
+        b.lab.wait_for(a, MASTER);
+        b.lab.wait_for(c, BACKUP);
+        b.lab.converges_on(R1, Duration::from_millis(300));
+        Capture { at: Vec::new(), drops: 0 }
+    };
+    let takeovers = b.lab.log(c).matches(MASTER).count() - masters_before;
+    let (longest, outages) = stop_ping_outages(&b, ping, t0);
+    let _ = a;
+    UpgradeGap { capture, outages, longest, takeovers }
+}
+
+/// As [`stop_ping`], and every interruption since `since` (a reply gap
+/// over three ping intervals), in order.
+fn stop_ping_outages(b: &Bench, mut p: Ping, since: SystemTime) -> (Duration, Vec<Duration>) {
+    let now = unix_secs(SystemTime::now());
+    let deadline = Instant::now() + lab::TIMEOUT;
+    while p.replies().iter().filter(|&&t| t > now).count() < 20 {
+        assert!(Instant::now() < deadline, "the client lost {} for good\n{}", b.lab.vip(), b.lab.status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.finish();
+    let since = unix_secs(since);
+    let t = p.replies();
+    let gaps = t.windows(2).filter(|w| w[1] >= since).map(|w| w[1] - w[0]);
+    let longest = Duration::from_secs_f64(gaps.clone().fold(0.0, f64::max));
+    let limit = 3.0 * PING_INTERVAL.as_secs_f64();
+    (longest, gaps.filter(|&g| g > limit).map(Duration::from_secs_f64).collect())
 }
 
 /// CPU and memory of master and backup.
@@ -1870,6 +1957,57 @@ fn bench() {
             ),
             format!("{} (vrrp_track_process)", fmt_trials(&res[1])),
             &format!("≤ {} (3 adverts + skew {} + 10 ms)", fmt_ms(silent + 10.0), fmt_ms(silent)),
+            met,
+        );
+    }
+
+    if plan.runs("upgrade") {
+        let mut cells = Vec::new();
+        let mut met = None;
+        for kind in kinds {
+            let test = format!("upg-{}", &kind_name(kind)[..2]);
+            let name = format!("10 ms master upgraded in place / restarted, {}", kind_name(kind));
+            let net = next_net();
+            cells.push(match rep.attempt(&name, || upgrade_gap(&test, net, kind)) {
+                Some(u) => {
+                    let outages: Vec<String> = u.outages.iter().map(|&o| fmt_ms(ms(o))).collect();
+                    let worst = u.outages.iter().copied().max().unwrap_or_default();
+                    let mut s = if kind == VIPD {
+                        let gap = u.capture.max_gap();
+                        met = Some(
+                            u.capture.drops == 0
+                                && gap <= V3_10MS.advert * 2
+                                && worst <= PING_INTERVAL * 2
+                                && u.takeovers == 0,
+                        );
+                        format!(
+                            "{} upgrades: advert gap {}, longest reply gap {}, {} takeovers",
+                            UPGRADES,
+                            fmt_ms(ms(gap)),
+                            fmt_ms(ms(u.longest)),
+                            u.takeovers
+                        )
+                    } else {
+                        format!(
+                            "restart: outages {}, VIP moved {} times",
+                            if outages.is_empty() { "none".to_owned() } else { outages.join(" + ") },
+                            u.takeovers * 2
+                        )
+                    };
+                    if u.capture.drops > 0 {
+                        let _ = write!(s, " ({} capture drops)", u.capture.drops);
+                    }
+                    s
+                }
+                None => "failed".to_owned(),
+            });
+        }
+        let (k, v) = (cells[0].clone(), cells[1].clone());
+        rep.row(
+            "upgrade of a v3 10 ms master (vipd upgrade; keepalived: stop + start), client pinging every 5 ms",
+            k,
+            v,
+            "advert gap ≤ 20 ms (2 adverts), reply gap ≤ 10 ms (no ping lost), 0 takeovers",
             met,
         );
     }

@@ -54,6 +54,7 @@ pub use effects::{Effect, Effects, LogEvent, NotifyEvent, NotifyState};
 pub use events::{Event, RxAdvert};
 pub use iface::Iface;
 pub use instance::Instance;
+pub use reload::{InstanceSnapshot, Snapshot, TrackerSnapshot, from17 as reload_from17, ip17 as reload_ip17};
 pub use state::{Reason, State};
 pub use stats::Stats;
 pub use track::TrackStatus;

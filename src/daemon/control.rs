@@ -1,7 +1,8 @@
 //! The control socket's protocol and its tasks: who may connect (peer
 //! credentials), how many at once, how long and how much a client may take,
 //! and the one read-only request, `status FORMAT [INSTANCE...]`, answered
-//! with a snapshot rendered as text, JSON or Prometheus exposition. Each
+//! with a snapshot rendered as text, JSON or Prometheus exposition; and
+//! `upgrade` (root or our user only), handed to `upgrade`. Each
 //! client is a task of its own on the executor, bounded in time and size,
 //! so a silent, slow or hostile client never delays an advert: the hot
 //! path does not wait for any of this, and a snapshot is taken only once a
@@ -149,11 +150,15 @@ pub(super) trait Listener: std::os::fd::AsFd {
 /// A client's stream: reads and writes through a shared reference, as
 /// Unix and TCP streams allow.
 pub(super) trait Conn: std::os::fd::AsFd + 'static {
+    /// Whether `upgrade` may be asked on this kind of stream (the control
+    /// socket, not HTTP).
+    const UPGRADE: bool = false;
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn write_some(&self, buf: &[u8]) -> io::Result<usize>;
 }
 
 impl Conn for UnixStream {
+    const UPGRADE: bool = true;
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&mut &*self).read(buf)
     }
@@ -326,6 +331,12 @@ async fn client<S: Conn>(d: &Rc<RefCell<Daemon>>, stream: &Async<S>, proto: Prot
         }
     };
     budget.take().await;
+    if S::UPGRADE && buf[..end].trim_ascii_end() == b"upgrade" {
+        // The new binary's check is bounded to fit in CLIENT_TIME.
+        let why = super::upgrade::request(d, stream.get_ref().as_fd()).await;
+        let _ = write_all(stream, why.as_bytes()).await;
+        return;
+    }
     let reply = match core::str::from_utf8(&buf[..end]) {
         Ok(text) => (proto.answer)(&d.borrow(), text.trim_end_matches('\r')),
         Err(_) => Answer::text(proto.bad.to_owned()),

@@ -35,6 +35,8 @@
 //! - `status`: the snapshot `vipd status` and the dump files render.
 //! - `control`: the control socket's clients and requests.
 //! - `metrics`: `GET /metrics` over HTTP (`--metrics`).
+//! - `upgrade`, `handover`: `vipd upgrade` (re-executing in place, the
+//!   snapshot's bytes).
 
 use core::cell::RefCell;
 use std::io::{self, Write};
@@ -60,6 +62,7 @@ mod addresses;
 mod apply;
 pub mod cleanup;
 mod control;
+mod handover;
 mod inputs;
 mod metrics;
 mod reload;
@@ -68,6 +71,7 @@ mod scripts;
 mod startup;
 pub mod status;
 mod tasks;
+mod upgrade;
 
 use apply::SendOutcome;
 use log::{Log, RateLimit};
@@ -77,6 +81,7 @@ use startup::{PidFile, SocketIndex, check_capabilities, fail};
 use tasks::{control, dup_async, hot_path, socket_dups};
 
 pub use startup::host_checks;
+pub use upgrade::{SNAPSHOT_VERSION, version};
 
 /// Exit statuses (vipd(8)); keepalived's where it has one.
 pub mod exit {
@@ -180,10 +185,14 @@ struct Daemon {
     claims_gen: u32,
     /// The last claim logged (-D), so a flood writes one line a second.
     claim_logged: Option<(core::net::IpAddr, Instant)>,
+    /// `vipd upgrade`: how we were started, what a previous image left.
+    upgrade: upgrade::Upgrade,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
 pub fn run(opts: &Options) -> u8 {
+    // First, before any thread starts: it edits the environment.
+    let handed = upgrade::take();
     let loaded = config::load(&opts.config, &opts.config_id);
     let mut err = io::stderr().lock();
     for d in &loaded.diagnostics {
@@ -244,7 +253,15 @@ pub fn run(opts: &Options) -> u8 {
         },
     };
     let (changed_tx, changed_rx) = smol::channel::bounded(1);
-    let mut daemon = match Daemon::new(&loaded, opts, changed_tx, syslog) {
+    let (inherited, unreadable) = match handed {
+        None => (None, None),
+        Some(Ok(h)) => (Some(upgrade::adopt(h)), None),
+        Some(Err(e)) => (None, Some(e)),
+    };
+    if let Some(e) = &unreadable {
+        fail(format_args!("upgrade: {e}; starting as a reload starts new instances"));
+    }
+    let mut daemon = match Daemon::new(&loaded, opts, changed_tx, syslog, inherited, unreadable.is_some()) {
         Ok(d) => d,
         Err(e) => {
             fail(format_args!("{e}"));
@@ -259,6 +276,7 @@ pub fn run(opts: &Options) -> u8 {
         daemon.sd_ready = true;
         daemon.report_states();
     }
+    daemon.upgraded();
     let ex = smol::LocalExecutor::new();
     let d = Rc::new(RefCell::new(daemon));
     let result =
@@ -342,7 +360,12 @@ fn open_control(opts: &Options, d: &Rc<RefCell<Daemon>>) -> Option<Async<crate::
         }
     };
     d.borrow_mut().control_group = group;
-    let opened = crate::sys::control::ControlListener::bind(path, group).and_then(Async::new_nonblocking);
+    let kept = d.borrow_mut().upgrade.inherited.as_mut().and_then(|i| i.control.take());
+    let opened = match kept {
+        Some(fd) => crate::sys::control::ControlListener::adopt(fd, path),
+        None => crate::sys::control::ControlListener::bind(path, group),
+    }
+    .and_then(Async::new_nonblocking);
     match opened {
         Ok(l) => Some(l),
         Err(e) => {
@@ -359,7 +382,12 @@ fn open_control(opts: &Options, d: &Rc<RefCell<Daemon>>) -> Option<Async<crate::
 /// `--metrics ADDR:PORT`: Prometheus scrapes over HTTP, if asked for.
 fn open_metrics(opts: &Options, d: &Rc<RefCell<Daemon>>) -> Option<Async<std::net::TcpListener>> {
     let addr = opts.metrics?;
-    let opened = std::net::TcpListener::bind(addr).and_then(Async::new);
+    let kept = d.borrow_mut().upgrade.inherited.as_mut().and_then(|i| i.metrics.take());
+    let opened = match kept {
+        Some(fd) => Ok(std::net::TcpListener::from(fd)),
+        None => std::net::TcpListener::bind(addr),
+    }
+    .and_then(Async::new);
     match opened {
         Ok(l) => Some(l),
         Err(e) => {
@@ -393,8 +421,18 @@ async fn serve(
 ) -> io::Result<()> {
     scripts.refresh(ex, d)?;
     // Kept for as long as the loop runs; dropping it removes the socket.
-    let _control = open_control(opts, d).map(|l| ex.spawn(control::serve(d.clone(), l, control::CONTROL)));
-    let _metrics = open_metrics(opts, d).map(|l| ex.spawn(control::serve(d.clone(), l, metrics::HTTP)));
+    let control_l = open_control(opts, d);
+    let metrics_l = open_metrics(opts, d);
+    {
+        use std::os::fd::{AsFd, AsRawFd};
+        let up = &mut d.borrow_mut().upgrade;
+        up.control_fd = control_l.as_ref().map(|l| l.get_ref().as_fd().as_raw_fd());
+        up.metrics_fd = metrics_l.as_ref().map(|l| l.get_ref().as_fd().as_raw_fd());
+        // What the new image did not adopt is closed now.
+        up.inherited = None;
+    }
+    let _control = control_l.map(|l| ex.spawn(control::serve(d.clone(), l, control::CONTROL)));
+    let _metrics = metrics_l.map(|l| ex.spawn(control::serve(d.clone(), l, metrics::HTTP)));
     let timer = dup_async(&d.borrow().timer)?;
     let nl = dup_async(d.borrow().netlink.event_fd())?;
     let sockets = RefCell::new(socket_dups(d)?);

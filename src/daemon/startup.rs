@@ -239,6 +239,8 @@ impl Daemon {
         opts: &Options,
         sockets_changed: smol::channel::Sender<()>,
         syslog: Option<crate::sys::syslog::Syslog>,
+        mut inherited: Option<super::upgrade::Inherited>,
+        unreadable: bool,
     ) -> Result<Daemon, String> {
         let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
         let fx = Effects::with_capacity(engine.effects_capacity());
@@ -249,7 +251,8 @@ impl Daemon {
             rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
         )
         .map_err(|e| format!("timerfd: {e}"))?;
-        let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, Vec::new())?;
+        let kept = inherited.as_mut().map(|i| core::mem::take(&mut i.vrrp)).unwrap_or_default();
+        let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, kept)?;
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let plan = Plan::build(&loaded.config)?;
         let files = watch_files(&plan)?;
@@ -290,7 +293,11 @@ impl Daemon {
             claims: Vec::new(),
             claims_gen: 0,
             claim_logged: None,
+            upgrade: super::upgrade::Upgrade::new(opts),
         };
+        let snapshot = inherited.as_mut().map(|i| core::mem::take(&mut i.snapshot));
+        let upgraded = inherited.is_some() || unreadable;
+        d.upgrade.inherited = inherited;
         d.open_claims();
         for p in d.notifier.adopt(&d.plan) {
             log!(d.log, "{p}");
@@ -298,12 +305,17 @@ impl Daemon {
         // Links, addresses and tracked files first, then start: the engine
         // never sees an interface it has not been told about, and an
         // instance tracking a file starts with its value.
-        log!(d.log, "vipd {} starting: {} instance(s)", env!("CARGO_PKG_VERSION"), instances);
+        let how = if upgraded { "upgraded" } else { "starting" };
+        log!(d.log, "vipd {} {how}: {} instance(s)", super::upgrade::version(), instances);
         let now = clock::now();
         d.report_system(now, &r.links, &r.addrs);
         d.read_files(now);
         d.read_processes(now);
-        d.handle(now, Event::Start);
+        match snapshot {
+            Some(s) => d.start_from_snapshot(now, &s),
+            None if upgraded => d.start_from_snapshot(now, &crate::core::Snapshot::default()),
+            None => d.handle(now, Event::Start),
+        }
         Ok(d)
     }
 

@@ -90,6 +90,14 @@ impl ControlListener {
         Ok(ControlListener { listener, path: path.to_path_buf(), ident: (m.dev(), m.ino()) })
     }
 
+    /// The listener the image before an upgrade bound at `path`.
+    pub fn adopt(fd: std::os::fd::OwnedFd, path: &Path) -> io::Result<ControlListener> {
+        let listener = UnixListener::from(fd);
+        listener.set_nonblocking(true)?;
+        let m = std::fs::symlink_metadata(path)?;
+        Ok(ControlListener { listener, path: path.to_path_buf(), ident: (m.dev(), m.ino()) })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -145,6 +145,14 @@ impl Announcer {
         Ok(Announcer { packet, icmp6: open_icmp6(flags)? })
     }
 
+    /// The packet socket's and the ICMPv6 socket's fds: an upgrade keeps
+    /// them open across `execve` (closing a packet socket waits for an RCU
+    /// grace period, 10-20 ms) and the next image closes them off the loop.
+    pub fn fds(&self) -> (std::os::fd::BorrowedFd<'_>, Option<std::os::fd::BorrowedFd<'_>>) {
+        use std::os::fd::AsFd;
+        (self.packet.as_fd(), self.icmp6.as_ref().map(|f| f.as_fd()))
+    }
+
     /// Sends one gratuitous ARP for `vip` out of `ifindex`, from `mac`.
     /// EAGAIN when the interface's queue is full; ENXIO / ENETDOWN when the
     /// interface is gone or down.

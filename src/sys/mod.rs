@@ -8,6 +8,7 @@ pub mod control;
 pub mod dumpfile;
 pub mod fifo;
 pub mod garp;
+pub mod inherit;
 pub mod netlink;
 pub mod probe;
 pub mod reactor;

@@ -136,6 +136,19 @@ impl VrrpSocket {
         })
     }
 
+    /// A socket [`VrrpSocket::open`] made in the image before an upgrade,
+    /// with what it was opened for; its queued datagrams are kept (adverts
+    /// that arrived during the `execve`).
+    pub fn adopt(fd: OwnedFd, ifindex: u32, family: Family, groups: &[IpAddr]) -> io::Result<VrrpSocket> {
+        Ok(VrrpSocket {
+            fd: Async::new_nonblocking(fd)?,
+            family,
+            ifindex,
+            groups: groups.into(),
+            rx: Box::new([0; RX_LEN]),
+        })
+    }
+
     /// Waits until a datagram may be ready; [`VrrpSocket::recv`] then says
     /// whether one really is.
     pub async fn readable(&self) -> io::Result<()> {

@@ -116,6 +116,127 @@ impl Instance {
         }
     }
 
+    /// This instance as an upgrade hands it over (`Engine::export`).
+    pub(in crate::core) fn export(&self) -> crate::core::reload::InstanceSnapshot {
+        use crate::core::reload::{COUNTERS, REASONS, STATES, ip17};
+        let (vrid, family, interface, unicast, src, group) = self.router_key();
+        let mut name = [0u8; 16];
+        let n = interface.len().min(16);
+        name[..n].copy_from_slice(&interface.as_bytes()[..n]);
+        let (reason, reason_from, reason_priority) = match self.reason {
+            Reason::HigherPriority { from, priority } => (255, Some(from), priority),
+            r => (REASONS.iter().position(|x| *x == r).unwrap_or(0) as u8, None, 0),
+        };
+        // 0 is never a time: CLOCK_MONOTONIC is past boot.
+        let t = |t: Option<Instant>| t.map_or(0, |t| t.as_micros().max(1));
+        let s = &self.stats;
+        let mut counters = [0u64; COUNTERS];
+        let named = [
+            s.master_transitions,
+            s.adverts_rcvd,
+            s.adverts_sent,
+            s.pri_zero_rcvd,
+            s.pri_zero_sent,
+            s.send_failures,
+            s.release_master,
+            s.rcvd_pseudo_header_csum,
+            s.rcvd_rfc9568_csum,
+        ];
+        for (c, v) in counters.iter_mut().zip(named.into_iter().chain(s.errors)) {
+            *c = v;
+        }
+        crate::core::reload::InstanceSnapshot {
+            times: [
+                self.since.as_micros(),
+                self.master_adver_int.as_micros(),
+                t(self.master_seen),
+                t(self.down_at),
+                t(self.advert_at),
+                t(self.garp_refresh_at),
+            ],
+            counters,
+            vips_held: (0..self.vip_ifaces.len()).filter(|&k| self.vip_present(k)).count() as u32,
+            vrid,
+            family: if family == Family::V4 { 4 } else { 6 },
+            unicast: u8::from(unicast),
+            state: STATES.iter().position(|x| *x == self.state).unwrap_or(0) as u8,
+            reason,
+            reason_priority,
+            base_priority: self.base_priority,
+            master_priority: self.master.map_or(0, |m| m.1),
+            src: ip17(src),
+            group: ip17(Some(group)),
+            master: ip17(self.master.map(|m| m.0)),
+            reason_from: ip17(reason_from),
+            interface: name,
+        }
+    }
+
+    /// After an upgrade: carry on as the previous binary's instance `s`
+    /// was, without a state change (no notify). Unlike a reload's resume,
+    /// a master sends no new GARP burst (nothing moved: the addresses never
+    /// left) but advertises at once and re-adds its addresses (present ones
+    /// stay). A backup keeps the master it follows; its Master_Down timer
+    /// runs at least a full interval from now, since the adverts that came
+    /// during the `execve` wait unread in the inherited socket.
+    pub(in crate::core) fn resume_snapshot(
+        &mut self,
+        now: Instant,
+        s: &crate::core::reload::InstanceSnapshot,
+        fx: &mut Effects,
+    ) {
+        use crate::core::reload::{REASONS, STATES, from17};
+        let t = |v: u64| (v != 0).then(|| Instant::from_micros(v));
+        let [since, adver_int, seen, down, _, refresh] = s.times;
+        let mut values = s.counters.into_iter();
+        let st = &mut self.stats;
+        for c in [
+            &mut st.master_transitions,
+            &mut st.adverts_rcvd,
+            &mut st.adverts_sent,
+            &mut st.pri_zero_rcvd,
+            &mut st.pri_zero_sent,
+            &mut st.send_failures,
+            &mut st.release_master,
+            &mut st.rcvd_pseudo_header_csum,
+            &mut st.rcvd_rfc9568_csum,
+        ] {
+            *c = values.next().unwrap_or(0);
+        }
+        for (e, v) in st.errors.iter_mut().zip(values) {
+            *e = v;
+        }
+        self.since = Instant::from_micros(since);
+        self.reason = match (s.reason, from17(&s.reason_from)) {
+            (255, Some(from)) => Reason::HigherPriority { from, priority: s.reason_priority },
+            (r, _) => *REASONS.get(usize::from(r)).unwrap_or(&Reason::Startup),
+        };
+        self.base_priority = s.base_priority;
+        match STATES.get(usize::from(s.state)) {
+            Some(State::Master) => {
+                self.state = State::Master;
+                self.master_adver_int = self.cfg.advert_int;
+                self.master = None;
+                self.down_at = None;
+                self.preempt_until = None;
+                self.send_advert(self.effective_priority, fx);
+                fx.push(Effect::AddVips { inst: self.id });
+                let every = self.cfg.garp.master_refresh;
+                self.garp_refresh_at = (!every.is_zero()).then(|| t(refresh).unwrap_or(now + every));
+                self.advert_at = Some(now + self.cfg.advert_int);
+            }
+            Some(State::Backup) => {
+                self.state = State::Backup;
+                self.master = from17(&s.master).map(|a| (a, s.master_priority));
+                self.master_seen = t(seen);
+                self.master_adver_int = crate::time::Duration::from_micros(adver_int);
+                let fresh = now + self.master_down();
+                self.down_at = Some(t(down).filter(|&t| t > fresh).unwrap_or(fresh));
+            }
+            _ => {}
+        }
+    }
+
     /// Priority 0 and addresses removed, for a master replaced by a reload
     /// that cannot carry on.
     pub(in crate::core) fn release(&mut self, fx: &mut Effects) {
