@@ -19,7 +19,8 @@
 //!   (keepalived: parent and VRRP child summed);
 //! - the largest gap between the master's adverts at 10 ms: idle, while it
 //!   runs 200 check scripts a second, and while 50 checks hang until their
-//!   timeout (kernel receive time stamps on the master's switch port);
+//!   timeout (kernel receive time stamps on the master's switch port; the
+//!   script rows 5 runs each, the largest gap of all counting);
 //! - false failovers of a 10 ms pair while 32 busy loops load every core;
 //! - `vipd status --json` on a 255-instance master: answer time, and CPU at
 //!   100 queries a second; the advert gap at 10 ms while 50 clients ask
@@ -111,6 +112,8 @@ struct Plan {
     capture: Duration,
     /// How long the busy loops run.
     load: Duration,
+    /// Runs of each check-script gap row.
+    gap_runs: usize,
     only: Option<Vec<String>>,
 }
 
@@ -123,7 +126,8 @@ impl Plan {
         let s = Duration::from_secs;
         let (v2, v3, window, capture, load) = if quick { (1, 1, s(3), s(3), s(5)) } else { (3, 5, s(10), s(8), s(30)) };
         let (trials, trials_v3) = (trials.unwrap_or(v2), trials.unwrap_or(v3));
-        Plan { trials, trials_v3, window, capture, load, only }
+        let gap_runs = if quick { 1 } else { 5 };
+        Plan { trials, trials_v3, window, capture, load, gap_runs, only }
     }
 
     fn runs(&self, section: &str) -> bool {
@@ -1094,6 +1098,37 @@ fn script_gap(test: &str, net: u8, kind: Kind, checks: Checks, period: Duration)
     ScriptGap { capture, left_master, hanging, leftover, forks }
 }
 
+/// "10.4 ms (5 runs: 10.1, 10.4, …; ≈ 210 forks/s)": the largest gap of
+/// all runs, each run's, the forks per second of the busiest run (the
+/// scripts did run: how many run per second, as the daemon counts none).
+fn fmt_script_gaps(runs: &[ScriptGap], wanted: usize, checks: Checks) -> String {
+    let Some(worst) = runs.iter().max_by_key(|g| g.capture.max_gap()) else {
+        return "failed".to_owned();
+    };
+    let mut s = fmt_gap(&worst.capture);
+    if wanted > 1 {
+        let each: Vec<_> = runs.iter().map(|g| format!("{:.1}", ms(g.capture.max_gap()))).collect();
+        let _ = write!(s, " ({} runs: {}", runs.len(), each.join(", "));
+        if runs.len() < wanted {
+            let _ = write!(s, "; {} failed", wanted - runs.len());
+        }
+        s.push(';');
+    } else {
+        s.push_str(" (");
+    }
+    let forks = runs.iter().map(|g| g.forks).fold(0.0, f64::max);
+    let _ = write!(s, " ≈ {forks:.0} forks/s)");
+    let left: usize = runs.iter().map(|g| g.left_master).sum();
+    if left > 0 {
+        let _ = write!(s, ", left MASTER {left}×");
+    }
+    let leftover: usize = runs.iter().map(|g| g.leftover).sum();
+    if checks == Checks::Hang && leftover > 0 {
+        let _ = write!(s, ", {leftover} scripts left behind");
+    }
+    s
+}
+
 struct Load {
     /// Backup → MASTER on R2 during the load.
     failovers: usize,
@@ -1727,34 +1762,34 @@ fn bench() {
         ] {
             let (mut cells, mut met) = (Vec::new(), None);
             for kind in kinds {
-                let test = format!("{tag}-{}", &kind_name(kind)[..2]);
-                let what = format!("advert gap, {label}, {}", kind_name(kind));
-                let net = next_net();
-                let cell = match rep.attempt(&what, || script_gap(&test, net, kind, checks, plan.capture)) {
-                    Some(g) => {
-                        if kind == VIPD {
-                            let ok = g.capture.at.len() >= 2 && g.capture.drops == 0 && g.left_master == 0;
-                            met = Some(ok && ms(g.capture.max_gap()) <= 12.0);
-                        }
-                        eprintln!("bench: {what}: {:.0} processes started per second on the machine", g.forks);
-                        // How many script runs the daemon really made (both
-                        // differ on a run still going at the next interval).
-                        let mut s = format!("{} (≈ {:.0} forks/s)", fmt_gap(&g.capture), g.forks);
-                        if g.left_master > 0 {
-                            let _ = write!(s, ", left MASTER {}×", g.left_master);
-                        }
-                        if checks == Checks::Hang {
-                            let (hanging, left) = (g.hanging, g.leftover);
-                            eprintln!("bench: {what}: {hanging} hanging while it ran, {left} left after it stopped");
-                            if g.leftover > 0 {
-                                let _ = write!(s, ", {} scripts left behind", g.leftover);
-                            }
-                        }
-                        s
+                // Several runs: one run's largest gap varied by 2× from run to
+                // run; the row gives the largest of all and each run's.
+                let mut runs = Vec::new();
+                for run in 1..=plan.gap_runs {
+                    let test = format!("{tag}{run}-{}", &kind_name(kind)[..2]);
+                    let what = format!("advert gap, {label}, {}, run {run} of {}", kind_name(kind), plan.gap_runs);
+                    let net = next_net();
+                    let Some(g) = rep.attempt(&what, || script_gap(&test, net, kind, checks, plan.capture)) else {
+                        continue;
+                    };
+                    eprintln!(
+                        "bench: {what}: largest gap {}, {:.0} processes started per second on the machine",
+                        fmt_gap(&g.capture),
+                        g.forks
+                    );
+                    if checks == Checks::Hang {
+                        let (hanging, left) = (g.hanging, g.leftover);
+                        eprintln!("bench: {what}: {hanging} hanging while it ran, {left} left after it stopped");
                     }
-                    None => "failed".to_owned(),
-                };
-                cells.push(cell);
+                    runs.push(g);
+                }
+                if kind == VIPD {
+                    let ok = runs.len() == plan.gap_runs
+                        && runs.iter().all(|g| g.capture.at.len() >= 2 && g.capture.drops == 0 && g.left_master == 0);
+                    let largest = runs.iter().map(|g| g.capture.max_gap()).max().unwrap_or_default();
+                    met = Some(ok && ms(largest) <= 12.0);
+                }
+                cells.push(fmt_script_gaps(&runs, plan.gap_runs, checks));
             }
             let target = if checks == Checks::Burst { "≤ 12 ms" } else { "≤ 12 ms (as with 200 scripts/s)" };
             let (k, v) = (cells[0].clone(), cells[1].clone());

@@ -798,6 +798,63 @@ fn script_security() {
     stop(&mut lab, a);
 }
 
+/// vipd at SCHED_RR (100 ms adverts): a check script runs at SCHED_OTHER
+/// and nice 0, with no signal blocked and SIGPIPE not ignored, and gets
+/// SIGTERM when vipd is killed (SIGKILL, no clean-up). A script file that
+/// stops being executable fails to start, and the log says why.
+#[test]
+fn scripts_run_plainly_and_die_with_vipd() {
+    let test = "plain";
+    let Some(mut lab) = Lab::new(test, 153) else { return };
+    if !vipd_only(test) {
+        return;
+    }
+    let seen = lab.dir().join("seen");
+    let marker = format!("sleep 1001.{}", std::process::id());
+    // `$$` is the process vipd started: the script's own shell, then (after
+    // the exec) the sleep. Its mask is read from the sleep: dash blocks
+    // every signal around its own forks, so the shell's is a moving target.
+    let body = format!(
+        "echo $$ > {s}.tmp\ncut -d' ' -f19,41 /proc/$$/stat >> {s}.tmp\nmv {s}.tmp {s}\nexec {marker}\n",
+        s = seen.display()
+    );
+    let report = write_script(&lab, "report.sh", &body);
+    let gone = write_script(&lab, "gone.sh", "exit 0\n");
+    let scripts =
+        format!("{}{}", vrrp_script("report", &report, 0, "    timeout 60\n"), vrrp_script("gone", &gone, -10, ""));
+    let conf = config(
+        "",
+        &format!("{scripts}\n{}", instance("VI_1", 51, &lab.vip(), 150, &track_script(&["report", "gone"]))),
+    );
+    // Not `start`: the instance waits in INIT for the hanging script's
+    // first verdict.
+    let a = lab.start_conf(R1, VIPD, &conf, &[]);
+    lab.eventually("the script's report", lab::TIMEOUT, |_| seen.exists());
+    let pid = fs::read_to_string(lab.pid_file(R1, VIPD)).expect("vipd's pid file");
+    let stat = fs::read_to_string(format!("/proc/{}/stat", pid.trim())).expect("vipd's stat");
+    let policy = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(38).map(str::to_owned));
+    assert_eq!(policy.as_deref(), Some("2"), "{test}: vipd at SCHED_RR (else this proves nothing)");
+
+    let text = fs::read_to_string(&seen).expect("report");
+    let mut lines = text.lines();
+    let leader = lines.next().unwrap_or_default().to_owned();
+    assert_eq!(lines.next(), Some("0 0"), "{test}: nice and policy of the script\n{text}");
+    lab.eventually("the script's exec", lab::TIMEOUT, |_| count_procs(&marker) == 1);
+    let status = fs::read_to_string(format!("/proc/{leader}/status")).expect("the script's status");
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or_default();
+    assert_eq!(field("SigBlk:"), "0000000000000000", "{test}: blocked signals\n{status}");
+    let ignored = u64::from_str_radix(field("SigIgn:"), 16).expect("SigIgn");
+    assert_eq!(ignored & 1u64 << (libc::SIGPIPE - 1), 0, "{test}: SIGPIPE ignored\n{status}");
+
+    fs::set_permissions(&gone, fs::Permissions::from_mode(0o644)).expect("chmod -x");
+    let line = lab.wait_for(a, "VRRP_Script(gone) failed");
+    assert!(line.contains("could not start") && line.contains("Permission denied"), "{test}: {line}");
+
+    assert_eq!(count_procs(&marker), 1, "{test}: the running script\n{}", lab.status());
+    lab.kill(a);
+    lab.eventually("the script gone with vipd", Duration::from_secs(2), |_| count_procs(&marker) == 0);
+}
+
 /// `vipd -D` logs what check and notify scripts print (keepalived sends it
 /// to /dev/null).
 #[test]

@@ -10,7 +10,7 @@
 //! reaped, also when a `run` future is dropped half-way.
 //!
 //! The files: `prepare.rs` (which file, how safe) and `identity.rs` (as
-//! whom) at config load; `spawn.rs` (fork/exec), `supervise.rs` (the run
+//! whom) at config load; `spawn.rs` (clone/exec), `supervise.rs` (the run
 //! loop), `output.rs` (bounded lines) and `reap.rs` (group signals,
 //! reaping) at run time. This file holds only the types they share and the
 //! public paths the daemon uses; behaviour belongs in those files.

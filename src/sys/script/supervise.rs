@@ -15,7 +15,7 @@ use smol::future;
 
 use super::output::{Lines, READ_CHUNK, READS_PER_WAKE, finish, pump};
 use super::reap::{Leader, reap_killed};
-use super::spawn::spawn;
+use super::spawn::{Spawned, spawn};
 use super::{Exit, KILL_GRACE, Prepared};
 use crate::sys::reactor::{Async, Timer};
 
@@ -55,12 +55,12 @@ pub async fn run(
     reap_killed();
     let program = p.argv.first().map_or("", String::as_str);
     let mut lines = output.map(Lines::new);
-    let (pid, mut reader) = match spawn(p, extra, lines.is_some()) {
+    let Spawned { pid, pidfd, output: mut reader, failure } = match spawn(p, extra, lines.is_some()) {
         Ok(spawned) => spawned,
         Err(e) => return Exit::SpawnFailed(e),
     };
     let mut leader = Leader::new(pid);
-    let pidfd = match watch(pid) {
+    let pidfd = match watch(pid, pidfd) {
         Ok(fd) => fd,
         Err(e) => {
             leader.kill_and_reap();
@@ -107,7 +107,12 @@ pub async fn run(
                     leader.signal(Signal::KILL);
                 }
                 let status = match leader.try_reap(&pidfd) {
-                    Ok(Some(status)) => exit_of(&status),
+                    // 127 is also what a script exits with when it cannot
+                    // run (`spawn`); only the report tells them apart.
+                    Ok(Some(status)) => match exit_of(&status) {
+                        Exit::Code(127) => failure.read(program).map_or(Exit::Code(127), Exit::SpawnFailed),
+                        exit => exit,
+                    },
                     // Readiness without an exit to collect: wait again.
                     Ok(None) => continue,
                     Err(e) => Exit::SpawnFailed(format!("`{program}`: exit status lost: {e}")),
@@ -182,8 +187,12 @@ async fn next_event(
     future::or(exited, future::or(output, future::or(deadline, cancelled))).await
 }
 
-/// A pidfd for `pid`, registered with the reactor: readable once it exits.
-fn watch(pid: Pid) -> io::Result<Async<OwnedFd>> {
+/// The pidfd of `pid`, registered with the reactor: readable once it exits.
+/// The one clone made, or a new one where the kernel did not make one.
+fn watch(pid: Pid, pidfd: Option<OwnedFd>) -> io::Result<Async<OwnedFd>> {
+    if let Some(fd) = pidfd {
+        return Async::new_nonblocking(fd);
+    }
     // PIDFD_NONBLOCK needs Linux 5.10; the fd is only polled and reaped with
     // WNOHANG, so without the flag it works the same.
     let fd = match rustix::process::pidfd_open(pid, PidfdFlags::NONBLOCK) {

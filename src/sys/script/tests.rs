@@ -12,7 +12,7 @@ use crate::config::{Config, FileId, Globals, Notify, Script, ScriptUser, Span};
 use crate::config::{InstanceConfig, TrackRef, TrackerConfig, TrackerId};
 use crate::sys::reactor::Timer;
 use crate::wire::vrrp::Version;
-use rustix::process::{Pid, Signal};
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use smol::future;
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -176,6 +176,112 @@ fn spawn_failure_names_the_program() {
     }
     let empty = Prepared { argv: Vec::new(), ..p };
     assert!(matches!(run_for(&empty, None).0, Exit::SpawnFailed(_)));
+}
+
+/// Only the child's report makes a start failure: a script that exits 127
+/// by itself (a shell's "command not found") keeps its status.
+#[test]
+fn exit_127_of_the_script_itself_is_its_status() {
+    assert_eq!(run_for(&sh("exit 127"), None).0, Exit::Code(127));
+}
+
+/// A file the kernel will not execute (no x bit, even for root): the
+/// child's exec fails after the spawn returned, and the run says why.
+#[test]
+fn a_failed_exec_is_reported_with_its_reason() {
+    let dir = TempDir::new("noexec");
+    let file = dir.file("plain.sh", "#!/bin/sh\nexit 0\n", 0o644).display().to_string();
+    let p = Prepared { argv: vec![file.clone()], ..sh("") };
+    match run_for(&p, Some(Duration::from_secs(5))).0 {
+        Exit::SpawnFailed(msg) => {
+            assert!(msg.contains(&file) && msg.contains("Permission denied"), "{msg}");
+        }
+        other => panic!("expected SpawnFailed, got {other:?}"),
+    }
+}
+
+/// std ignores SIGPIPE in vipd (and in this test binary), and an ignored
+/// signal stays ignored across exec: a script must get the default back.
+#[test]
+fn scripts_start_with_sigpipe_at_its_default() {
+    let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+    let ignored = |status: &str| {
+        let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).expect("SigIgn line");
+        u64::from_str_radix(line.trim(), 16).expect("hex mask")
+    };
+    let own = std::fs::read_to_string("/proc/self/status").expect("own status");
+    assert_ne!(ignored(&own) & sigpipe, 0, "this test binary ignores SIGPIPE (else the test proves nothing)");
+    let grep = Prepared { argv: ["/bin/grep", "SigIgn", "/proc/self/status"].map(String::from).to_vec(), ..sh("") };
+    let (exit, lines) = run_lines(&grep, None);
+    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(ignored(&lines.join("\n")) & sigpipe, 0, "{lines:?}");
+}
+
+/// SCHED_RR without SCHED_RESET_ON_FORK and a negative nice value, as
+/// `chrt -r 1 nice -n -5 vipd` starts vipd: its scripts still run at
+/// SCHED_OTHER, nice 0.
+#[test]
+fn scripts_run_at_normal_priority_whatever_vipd_runs_at() {
+    if !is_root() {
+        crate::sys::testkit::skip("needs CAP_SYS_NICE");
+        return;
+    }
+    // On a thread of its own: scheduling and nice are per thread on Linux.
+    let lines = std::thread::spawn(|| {
+        set_scheduler(libc::SCHED_RR);
+        rustix::process::setpriority_process(None, -5).expect("nice -5");
+        // Field 19 of stat is the nice value, 41 the policy.
+        let cut = ["/usr/bin/cut", "-d", " ", "-f19,41", "/proc/self/stat"];
+        let p = Prepared { argv: cut.map(String::from).to_vec(), ..sh("") };
+        run_lines(&p, Some(Duration::from_secs(5))).1
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(lines, ["0 0"], "nice and policy of a script");
+}
+
+/// `policy` at priority 1 for the calling thread (raw: musl's wrapper is a
+/// stub).
+fn set_scheduler(policy: libc::c_int) {
+    // SAFETY: a zeroed sched_param is valid; pid 0 is this thread.
+    let rc = unsafe {
+        let mut p: libc::sched_param = core::mem::zeroed();
+        p.sched_priority = i32::from(policy & !libc::SCHED_RESET_ON_FORK != libc::SCHED_OTHER);
+        libc::syscall(libc::SYS_sched_setscheduler, 0, policy, &raw const p)
+    };
+    assert_eq!(rc, 0, "sched_setscheduler({policy}): {}", std::io::Error::last_os_error());
+}
+
+/// The spawn returns without waiting for the child to run at all: on a
+/// thread alone at SCHED_FIFO on one CPU (SCHED_RESET_ON_FORK), the child,
+/// SCHED_OTHER and bound to the same CPU, cannot run before this thread
+/// blocks. std's `Command::spawn` blocks until the exec, which lets it run.
+#[test]
+fn spawn_returns_before_the_child_has_run() {
+    if !is_root() {
+        crate::sys::testkit::skip("needs CAP_SYS_NICE");
+        return;
+    }
+    let (exe, code) = std::thread::spawn(|| {
+        // SAFETY: cpu_set_t is a plain bit set, all-zero valid; the calls
+        // read and write only it, for this thread (pid 0).
+        unsafe {
+            let mut set: libc::cpu_set_t = core::mem::zeroed();
+            let cpu = usize::try_from(libc::sched_getcpu()).expect("a CPU");
+            libc::CPU_SET(cpu, &mut set);
+            assert_eq!(libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set), 0, "pin");
+        }
+        set_scheduler(libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK);
+        let spawned = super::spawn::spawn(&sh("exit 7"), &[], false).expect("spawn");
+        let exe = std::fs::read_link(format!("/proc/{}/exe", spawned.pid.as_raw_nonzero()));
+        set_scheduler(libc::SCHED_OTHER);
+        let status = rustix::process::waitid(WaitId::Pid(spawned.pid), WaitIdOptions::EXITED);
+        (exe.expect("the child's exe"), status.expect("waitid").and_then(|s| s.exit_status()))
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(exe, std::fs::read_link("/proc/self/exe").expect("own exe"), "the child had exec'd already");
+    assert_eq!(code, Some(7), "the child did run afterwards");
 }
 
 #[test]
