@@ -41,15 +41,28 @@ pub(super) const EXEC_HINT: &str =
 pub(super) fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let cannot = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+    let too_large = || format!("`{}`: file larger than 16 MiB; not read", path.display());
+    let mut file = fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
-    let read = fs::File::open(path).map_err(cannot)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes);
-    // Some files fail a read of an odd size (`/proc/self/pagemap`), as the
-    // one byte past the limit is.
-    if bytes.len() as u64 >= MAX_FILE_BYTES && (read.is_err() || bytes.len() as u64 > MAX_FILE_BYTES) {
-        return Err(format!("`{}`: file larger than 16 MiB; not read", path.display()));
+    // A plain read loop rather than `take(..).read_to_end`, whose generic
+    // code is several times larger in the binary.
+    let mut chunk = [0u8; 8192];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => {
+                bytes.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if bytes.len() as u64 > MAX_FILE_BYTES {
+                    return Err(too_large());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Some files fail a read of an odd size (`/proc/self/pagemap`),
+            // as a read past the limit may be.
+            Err(_) if bytes.len() as u64 >= MAX_FILE_BYTES => return Err(too_large()),
+            Err(e) => return Err(cannot(e)),
+        }
     }
-    read.map_err(cannot)?;
-    Ok(bytes)
 }
 
 impl Lexer<'_> {
