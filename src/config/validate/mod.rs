@@ -90,7 +90,7 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
         .filter(|n| n.name() == "vrrp_instance")
         .filter_map(|n| n.args.first().map(|t| t.text.as_str()))
         .collect();
-    let mut groups: Vec<RawGroup> = Vec::new();
+    let mut groups: Vec<RawGroup<'_>> = Vec::new();
     for (pos, node) in nodes.iter().enumerate() {
         if keywords::lookup(keywords::TOP, node.name()) != Some(Support::Yes) {
             continue;
