@@ -78,7 +78,7 @@ mod pasted;
 mod report;
 mod tokens;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -202,7 +202,7 @@ fn lex_bytes(
         budget_reported: false,
         files_read: 0,
         loop_reported: false,
-        seen: HashSet::new(),
+        seen: Vec::new(),
         errors: 0,
         warnings: 0,
         stopped: false,
@@ -255,7 +255,7 @@ struct Lexer<'a> {
     /// One loop error per physical line, however many pieces loop.
     loop_reported: bool,
     /// Diagnostics of the current physical line, see [`Lexer::push`].
-    seen: HashSet<(Span, String)>,
+    seen: Vec<(Span, String)>,
     errors: usize,
     warnings: usize,
     /// [`MAX_ERRORS`] reached: nothing more is read.

@@ -26,10 +26,13 @@ impl Lexer<'_> {
         if self.stopped {
             return;
         }
-        if let Some(span) = d.span
-            && !self.seen.insert((span, d.message.clone()))
-        {
-            return;
+        if let Some(span) = d.span {
+            // A line holds few distinct diagnostics: a list is enough, and
+            // smaller in the binary than a hash set.
+            if self.seen.iter().any(|(s, m)| *s == span && *m == d.message) {
+                return;
+            }
+            self.seen.push((span, d.message.clone()));
         }
         let span = d.span.unwrap_or_default();
         match d.severity {
