@@ -49,19 +49,14 @@ enum Ref {
     /// Starts no reference (`$1`, `$$`, `${ `): plain text, as in keepalived.
     Plain,
     /// `${NAME…` without a proper closing `}`.
-    Malformed {
-        end: usize,
-    },
+    Malformed { end: usize },
     /// `$NAME` followed by a character after which keepalived does not
     /// substitute a bare name.
-    Unterminated {
-        name: String,
-        end: usize,
-        next: char,
-    },
+    Unterminated { name: String, end: usize, next: char },
     Ok {
         name: String,
-        params: Vec<String>,
+        /// The numbers after the name, as written (blank when none).
+        params: String,
         end: usize,
     },
 }
@@ -196,7 +191,7 @@ impl Lexer<'_> {
                         );
                     }
                     let differs = self.defs.get(&name).is_some_and(|d| d.differs);
-                    if value.is_some() && !params.is_empty() && end < text.len() {
+                    if value.is_some() && has_params(&params) && end < text.len() {
                         // Measured: `${_RANDOM 5 5}x y` reads `5x_RANDOM`.
                         self.push(
                             Diagnostic::warning(
@@ -259,9 +254,9 @@ impl Lexer<'_> {
 
     /// The value of a well-formed reference, or `None` (after a diagnostic)
     /// when it stays as written.
-    fn resolve(&mut self, text: &[Ch], span: Span, name: &str, params: &[String], end: usize) -> Option<String> {
+    fn resolve(&mut self, text: &[Ch], span: Span, name: &str, params: &str, end: usize) -> Option<String> {
         if let Some((value, multiline)) = self.defs.get(name).map(|d| (d.value.clone(), d.multiline)) {
-            if !params.is_empty() {
+            if has_params(params) {
                 self.warn(span, format!("parameter `{name}` takes no arguments; left as is"));
                 return None;
             }
@@ -279,7 +274,7 @@ impl Lexer<'_> {
             }
             return Some(value);
         }
-        if !params.is_empty() && name != "_RANDOM" && is_predefined(name) {
+        if has_params(params) && name != "_RANDOM" && is_predefined(name) {
             self.warn(span, format!("parameter `{name}` takes no arguments; left as is"));
             return None;
         }
@@ -313,18 +308,21 @@ impl Lexer<'_> {
     }
 
     /// `${_RANDOM}`: 0..=32767; one number sets MIN, two set MIN and MAX.
-    fn random(&mut self, params: &[String]) -> Result<String, String> {
-        let nums: Vec<u32> = params
-            .iter()
-            .map(|p| p.parse::<u32>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| "`${_RANDOM}` bounds must be numbers up to 4294967295".to_string())?;
-        let (min, max) = match nums.as_slice() {
-            [] => (0, 32767),
-            [min] => (*min, 32767),
-            [min, max] => (*min, *max),
-            _ => return Err("`${_RANDOM}` takes at most two numbers, MIN and MAX".into()),
-        };
+    fn random(&mut self, params: &str) -> Result<String, String> {
+        // Every number is checked before their count, as before.
+        let (mut min, mut max, mut count) = (0, 32767, 0);
+        for p in params.split_whitespace() {
+            let v = p.parse::<u32>().map_err(|_| "`${_RANDOM}` bounds must be numbers up to 4294967295".to_string())?;
+            match count {
+                0 => min = v,
+                1 => max = v,
+                _ => {}
+            }
+            count += 1;
+        }
+        if count > 2 {
+            return Err("`${_RANDOM}` takes at most two numbers, MIN and MAX".into());
+        }
         if min > max {
             return Err(format!("`${{_RANDOM}}` MIN {min} is greater than MAX {max}"));
         }
@@ -346,6 +344,11 @@ impl Lexer<'_> {
 pub(super) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     (nanos ^ (u64::from(std::process::id()) << 32)) | 1
+}
+
+/// Whether a reference's parameter text holds any number.
+fn has_params(params: &str) -> bool {
+    params.split_whitespace().next().is_some()
 }
 
 fn is_predefined(name: &str) -> bool {
@@ -421,13 +424,13 @@ fn parse_ref(text: &[Ch], at: usize) -> Ref {
                 };
                 return Ref::Malformed { end: end.min(text.len()) };
             }
-            Ref::Ok { name, params: raw.split_whitespace().map(String::from).collect(), end: i + 1 }
+            Ref::Ok { name, params: raw, end: i + 1 }
         }
         Some(first) if is_name_start(first) => {
             let end = name_end(at + 2);
             let name = string(text.get(at + 1..end).unwrap_or_default());
             match text.get(end).map(|c| c.c) {
-                None | Some(' ' | '\t' | ',' | ')' | '\n') => Ref::Ok { name, params: Vec::new(), end },
+                None | Some(' ' | '\t' | ',' | ')' | '\n') => Ref::Ok { name, params: String::new(), end },
                 Some(next) => Ref::Unterminated { name, end, next },
             }
         }
