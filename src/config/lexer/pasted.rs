@@ -18,6 +18,7 @@
 //! of a word, which gives "Unknown keyword" for an indented line, a lost
 //! block after a byte order mark, and a `router_id` holding the quotes.
 
+use core::fmt::Write as _;
 use std::path::Path;
 
 use super::Ch;
@@ -238,18 +239,26 @@ fn sed_script(group: u8) -> String {
     if group == CR_GROUP {
         return "s/\\r$//".into();
     }
-    let mut parts = Vec::new();
+    // Written into one String: no String per byte or per part.
+    let mut out = String::new();
     for l in LOOK_ALIKES.iter().filter(|l| l.group == group) {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str("s/");
         let mut buf = [0; 4];
-        let from: String = l.c.encode_utf8(&mut buf).bytes().map(|b| format!("\\x{b:02x}")).collect();
-        let to = match l.reads_as {
-            None => String::new(),
-            Some('\'') => "\\x27".into(),
-            Some(a) => a.to_string(),
-        };
-        parts.push(format!("s/{from}/{to}/g"));
+        for b in l.c.encode_utf8(&mut buf).bytes() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+        out.push('/');
+        match l.reads_as {
+            None => {}
+            Some('\'') => out.push_str("\\x27"),
+            Some(a) => out.push(a),
+        }
+        out.push_str("/g");
     }
-    parts.join("; ")
+    out
 }
 
 /// `s` as one shell word: as is when it has only safe characters, else in
