@@ -177,15 +177,13 @@ impl Lexer<'_> {
         }
         let id = identity(f);
         if let Some(pos) = self.stack.iter().position(|(p, _)| *p == id) {
-            let chain: Vec<String> = self
-                .stack
-                .get(pos..)
-                .unwrap_or_default()
-                .iter()
-                .map(|(_, p)| self.show(p))
-                .chain(std::iter::once(self.show(f)))
-                .collect();
-            return self.error(kspan, format!("include loop: {}", chain.join(" -> ")));
+            let mut msg = String::from("include loop: ");
+            for (_, p) in self.stack.get(pos..).unwrap_or_default() {
+                msg.push_str(&self.show(p));
+                msg.push_str(" -> ");
+            }
+            msg.push_str(&self.show(f));
+            return self.error(kspan, msg);
         }
         match read_bounded(f) {
             Ok(bytes) => self.file(f, &bytes),
