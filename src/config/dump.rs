@@ -23,18 +23,30 @@ impl Display for Secs {
 }
 
 fn quote_argv(argv: &[String]) -> String {
-    let words: Vec<String> = argv
-        .iter()
-        .map(|a| {
-            if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "'\"#!\\{}".contains(c)) {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    let joined = words.join(" ");
-    format!("\"{}\"", joined.replace('\\', "\\\\").replace('"', "\\\""))
+    // keepalived's shell-like quoting of each word, then the whole line as
+    // one double-quoted string; built in one String.
+    let mut joined = String::new();
+    for (k, a) in argv.iter().enumerate() {
+        if k > 0 {
+            joined.push(' ');
+        }
+        if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "'\"#!\\{}".contains(c)) {
+            joined.push('\'');
+            joined.push_str(&a.replace('\'', "'\\''"));
+            joined.push('\'');
+        } else {
+            joined.push_str(a);
+        }
+    }
+    let mut out = String::from("\"");
+    for c in joined.chars() {
+        if matches!(c, '\\' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 fn user(u: Option<&ScriptUser>) -> User<'_> {
