@@ -165,7 +165,7 @@ impl Lexer<'_> {
                     (end, None, false)
                 }
                 Ref::Unterminated { name, end, next } => {
-                    if self.defs.contains_key(&name) || is_predefined(&name) {
+                    if self.def(&name).is_some() || is_predefined(&name) {
                         self.push(
                             Diagnostic::warning(ch.span, format!("`${name}` followed by `{next}` is not substituted"))
                                 .with_hint(format!(
@@ -181,7 +181,7 @@ impl Lexer<'_> {
                 Ref::Ok { name, params, end } => {
                     let value = self.resolve(text, ch.span, &name, &params, end);
                     let literal_char = matches!(name.as_str(), "_HASH" | "_BANG");
-                    if value.is_some() && literal_char && quote.is_none() && !self.defs.contains_key(&name) {
+                    if value.is_some() && literal_char && quote.is_none() && self.def(&name).is_none() {
                         self.push(
                             Diagnostic::warning(
                                 ch.span,
@@ -190,7 +190,7 @@ impl Lexer<'_> {
                             .with_hint("vipd keeps the character; put it inside quotes to mean the same to both"),
                         );
                     }
-                    let differs = self.defs.get(&name).is_some_and(|d| d.differs);
+                    let differs = self.def(&name).is_some_and(|d| d.differs);
                     if value.is_some() && has_params(&params) && end < text.len() {
                         // Measured: `${_RANDOM 5 5}x y` reads `5x_RANDOM`.
                         self.push(
@@ -252,10 +252,17 @@ impl Lexer<'_> {
         Subst::Changed(first_span)
     }
 
+    /// The definition of `name`, if any: the one lookup, out of line so
+    /// the hashing is not repeated at each use in the binary.
+    #[inline(never)]
+    fn def(&self, name: &str) -> Option<&Def> {
+        self.defs.get(name)
+    }
+
     /// The value of a well-formed reference, or `None` (after a diagnostic)
     /// when it stays as written.
     fn resolve(&mut self, text: &[Ch], span: Span, name: &str, params: &str, end: usize) -> Option<String> {
-        if let Some((value, multiline)) = self.defs.get(name).map(|d| (d.value.clone(), d.multiline)) {
+        if let Some((value, multiline)) = self.def(name).map(|d| (d.value.clone(), d.multiline)) {
             if has_params(params) {
                 self.warn(span, format!("parameter `{name}` takes no arguments; left as is"));
                 return None;
