@@ -9,9 +9,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::glob::{MAX_GLOB_MATCHES, expand_braces, glob};
+use super::report::hinted;
 use super::tokens::tokenize;
 use super::{Ch, Lexer};
-use crate::config::diag::{Diagnostic, Span};
+use crate::config::diag::{Diagnostic, Severity, Span};
 
 /// Include nesting allowed below the top file.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -82,10 +83,12 @@ impl Lexer<'_> {
             // keepalived 2.2.7 takes the rest of the line as the path, quotes
             // and all, and then finds no file: refuse instead of reading a
             // file keepalived never would.
-            [_, pattern] if pattern.quoted => self.push(
-                Diagnostic::error(pattern.span, format!("`{}` takes the path without quotes", kw.text))
-                    .with_hint("keepalived 2.2.7 keeps the quotes as part of the file name"),
-            ),
+            [_, pattern] if pattern.quoted => self.push(hinted(
+                Severity::Error,
+                pattern.span,
+                format!("`{}` takes the path without quotes", kw.text),
+                "keepalived 2.2.7 keeps the quotes as part of the file name".into(),
+            )),
             [_, pattern] => self.include(&kw.text, &pattern.text, pattern.span, kw.span),
             [_, _, extra, ..] => {
                 self.error(extra.span, format!("`{}` takes one file pattern; unexpected `{}`", kw.text, extra.text))
@@ -166,9 +169,12 @@ impl Lexer<'_> {
             return self.warn(kspan, format!("`{}` is not a regular file; not read", f.display()));
         }
         if md.permissions().mode() & 0o111 != 0 {
-            self.push(
-                Diagnostic::error(kspan, format!("`{}` is executable; not read", f.display())).with_hint(EXEC_HINT),
-            );
+            self.push(hinted(
+                Severity::Error,
+                kspan,
+                format!("`{}` is executable; not read", f.display()),
+                EXEC_HINT.into(),
+            ));
             return;
         }
         if self.files_read >= MAX_FILES_READ {

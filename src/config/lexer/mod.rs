@@ -89,6 +89,7 @@ use include::{EXEC_HINT, identity, parent_dir, read_bounded};
 use keepalived_reading::{mark_keepalived_reading, mark_keepalived_redecomment};
 use params::{Def, Pending, SUBST_BUDGET, Subst, seed};
 use pasted::Tally;
+use report::hinted;
 use tokens::tokenize;
 
 pub use include::{MAX_FILE_BYTES, MAX_INCLUDE_DEPTH};
@@ -315,10 +316,12 @@ impl Lexer<'_> {
             && at < cut
         {
             let span = chars.get(at).map_or(Span { file, line, col: 1 }, |c| c.span);
-            self.push(
-                Diagnostic::error(span, format!("line {why}; line ignored"))
-                    .with_hint("configuration files must be UTF-8 text"),
-            );
+            self.push(hinted(
+                Severity::Error,
+                span,
+                format!("line {why}; line ignored"),
+                "configuration files must be UTF-8 text".into(),
+            ));
             self.finish_pending();
             return;
         }
@@ -369,10 +372,12 @@ impl Lexer<'_> {
             let name = ["~SEQx", "~SEQ", "~LST"].into_iter().find(|n| head.starts_with(n));
             if let Some(name) = name {
                 let span = text.first().map_or(first.span, |c| c.span);
-                self.push(
-                    Diagnostic::error(span, format!("`{name}` expansion is not supported by vipd; line ignored"))
-                        .with_hint("write the lines out"),
-                );
+                self.push(hinted(
+                    Severity::Error,
+                    span,
+                    format!("`{name}` expansion is not supported by vipd; line ignored"),
+                    "write the lines out".into(),
+                ));
                 return;
             }
         }
@@ -387,7 +392,7 @@ impl Lexer<'_> {
                 if !self.loop_reported {
                     self.loop_reported = true;
                     self.push(
-                        Diagnostic::error(span, "parameter substitution loop; line ignored").with_hint(format!(
+                        hinted(Severity::Error, span, "parameter substitution loop; line ignored".into(), format!(
                             "parameters may nest at most {MAX_SUBST_DEPTH} deep; check for a parameter that refers to itself"
                         )),
                     );
@@ -431,11 +436,12 @@ impl Lexer<'_> {
             && !last.literal
             && tokens.last().is_some_and(|t| !t.quoted && t.text.ends_with('\\'))
         {
-            self.push(
-                Diagnostic::warning(last.span, "`\\` at the end of a line does not continue it").with_hint(
-                    "only `$NAME=` definitions continue on the next line; keepalived keeps the `\\` as text",
-                ),
-            );
+            self.push(hinted(
+                Severity::Warning,
+                last.span,
+                "`\\` at the end of a line does not continue it".into(),
+                "only `$NAME=` definitions continue on the next line; keepalived keeps the `\\` as text".into(),
+            ));
         }
         if !tokens.is_empty() {
             self.out.push(Line { tokens });

@@ -6,8 +6,9 @@
 
 use super::chars::{is_blank, string, trim};
 use super::keepalived_reading::mark_word_from;
+use super::report::hinted;
 use super::{Ch, Lexer};
-use crate::config::diag::{Diagnostic, Span};
+use crate::config::diag::{Severity, Span};
 
 /// Substitution passes allowed on one line; one more is reported as a loop.
 pub const MAX_SUBST_DEPTH: usize = 16;
@@ -84,10 +85,12 @@ impl Lexer<'_> {
             return true;
         }
         if let Some(name) = spaced_definition(text) {
-            self.push(
-                Diagnostic::warning(warn_at, format!("`${name} =` is not a parameter definition"))
-                    .with_hint(format!("no space is allowed before `=`: `${name}=VALUE`")),
-            );
+            self.push(hinted(
+                Severity::Warning,
+                warn_at,
+                format!("`${name} =` is not a parameter definition"),
+                format!("no space is allowed before `=`: `${name}=VALUE`"),
+            ));
         }
         false
     }
@@ -158,21 +161,25 @@ impl Lexer<'_> {
                 }
                 Ref::Malformed { end } => {
                     let shown = string(text.get(i..end).unwrap_or_default());
-                    self.push(
-                        Diagnostic::warning(ch.span, format!("malformed parameter reference `{shown}`; left as is"))
-                            .with_hint("write `${NAME}` or `${_RANDOM MIN MAX}`"),
-                    );
+                    self.push(hinted(
+                        Severity::Warning,
+                        ch.span,
+                        format!("malformed parameter reference `{shown}`; left as is"),
+                        "write `${NAME}` or `${_RANDOM MIN MAX}`".into(),
+                    ));
                     (end, None, false)
                 }
                 Ref::Unterminated { name, end, next } => {
                     if self.def(&name).is_some() || is_predefined(&name) {
-                        self.push(
-                            Diagnostic::warning(ch.span, format!("`${name}` followed by `{next}` is not substituted"))
-                                .with_hint(format!(
-                                    "keepalived substitutes a bare `$NAME` only before whitespace, `,`, `)` or the end \
+                        self.push(hinted(
+                            Severity::Warning,
+                            ch.span,
+                            format!("`${name}` followed by `{next}` is not substituted"),
+                            format!(
+                                "keepalived substitutes a bare `$NAME` only before whitespace, `,`, `)` or the end \
                                      of the line; write `${{{name}}}`"
-                                )),
-                        );
+                            ),
+                        ));
                     } else {
                         self.undefined(ch.span, &name);
                     }
@@ -182,24 +189,22 @@ impl Lexer<'_> {
                     let value = self.resolve(text, ch.span, &name, &params, end);
                     let literal_char = matches!(name.as_str(), "_HASH" | "_BANG");
                     if value.is_some() && literal_char && quote.is_none() && self.def(&name).is_none() {
-                        self.push(
-                            Diagnostic::warning(
-                                ch.span,
-                                format!("unquoted `${{{name}}}` starts a comment in keepalived 2.2.7"),
-                            )
-                            .with_hint("vipd keeps the character; put it inside quotes to mean the same to both"),
-                        );
+                        self.push(hinted(
+                            Severity::Warning,
+                            ch.span,
+                            format!("unquoted `${{{name}}}` starts a comment in keepalived 2.2.7"),
+                            "vipd keeps the character; put it inside quotes to mean the same to both".into(),
+                        ));
                     }
                     let differs = self.def(&name).is_some_and(|d| d.differs);
                     if value.is_some() && has_params(&params) && end < text.len() {
                         // Measured: `${_RANDOM 5 5}x y` reads `5x_RANDOM`.
-                        self.push(
-                            Diagnostic::warning(
-                                ch.span,
-                                format!("keepalived 2.2.7 garbles the text after `${{{name}}}` with bounds"),
-                            )
-                            .with_hint("put it last on its line"),
-                        );
+                        self.push(hinted(
+                            Severity::Warning,
+                            ch.span,
+                            format!("keepalived 2.2.7 garbles the text after `${{{name}}}` with bounds"),
+                            "put it last on its line".into(),
+                        ));
                         garbled = garbled.or(Some(out.len() + value.as_ref().map_or(0, |v| v.chars().count())));
                     }
                     (end, value, differs)
@@ -215,10 +220,9 @@ impl Lexer<'_> {
             i = end.max(i + 1);
             if out.len() > MAX_EXPANDED_LINE {
                 self.push(
-                    Diagnostic::error(ch.span, format!(
+                    hinted(Severity::Error, ch.span, format!(
                         "parameter substitution makes this line longer than {MAX_EXPANDED_LINE} characters; line ignored"
-                    ))
-                    .with_hint("check for a parameter that refers to itself more than once"),
+                    ), "check for a parameter that refers to itself more than once".into()),
                 );
                 return Subst::Dropped;
             }
@@ -270,13 +274,12 @@ impl Lexer<'_> {
             let rest_blank =
                 text.get(end..).unwrap_or_default().iter().take_while(|c| c.c != '\n').all(|c| is_blank(c.c));
             if multiline && !rest_blank {
-                self.push(
-                    Diagnostic::error(
-                        span,
-                        format!("multi-line parameter `{name}` must be the last thing on its line"),
-                    )
-                    .with_hint("keepalived does not substitute it elsewhere; move the text after it to the next line"),
-                );
+                self.push(hinted(
+                    Severity::Error,
+                    span,
+                    format!("multi-line parameter `{name}` must be the last thing on its line"),
+                    "keepalived does not substitute it elsewhere; move the text after it to the next line".into(),
+                ));
                 return None;
             }
             return Some(value);
@@ -300,9 +303,12 @@ impl Lexer<'_> {
     }
 
     fn undefined(&mut self, span: Span, name: &str) {
-        self.push(Diagnostic::warning(span, format!("undefined parameter `{name}`")).with_hint(format!(
-            "the text is left as is, as keepalived does; define it with `${name}=VALUE` before its first use"
-        )));
+        self.push(hinted(
+            Severity::Warning,
+            span,
+            format!("undefined parameter `{name}`"),
+            format!("the text is left as is, as keepalived does; define it with `${name}=VALUE` before its first use"),
+        ));
     }
 
     fn pwd(&self) -> String {

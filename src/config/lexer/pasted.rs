@@ -23,7 +23,8 @@ use std::path::Path;
 
 use super::Ch;
 use super::chars::comment_start;
-use crate::config::diag::{Diagnostic, Span};
+use super::report::hinted;
+use crate::config::diag::{Diagnostic, Severity, Span};
 
 /// One look-alike character.
 pub(super) struct LookAlike {
@@ -180,11 +181,7 @@ impl Tally {
         let mut out = Vec::with_capacity(self.seen.len() + 1);
         if let Some((span, n)) = self.cr {
             out.push(
-                Diagnostic::warning(
-                    span,
-                    format!("CR line ends (U+000D CARRIAGE RETURN before the line feed) on {}; read as line ends", lines(n)),
-                )
-                .with_hint(format!(
+                hinted(Severity::Warning, span, format!("CR line ends (U+000D CARRIAGE RETURN before the line feed) on {}; read as line ends", lines(n)), format!(
                     "keepalived 2.2.7 reads them the same way, but scripts and other tools may not; to convert the file: sed -i 's/\\r$//' {file}"
                 )),
             );
@@ -203,24 +200,39 @@ impl Tally {
                     ("a quote", "curly double quotes")
                 };
                 let ascii = l.reads_as.unwrap_or(' ');
-                Diagnostic::error(s.span, format!("{what} is not {not}; {group} on {on}")).with_hint(format!(
-                    "keepalived 2.2.7 keeps it as part of a word, and reading it as {not} could change what a line means; the rest of the file was checked as if it were `{ascii}`; to write ASCII: {sed}"
-                ))
+                hinted(
+                    Severity::Error,
+                    s.span,
+                    format!("{what} is not {not}; {group} on {on}"),
+                    format!(
+                        "keepalived 2.2.7 keeps it as part of a word, and reading it as {not} could change what a line means; the rest of the file was checked as if it were `{ascii}`; to write ASCII: {sed}"
+                    ),
+                )
             } else if l.reads_as.is_some() {
-                Diagnostic::warning(s.span, format!("{what} on {on}; read as a space")).with_hint(format!(
-                    "keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: {sed}"
-                ))
+                hinted(
+                    Severity::Warning,
+                    s.span,
+                    format!("{what} on {on}; read as a space"),
+                    format!(
+                        "keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: {sed}"
+                    ),
+                )
             } else if l.c == '\u{FEFF}' && s.span.line == 1 && s.span.col == 1 {
-                Diagnostic::warning(
+                hinted(
+                    Severity::Warning,
                     s.span,
                     format!("byte order mark ({what}) at the start of the file, on {on}; ignored"),
+                    format!(
+                        "keepalived 2.2.7 reads it as part of the first keyword and loses that block; to remove it: {sed}"
+                    ),
                 )
-                .with_hint(format!(
-                    "keepalived 2.2.7 reads it as part of the first keyword and loses that block; to remove it: {sed}"
-                ))
             } else {
-                Diagnostic::warning(s.span, format!("invisible {what} on {on}; ignored"))
-                    .with_hint(format!("keepalived 2.2.7 reads it as part of a word; to remove it: {sed}"))
+                hinted(
+                    Severity::Warning,
+                    s.span,
+                    format!("invisible {what} on {on}; ignored"),
+                    format!("keepalived 2.2.7 reads it as part of a word; to remove it: {sed}"),
+                )
             };
             out.push(d);
         }
