@@ -31,9 +31,7 @@ fn quote_argv(argv: &[String]) -> String {
             joined.push(' ');
         }
         if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "'\"#!\\{}".contains(c)) {
-            joined.push('\'');
-            joined.push_str(&a.replace('\'', "'\\''"));
-            joined.push('\'');
+            crate::config::lexer::push_single_quoted(&mut joined, a);
         } else {
             joined.push_str(a);
         }

@@ -95,6 +95,7 @@ use tokens::tokenize;
 pub use include::{MAX_FILE_BYTES, MAX_INCLUDE_DEPTH};
 pub use params::MAX_SUBST_DEPTH;
 pub use report::{MAX_ERRORS, MAX_WARNINGS};
+pub(crate) use tokens::push_single_quoted;
 pub use tokens::split_argv;
 
 /// One word of a line, quotes removed and escapes resolved.

@@ -279,7 +279,9 @@ fn shell_word(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c)) {
         s.to_owned()
     } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        let mut out = String::new();
+        super::tokens::push_single_quoted(&mut out, s);
+        out
     }
 }
 

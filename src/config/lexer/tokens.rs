@@ -203,6 +203,20 @@ fn known_escape(c: impl Fn(usize) -> Option<char>) -> Option<(char, usize)> {
     }
 }
 
+/// Appends `s` in shell single quotes, a `'` in it written `'\\''`: the
+/// one quoting routine of hints and dumps.
+pub(crate) fn push_single_quoted(out: &mut String, s: &str) {
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+}
+
 /// Splits a script string into argv respecting quotes:
 /// `/bin/echo 'a b' c` -> `["/bin/echo", "a b", "c"]`.
 ///
