@@ -162,7 +162,13 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
         }
     }
     for g in &mut config.sync_groups {
-        g.members = g.members.iter().filter_map(|&m| kept.get(m).copied().flatten()).collect();
+        g.members.retain_mut(|m| match kept.get(*m).copied().flatten() {
+            Some(k) => {
+                *m = k;
+                true
+            }
+            None => false,
+        });
     }
     duplicate_vrids(&mut cx, &config, &spans);
     // A file whose instances all sit in an include that matched nothing
