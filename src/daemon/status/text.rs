@@ -81,14 +81,17 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
         clean(&i.reason),
     );
 
-    let prio = if i.base_priority == i.effective_priority {
-        format!("{}", i.base_priority)
-    } else {
-        format!("{}, effective {}", i.base_priority, i.effective_priority)
-    };
-    line(out, "priority", &prio);
+    // The labelled lines below are written straight into `out`.
+    start(out, "priority");
+    let _ = write!(out, "{}", i.base_priority);
+    if i.base_priority != i.effective_priority {
+        let _ = write!(out, ", effective {}", i.effective_priority);
+    }
+    out.push('\n');
 
-    line(out, "master", &master(i));
+    start(out, "master");
+    master(out, i);
+    out.push('\n');
 
     if !i.vips.is_empty() {
         let items: Vec<String> = i.vips.iter().map(|v| vip(i, v)).collect();
@@ -98,34 +101,37 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
     trackers(out, s, i);
 
     if let Some(g) = &i.group {
-        let mut text = clean(g).to_string();
+        start(out, "group");
+        let _ = write!(out, "{}", clean(g));
         if let Some(gs) = s.groups.iter().find(|x| &x.name == g) {
             if let Some(st) = gs.state {
-                let _ = write!(text, " {}", st.name());
+                let _ = write!(out, " {}", st.name());
             }
-            text.push_str(" (");
+            out.push_str(" (");
             for (n, m) in gs.members.iter().enumerate() {
                 if n > 0 {
-                    text.push_str(", ");
+                    out.push_str(", ");
                 }
-                let _ = write!(text, "{}", clean(m));
+                let _ = write!(out, "{}", clean(m));
             }
-            text.push(')');
+            out.push(')');
         }
-        line(out, "group", &text);
+        out.push('\n');
     }
 
     for c in i.conditions.iter().filter(|c| c.since.is_some()) {
-        let mut text = format!("{} for {}", c.condition.name(), age(c.since.unwrap_or_default()));
+        start(out, "condition");
+        let _ = write!(out, "{} for {}", c.condition.name(), age(c.since.unwrap_or_default()));
         if let Some(e) = &c.evidence {
-            let _ = write!(text, ": {}", clean(e));
+            let _ = write!(out, ": {}", clean(e));
         }
-        line(out, "condition", &text);
+        out.push('\n');
     }
-    line(out, "adverts", &adverts(&i.counters));
-    let history =
-        format!("became master {}, released master {}", i.counters.master_transitions, i.counters.release_master);
-    line(out, "history", &history);
+    start(out, "adverts");
+    adverts(out, &i.counters);
+    let c = &i.counters;
+    start(out, "history");
+    let _ = writeln!(out, "became master {}, released master {}", c.master_transitions, c.release_master);
     let errors: Vec<(WireError, u64)> =
         WireError::ALL.iter().map(|&e| (e, i.counters.error(e))).filter(|(_, n)| *n > 0).collect();
     if !errors.is_empty() {
@@ -135,14 +141,14 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
 
 /// "us (10.0.0.2), priority 130, advert 100ms" or "fe80::2, priority 200,
 /// advert 1s, last 400ms ago, checksum with pseudo-header".
-fn master(i: &InstanceStatus) -> String {
+fn master(t: &mut String, i: &InstanceStatus) {
     let Some(m) = &i.master else {
-        return match i.state {
-            State::Init | State::Fault => "none".to_owned(),
-            State::Backup | State::Master => "none heard yet".to_owned(),
-        };
+        return t.push_str(match i.state {
+            State::Init | State::Fault => "none",
+            State::Backup | State::Master => "none heard yet",
+        });
     };
-    let mut t = if m.is_self { format!("us ({})", m.address) } else { m.address.to_string() };
+    let _ = if m.is_self { write!(t, "us ({})", m.address) } else { write!(t, "{}", m.address) };
     let _ = write!(t, ", priority {}, advert {}", m.priority, interval(m.advert_int));
     if let Some(seen) = m.last_seen {
         let _ = write!(t, ", last {} ago", age(seen));
@@ -154,7 +160,6 @@ fn master(i: &InstanceStatus) -> String {
             ChecksumForm::NoPseudoHeader => ", checksum without pseudo-header (RFC 9568)",
         });
     }
-    t
 }
 
 /// "10.0.0.10/24 held", "10.0.1.10/24 on eth1 missing", "... excluded held".
@@ -244,15 +249,15 @@ fn script_detail(t: &TrackerStatus, rise: u32, fall: u32) -> String {
 
 /// "1007 received, 1009 sent, priority 0: 3 received, 4 sent, 5 send
 /// failures", the zero parts left out but the first two.
-fn adverts(c: &Stats) -> String {
-    let mut t = format!("{} received, {} sent", c.adverts_rcvd, c.adverts_sent);
+fn adverts(t: &mut String, c: &Stats) {
+    let _ = write!(t, "{} received, {} sent", c.adverts_rcvd, c.adverts_sent);
     if c.pri_zero_rcvd + c.pri_zero_sent > 0 {
         let _ = write!(t, ", priority 0: {} received, {} sent", c.pri_zero_rcvd, c.pri_zero_sent);
     }
     if c.send_failures > 0 {
         let _ = write!(t, ", {} send failures", c.send_failures);
     }
-    t
+    t.push('\n');
 }
 
 /// "checksum-errors 3": the counter names of vipd(8), STATISTICS.
@@ -262,7 +267,14 @@ fn error_items(errors: &[(WireError, u64)]) -> Vec<String> {
 
 /// One labelled line under an instance.
 fn line(out: &mut String, label: &str, text: &str) {
-    let _ = writeln!(out, "  {label:<LABEL$} {text}");
+    start(out, label);
+    out.push_str(text);
+    out.push('\n');
+}
+
+/// The start of a labelled line: its text follows.
+fn start(out: &mut String, label: &str) {
+    let _ = write!(out, "  {label:<LABEL$} ");
 }
 
 /// Comma-separated items under one label, wrapped before [`WRAP`].
