@@ -53,8 +53,7 @@ pub fn render(s: &Snapshot) -> String {
             f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
         }
         if !any {
-            let [a, b, c] = inst_labels(i);
-            f.sample(&[a, b, c, ("ip_address", &"")], state_value(i.state));
+            f.inst(i, &[("ip_address", &"")], state_value(i.state));
         }
     }
     let mut f = Family::new(
@@ -203,8 +202,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
     for i in all {
         let version = version_number(i.cfg.version);
         let group = i.group.as_deref().unwrap_or("");
-        let [a, b, c] = inst_labels(i);
-        f.sample(&[a, b, c, ("family", &family_name(i)), ("vrrp_version", &version), ("group", &group)], Int(1));
+        f.inst(i, &[("family", &family_name(i)), ("vrrp_version", &version), ("group", &group)], Int(1));
     }
     per_instance(out, all, STATE);
     let mut f = Family::new(
@@ -216,8 +214,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
     for i in all {
         let Some(m) = &i.master else { continue };
         let form = m.checksum.map(checksum_name).unwrap_or("");
-        let [a, b, c] = inst_labels(i);
-        f.sample(&[a, b, c, ("address", &m.address), ("checksum_form", &form)], Int(1));
+        f.inst(i, &[("address", &m.address), ("checksum_form", &form)], Int(1));
     }
     per_instance(out, all, MASTER);
     let mut f = Family::new(out, "vipd_vip_held", Gauge, "1 when this address is on its interface (intf), else 0.");
@@ -238,8 +235,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
             if i.interfaces[..n].iter().any(|e| e.name == t.name) {
                 continue;
             }
-            let [a, b, c] = inst_labels(i);
-            f.sample(&[a, b, c, ("interface", &t.name)], t.up.into());
+            f.inst(i, &[("interface", &t.name)], t.up.into());
         }
     }
     per_instance(out, all, SEND_FAILURES);
@@ -250,9 +246,8 @@ fn instance_families(out: &mut String, s: &Snapshot) {
         "VRRPv3/IPv4 adverts accepted, by checksum form.",
     );
     for i in all {
-        let [a, b, c] = inst_labels(i);
-        f.sample(&[a, b, c, ("form", &"pseudo_header")], i.counters.rcvd_pseudo_header_csum.into());
-        f.sample(&[a, b, c, ("form", &"rfc9568")], i.counters.rcvd_rfc9568_csum.into());
+        f.inst(i, &[("form", &"pseudo_header")], i.counters.rcvd_pseudo_header_csum.into());
+        f.inst(i, &[("form", &"rfc9568")], i.counters.rcvd_rfc9568_csum.into());
     }
     for (name, kind, help, raised) in [
         ("vipd_condition", Gauge, "Conditions (vipd.conf(5) CONDITIONS): 1 raised, 0 not.", false),
@@ -261,9 +256,8 @@ fn instance_families(out: &mut String, s: &Snapshot) {
         let mut f = Family::new(out, name, kind, help);
         for i in all {
             for c in &i.conditions {
-                let [a, b, d] = inst_labels(i);
                 let v = if raised { c.raised.into() } else { c.since.is_some().into() };
-                f.sample(&[a, b, d, ("condition", &c.condition.name())], v);
+                f.inst(i, &[("condition", &c.condition.name())], v);
             }
         }
     }
@@ -271,8 +265,7 @@ fn instance_families(out: &mut String, s: &Snapshot) {
         Family::new(out, "vipd_receive_errors_total", Counter, "Adverts rejected, by cause (every cause vipd counts).");
     for i in all {
         for e in WireError::ALL {
-            let [a, b, c] = inst_labels(i);
-            f.sample(&[a, b, c, ("cause", &counter_key(e))], i.counters.error(e).into());
+            f.inst(i, &[("cause", &counter_key(e))], i.counters.error(e).into());
         }
     }
 }
@@ -283,7 +276,7 @@ fn per_instance(out: &mut String, all: &[InstanceStatus], table: &[PerInstance])
         let mut f = Family::new(out, name, *kind, help);
         for i in all {
             if let Some(v) = value(i) {
-                f.sample(&inst_labels(i), v);
+                f.inst(i, &[], v);
             }
         }
     }
@@ -463,7 +456,16 @@ impl<'a> Family<'a> {
         Family { out, name, kind, help, started: false }
     }
 
+    /// A sample with an instance's labels ([`inst_labels`]) before `labels`.
+    fn inst(&mut self, i: &InstanceStatus, labels: &[(&str, &dyn Display)], value: Value) {
+        self.write(&inst_labels(i), labels, value);
+    }
+
     fn sample(&mut self, labels: &[(&str, &dyn Display)], value: Value) {
+        self.write(&[], labels, value);
+    }
+
+    fn write(&mut self, first: &[(&str, &dyn Display)], labels: &[(&str, &dyn Display)], value: Value) {
         let buf = &mut *self.out;
         if !self.started {
             self.started = true;
@@ -488,9 +490,9 @@ impl<'a> Family<'a> {
             });
         }
         buf.push_str(self.name);
-        if !labels.is_empty() {
+        if !first.is_empty() || !labels.is_empty() {
             buf.push('{');
-            for (n, (k, v)) in labels.iter().enumerate() {
+            for (n, (k, v)) in first.iter().chain(labels).enumerate() {
                 if n > 0 {
                     buf.push(',');
                 }
