@@ -50,7 +50,7 @@ pub fn render(s: &Snapshot) -> String {
         let mut any = false;
         for v in i.vips.iter().filter(|v| !v.excluded) {
             any = true;
-            f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
+            f.vip(i, v, &[], state_value(i.state));
         }
         if !any {
             f.inst(i, &[("ip_address", &"")], state_value(i.state));
@@ -64,7 +64,7 @@ pub fn render(s: &Snapshot) -> String {
     );
     for i in all {
         for v in i.vips.iter().filter(|v| v.excluded) {
-            f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
+            f.vip(i, v, &[], state_value(i.state));
         }
     }
     per_instance(out, all, KEEPALIVED_COUNTERS);
@@ -220,10 +220,8 @@ fn instance_families(out: &mut String, s: &Snapshot) {
     let mut f = Family::new(out, "vipd_vip_held", Gauge, "1 when this address is on its interface (intf), else 0.");
     for i in all {
         for v in &i.vips {
-            let addr = VipAddr(v);
-            let [a, b, c, d] = vip_labels(i, &addr);
             let excluded = u8::from(v.excluded);
-            f.sample(&[a, b, c, d, ("excluded", &excluded)], v.held.into());
+            f.vip(i, v, &[("excluded", &excluded)], v.held.into());
         }
     }
     let mut f =
@@ -459,6 +457,12 @@ impl<'a> Family<'a> {
     /// A sample with an instance's labels ([`inst_labels`]) before `labels`.
     fn inst(&mut self, i: &InstanceStatus, labels: &[(&str, &dyn Display)], value: Value) {
         self.write(&inst_labels(i), labels, value);
+    }
+
+    /// A sample with a virtual address's labels ([`vip_labels`]) before
+    /// `labels`.
+    fn vip(&mut self, i: &InstanceStatus, v: &VipStatus, labels: &[(&str, &dyn Display)], value: Value) {
+        self.write(&vip_labels(i, &VipAddr(v)), labels, value);
     }
 
     fn sample(&mut self, labels: &[(&str, &dyn Display)], value: Value) {
