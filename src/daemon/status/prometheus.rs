@@ -25,7 +25,16 @@ fn inst_labels(i: &InstanceStatus) -> [(&'static str, &dyn Display); 3] {
 /// A family whose samples are one per instance at most, labelled with
 /// [`inst_labels`] (`None`: no sample for that instance). Tables of these
 /// rather than one closure per family: the binary carries one loop.
-type PerInstance = (&'static str, Kind, &'static str, fn(&InstanceStatus) -> Option<Value>);
+type PerInstance = (&'static str, Kind, &'static str, Get);
+
+/// Where a per-instance family's value comes from: a receive-error counter
+/// (no function of its own for each), or a function.
+#[derive(Clone, Copy)]
+enum Get {
+    Error(WireError),
+    F(fn(&InstanceStatus) -> Option<Value>),
+}
+use Get::F;
 
 /// A family of at most one sample per tracker, labelled with its name.
 type PerTracker = (&'static str, &'static str, fn(&TrackerStatus) -> Option<Value>);
@@ -105,53 +114,88 @@ const KEEPALIVED_COUNTERS: &[PerInstance] = &[
         "keepalived_gratuitous_arp_delay_total",
         Counter,
         "garp_master_delay in seconds (a setting, typed counter as keepalived-exporter does).",
-        |i| Some(Secs(i.cfg.garp.master_delay.to_std())),
+        F(|i| Some(Secs(i.cfg.garp.master_delay.to_std()))),
     ),
-    ("keepalived_advertisements_received_total", Counter, "Adverts received that passed every check.", |i| {
-        Some(i.counters.adverts_rcvd.into())
-    }),
-    ("keepalived_advertisements_sent_total", Counter, "Adverts sent.", |i| Some(i.counters.adverts_sent.into())),
-    ("keepalived_become_master_total", Counter, "Transitions to MASTER.", |i| {
-        Some(i.counters.master_transitions.into())
-    }),
-    ("keepalived_release_master_total", Counter, "Transitions out of MASTER.", |i| {
-        Some(i.counters.release_master.into())
-    }),
-    ("keepalived_packet_length_errors_total", Counter, "Adverts rejected for their length.", |i| {
-        error(i, WireError::PacketLength)
-    }),
-    ("keepalived_advertisements_interval_errors_total", Counter, "Adverts rejected for their interval.", |i| {
-        error(i, WireError::Interval)
-    }),
-    ("keepalived_ip_ttl_errors_total", Counter, "Adverts rejected for their TTL or hop limit.", |i| {
-        error(i, WireError::IpTtl)
-    }),
-    ("keepalived_invalid_type_received_total", Counter, "Packets whose VRRP type is not ADVERTISEMENT.", |i| {
-        error(i, WireError::InvalidType)
-    }),
-    ("keepalived_address_list_errors_total", Counter, "Adverts whose address list differs from ours.", |i| {
-        error(i, WireError::AddressList)
-    }),
-    ("keepalived_authentication_invalid_total", Counter, "VRRPv2 adverts with an unknown auth type.", |i| {
-        error(i, WireError::InvalidAuthType)
-    }),
-    ("keepalived_authentication_mismatch_total", Counter, "VRRPv2 adverts with another auth type than ours.", |i| {
-        error(i, WireError::AuthTypeMismatch)
-    }),
-    ("keepalived_authentication_failure_total", Counter, "VRRPv2 adverts with a wrong password.", |i| {
-        error(i, WireError::AuthFailure)
-    }),
-    ("keepalived_priority_zero_received_total", Counter, "Priority 0 adverts received.", |i| {
-        Some(i.counters.pri_zero_rcvd.into())
-    }),
-    ("keepalived_priority_zero_sent_total", Counter, "Priority 0 adverts sent.", |i| {
-        Some(i.counters.pri_zero_sent.into())
-    }),
+    (
+        "keepalived_advertisements_received_total",
+        Counter,
+        "Adverts received that passed every check.",
+        F(|i| Some(i.counters.adverts_rcvd.into())),
+    ),
+    ("keepalived_advertisements_sent_total", Counter, "Adverts sent.", F(|i| Some(i.counters.adverts_sent.into()))),
+    (
+        "keepalived_become_master_total",
+        Counter,
+        "Transitions to MASTER.",
+        F(|i| Some(i.counters.master_transitions.into())),
+    ),
+    (
+        "keepalived_release_master_total",
+        Counter,
+        "Transitions out of MASTER.",
+        F(|i| Some(i.counters.release_master.into())),
+    ),
+    (
+        "keepalived_packet_length_errors_total",
+        Counter,
+        "Adverts rejected for their length.",
+        Get::Error(WireError::PacketLength),
+    ),
+    (
+        "keepalived_advertisements_interval_errors_total",
+        Counter,
+        "Adverts rejected for their interval.",
+        Get::Error(WireError::Interval),
+    ),
+    (
+        "keepalived_ip_ttl_errors_total",
+        Counter,
+        "Adverts rejected for their TTL or hop limit.",
+        Get::Error(WireError::IpTtl),
+    ),
+    (
+        "keepalived_invalid_type_received_total",
+        Counter,
+        "Packets whose VRRP type is not ADVERTISEMENT.",
+        Get::Error(WireError::InvalidType),
+    ),
+    (
+        "keepalived_address_list_errors_total",
+        Counter,
+        "Adverts whose address list differs from ours.",
+        Get::Error(WireError::AddressList),
+    ),
+    (
+        "keepalived_authentication_invalid_total",
+        Counter,
+        "VRRPv2 adverts with an unknown auth type.",
+        Get::Error(WireError::InvalidAuthType),
+    ),
+    (
+        "keepalived_authentication_mismatch_total",
+        Counter,
+        "VRRPv2 adverts with another auth type than ours.",
+        Get::Error(WireError::AuthTypeMismatch),
+    ),
+    (
+        "keepalived_authentication_failure_total",
+        Counter,
+        "VRRPv2 adverts with a wrong password.",
+        Get::Error(WireError::AuthFailure),
+    ),
+    (
+        "keepalived_priority_zero_received_total",
+        Counter,
+        "Priority 0 adverts received.",
+        F(|i| Some(i.counters.pri_zero_rcvd.into())),
+    ),
+    (
+        "keepalived_priority_zero_sent_total",
+        Counter,
+        "Priority 0 adverts sent.",
+        F(|i| Some(i.counters.pri_zero_sent.into())),
+    ),
 ];
-
-fn error(i: &InstanceStatus, e: WireError) -> Option<Value> {
-    Some(i.counters.error(e).into())
-}
 
 const SCRIPT_STATUS: &[PerTracker] = &[(
     "keepalived_script_status",
@@ -165,35 +209,54 @@ const SCRIPT_STATUS: &[PerTracker] = &[(
 /// vipd's own per-instance families, from `vipd_instance_state` to
 /// `vipd_master_last_advert_seconds`, less `vipd_master_info`.
 const STATE: &[PerInstance] = &[
-    ("vipd_instance_state", Gauge, "0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", |i| Some(state_value(i.state))),
-    ("vipd_state_seconds", Gauge, "Seconds in the current state.", |i| Some(Secs(i.in_state))),
-    ("vipd_priority", Gauge, "Configured (base) priority.", |i| Some(i.base_priority.into())),
-    ("vipd_effective_priority", Gauge, "Priority with trackers applied, as advertised.", |i| {
-        Some(i.effective_priority.into())
-    }),
+    ("vipd_instance_state", Gauge, "0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", F(|i| Some(state_value(i.state)))),
+    ("vipd_state_seconds", Gauge, "Seconds in the current state.", F(|i| Some(Secs(i.in_state)))),
+    ("vipd_priority", Gauge, "Configured (base) priority.", F(|i| Some(i.base_priority.into()))),
+    (
+        "vipd_effective_priority",
+        Gauge,
+        "Priority with trackers applied, as advertised.",
+        F(|i| Some(i.effective_priority.into())),
+    ),
 ];
 const MASTER: &[PerInstance] = &[
-    ("vipd_master_is_self", Gauge, "1 when this router is the master, 0 when a peer is.", |i| {
-        i.master.as_ref().map(|m| m.is_self.into())
-    }),
-    ("vipd_master_priority", Gauge, "The current master's priority.", |i| i.master.as_ref().map(|m| m.priority.into())),
-    ("vipd_master_advert_interval_seconds", Gauge, "The current master's advert interval.", |i| {
-        i.master.as_ref().map(|m| Secs(m.advert_int))
-    }),
+    (
+        "vipd_master_is_self",
+        Gauge,
+        "1 when this router is the master, 0 when a peer is.",
+        F(|i| i.master.as_ref().map(|m| m.is_self.into())),
+    ),
+    (
+        "vipd_master_priority",
+        Gauge,
+        "The current master's priority.",
+        F(|i| i.master.as_ref().map(|m| m.priority.into())),
+    ),
+    (
+        "vipd_master_advert_interval_seconds",
+        Gauge,
+        "The current master's advert interval.",
+        F(|i| i.master.as_ref().map(|m| Secs(m.advert_int))),
+    ),
     (
         "vipd_master_last_advert_seconds",
         Gauge,
         "Seconds since the peer master's last accepted advert; absent when we are master.",
-        |i| i.master.as_ref().and_then(|m| m.last_seen).map(Secs),
+        F(|i| i.master.as_ref().and_then(|m| m.last_seen).map(Secs)),
     ),
-    ("vipd_vips_held", Gauge, "1 when every virtual IP (and excluded one) is on its interface.", |i| {
-        Some(i.vips.iter().all(|v| v.held).into())
-    }),
+    (
+        "vipd_vips_held",
+        Gauge,
+        "1 when every virtual IP (and excluded one) is on its interface.",
+        F(|i| Some(i.vips.iter().all(|v| v.held).into())),
+    ),
 ];
-const SEND_FAILURES: &[PerInstance] =
-    &[("vipd_send_failures_total", Counter, "Adverts the kernel refused to send.", |i| {
-        Some(i.counters.send_failures.into())
-    })];
+const SEND_FAILURES: &[PerInstance] = &[(
+    "vipd_send_failures_total",
+    Counter,
+    "Adverts the kernel refused to send.",
+    F(|i| Some(i.counters.send_failures.into())),
+)];
 
 /// vipd's own per-instance families.
 fn instance_families(out: &mut String, s: &Snapshot) {
@@ -270,10 +333,14 @@ fn instance_families(out: &mut String, s: &Snapshot) {
 
 /// One family per entry of `table`, in its order.
 fn per_instance(out: &mut String, all: &[InstanceStatus], table: &[PerInstance]) {
-    for (name, kind, help, value) in table {
-        let mut f = Family::new(out, name, *kind, help);
+    for &(name, kind, help, get) in table {
+        let mut f = Family::new(out, name, kind, help);
         for i in all {
-            if let Some(v) = value(i) {
+            let value = match get {
+                Get::Error(e) => Some(i.counters.error(e).into()),
+                F(value) => value(i),
+            };
+            if let Some(v) = value {
                 f.inst(i, &[], v);
             }
         }
