@@ -1,43 +1,72 @@
 //! `vipd check --dump`: the effective configuration, every default filled
 //! in, in keepalived syntax (so the output is itself a valid config).
 
-use core::fmt::Write;
+use core::fmt::{self, Display, Write};
 
 use super::model::*;
 use crate::time::Duration;
 use crate::wire::vrrp::{Auth, Version};
 
-fn secs(d: Duration) -> String {
-    let s = d.to_string();
-    s.trim_end_matches('s').to_owned()
+/// A duration as keepalived writes seconds ("1", "0.5"): written in place,
+/// no String per use.
+fn secs(d: Duration) -> Secs {
+    Secs(d)
+}
+
+struct Secs(Duration);
+
+impl Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.to_string();
+        f.write_str(s.trim_end_matches('s'))
+    }
 }
 
 fn quote_argv(argv: &[String]) -> String {
-    let words: Vec<String> = argv
-        .iter()
-        .map(|a| {
-            if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "'\"#!\\{}".contains(c)) {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    let joined = words.join(" ");
-    format!("\"{}\"", joined.replace('\\', "\\\\").replace('"', "\\\""))
+    // keepalived's shell-like quoting of each word, then the whole line as
+    // one double-quoted string; built in one String.
+    let mut joined = String::new();
+    for (k, a) in argv.iter().enumerate() {
+        if k > 0 {
+            joined.push(' ');
+        }
+        if a.is_empty() || a.chars().any(|c| c.is_whitespace() || "'\"#!\\{}".contains(c)) {
+            crate::config::lexer::push_single_quoted(&mut joined, a);
+        } else {
+            joined.push_str(a);
+        }
+    }
+    let mut out = String::from("\"");
+    for c in joined.chars() {
+        if matches!(c, '\\' | '"') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
-fn user(u: &Option<ScriptUser>) -> String {
-    match u {
-        Some(ScriptUser { user, group: Some(g) }) => format!(" {user} {g}"),
-        Some(ScriptUser { user, group: None }) => format!(" {user}"),
-        None => String::new(),
+fn user(u: Option<&ScriptUser>) -> User<'_> {
+    User(u)
+}
+
+/// " USER GROUP", " USER" or nothing.
+struct User<'a>(Option<&'a ScriptUser>);
+
+impl Display for User<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ScriptUser { user, group: Some(g) }) => write!(f, " {user} {g}"),
+            Some(ScriptUser { user, group: None }) => write!(f, " {user}"),
+            None => Ok(()),
+        }
     }
 }
 
 fn script(out: &mut String, indent: &str, kw: &str, s: &Option<Script>) {
     if let Some(s) = s {
-        let _ = writeln!(out, "{indent}{kw} {}{}", quote_argv(&s.argv), user(&s.user));
+        let _ = writeln!(out, "{indent}{kw} {}{}", quote_argv(&s.argv), user(s.user.as_ref()));
     }
 }
 
@@ -63,14 +92,20 @@ fn vip(out: &mut String, v: &VipConfig, dev: &str) {
     }
     if v.addr.is_ipv4() {
         let scope = match v.scope {
-            0 => "global".to_owned(),
-            200 => "site".to_owned(),
-            253 => "link".to_owned(),
-            254 => "host".to_owned(),
-            255 => "nowhere".to_owned(),
-            n => n.to_string(),
+            0 => "global",
+            200 => "site",
+            253 => "link",
+            254 => "host",
+            255 => "nowhere",
+            n => {
+                let _ = write!(out, " scope {n}");
+                ""
+            }
         };
-        let _ = write!(out, " scope {scope}");
+        if !scope.is_empty() {
+            out.push_str(" scope ");
+            out.push_str(scope);
+        }
     }
     if let Some(l) = &v.label {
         let _ = write!(out, " label {l}");
@@ -112,14 +147,14 @@ pub fn dump(config: &Config) -> String {
         let _ = writeln!(out, "    router_id {r}");
     }
     if let Some(u) = &g.script_user {
-        let _ = writeln!(out, "    script_user{}", user(&Some(u.clone())));
+        let _ = writeln!(out, "    script_user{}", user(Some(u)));
     }
     if g.enable_script_security {
         out.push_str("    enable_script_security\n");
     }
     for (kw, f) in [("notify_fifo", &g.notify_fifo), ("vrrp_notify_fifo", &g.vrrp_notify_fifo)] {
         if let Some(f) = f {
-            let _ = writeln!(out, "    {kw} {}{}", f.path.display(), user(&f.user));
+            let _ = writeln!(out, "    {kw} {}{}", f.path.display(), user(f.user.as_ref()));
         }
     }
     script(&mut out, "    ", "notify_fifo_script", &g.notify_fifo_script);
@@ -172,7 +207,7 @@ pub fn dump(config: &Config) -> String {
                 let _ = writeln!(out, "    weight {}{}", t.weight, if t.reverse { " reverse" } else { "" });
                 let _ = writeln!(out, "    rise {rise}\n    fall {fall}");
                 if let Some(u) = &s.script.user {
-                    let _ = writeln!(out, "    user{}", user(&Some(u.clone())));
+                    let _ = writeln!(out, "    user{}", user(Some(u)));
                 }
                 if init_fail {
                     out.push_str("    init_fail\n");

@@ -89,10 +89,10 @@ pub(super) fn glob(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, String> {
             let pat = GlobPattern::parse(comp);
             let mut next = Vec::new();
             for dir in &cands {
-                let mut names: Vec<OsString> =
-                    list_dir(dir).into_iter().filter(|n| pat.matches(&n.to_string_lossy())).collect();
-                crate::sort::heap_sort(&mut names);
-                next.extend(names.into_iter().map(|n| dir.join(n)));
+                // Unsorted: the include sorts the whole match list by bytes,
+                // as glob(3) does, which a per-directory order cannot give.
+                let names = list_dir(dir).into_iter().filter(|n| pat.matches(&n.to_string_lossy()));
+                next.extend(names.map(|n| dir.join(n)));
                 if next.len() > MAX_GLOB_MATCHES {
                     return Err(format!("matches more than {MAX_GLOB_MATCHES} paths"));
                 }

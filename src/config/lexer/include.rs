@@ -9,9 +9,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::glob::{MAX_GLOB_MATCHES, expand_braces, glob};
+use super::report::hinted;
 use super::tokens::tokenize;
 use super::{Ch, Lexer};
-use crate::config::diag::{Diagnostic, Span};
+use crate::config::diag::{Diagnostic, Severity, Span};
 
 /// Include nesting allowed below the top file.
 pub const MAX_INCLUDE_DEPTH: usize = 32;
@@ -41,15 +42,28 @@ pub(super) const EXEC_HINT: &str =
 pub(super) fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let cannot = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+    let too_large = || format!("`{}`: file larger than 16 MiB; not read", path.display());
+    let mut file = fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
-    let read = fs::File::open(path).map_err(cannot)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes);
-    // Some files fail a read of an odd size (`/proc/self/pagemap`), as the
-    // one byte past the limit is.
-    if bytes.len() as u64 >= MAX_FILE_BYTES && (read.is_err() || bytes.len() as u64 > MAX_FILE_BYTES) {
-        return Err(format!("`{}`: file larger than 16 MiB; not read", path.display()));
+    // A plain read loop rather than `take(..).read_to_end`, whose generic
+    // code is several times larger in the binary.
+    let mut chunk = [0u8; 8192];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => {
+                bytes.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if bytes.len() as u64 > MAX_FILE_BYTES {
+                    return Err(too_large());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Some files fail a read of an odd size (`/proc/self/pagemap`),
+            // as a read past the limit may be.
+            Err(_) if bytes.len() as u64 >= MAX_FILE_BYTES => return Err(too_large()),
+            Err(e) => return Err(cannot(e)),
+        }
     }
-    read.map_err(cannot)?;
-    Ok(bytes)
 }
 
 impl Lexer<'_> {
@@ -69,10 +83,12 @@ impl Lexer<'_> {
             // keepalived 2.2.7 takes the rest of the line as the path, quotes
             // and all, and then finds no file: refuse instead of reading a
             // file keepalived never would.
-            [_, pattern] if pattern.quoted => self.push(
-                Diagnostic::error(pattern.span, format!("`{}` takes the path without quotes", kw.text))
-                    .with_hint("keepalived 2.2.7 keeps the quotes as part of the file name"),
-            ),
+            [_, pattern] if pattern.quoted => self.push(hinted(
+                Severity::Error,
+                pattern.span,
+                format!("`{}` takes the path without quotes", kw.text),
+                "keepalived 2.2.7 keeps the quotes as part of the file name".into(),
+            )),
             [_, pattern] => self.include(&kw.text, &pattern.text, pattern.span, kw.span),
             [_, _, extra, ..] => {
                 self.error(extra.span, format!("`{}` takes one file pattern; unexpected `{}`", kw.text, extra.text))
@@ -153,9 +169,12 @@ impl Lexer<'_> {
             return self.warn(kspan, format!("`{}` is not a regular file; not read", f.display()));
         }
         if md.permissions().mode() & 0o111 != 0 {
-            self.push(
-                Diagnostic::error(kspan, format!("`{}` is executable; not read", f.display())).with_hint(EXEC_HINT),
-            );
+            self.push(hinted(
+                Severity::Error,
+                kspan,
+                format!("`{}` is executable; not read", f.display()),
+                EXEC_HINT.into(),
+            ));
             return;
         }
         if self.files_read >= MAX_FILES_READ {
@@ -164,15 +183,13 @@ impl Lexer<'_> {
         }
         let id = identity(f);
         if let Some(pos) = self.stack.iter().position(|(p, _)| *p == id) {
-            let chain: Vec<String> = self
-                .stack
-                .get(pos..)
-                .unwrap_or_default()
-                .iter()
-                .map(|(_, p)| self.show(p))
-                .chain(std::iter::once(self.show(f)))
-                .collect();
-            return self.error(kspan, format!("include loop: {}", chain.join(" -> ")));
+            let mut msg = String::from("include loop: ");
+            for (_, p) in self.stack.get(pos..).unwrap_or_default() {
+                msg.push_str(&self.show(p));
+                msg.push_str(" -> ");
+            }
+            msg.push_str(&self.show(f));
+            return self.error(kspan, msg);
         }
         match read_bounded(f) {
             Ok(bytes) => self.file(f, &bytes),

@@ -78,7 +78,7 @@ mod pasted;
 mod report;
 mod tokens;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -89,11 +89,13 @@ use include::{EXEC_HINT, identity, parent_dir, read_bounded};
 use keepalived_reading::{mark_keepalived_reading, mark_keepalived_redecomment};
 use params::{Def, Pending, SUBST_BUDGET, Subst, seed};
 use pasted::Tally;
+use report::hinted;
 use tokens::tokenize;
 
 pub use include::{MAX_FILE_BYTES, MAX_INCLUDE_DEPTH};
 pub use params::MAX_SUBST_DEPTH;
 pub use report::{MAX_ERRORS, MAX_WARNINGS};
+pub(crate) use tokens::push_single_quoted;
 pub use tokens::split_argv;
 
 /// One word of a line, quotes removed and escapes resolved.
@@ -202,7 +204,7 @@ fn lex_bytes(
         budget_reported: false,
         files_read: 0,
         loop_reported: false,
-        seen: HashSet::new(),
+        seen: Vec::new(),
         errors: 0,
         warnings: 0,
         stopped: false,
@@ -255,7 +257,7 @@ struct Lexer<'a> {
     /// One loop error per physical line, however many pieces loop.
     loop_reported: bool,
     /// Diagnostics of the current physical line, see [`Lexer::push`].
-    seen: HashSet<(Span, String)>,
+    seen: Vec<(Span, String)>,
     errors: usize,
     warnings: usize,
     /// [`MAX_ERRORS`] reached: nothing more is read.
@@ -315,10 +317,12 @@ impl Lexer<'_> {
             && at < cut
         {
             let span = chars.get(at).map_or(Span { file, line, col: 1 }, |c| c.span);
-            self.push(
-                Diagnostic::error(span, format!("line {why}; line ignored"))
-                    .with_hint("configuration files must be UTF-8 text"),
-            );
+            self.push(hinted(
+                Severity::Error,
+                span,
+                format!("line {why}; line ignored"),
+                "configuration files must be UTF-8 text".into(),
+            ));
             self.finish_pending();
             return;
         }
@@ -369,10 +373,12 @@ impl Lexer<'_> {
             let name = ["~SEQx", "~SEQ", "~LST"].into_iter().find(|n| head.starts_with(n));
             if let Some(name) = name {
                 let span = text.first().map_or(first.span, |c| c.span);
-                self.push(
-                    Diagnostic::error(span, format!("`{name}` expansion is not supported by vipd; line ignored"))
-                        .with_hint("write the lines out"),
-                );
+                self.push(hinted(
+                    Severity::Error,
+                    span,
+                    format!("`{name}` expansion is not supported by vipd; line ignored"),
+                    "write the lines out".into(),
+                ));
                 return;
             }
         }
@@ -387,7 +393,7 @@ impl Lexer<'_> {
                 if !self.loop_reported {
                     self.loop_reported = true;
                     self.push(
-                        Diagnostic::error(span, "parameter substitution loop; line ignored").with_hint(format!(
+                        hinted(Severity::Error, span, "parameter substitution loop; line ignored".into(), format!(
                             "parameters may nest at most {MAX_SUBST_DEPTH} deep; check for a parameter that refers to itself"
                         )),
                     );
@@ -431,11 +437,12 @@ impl Lexer<'_> {
             && !last.literal
             && tokens.last().is_some_and(|t| !t.quoted && t.text.ends_with('\\'))
         {
-            self.push(
-                Diagnostic::warning(last.span, "`\\` at the end of a line does not continue it").with_hint(
-                    "only `$NAME=` definitions continue on the next line; keepalived keeps the `\\` as text",
-                ),
-            );
+            self.push(hinted(
+                Severity::Warning,
+                last.span,
+                "`\\` at the end of a line does not continue it".into(),
+                "only `$NAME=` definitions continue on the next line; keepalived keeps the `\\` as text".into(),
+            ));
         }
         if !tokens.is_empty() {
             self.out.push(Line { tokens });

@@ -6,8 +6,9 @@
 
 use super::chars::{is_blank, string, trim};
 use super::keepalived_reading::mark_word_from;
+use super::report::hinted;
 use super::{Ch, Lexer};
-use crate::config::diag::{Diagnostic, Span};
+use crate::config::diag::{Severity, Span};
 
 /// Substitution passes allowed on one line; one more is reported as a loop.
 pub const MAX_SUBST_DEPTH: usize = 16;
@@ -49,19 +50,14 @@ enum Ref {
     /// Starts no reference (`$1`, `$$`, `${ `): plain text, as in keepalived.
     Plain,
     /// `${NAME…` without a proper closing `}`.
-    Malformed {
-        end: usize,
-    },
+    Malformed { end: usize },
     /// `$NAME` followed by a character after which keepalived does not
     /// substitute a bare name.
-    Unterminated {
-        name: String,
-        end: usize,
-        next: char,
-    },
+    Unterminated { name: String, end: usize, next: char },
     Ok {
         name: String,
-        params: Vec<String>,
+        /// The numbers after the name, as written (blank when none).
+        params: String,
         end: usize,
     },
 }
@@ -89,10 +85,12 @@ impl Lexer<'_> {
             return true;
         }
         if let Some(name) = spaced_definition(text) {
-            self.push(
-                Diagnostic::warning(warn_at, format!("`${name} =` is not a parameter definition"))
-                    .with_hint(format!("no space is allowed before `=`: `${name}=VALUE`")),
-            );
+            self.push(hinted(
+                Severity::Warning,
+                warn_at,
+                format!("`${name} =` is not a parameter definition"),
+                format!("no space is allowed before `=`: `${name}=VALUE`"),
+            ));
         }
         false
     }
@@ -163,21 +161,25 @@ impl Lexer<'_> {
                 }
                 Ref::Malformed { end } => {
                     let shown = string(text.get(i..end).unwrap_or_default());
-                    self.push(
-                        Diagnostic::warning(ch.span, format!("malformed parameter reference `{shown}`; left as is"))
-                            .with_hint("write `${NAME}` or `${_RANDOM MIN MAX}`"),
-                    );
+                    self.push(hinted(
+                        Severity::Warning,
+                        ch.span,
+                        format!("malformed parameter reference `{shown}`; left as is"),
+                        "write `${NAME}` or `${_RANDOM MIN MAX}`".into(),
+                    ));
                     (end, None, false)
                 }
                 Ref::Unterminated { name, end, next } => {
-                    if self.defs.contains_key(&name) || is_predefined(&name) {
-                        self.push(
-                            Diagnostic::warning(ch.span, format!("`${name}` followed by `{next}` is not substituted"))
-                                .with_hint(format!(
-                                    "keepalived substitutes a bare `$NAME` only before whitespace, `,`, `)` or the end \
+                    if self.def(&name).is_some() || is_predefined(&name) {
+                        self.push(hinted(
+                            Severity::Warning,
+                            ch.span,
+                            format!("`${name}` followed by `{next}` is not substituted"),
+                            format!(
+                                "keepalived substitutes a bare `$NAME` only before whitespace, `,`, `)` or the end \
                                      of the line; write `${{{name}}}`"
-                                )),
-                        );
+                            ),
+                        ));
                     } else {
                         self.undefined(ch.span, &name);
                     }
@@ -186,25 +188,23 @@ impl Lexer<'_> {
                 Ref::Ok { name, params, end } => {
                     let value = self.resolve(text, ch.span, &name, &params, end);
                     let literal_char = matches!(name.as_str(), "_HASH" | "_BANG");
-                    if value.is_some() && literal_char && quote.is_none() && !self.defs.contains_key(&name) {
-                        self.push(
-                            Diagnostic::warning(
-                                ch.span,
-                                format!("unquoted `${{{name}}}` starts a comment in keepalived 2.2.7"),
-                            )
-                            .with_hint("vipd keeps the character; put it inside quotes to mean the same to both"),
-                        );
+                    if value.is_some() && literal_char && quote.is_none() && self.def(&name).is_none() {
+                        self.push(hinted(
+                            Severity::Warning,
+                            ch.span,
+                            format!("unquoted `${{{name}}}` starts a comment in keepalived 2.2.7"),
+                            "vipd keeps the character; put it inside quotes to mean the same to both".into(),
+                        ));
                     }
-                    let differs = self.defs.get(&name).is_some_and(|d| d.differs);
-                    if value.is_some() && !params.is_empty() && end < text.len() {
+                    let differs = self.def(&name).is_some_and(|d| d.differs);
+                    if value.is_some() && has_params(&params) && end < text.len() {
                         // Measured: `${_RANDOM 5 5}x y` reads `5x_RANDOM`.
-                        self.push(
-                            Diagnostic::warning(
-                                ch.span,
-                                format!("keepalived 2.2.7 garbles the text after `${{{name}}}` with bounds"),
-                            )
-                            .with_hint("put it last on its line"),
-                        );
+                        self.push(hinted(
+                            Severity::Warning,
+                            ch.span,
+                            format!("keepalived 2.2.7 garbles the text after `${{{name}}}` with bounds"),
+                            "put it last on its line".into(),
+                        ));
                         garbled = garbled.or(Some(out.len() + value.as_ref().map_or(0, |v| v.chars().count())));
                     }
                     (end, value, differs)
@@ -220,10 +220,9 @@ impl Lexer<'_> {
             i = end.max(i + 1);
             if out.len() > MAX_EXPANDED_LINE {
                 self.push(
-                    Diagnostic::error(ch.span, format!(
+                    hinted(Severity::Error, ch.span, format!(
                         "parameter substitution makes this line longer than {MAX_EXPANDED_LINE} characters; line ignored"
-                    ))
-                    .with_hint("check for a parameter that refers to itself more than once"),
+                    ), "check for a parameter that refers to itself more than once".into()),
                 );
                 return Subst::Dropped;
             }
@@ -257,29 +256,35 @@ impl Lexer<'_> {
         Subst::Changed(first_span)
     }
 
+    /// The definition of `name`, if any: the one lookup, out of line so
+    /// the hashing is not repeated at each use in the binary.
+    #[inline(never)]
+    fn def(&self, name: &str) -> Option<&Def> {
+        self.defs.get(name)
+    }
+
     /// The value of a well-formed reference, or `None` (after a diagnostic)
     /// when it stays as written.
-    fn resolve(&mut self, text: &[Ch], span: Span, name: &str, params: &[String], end: usize) -> Option<String> {
-        if let Some((value, multiline)) = self.defs.get(name).map(|d| (d.value.clone(), d.multiline)) {
-            if !params.is_empty() {
+    fn resolve(&mut self, text: &[Ch], span: Span, name: &str, params: &str, end: usize) -> Option<String> {
+        if let Some((value, multiline)) = self.def(name).map(|d| (d.value.clone(), d.multiline)) {
+            if has_params(params) {
                 self.warn(span, format!("parameter `{name}` takes no arguments; left as is"));
                 return None;
             }
             let rest_blank =
                 text.get(end..).unwrap_or_default().iter().take_while(|c| c.c != '\n').all(|c| is_blank(c.c));
             if multiline && !rest_blank {
-                self.push(
-                    Diagnostic::error(
-                        span,
-                        format!("multi-line parameter `{name}` must be the last thing on its line"),
-                    )
-                    .with_hint("keepalived does not substitute it elsewhere; move the text after it to the next line"),
-                );
+                self.push(hinted(
+                    Severity::Error,
+                    span,
+                    format!("multi-line parameter `{name}` must be the last thing on its line"),
+                    "keepalived does not substitute it elsewhere; move the text after it to the next line".into(),
+                ));
                 return None;
             }
             return Some(value);
         }
-        if !params.is_empty() && name != "_RANDOM" && is_predefined(name) {
+        if has_params(params) && name != "_RANDOM" && is_predefined(name) {
             self.warn(span, format!("parameter `{name}` takes no arguments; left as is"));
             return None;
         }
@@ -298,9 +303,12 @@ impl Lexer<'_> {
     }
 
     fn undefined(&mut self, span: Span, name: &str) {
-        self.push(Diagnostic::warning(span, format!("undefined parameter `{name}`")).with_hint(format!(
-            "the text is left as is, as keepalived does; define it with `${name}=VALUE` before its first use"
-        )));
+        self.push(hinted(
+            Severity::Warning,
+            span,
+            format!("undefined parameter `{name}`"),
+            format!("the text is left as is, as keepalived does; define it with `${name}=VALUE` before its first use"),
+        ));
     }
 
     fn pwd(&self) -> String {
@@ -313,18 +321,21 @@ impl Lexer<'_> {
     }
 
     /// `${_RANDOM}`: 0..=32767; one number sets MIN, two set MIN and MAX.
-    fn random(&mut self, params: &[String]) -> Result<String, String> {
-        let nums: Vec<u32> = params
-            .iter()
-            .map(|p| p.parse::<u32>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| "`${_RANDOM}` bounds must be numbers up to 4294967295".to_string())?;
-        let (min, max) = match nums.as_slice() {
-            [] => (0, 32767),
-            [min] => (*min, 32767),
-            [min, max] => (*min, *max),
-            _ => return Err("`${_RANDOM}` takes at most two numbers, MIN and MAX".into()),
-        };
+    fn random(&mut self, params: &str) -> Result<String, String> {
+        // Every number is checked before their count, as before.
+        let (mut min, mut max, mut count) = (0, 32767, 0);
+        for p in params.split_whitespace() {
+            let v = p.parse::<u32>().map_err(|_| "`${_RANDOM}` bounds must be numbers up to 4294967295".to_string())?;
+            match count {
+                0 => min = v,
+                1 => max = v,
+                _ => {}
+            }
+            count += 1;
+        }
+        if count > 2 {
+            return Err("`${_RANDOM}` takes at most two numbers, MIN and MAX".into());
+        }
         if min > max {
             return Err(format!("`${{_RANDOM}}` MIN {min} is greater than MAX {max}"));
         }
@@ -346,6 +357,11 @@ impl Lexer<'_> {
 pub(super) fn seed() -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     (nanos ^ (u64::from(std::process::id()) << 32)) | 1
+}
+
+/// Whether a reference's parameter text holds any number.
+fn has_params(params: &str) -> bool {
+    params.split_whitespace().next().is_some()
 }
 
 fn is_predefined(name: &str) -> bool {
@@ -421,13 +437,13 @@ fn parse_ref(text: &[Ch], at: usize) -> Ref {
                 };
                 return Ref::Malformed { end: end.min(text.len()) };
             }
-            Ref::Ok { name, params: raw.split_whitespace().map(String::from).collect(), end: i + 1 }
+            Ref::Ok { name, params: raw, end: i + 1 }
         }
         Some(first) if is_name_start(first) => {
             let end = name_end(at + 2);
             let name = string(text.get(at + 1..end).unwrap_or_default());
             match text.get(end).map(|c| c.c) {
-                None | Some(' ' | '\t' | ',' | ')' | '\n') => Ref::Ok { name, params: Vec::new(), end },
+                None | Some(' ' | '\t' | ',' | ')' | '\n') => Ref::Ok { name, params: String::new(), end },
                 Some(next) => Ref::Unterminated { name, end, next },
             }
         }

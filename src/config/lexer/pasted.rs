@@ -18,11 +18,13 @@
 //! of a word, which gives "Unknown keyword" for an indented line, a lost
 //! block after a byte order mark, and a `router_id` holding the quotes.
 
+use core::fmt::Write as _;
 use std::path::Path;
 
 use super::Ch;
 use super::chars::comment_start;
-use crate::config::diag::{Diagnostic, Span};
+use super::report::hinted;
+use crate::config::diag::{Diagnostic, Severity, Span};
 
 /// One look-alike character.
 pub(super) struct LookAlike {
@@ -179,11 +181,7 @@ impl Tally {
         let mut out = Vec::with_capacity(self.seen.len() + 1);
         if let Some((span, n)) = self.cr {
             out.push(
-                Diagnostic::warning(
-                    span,
-                    format!("CR line ends (U+000D CARRIAGE RETURN before the line feed) on {}; read as line ends", lines(n)),
-                )
-                .with_hint(format!(
+                hinted(Severity::Warning, span, format!("CR line ends (U+000D CARRIAGE RETURN before the line feed) on {}; read as line ends", lines(n)), format!(
                     "keepalived 2.2.7 reads them the same way, but scripts and other tools may not; to convert the file: sed -i 's/\\r$//' {file}"
                 )),
             );
@@ -202,24 +200,39 @@ impl Tally {
                     ("a quote", "curly double quotes")
                 };
                 let ascii = l.reads_as.unwrap_or(' ');
-                Diagnostic::error(s.span, format!("{what} is not {not}; {group} on {on}")).with_hint(format!(
-                    "keepalived 2.2.7 keeps it as part of a word, and reading it as {not} could change what a line means; the rest of the file was checked as if it were `{ascii}`; to write ASCII: {sed}"
-                ))
+                hinted(
+                    Severity::Error,
+                    s.span,
+                    format!("{what} is not {not}; {group} on {on}"),
+                    format!(
+                        "keepalived 2.2.7 keeps it as part of a word, and reading it as {not} could change what a line means; the rest of the file was checked as if it were `{ascii}`; to write ASCII: {sed}"
+                    ),
+                )
             } else if l.reads_as.is_some() {
-                Diagnostic::warning(s.span, format!("{what} on {on}; read as a space")).with_hint(format!(
-                    "keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: {sed}"
-                ))
+                hinted(
+                    Severity::Warning,
+                    s.span,
+                    format!("{what} on {on}; read as a space"),
+                    format!(
+                        "keepalived 2.2.7 reads it as part of a word, so an indented keyword is unknown to it; to replace it: {sed}"
+                    ),
+                )
             } else if l.c == '\u{FEFF}' && s.span.line == 1 && s.span.col == 1 {
-                Diagnostic::warning(
+                hinted(
+                    Severity::Warning,
                     s.span,
                     format!("byte order mark ({what}) at the start of the file, on {on}; ignored"),
+                    format!(
+                        "keepalived 2.2.7 reads it as part of the first keyword and loses that block; to remove it: {sed}"
+                    ),
                 )
-                .with_hint(format!(
-                    "keepalived 2.2.7 reads it as part of the first keyword and loses that block; to remove it: {sed}"
-                ))
             } else {
-                Diagnostic::warning(s.span, format!("invisible {what} on {on}; ignored"))
-                    .with_hint(format!("keepalived 2.2.7 reads it as part of a word; to remove it: {sed}"))
+                hinted(
+                    Severity::Warning,
+                    s.span,
+                    format!("invisible {what} on {on}; ignored"),
+                    format!("keepalived 2.2.7 reads it as part of a word; to remove it: {sed}"),
+                )
             };
             out.push(d);
         }
@@ -238,18 +251,26 @@ fn sed_script(group: u8) -> String {
     if group == CR_GROUP {
         return "s/\\r$//".into();
     }
-    let mut parts = Vec::new();
+    // Written into one String: no String per byte or per part.
+    let mut out = String::new();
     for l in LOOK_ALIKES.iter().filter(|l| l.group == group) {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str("s/");
         let mut buf = [0; 4];
-        let from: String = l.c.encode_utf8(&mut buf).bytes().map(|b| format!("\\x{b:02x}")).collect();
-        let to = match l.reads_as {
-            None => String::new(),
-            Some('\'') => "\\x27".into(),
-            Some(a) => a.to_string(),
-        };
-        parts.push(format!("s/{from}/{to}/g"));
+        for b in l.c.encode_utf8(&mut buf).bytes() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+        out.push('/');
+        match l.reads_as {
+            None => {}
+            Some('\'') => out.push_str("\\x27"),
+            Some(a) => out.push(a),
+        }
+        out.push_str("/g");
     }
-    parts.join("; ")
+    out
 }
 
 /// `s` as one shell word: as is when it has only safe characters, else in
@@ -258,7 +279,9 @@ fn shell_word(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c)) {
         s.to_owned()
     } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        let mut out = String::new();
+        super::tokens::push_single_quoted(&mut out, s);
+        out
     }
 }
 

@@ -26,10 +26,13 @@ impl Lexer<'_> {
         if self.stopped {
             return;
         }
-        if let Some(span) = d.span
-            && !self.seen.insert((span, d.message.clone()))
-        {
-            return;
+        if let Some(span) = d.span {
+            // A line holds few distinct diagnostics: a list is enough, and
+            // smaller in the binary than a hash set.
+            if self.seen.iter().any(|(s, m)| *s == span && *m == d.message) {
+                return;
+            }
+            self.seen.push((span, d.message.clone()));
         }
         let span = d.span.unwrap_or_default();
         match d.severity {
@@ -38,10 +41,12 @@ impl Lexer<'_> {
                 self.errors += 1;
                 if self.errors >= MAX_ERRORS {
                     self.stopped = true;
-                    self.diags.push(
-                        Diagnostic::error(span, "too many errors; stopping")
-                            .with_hint(format!("vipd stops reading after {MAX_ERRORS} errors; fix these first")),
-                    );
+                    self.diags.push(hinted(
+                        Severity::Error,
+                        span,
+                        "too many errors; stopping".into(),
+                        format!("vipd stops reading after {MAX_ERRORS} errors; fix these first"),
+                    ));
                 }
             }
             Severity::Warning => {
@@ -76,4 +81,11 @@ impl Lexer<'_> {
     pub(super) fn error(&mut self, span: Span, msg: impl Into<String>) {
         self.push(Diagnostic::error(span, msg));
     }
+}
+
+/// A diagnostic with a hint, built out of line: the lexer's many hinted
+/// diagnostics stay one call each in the binary.
+#[inline(never)]
+pub(super) fn hinted(severity: Severity, span: Span, message: String, hint: String) -> Diagnostic {
+    Diagnostic { severity, span: Some(span), message, hint: Some(hint) }
 }

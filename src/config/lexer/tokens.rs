@@ -5,8 +5,9 @@
 //! substituted text and decides nothing about lines or files.
 
 use super::chars::is_blank;
+use super::report::hinted;
 use super::{Ch, Token};
-use crate::config::diag::{Diagnostic, Span};
+use crate::config::diag::{Diagnostic, Severity, Span};
 
 /// Splits comment-free text into tokens; with `braces`, an unquoted `{` or
 /// `}` is a token of its own. Also decides [`Token::verbatim`], comparing
@@ -86,10 +87,12 @@ pub(super) fn tokenize(text: &[Ch], braces: bool, diags: &mut Vec<Diagnostic>) -
                     && !part.iter().any(|c| c.differs || (c.literal && c.c == '"'));
                 after_quote = true;
                 if !closed {
-                    diags.push(
-                        Diagnostic::error(ch.span, format!("unterminated `{q}` quote"))
-                            .with_hint(format!("the string runs to the end of the line; add the closing `{q}`")),
-                    );
+                    diags.push(hinted(
+                        Severity::Error,
+                        ch.span,
+                        format!("unterminated `{q}` quote"),
+                        format!("the string runs to the end of the line; add the closing `{q}`"),
+                    ));
                 }
             }
             c => unquoted_part(&mut cur, &mut after_quote, ch).text.push(c),
@@ -141,10 +144,12 @@ fn escape(text: &[Ch], i: usize, out: &mut String, span: Span, diags: &mut Vec<D
     }
     out.push('\\');
     let Some(e) = text.get(i).map(|c| c.c) else { return (i, false) };
-    diags.push(
-        Diagnostic::warning(span, format!("unknown escape `\\{e}`; kept as is"))
-            .with_hint("write `\\\\` for a backslash; in a script, keepalived's second pass drops the `\\`"),
-    );
+    diags.push(hinted(
+        Severity::Warning,
+        span,
+        format!("unknown escape `\\{e}`; kept as is"),
+        "write `\\\\` for a backslash; in a script, keepalived's second pass drops the `\\`".into(),
+    ));
     out.push(e);
     (i + 1, false)
 }
@@ -196,6 +201,20 @@ fn known_escape(c: impl Fn(usize) -> Option<char>) -> Option<(char, usize)> {
         'c' => c(1).map(|ctl| (char::from_u32(u32::from(ctl) & 0x1f).unwrap_or('\0'), 2)),
         _ => None,
     }
+}
+
+/// Appends `s` in shell single quotes, a `'` in it written `'\\''`: the
+/// one quoting routine of hints and dumps.
+pub(crate) fn push_single_quoted(out: &mut String, s: &str) {
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
 }
 
 /// Splits a script string into argv respecting quotes:

@@ -90,7 +90,7 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
         .filter(|n| n.name() == "vrrp_instance")
         .filter_map(|n| n.args.first().map(|t| t.text.as_str()))
         .collect();
-    let mut groups: Vec<RawGroup> = Vec::new();
+    let mut groups: Vec<RawGroup<'_>> = Vec::new();
     for (pos, node) in nodes.iter().enumerate() {
         if keywords::lookup(keywords::TOP, node.name()) != Some(Support::Yes) {
             continue;
@@ -162,7 +162,13 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
         }
     }
     for g in &mut config.sync_groups {
-        g.members = g.members.iter().filter_map(|&m| kept.get(m).copied().flatten()).collect();
+        g.members.retain_mut(|m| match kept.get(*m).copied().flatten() {
+            Some(k) => {
+                *m = k;
+                true
+            }
+            None => false,
+        });
     }
     duplicate_vrids(&mut cx, &config, &spans);
     // A file whose instances all sit in an include that matched nothing

@@ -14,10 +14,10 @@ use crate::config::parse::Node;
 
 /// Node, members, track_script, track_file, track_interface,
 /// `sync_group_tracking_weight`, track_process.
-pub(super) type RawGroup =
-    (Node, Vec<Token>, Vec<TrackName>, Vec<TrackName>, Vec<TrackInterface>, bool, Vec<TrackName>);
+pub(super) type RawGroup<'n> =
+    (&'n Node, Vec<Token>, Vec<TrackName>, Vec<TrackName>, Vec<TrackInterface>, bool, Vec<TrackName>);
 
-pub(super) fn sync_group(cx: &mut Cx<'_>, node: &Node, instances: &[&str]) -> Option<RawGroup> {
+pub(super) fn sync_group<'n>(cx: &mut Cx<'_>, node: &'n Node, instances: &[&str]) -> Option<RawGroup<'n>> {
     block_name(cx, node)?;
     let mut members = Vec::new();
     let (mut scripts, mut files, mut ifaces) = (Vec::new(), Vec::new(), Vec::new());
@@ -88,7 +88,7 @@ pub(super) fn sync_group(cx: &mut Cx<'_>, node: &Node, instances: &[&str]) -> Op
     if !has_group {
         cx.error_hint(node.span(), "vrrp_sync_group without a `group` block", "group { VI_1 VI_2 }");
     }
-    Some((node.clone(), members, scripts, files, ifaces, tracking_weight, processes))
+    Some((node, members, scripts, files, ifaces, tracking_weight, processes))
 }
 
 fn group_notify(cx: &mut Cx<'_>, node: &Node) -> Notify {
@@ -130,7 +130,7 @@ fn zero_member_weights(cx: &mut Cx<'_>, group: &Node, r: &RawInstance) {
 }
 
 /// Sync groups: members by name; group trackers apply to every member.
-pub(super) fn attach_groups(cx: &mut Cx<'_>, groups: &[RawGroup], raws: &mut [RawInstance], config: &mut Config) {
+pub(super) fn attach_groups(cx: &mut Cx<'_>, groups: &[RawGroup<'_>], raws: &mut [RawInstance], config: &mut Config) {
     let mut member_of: Vec<Option<usize>> = vec![None; raws.len()];
     for (gi, (node, members, scripts, files, ifaces, tracking_weight, processes)) in groups.iter().enumerate() {
         let mut idx = Vec::new();

@@ -43,7 +43,7 @@ struct Cached {
     answer: Rc<str>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Run {
     result: String,
     /// Probes keep the outcome and render it when asked, so a run
@@ -110,7 +110,7 @@ impl Record {
     fn ran(&mut self, id: TrackerId, run: Run) {
         let k = usize::from(id.0);
         if self.runs.len() <= k {
-            self.runs.resize(k + 1, None);
+            self.runs.resize_with(k + 1, || None);
         }
         self.runs[k] = Some(run);
         if let Some(r) = self.running.get_mut(k) {
@@ -151,8 +151,8 @@ impl Daemon {
                 status: t.status,
                 value: t.value,
                 streak: if matches!(t.kind, TrackerKind::Script { .. }) { t.streak() } else { 0 },
-                last_run: self.status.runs.get(k).cloned().flatten().map(|r| ScriptRun {
-                    result: r.probe.map_or(r.result, |o| o.to_string()),
+                last_run: self.status.runs.get(k).and_then(Option::as_ref).map(|r| ScriptRun {
+                    result: r.probe.as_ref().map_or_else(|| r.result.clone(), |o| o.to_string()),
                     exit_code: r.exit_code,
                     success: r.success,
                     duration: r.duration,

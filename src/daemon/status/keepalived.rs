@@ -17,7 +17,7 @@
 //! (vipd keeps only the weights instances use). The unit tests compare
 //! with files keepalived 2.2.7 wrote (`tests/data/keepalived-files`).
 
-use core::fmt::Write as _;
+use core::fmt::{Display, Write as _};
 use std::time::Duration;
 
 use super::model::*;
@@ -97,6 +97,12 @@ pub fn stats(s: &Snapshot) -> String {
     o
 }
 
+/// One `   LABEL = VALUE` line; one call per line keeps the many lines of
+/// the data file small in the binary.
+fn kv(o: &mut String, label: &str, value: &dyn Display) {
+    let _ = writeln!(o, "   {label} = {value}");
+}
+
 fn on_off(b: bool) -> &'static str {
     if b { "enabled" } else { "disabled" }
 }
@@ -111,25 +117,25 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
     let c = &i.cfg;
     let v3 = c.version == Version::V3;
     let _ = writeln!(o, " VRRP Instance = {}", c.name);
-    let _ = writeln!(o, "   VRRP Version = {}", if v3 { 3 } else { 2 });
+    kv(o, "VRRP Version", &if v3 { 3 } else { 2 });
     if let Some(g) = &i.group {
-        let _ = writeln!(o, "   Sync group = {g}");
+        kv(o, "Sync group", &g);
     }
     if c.family == Family::V6 {
         o.push_str("   Using Native IPv6\n");
     }
-    let _ = writeln!(o, "   State = {}", i.state.name());
+    kv(o, "State", &i.state.name());
     if i.state == State::Backup {
         // keepalived writes these for every backup (garbage before the
         // first advert); "(none)" is its word for an address it lacks.
         let m = i.master.as_ref().filter(|m| !m.is_self);
         match m {
             Some(m) => {
-                let _ = writeln!(o, "   Master router = {}", m.address);
+                kv(o, "Master router", &m.address);
             }
             None => o.push_str("   Master router = (none)\n"),
         }
-        let _ = writeln!(o, "   Master priority = {}", m.map_or(0, |m| m.priority));
+        kv(o, "Master priority", &m.map_or(0, |m| m.priority));
         if v3 {
             let int = m.map_or(c.advert_int.to_std(), |m| m.advert_int);
             let cs = (int.as_micros() + 5_000) / 10_000;
@@ -152,23 +158,23 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
         },
         st => st.name(),
     };
-    let _ = writeln!(o, "   Wantstate = {want}");
+    kv(o, "Wantstate", &want);
     o.push_str("   Number of config faults = 0\n");
-    let _ = writeln!(o, "   Number of interface and track script faults = {}", faults(s, i));
+    kv(o, "Number of interface and track script faults", &faults(s, i));
     let init = i
         .tracks
         .iter()
         .filter_map(|t| s.trackers.get(t.tracker))
         .filter(|t| matches!(t.kind, TrackerKind::Script { .. }) && t.status == TrackStatus::Unknown)
         .count();
-    let _ = writeln!(o, "   Number of track scripts init = {init}");
+    kv(o, "Number of track scripts init", &init);
     let now_us = s.taken_unix.saturating_mul(1_000_000).saturating_add(u64::from(s.taken_subsec_us));
     // An instance not started yet has been in INIT since the daemon started.
     let since = now_us.saturating_sub(micros(i.in_state.min(s.uptime)));
-    let _ = writeln!(o, "   Last transition = {}", Stamp(since, s.utc_offset_s));
+    kv(o, "Last transition", &Stamp(since, s.utc_offset_s));
     match i.next_timer {
         Some(t) => {
-            let _ = writeln!(o, "   Read timeout = {}", Stamp(now_us.saturating_add(micros(t)), s.utc_offset_s));
+            kv(o, "Read timeout", &Stamp(now_us.saturating_add(micros(t)), s.utc_offset_s));
         }
         None => o.push_str("   Read timeout = DISABLED\n"),
     }
@@ -180,7 +186,7 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
         c.down_timer_adverts,
     );
     let _ = writeln!(o, "   Master down timer = {} usecs", down.as_micros());
-    let _ = writeln!(o, "   Interface = {}", c.interface);
+    kv(o, "Interface", &c.interface);
     if c.dont_track_primary {
         o.push_str("   VRRP interface tracking disabled\n");
     }
@@ -195,7 +201,7 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
             let _ = writeln!(o, "   Using src_ip = {a} (from configuration)");
         }
         (Some(a), false) => {
-            let _ = writeln!(o, "   Using src_ip = {a}");
+            kv(o, "Using src_ip", &a);
         }
         (None, _) => o.push_str("   Using src_ip = (none)\n"),
     }
@@ -210,19 +216,19 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
         }
     }
     let g = &c.garp;
-    let _ = writeln!(o, "   Gratuitous ARP delay = {}", g.master_delay.to_std().as_secs());
-    let _ = writeln!(o, "   Gratuitous ARP repeat = {}", g.master_repeat);
-    let _ = writeln!(o, "   Gratuitous ARP refresh = {}", g.master_refresh.to_std().as_secs());
-    let _ = writeln!(o, "   Gratuitous ARP refresh repeat = {}", g.master_refresh_repeat);
-    let _ = writeln!(o, "   Gratuitous ARP lower priority delay = {}", g.lower_prio_delay.to_std().as_secs());
-    let _ = writeln!(o, "   Gratuitous ARP lower priority repeat = {}", g.lower_prio_repeat);
-    let _ = writeln!(o, "   Down timer adverts = {}", c.down_timer_adverts);
-    let _ = writeln!(o, "   Send advert after receive lower priority advert = {}", !c.lower_prio_no_advert);
-    let _ = writeln!(o, "   Send advert after receive higher priority advert = {}", c.higher_prio_send_advert);
-    let _ = writeln!(o, "   Virtual Router ID = {}", c.vrid);
-    let _ = writeln!(o, "   Priority = {}", i.base_priority);
-    let _ = writeln!(o, "   Effective priority = {}", i.effective_priority);
-    let _ = writeln!(o, "   Total priority = {}", i.effective_priority);
+    kv(o, "Gratuitous ARP delay", &g.master_delay.to_std().as_secs());
+    kv(o, "Gratuitous ARP repeat", &g.master_repeat);
+    kv(o, "Gratuitous ARP refresh", &g.master_refresh.to_std().as_secs());
+    kv(o, "Gratuitous ARP refresh repeat", &g.master_refresh_repeat);
+    kv(o, "Gratuitous ARP lower priority delay", &g.lower_prio_delay.to_std().as_secs());
+    kv(o, "Gratuitous ARP lower priority repeat", &g.lower_prio_repeat);
+    kv(o, "Down timer adverts", &c.down_timer_adverts);
+    kv(o, "Send advert after receive lower priority advert", &!c.lower_prio_no_advert);
+    kv(o, "Send advert after receive higher priority advert", &c.higher_prio_send_advert);
+    kv(o, "Virtual Router ID", &c.vrid);
+    kv(o, "Priority", &i.base_priority);
+    kv(o, "Effective priority", &i.effective_priority);
+    kv(o, "Total priority", &i.effective_priority);
     if v3 {
         let _ = writeln!(o, "   Advert interval = {} milli-sec", c.advert_int.as_millis());
         if i.state == State::Backup {
@@ -231,8 +237,8 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
     } else {
         let _ = writeln!(o, "   Advert interval = {} sec", c.advert_int.to_std().as_secs());
     }
-    let _ = writeln!(o, "   Accept = {}", on_off(c.accept));
-    let _ = writeln!(o, "   Preempt = {}", on_off(c.preempt));
+    kv(o, "Accept", &on_off(c.accept));
+    kv(o, "Preempt", &on_off(c.preempt));
     if !c.preempt_delay.is_zero() {
         let _ = writeln!(o, "   Preempt delay = {} secs", Secs(c.preempt_delay.to_std()));
     }
@@ -271,7 +277,7 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
     if c.is_unicast() {
         match (c.unicast_ttl, c.family) {
             (Some(t), _) => {
-                let _ = writeln!(o, "   Unicast TTL = {t}");
+                kv(o, "Unicast TTL", &t);
             }
             (None, Family::V4) => o.push_str("   Unicast TTL = 255\n"),
             // The kernel's default hop limit: vipd does not know it.
@@ -304,8 +310,8 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
         }
     }
     o.push_str("   Using smtp notification = no\n");
-    let _ = writeln!(o, "   Notify deleted = {}", if c.notify.report_deleted { "Deleted" } else { "Fault" });
-    let _ = writeln!(o, "   Notify priority changes = {}", c.notify.priority_changes);
+    kv(o, "Notify deleted", &if c.notify.report_deleted { "Deleted" } else { "Fault" });
+    kv(o, "Notify priority changes", &c.notify.priority_changes);
 }
 
 fn rev(reverse: bool) -> &'static str {
@@ -436,20 +442,20 @@ fn script(o: &mut String, s: &Snapshot, k: usize, t: &TrackerStatus) {
         TrackStatus::Up => "GOOD",
         TrackStatus::Down => "BAD",
     };
-    let _ = writeln!(o, "   Status = {status}");
+    kv(o, "Status", &status);
     if let Some(c) = &t.check {
         let _ = writeln!(o, "   Script uid:gid = {}:{}", c.uid, c.gid);
     }
     tracking(o, s, k);
-    let _ = writeln!(o, "   State = {}", if t.running { "running" } else { "idle" });
+    kv(o, "State", &if t.running { "running" } else { "idle" });
 }
 
 fn track_file(o: &mut String, s: &Snapshot, k: usize, t: &TrackerStatus) {
     let _ = writeln!(o, " Track file = {}", t.name);
     if let Some(p) = &t.path {
-        let _ = writeln!(o, "   File = {}", p.display());
+        kv(o, "File", &p.display());
     }
-    let _ = writeln!(o, "   Status = {}", t.value);
+    kv(o, "Status", &t.value);
     tracking(o, s, k);
 }
 

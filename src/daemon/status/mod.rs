@@ -20,11 +20,17 @@ pub use model::*;
 /// instance and its state, or the counts per state when there are many.
 pub fn summary<'a>(states: impl Iterator<Item = (&'a str, crate::core::State)> + Clone) -> String {
     use crate::core::State;
+    use core::fmt::Write as _;
     const LISTED: usize = 8;
     let n = states.clone().count();
+    // Written into one String: no String per part and no join.
+    let mut out = String::new();
     if n <= LISTED {
-        let parts: Vec<String> = states.map(|(name, s)| format!("{name} {s}")).collect();
-        return parts.join(", ");
+        for (k, (name, s)) in states.enumerate() {
+            let sep = if k > 0 { ", " } else { "" };
+            let _ = write!(out, "{sep}{name} {s}");
+        }
+        return out;
     }
     let mut counts = [0usize; 4];
     for (_, s) in states {
@@ -35,10 +41,14 @@ pub fn summary<'a>(states: impl Iterator<Item = (&'a str, crate::core::State)> +
             State::Init => 3,
         }] += 1;
     }
+    let _ = write!(out, "{n} instances: ");
     let names = ["MASTER", "BACKUP", "FAULT", "INIT"];
-    let parts: Vec<String> =
-        counts.iter().zip(names).filter(|(c, _)| **c > 0).map(|(c, name)| format!("{c} {name}")).collect();
-    format!("{n} instances: {}", parts.join(", "))
+    let mut sep = "";
+    for (c, name) in counts.iter().zip(names).filter(|(c, _)| **c > 0) {
+        let _ = write!(out, "{sep}{c} {name}");
+        sep = ", ";
+    }
+    out
 }
 
 #[cfg(test)]

@@ -11,19 +11,33 @@ use core::fmt::{self, Display, Write as _};
 use std::time::Duration;
 
 use crate::config::TrackerKind;
-use crate::core::{NotifyState, State, Stats, TrackStatus};
+use crate::core::{NotifyState, State, TrackStatus};
 use crate::wire::WireError;
 
 use super::json::{checksum_name, counter_key, family_name, version_number};
 use super::model::*;
 
-/// The labels keepalived-exporter puts on its per-instance counters (a
-/// macro: the array borrows from the instance at each use).
-macro_rules! inst_labels {
-    ($i:expr) => {
-        [("iname", &$i.cfg.name as &dyn Display), ("intf", &$i.cfg.interface), ("vrid", &$i.cfg.vrid)]
-    };
+/// The labels keepalived-exporter puts on its per-instance counters.
+fn inst_labels(i: &InstanceStatus) -> [(&'static str, &dyn Display); 3] {
+    [("iname", &i.cfg.name), ("intf", &i.cfg.interface), ("vrid", &i.cfg.vrid)]
 }
+
+/// A family whose samples are one per instance at most, labelled with
+/// [`inst_labels`] (`None`: no sample for that instance). Tables of these
+/// rather than one closure per family: the binary carries one loop.
+type PerInstance = (&'static str, Kind, &'static str, Get);
+
+/// Where a per-instance family's value comes from: a receive-error counter
+/// (no function of its own for each), or a function.
+#[derive(Clone, Copy)]
+enum Get {
+    Error(WireError),
+    F(fn(&InstanceStatus) -> Option<Value>),
+}
+use Get::F;
+
+/// A family of at most one sample per tracker, labelled with its name.
+type PerTracker = (&'static str, &'static str, fn(&TrackerStatus) -> Option<Value>);
 
 /// The whole snapshot as exposition text, one family after another (a
 /// family's samples must be contiguous); families with no sample are left
@@ -31,328 +45,366 @@ macro_rules! inst_labels {
 pub fn render(s: &Snapshot) -> String {
     let mut text = String::with_capacity(4096 + s.instances.len() * 6144);
     let out = &mut text;
+    let all = &s.instances;
 
-    family(out, "keepalived_up", Gauge, "Whether keepalived (here vipd) answered: always 1.", |f| f.sample(&[], 1));
-    family(
+    Family::new(out, "keepalived_up", Gauge, "Whether keepalived (here vipd) answered: always 1.").sample(&[], Int(1));
+    let mut f = Family::new(
         out,
         "keepalived_vrrp_state",
         Gauge,
         "Instance state per virtual IP: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (one sample with ip_address=\"\" \
          when the instance has no virtual IP).",
-        |f| {
-            for i in &s.instances {
-                let mut any = false;
-                for v in i.vips.iter().filter(|v| !v.excluded) {
-                    any = true;
-                    f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
-                }
-                if !any {
-                    let vrid = i.cfg.vrid;
-                    f.sample(
-                        &[("iname", &i.cfg.name), ("intf", &i.cfg.interface), ("vrid", &vrid), ("ip_address", &"")],
-                        state_value(i.state),
-                    );
-                }
-            }
-        },
     );
-    family(
+    for i in all {
+        let mut any = false;
+        for v in i.vips.iter().filter(|v| !v.excluded) {
+            any = true;
+            f.vip(i, v, &[], state_value(i.state));
+        }
+        if !any {
+            f.inst(i, &[("ip_address", &"")], state_value(i.state));
+        }
+    }
+    let mut f = Family::new(
         out,
         "keepalived_vrrp_excluded_state",
         Gauge,
         "Instance state per excluded virtual IP (virtual_ipaddress_excluded), as keepalived_vrrp_state.",
-        |f| {
-            for i in &s.instances {
-                for v in i.vips.iter().filter(|v| v.excluded) {
-                    f.sample(&vip_labels(i, &VipAddr(v)), state_value(i.state));
-                }
-            }
-        },
     );
-    family(
-        out,
-        "keepalived_gratuitous_arp_delay_total",
-        Counter,
-        "garp_master_delay in seconds (a setting, typed counter as keepalived-exporter does).",
-        |f| {
-            for i in &s.instances {
-                f.sample(&inst_labels!(i), secs(i.cfg.garp.master_delay.to_std()));
-            }
-        },
-    );
-    for (name, help, get) in KEEPALIVED_COUNTERS {
-        family(out, name, Counter, help, |f| {
-            for i in &s.instances {
-                f.sample(&inst_labels!(i), get(&i.counters));
-            }
-        });
+    for i in all {
+        for v in i.vips.iter().filter(|v| v.excluded) {
+            f.vip(i, v, &[], state_value(i.state));
+        }
     }
-    family(
-        out,
-        "keepalived_script_status",
-        Gauge,
-        "Check script status: 1 GOOD, 0 BAD (absent before its first result).",
-        |f| {
-            for t in &s.trackers {
-                if let (TrackerKind::Script { .. }, Some(up)) = (t.kind, known(t.status)) {
-                    f.sample(&[("name", &t.name)], u8::from(up));
-                }
-            }
-        },
-    );
+    per_instance(out, all, KEEPALIVED_COUNTERS);
+    per_tracker(out, &s.trackers, SCRIPT_STATUS);
 
-    family(out, "vipd_build_info", Gauge, "vipd's version, as a label; always 1.", |f| {
-        f.sample(&[("version", &s.version)], 1)
-    });
-    family(out, "vipd_uptime_seconds", Gauge, "Seconds since the daemon started.", |f| f.sample(&[], secs(s.uptime)));
+    Family::new(out, "vipd_build_info", Gauge, "vipd's version, as a label; always 1.")
+        .sample(&[("version", &s.version)], Int(1));
+    Family::new(out, "vipd_uptime_seconds", Gauge, "Seconds since the daemon started.").sample(&[], Secs(s.uptime));
     instance_families(out, s);
     tracker_families(out, s);
-    family(
+    let mut f = Family::new(
         out,
         "vipd_sync_group_state",
         Gauge,
         "Sync group state last reported: 1 BACKUP, 2 MASTER, 3 FAULT, 4 STOP.",
-        |f| {
-            for g in &s.groups {
-                if let Some(st) = g.state {
-                    f.sample(&[("group", &g.name)], notify_value(st));
-                }
-            }
-        },
     );
-    family(
+    for g in &s.groups {
+        if let Some(st) = g.state {
+            f.sample(&[("group", &g.name)], notify_value(st));
+        }
+    }
+    let mut f = Family::new(
         out,
         "vipd_global_receive_errors_total",
         Counter,
         "Adverts rejected before any instance could be charged (unknown VRID, too short, ...), by cause.",
-        |f| {
-            for e in WireError::ALL {
-                let n: u64 = s.global_errors.iter().filter(|(g, _)| *g == e).map(|(_, n)| *n).sum();
-                f.sample(&[("cause", &counter_key(e))], n);
-            }
-        },
     );
+    for e in WireError::ALL {
+        let n: u64 = s.global_errors.iter().filter(|(g, _)| *g == e).map(|(_, n)| *n).sum();
+        f.sample(&[("cause", &counter_key(e))], n.into());
+    }
     text
 }
 
-/// keepalived-exporter's per-instance counters (labels iname, intf, vrid).
-type Counters = [(&'static str, &'static str, fn(&Stats) -> u64); 14];
-const KEEPALIVED_COUNTERS: Counters = [
-    ("keepalived_advertisements_received_total", "Adverts received that passed every check.", |c| c.adverts_rcvd),
-    ("keepalived_advertisements_sent_total", "Adverts sent.", |c| c.adverts_sent),
-    ("keepalived_become_master_total", "Transitions to MASTER.", |c| c.master_transitions),
-    ("keepalived_release_master_total", "Transitions out of MASTER.", |c| c.release_master),
-    ("keepalived_packet_length_errors_total", "Adverts rejected for their length.", |c| {
-        c.error(WireError::PacketLength)
-    }),
-    ("keepalived_advertisements_interval_errors_total", "Adverts rejected for their interval.", |c| {
-        c.error(WireError::Interval)
-    }),
-    ("keepalived_ip_ttl_errors_total", "Adverts rejected for their TTL or hop limit.", |c| c.error(WireError::IpTtl)),
-    ("keepalived_invalid_type_received_total", "Packets whose VRRP type is not ADVERTISEMENT.", |c| {
-        c.error(WireError::InvalidType)
-    }),
-    ("keepalived_address_list_errors_total", "Adverts whose address list differs from ours.", |c| {
-        c.error(WireError::AddressList)
-    }),
-    ("keepalived_authentication_invalid_total", "VRRPv2 adverts with an unknown auth type.", |c| {
-        c.error(WireError::InvalidAuthType)
-    }),
-    ("keepalived_authentication_mismatch_total", "VRRPv2 adverts with another auth type than ours.", |c| {
-        c.error(WireError::AuthTypeMismatch)
-    }),
-    ("keepalived_authentication_failure_total", "VRRPv2 adverts with a wrong password.", |c| {
-        c.error(WireError::AuthFailure)
-    }),
-    ("keepalived_priority_zero_received_total", "Priority 0 adverts received.", |c| c.pri_zero_rcvd),
-    ("keepalived_priority_zero_sent_total", "Priority 0 adverts sent.", |c| c.pri_zero_sent),
+/// keepalived-exporter's per-instance families (labels iname, intf, vrid).
+const KEEPALIVED_COUNTERS: &[PerInstance] = &[
+    (
+        "keepalived_gratuitous_arp_delay_total",
+        Counter,
+        "garp_master_delay in seconds (a setting, typed counter as keepalived-exporter does).",
+        F(|i| Some(Secs(i.cfg.garp.master_delay.to_std()))),
+    ),
+    (
+        "keepalived_advertisements_received_total",
+        Counter,
+        "Adverts received that passed every check.",
+        F(|i| Some(i.counters.adverts_rcvd.into())),
+    ),
+    ("keepalived_advertisements_sent_total", Counter, "Adverts sent.", F(|i| Some(i.counters.adverts_sent.into()))),
+    (
+        "keepalived_become_master_total",
+        Counter,
+        "Transitions to MASTER.",
+        F(|i| Some(i.counters.master_transitions.into())),
+    ),
+    (
+        "keepalived_release_master_total",
+        Counter,
+        "Transitions out of MASTER.",
+        F(|i| Some(i.counters.release_master.into())),
+    ),
+    (
+        "keepalived_packet_length_errors_total",
+        Counter,
+        "Adverts rejected for their length.",
+        Get::Error(WireError::PacketLength),
+    ),
+    (
+        "keepalived_advertisements_interval_errors_total",
+        Counter,
+        "Adverts rejected for their interval.",
+        Get::Error(WireError::Interval),
+    ),
+    (
+        "keepalived_ip_ttl_errors_total",
+        Counter,
+        "Adverts rejected for their TTL or hop limit.",
+        Get::Error(WireError::IpTtl),
+    ),
+    (
+        "keepalived_invalid_type_received_total",
+        Counter,
+        "Packets whose VRRP type is not ADVERTISEMENT.",
+        Get::Error(WireError::InvalidType),
+    ),
+    (
+        "keepalived_address_list_errors_total",
+        Counter,
+        "Adverts whose address list differs from ours.",
+        Get::Error(WireError::AddressList),
+    ),
+    (
+        "keepalived_authentication_invalid_total",
+        Counter,
+        "VRRPv2 adverts with an unknown auth type.",
+        Get::Error(WireError::InvalidAuthType),
+    ),
+    (
+        "keepalived_authentication_mismatch_total",
+        Counter,
+        "VRRPv2 adverts with another auth type than ours.",
+        Get::Error(WireError::AuthTypeMismatch),
+    ),
+    (
+        "keepalived_authentication_failure_total",
+        Counter,
+        "VRRPv2 adverts with a wrong password.",
+        Get::Error(WireError::AuthFailure),
+    ),
+    (
+        "keepalived_priority_zero_received_total",
+        Counter,
+        "Priority 0 adverts received.",
+        F(|i| Some(i.counters.pri_zero_rcvd.into())),
+    ),
+    (
+        "keepalived_priority_zero_sent_total",
+        Counter,
+        "Priority 0 adverts sent.",
+        F(|i| Some(i.counters.pri_zero_sent.into())),
+    ),
 ];
+
+const SCRIPT_STATUS: &[PerTracker] = &[(
+    "keepalived_script_status",
+    "Check script status: 1 GOOD, 0 BAD (absent before its first result).",
+    |t| match (t.kind, known(t.status)) {
+        (TrackerKind::Script { .. }, Some(up)) => Some(up.into()),
+        _ => None,
+    },
+)];
+
+/// vipd's own per-instance families, from `vipd_instance_state` to
+/// `vipd_master_last_advert_seconds`, less `vipd_master_info`.
+const STATE: &[PerInstance] = &[
+    ("vipd_instance_state", Gauge, "0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", F(|i| Some(state_value(i.state)))),
+    ("vipd_state_seconds", Gauge, "Seconds in the current state.", F(|i| Some(Secs(i.in_state)))),
+    ("vipd_priority", Gauge, "Configured (base) priority.", F(|i| Some(i.base_priority.into()))),
+    (
+        "vipd_effective_priority",
+        Gauge,
+        "Priority with trackers applied, as advertised.",
+        F(|i| Some(i.effective_priority.into())),
+    ),
+];
+const MASTER: &[PerInstance] = &[
+    (
+        "vipd_master_is_self",
+        Gauge,
+        "1 when this router is the master, 0 when a peer is.",
+        F(|i| i.master.as_ref().map(|m| m.is_self.into())),
+    ),
+    (
+        "vipd_master_priority",
+        Gauge,
+        "The current master's priority.",
+        F(|i| i.master.as_ref().map(|m| m.priority.into())),
+    ),
+    (
+        "vipd_master_advert_interval_seconds",
+        Gauge,
+        "The current master's advert interval.",
+        F(|i| i.master.as_ref().map(|m| Secs(m.advert_int))),
+    ),
+    (
+        "vipd_master_last_advert_seconds",
+        Gauge,
+        "Seconds since the peer master's last accepted advert; absent when we are master.",
+        F(|i| i.master.as_ref().and_then(|m| m.last_seen).map(Secs)),
+    ),
+    (
+        "vipd_vips_held",
+        Gauge,
+        "1 when every virtual IP (and excluded one) is on its interface.",
+        F(|i| Some(i.vips.iter().all(|v| v.held).into())),
+    ),
+];
+const SEND_FAILURES: &[PerInstance] = &[(
+    "vipd_send_failures_total",
+    Counter,
+    "Adverts the kernel refused to send.",
+    F(|i| Some(i.counters.send_failures.into())),
+)];
 
 /// vipd's own per-instance families.
 fn instance_families(out: &mut String, s: &Snapshot) {
     let all = &s.instances;
-    family(out, "vipd_instance_info", Gauge, "One per instance, its description in labels; always 1.", |f| {
-        for i in all {
-            let version = version_number(i.cfg.version);
-            let group = i.group.as_deref().unwrap_or("");
-            let [a, b, c] = inst_labels!(i);
-            f.sample(&[a, b, c, ("family", &family_name(i)), ("vrrp_version", &version), ("group", &group)], 1);
-        }
-    });
-    per_instance(out, all, "vipd_instance_state", Gauge, "0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.", |i| {
-        Some(state_value(i.state).into())
-    });
-    per_instance(out, all, "vipd_state_seconds", Gauge, "Seconds in the current state.", |i| Some(secs(i.in_state)));
-    per_instance(out, all, "vipd_priority", Gauge, "Configured (base) priority.", |i| Some(i.base_priority.into()));
-    per_instance(out, all, "vipd_effective_priority", Gauge, "Priority with trackers applied, as advertised.", |i| {
-        Some(i.effective_priority.into())
-    });
-    family(
+    let mut f = Family::new(out, "vipd_instance_info", Gauge, "One per instance, its description in labels; always 1.");
+    for i in all {
+        let version = version_number(i.cfg.version);
+        let group = i.group.as_deref().unwrap_or("");
+        f.inst(i, &[("family", &family_name(i)), ("vrrp_version", &version), ("group", &group)], Int(1));
+    }
+    per_instance(out, all, STATE);
+    let mut f = Family::new(
         out,
         "vipd_master_info",
         Gauge,
         "The current master's address and checksum form (\"\" when unknown); absent without a master. Always 1.",
-        |f| {
-            for i in all {
-                let Some(m) = &i.master else { continue };
-                let form = m.checksum.map(checksum_name).unwrap_or("");
-                let [a, b, c] = inst_labels!(i);
-                f.sample(&[a, b, c, ("address", &m.address), ("checksum_form", &form)], 1);
-            }
-        },
     );
-    per_instance(out, all, "vipd_master_is_self", Gauge, "1 when this router is the master, 0 when a peer is.", |i| {
-        i.master.as_ref().map(|m| u8::from(m.is_self).into())
-    });
-    per_instance(out, all, "vipd_master_priority", Gauge, "The current master's priority.", |i| {
-        i.master.as_ref().map(|m| m.priority.into())
-    });
-    per_instance(
-        out,
-        all,
-        "vipd_master_advert_interval_seconds",
-        Gauge,
-        "The current master's advert interval.",
-        |i| i.master.as_ref().map(|m| secs(m.advert_int)),
-    );
-    per_instance(
-        out,
-        all,
-        "vipd_master_last_advert_seconds",
-        Gauge,
-        "Seconds since the peer master's last accepted advert; absent when we are master.",
-        |i| i.master.as_ref().and_then(|m| m.last_seen).map(secs),
-    );
-    per_instance(
-        out,
-        all,
-        "vipd_vips_held",
-        Gauge,
-        "1 when every virtual IP (and excluded one) is on its interface.",
-        |i| Some(u8::from(i.vips.iter().all(|v| v.held)).into()),
-    );
-    family(out, "vipd_vip_held", Gauge, "1 when this address is on its interface (intf), else 0.", |f| {
-        for i in all {
-            for v in &i.vips {
-                let addr = VipAddr(v);
-                let [a, b, c, d] = vip_labels(i, &addr);
-                let excluded = u8::from(v.excluded);
-                f.sample(&[a, b, c, d, ("excluded", &excluded)], u8::from(v.held));
-            }
+    for i in all {
+        let Some(m) = &i.master else { continue };
+        let form = m.checksum.map(checksum_name).unwrap_or("");
+        f.inst(i, &[("address", &m.address), ("checksum_form", &form)], Int(1));
+    }
+    per_instance(out, all, MASTER);
+    let mut f = Family::new(out, "vipd_vip_held", Gauge, "1 when this address is on its interface (intf), else 0.");
+    for i in all {
+        for v in &i.vips {
+            let excluded = u8::from(v.excluded);
+            f.vip(i, v, &[("excluded", &excluded)], v.held.into());
         }
-    });
-    family(out, "vipd_interface_up", Gauge, "Tracked interfaces (and the instance's own): 1 up, 0 down.", |f| {
-        for i in all {
-            for (n, t) in i.interfaces.iter().enumerate() {
-                // The instance's own interface may also be listed under
-                // track_interface: one series each, or the scrape fails.
-                if i.interfaces[..n].iter().any(|e| e.name == t.name) {
-                    continue;
-                }
-                let [a, b, c] = inst_labels!(i);
-                f.sample(&[a, b, c, ("interface", &t.name)], u8::from(t.up));
+    }
+    let mut f =
+        Family::new(out, "vipd_interface_up", Gauge, "Tracked interfaces (and the instance's own): 1 up, 0 down.");
+    for i in all {
+        for (n, t) in i.interfaces.iter().enumerate() {
+            // The instance's own interface may also be listed under
+            // track_interface: one series each, or the scrape fails.
+            if i.interfaces[..n].iter().any(|e| e.name == t.name) {
+                continue;
             }
+            f.inst(i, &[("interface", &t.name)], t.up.into());
         }
-    });
-    per_instance(out, all, "vipd_send_failures_total", Counter, "Adverts the kernel refused to send.", |i| {
-        Some(i.counters.send_failures.into())
-    });
-    family(out, "vipd_checksum_form_received_total", Counter, "VRRPv3/IPv4 adverts accepted, by checksum form.", |f| {
-        for i in all {
-            let [a, b, c] = inst_labels!(i);
-            f.sample(&[a, b, c, ("form", &"pseudo_header")], i.counters.rcvd_pseudo_header_csum);
-            f.sample(&[a, b, c, ("form", &"rfc9568")], i.counters.rcvd_rfc9568_csum);
-        }
-    });
-    family(out, "vipd_condition", Gauge, "Conditions (vipd.conf(5) CONDITIONS): 1 raised, 0 not.", |f| {
+    }
+    per_instance(out, all, SEND_FAILURES);
+    let mut f = Family::new(
+        out,
+        "vipd_checksum_form_received_total",
+        Counter,
+        "VRRPv3/IPv4 adverts accepted, by checksum form.",
+    );
+    for i in all {
+        f.inst(i, &[("form", &"pseudo_header")], i.counters.rcvd_pseudo_header_csum.into());
+        f.inst(i, &[("form", &"rfc9568")], i.counters.rcvd_rfc9568_csum.into());
+    }
+    for (name, kind, help, raised) in [
+        ("vipd_condition", Gauge, "Conditions (vipd.conf(5) CONDITIONS): 1 raised, 0 not.", false),
+        ("vipd_condition_raised_total", Counter, "Times each condition was raised.", true),
+    ] {
+        let mut f = Family::new(out, name, kind, help);
         for i in all {
             for c in &i.conditions {
-                let [a, b, d] = inst_labels!(i);
-                f.sample(&[a, b, d, ("condition", &c.condition.name())], u8::from(c.since.is_some()));
+                let v = if raised { c.raised.into() } else { c.since.is_some().into() };
+                f.inst(i, &[("condition", &c.condition.name())], v);
             }
         }
-    });
-    family(out, "vipd_condition_raised_total", Counter, "Times each condition was raised.", |f| {
-        for i in all {
-            for c in &i.conditions {
-                let [a, b, d] = inst_labels!(i);
-                f.sample(&[a, b, d, ("condition", &c.condition.name())], c.raised);
-            }
+    }
+    let mut f =
+        Family::new(out, "vipd_receive_errors_total", Counter, "Adverts rejected, by cause (every cause vipd counts).");
+    for i in all {
+        for e in WireError::ALL {
+            f.inst(i, &[("cause", &counter_key(e))], i.counters.error(e).into());
         }
-    });
-    family(out, "vipd_receive_errors_total", Counter, "Adverts rejected, by cause (every cause vipd counts).", |f| {
-        for i in all {
-            for e in WireError::ALL {
-                let [a, b, c] = inst_labels!(i);
-                f.sample(&[a, b, c, ("cause", &counter_key(e))], i.counters.error(e));
-            }
-        }
-    });
+    }
 }
+
+/// One family per entry of `table`, in its order.
+fn per_instance(out: &mut String, all: &[InstanceStatus], table: &[PerInstance]) {
+    for &(name, kind, help, get) in table {
+        let mut f = Family::new(out, name, kind, help);
+        for i in all {
+            let value = match get {
+                Get::Error(e) => Some(i.counters.error(e).into()),
+                F(value) => value(i),
+            };
+            if let Some(v) = value {
+                f.inst(i, &[], v);
+            }
+        }
+    }
+}
+
+/// One gauge family per entry of `table`, in its order.
+fn per_tracker(out: &mut String, all: &[TrackerStatus], table: &[PerTracker]) {
+    for (name, help, value) in table {
+        let mut f = Family::new(out, name, Gauge, help);
+        for t in all {
+            if let Some(v) = value(t) {
+                f.sample(&[("name", &t.name)], v);
+            }
+        }
+    }
+}
+
+/// vipd's tracker families after `vipd_tracker_status` (labelled by the
+/// tracker's name, as keepalived_script_status is).
+const TRACKERS: &[PerTracker] = &[
+    ("vipd_tracker_file_value", "The value last read from a tracked file.", |t| {
+        (t.kind == TrackerKind::File).then_some(Int(t.value))
+    }),
+    ("vipd_tracker_processes", "Processes matching a vrrp_track_process now.", |t| {
+        (t.kind == TrackerKind::Process).then_some(Int(t.value))
+    }),
+    ("vipd_script_last_exit_code", "Exit status of the script's last run (absent if it did not exit).", |t| {
+        t.last_run.as_ref().and_then(|r| r.exit_code).map(|c| Int(c.into()))
+    }),
+    ("vipd_script_last_success", "1 when the script's last run counted as a success.", |t| {
+        t.last_run.as_ref().map(|r| r.success.into())
+    }),
+    ("vipd_script_last_duration_seconds", "How long the script's last run took.", |t| {
+        t.last_run.as_ref().map(|r| Secs(r.duration))
+    }),
+    ("vipd_script_last_run_age_seconds", "Seconds since the script's last run ended.", |t| {
+        t.last_run.as_ref().map(|r| Secs(r.ago))
+    }),
+];
 
 /// vipd's tracker families (labelled by the tracker's name, as
 /// keepalived_script_status is).
 fn tracker_families(out: &mut String, s: &Snapshot) {
-    family(
+    let mut f = Family::new(
         out,
         "vipd_tracker_status",
         Gauge,
         "Scripts, probes, files, processes: 1 up, 0 down, -1 no result yet.",
-        |f| {
-            for t in &s.trackers {
-                let kind = match t.kind {
-                    TrackerKind::Script { .. } if t.probe.is_some() => "probe",
-                    TrackerKind::Script { .. } => "script",
-                    TrackerKind::File => "file",
-                    TrackerKind::Process => "process",
-                };
-                let v: i8 = match known(t.status) {
-                    Some(up) => i8::from(up),
-                    None => -1,
-                };
-                f.sample(&[("name", &t.name), ("type", &kind)], v);
-            }
-        },
     );
-    family(out, "vipd_tracker_file_value", Gauge, "The value last read from a tracked file.", |f| {
-        for t in s.trackers.iter().filter(|t| t.kind == TrackerKind::File) {
-            f.sample(&[("name", &t.name)], t.value);
-        }
-    });
-    family(out, "vipd_tracker_processes", Gauge, "Processes matching a vrrp_track_process now.", |f| {
-        for t in s.trackers.iter().filter(|t| t.kind == TrackerKind::Process) {
-            f.sample(&[("name", &t.name)], t.value);
-        }
-    });
-    let runs = || s.trackers.iter().filter_map(|t| t.last_run.as_ref().map(|r| (t, r)));
-    family(
-        out,
-        "vipd_script_last_exit_code",
-        Gauge,
-        "Exit status of the script's last run (absent if it did not exit).",
-        |f| {
-            for (t, r) in runs() {
-                if let Some(code) = r.exit_code {
-                    f.sample(&[("name", &t.name)], code);
-                }
-            }
-        },
-    );
-    family(out, "vipd_script_last_success", Gauge, "1 when the script's last run counted as a success.", |f| {
-        for (t, r) in runs() {
-            f.sample(&[("name", &t.name)], u8::from(r.success));
-        }
-    });
-    family(out, "vipd_script_last_duration_seconds", Gauge, "How long the script's last run took.", |f| {
-        for (t, r) in runs() {
-            f.sample(&[("name", &t.name)], secs(r.duration));
-        }
-    });
-    family(out, "vipd_script_last_run_age_seconds", Gauge, "Seconds since the script's last run ended.", |f| {
-        for (t, r) in runs() {
-            f.sample(&[("name", &t.name)], secs(r.ago));
-        }
-    });
+    for t in &s.trackers {
+        let kind = match t.kind {
+            TrackerKind::Script { .. } if t.probe.is_some() => "probe",
+            TrackerKind::Script { .. } => "script",
+            TrackerKind::File => "file",
+            TrackerKind::Process => "process",
+        };
+        let v = match known(t.status) {
+            Some(up) => up.into(),
+            None => Int(-1),
+        };
+        f.sample(&[("name", &t.name), ("type", &kind)], v);
+    }
+    per_tracker(out, &s.trackers, TRACKERS);
 }
 
 /// A number as the exposition format writes it: integers, or seconds as a
@@ -362,49 +414,32 @@ enum Value {
     Int(i64),
     Secs(Duration),
 }
+use Value::{Int, Secs};
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Int(v.into())
+    }
+}
 
 impl From<u8> for Value {
     fn from(v: u8) -> Value {
-        Value::Int(v.into())
-    }
-}
-
-impl From<i8> for Value {
-    fn from(v: i8) -> Value {
-        Value::Int(v.into())
-    }
-}
-
-impl From<i32> for Value {
-    fn from(v: i32) -> Value {
-        Value::Int(v.into())
-    }
-}
-
-impl From<i64> for Value {
-    fn from(v: i64) -> Value {
-        Value::Int(v)
+        Int(v.into())
     }
 }
 
 impl From<u64> for Value {
     fn from(v: u64) -> Value {
         // Counters beyond i64 are out of reach; saturate rather than wrap.
-        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
-    }
-}
-
-impl From<Duration> for Value {
-    fn from(v: Duration) -> Value {
-        Value::Secs(v)
+        Int(i64::try_from(v).unwrap_or(i64::MAX))
     }
 }
 
 impl Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Int(v) => write!(f, "{v}"),
-            Value::Secs(d) => {
+            Int(v) => write!(f, "{v}"),
+            Secs(d) => {
                 let us = d.subsec_micros();
                 if us == 0 {
                     return write!(f, "{}", d.as_secs());
@@ -420,25 +455,6 @@ impl Display for Value {
             }
         }
     }
-}
-
-/// One family with the three instance labels and at most one sample per
-/// instance (`None`: no sample for that instance).
-fn per_instance(
-    out: &mut String,
-    all: &[InstanceStatus],
-    name: &str,
-    kind: Kind,
-    help: &str,
-    value: impl Fn(&InstanceStatus) -> Option<Value>,
-) {
-    family(out, name, kind, help, |f| {
-        for i in all {
-            if let Some(v) = value(i) {
-                f.sample(&inst_labels!(i), v);
-            }
-        }
-    });
 }
 
 fn vip_labels<'a>(i: &'a InstanceStatus, v: &'a VipAddr<'a>) -> [(&'static str, &'a dyn Display); 4] {
@@ -457,22 +473,22 @@ impl Display for VipAddr<'_> {
 }
 
 /// keepalived's numbering (keepalived-exporter's VRRPStates).
-fn state_value(s: State) -> u8 {
-    match s {
+fn state_value(s: State) -> Value {
+    Int(match s {
         State::Init => 0,
         State::Backup => 1,
         State::Master => 2,
         State::Fault => 3,
-    }
+    })
 }
 
-fn notify_value(s: NotifyState) -> u8 {
-    match s {
+fn notify_value(s: NotifyState) -> Value {
+    Int(match s {
         NotifyState::Backup => 1,
         NotifyState::Master => 2,
         NotifyState::Fault => 3,
         NotifyState::Stop => 4,
-    }
+    })
 }
 
 fn known(t: TrackStatus) -> Option<bool> {
@@ -483,10 +499,6 @@ fn known(t: TrackStatus) -> Option<bool> {
     }
 }
 
-fn secs(d: Duration) -> Value {
-    Value::Secs(d)
-}
-
 #[derive(Clone, Copy)]
 enum Kind {
     Counter,
@@ -494,51 +506,64 @@ enum Kind {
 }
 use Kind::{Counter, Gauge};
 
-/// Writes one family: its samples come from `f`; HELP and TYPE are written
-/// only if there is at least one.
-fn family(out: &mut String, name: &str, kind: Kind, help: &str, f: impl FnOnce(&mut Samples<'_>)) {
-    let mut samples = Samples { name, buf: String::new() };
-    f(&mut samples);
-    if samples.buf.is_empty() {
-        return;
-    }
-    let kind = match kind {
-        Counter => "counter",
-        Gauge => "gauge",
-    };
-    // HELP text escapes backslash and newline; ours are constants without
-    // either, but escape anyway so a future edit cannot break the format.
-    out.push_str("# HELP ");
-    out.push_str(name);
-    out.push(' ');
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push_str("\n# TYPE ");
-    out.push_str(name);
-    out.push(' ');
-    out.push_str(kind);
-    out.push('\n');
-    out.push_str(&samples.buf);
-}
-
-/// The samples of one family.
-struct Samples<'a> {
+/// One family being written: HELP and TYPE go out with its first sample,
+/// so a family with no sample leaves no trace.
+struct Family<'a> {
+    out: &'a mut String,
     name: &'a str,
-    buf: String,
+    kind: Kind,
+    help: &'a str,
+    started: bool,
 }
 
-impl Samples<'_> {
-    fn sample(&mut self, labels: &[(&str, &dyn Display)], value: impl Into<Value>) {
-        let buf = &mut self.buf;
+impl<'a> Family<'a> {
+    fn new(out: &'a mut String, name: &'a str, kind: Kind, help: &'a str) -> Family<'a> {
+        Family { out, name, kind, help, started: false }
+    }
+
+    /// A sample with an instance's labels ([`inst_labels`]) before `labels`.
+    fn inst(&mut self, i: &InstanceStatus, labels: &[(&str, &dyn Display)], value: Value) {
+        self.write(&inst_labels(i), labels, value);
+    }
+
+    /// A sample with a virtual address's labels ([`vip_labels`]) before
+    /// `labels`.
+    fn vip(&mut self, i: &InstanceStatus, v: &VipStatus, labels: &[(&str, &dyn Display)], value: Value) {
+        self.write(&vip_labels(i, &VipAddr(v)), labels, value);
+    }
+
+    fn sample(&mut self, labels: &[(&str, &dyn Display)], value: Value) {
+        self.write(&[], labels, value);
+    }
+
+    fn write(&mut self, first: &[(&str, &dyn Display)], labels: &[(&str, &dyn Display)], value: Value) {
+        let buf = &mut *self.out;
+        if !self.started {
+            self.started = true;
+            // HELP text escapes backslash and newline; ours are constants
+            // without either, but escape anyway so a future edit cannot
+            // break the format.
+            buf.push_str("# HELP ");
+            buf.push_str(self.name);
+            buf.push(' ');
+            for c in self.help.chars() {
+                match c {
+                    '\\' => buf.push_str("\\\\"),
+                    '\n' => buf.push_str("\\n"),
+                    c => buf.push(c),
+                }
+            }
+            buf.push_str("\n# TYPE ");
+            buf.push_str(self.name);
+            buf.push_str(match self.kind {
+                Counter => " counter\n",
+                Gauge => " gauge\n",
+            });
+        }
         buf.push_str(self.name);
-        if !labels.is_empty() {
+        if !first.is_empty() || !labels.is_empty() {
             buf.push('{');
-            for (n, (k, v)) in labels.iter().enumerate() {
+            for (n, (k, v)) in first.iter().chain(labels).enumerate() {
                 if n > 0 {
                     buf.push(',');
                 }
@@ -550,7 +575,7 @@ impl Samples<'_> {
             }
             buf.push('}');
         }
-        let _ = writeln!(buf, " {}", value.into());
+        let _ = writeln!(buf, " {value}");
     }
 }
 

@@ -7,8 +7,7 @@
 //! characters escaped, so a hostile instance name cannot rewrite the
 //! operator's terminal.
 
-use core::fmt::Write as _;
-use std::borrow::Cow;
+use core::fmt::{self, Display, Write as _};
 use std::time::Duration;
 
 use crate::config::TrackerKind;
@@ -33,8 +32,8 @@ pub fn render(s: &Snapshot, only: &[&str]) -> String {
     if shown.is_empty() {
         out.push_str(if s.instances.is_empty() { "no instances configured\n" } else { "no such instance\n" });
     }
-    let name_w = shown.iter().map(|i| width(&clean(&i.cfg.name))).max().unwrap_or(0);
-    let intf_w = shown.iter().map(|i| width(&clean(&i.cfg.interface))).max().unwrap_or(0);
+    let name_w = shown.iter().map(|i| clean_width(&i.cfg.name)).max().unwrap_or(0);
+    let intf_w = shown.iter().map(|i| clean_width(&i.cfg.interface)).max().unwrap_or(0);
     for i in shown {
         out.push('\n');
         instance(&mut out, s, i, name_w, intf_w);
@@ -71,24 +70,28 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
     let _ = writeln!(
         out,
         "{}  {}  vrid {:<3}  {:<5}  VRRPv{}  {:<6}  {:<7}  {}",
-        pad(&clean(&i.cfg.name), name_w),
-        pad(&clean(&i.cfg.interface), intf_w),
+        Pad(&i.cfg.name, name_w),
+        Pad(&i.cfg.interface, intf_w),
         i.cfg.vrid,
         family_name(i),
         version_number(i.cfg.version),
         i.state.name(),
-        age(i.in_state),
+        // A String: `{:<7}` pads what it is given, which Age does not do.
+        age(i.in_state).to_string(),
         clean(&i.reason),
     );
 
-    let prio = if i.base_priority == i.effective_priority {
-        format!("{}", i.base_priority)
-    } else {
-        format!("{}, effective {}", i.base_priority, i.effective_priority)
-    };
-    line(out, "priority", &prio);
+    // The labelled lines below are written straight into `out`.
+    start(out, "priority");
+    let _ = write!(out, "{}", i.base_priority);
+    if i.base_priority != i.effective_priority {
+        let _ = write!(out, ", effective {}", i.effective_priority);
+    }
+    out.push('\n');
 
-    line(out, "master", &master(i));
+    start(out, "master");
+    master(out, i);
+    out.push('\n');
 
     if !i.vips.is_empty() {
         let items: Vec<String> = i.vips.iter().map(|v| vip(i, v)).collect();
@@ -98,28 +101,37 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
     trackers(out, s, i);
 
     if let Some(g) = &i.group {
-        let mut text = clean(g).into_owned();
+        start(out, "group");
+        let _ = write!(out, "{}", clean(g));
         if let Some(gs) = s.groups.iter().find(|x| &x.name == g) {
             if let Some(st) = gs.state {
-                let _ = write!(text, " {}", st.name());
+                let _ = write!(out, " {}", st.name());
             }
-            let members: Vec<Cow<'_, str>> = gs.members.iter().map(|m| clean(m)).collect();
-            let _ = write!(text, " ({})", members.join(", "));
+            out.push_str(" (");
+            for (n, m) in gs.members.iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                let _ = write!(out, "{}", clean(m));
+            }
+            out.push(')');
         }
-        line(out, "group", &text);
+        out.push('\n');
     }
 
     for c in i.conditions.iter().filter(|c| c.since.is_some()) {
-        let mut text = format!("{} for {}", c.condition.name(), age(c.since.unwrap_or_default()));
+        start(out, "condition");
+        let _ = write!(out, "{} for {}", c.condition.name(), age(c.since.unwrap_or_default()));
         if let Some(e) = &c.evidence {
-            let _ = write!(text, ": {}", clean(e));
+            let _ = write!(out, ": {}", clean(e));
         }
-        line(out, "condition", &text);
+        out.push('\n');
     }
-    line(out, "adverts", &adverts(&i.counters));
-    let history =
-        format!("became master {}, released master {}", i.counters.master_transitions, i.counters.release_master);
-    line(out, "history", &history);
+    start(out, "adverts");
+    adverts(out, &i.counters);
+    let c = &i.counters;
+    start(out, "history");
+    let _ = writeln!(out, "became master {}, released master {}", c.master_transitions, c.release_master);
     let errors: Vec<(WireError, u64)> =
         WireError::ALL.iter().map(|&e| (e, i.counters.error(e))).filter(|(_, n)| *n > 0).collect();
     if !errors.is_empty() {
@@ -129,14 +141,14 @@ fn instance(out: &mut String, s: &Snapshot, i: &InstanceStatus, name_w: usize, i
 
 /// "us (10.0.0.2), priority 130, advert 100ms" or "fe80::2, priority 200,
 /// advert 1s, last 400ms ago, checksum with pseudo-header".
-fn master(i: &InstanceStatus) -> String {
+fn master(t: &mut String, i: &InstanceStatus) {
     let Some(m) = &i.master else {
-        return match i.state {
-            State::Init | State::Fault => "none".to_owned(),
-            State::Backup | State::Master => "none heard yet".to_owned(),
-        };
+        return t.push_str(match i.state {
+            State::Init | State::Fault => "none",
+            State::Backup | State::Master => "none heard yet",
+        });
     };
-    let mut t = if m.is_self { format!("us ({})", m.address) } else { m.address.to_string() };
+    let _ = if m.is_self { write!(t, "us ({})", m.address) } else { write!(t, "{}", m.address) };
     let _ = write!(t, ", priority {}, advert {}", m.priority, interval(m.advert_int));
     if let Some(seen) = m.last_seen {
         let _ = write!(t, ", last {} ago", age(seen));
@@ -148,7 +160,6 @@ fn master(i: &InstanceStatus) -> String {
             ChecksumForm::NoPseudoHeader => ", checksum without pseudo-header (RFC 9568)",
         });
     }
-    t
 }
 
 /// "10.0.0.10/24 held", "10.0.1.10/24 on eth1 missing", "... excluded held".
@@ -181,7 +192,7 @@ fn trackers(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
             TrackerKind::Process => ("process", format!("{} running", t.value)),
         };
         rows.push([
-            clean(&t.name).into_owned(),
+            clean(&t.name).to_string(),
             kind.to_owned(),
             track_status_name(t.status).to_owned(),
             weight,
@@ -191,7 +202,7 @@ fn trackers(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
     for f in &i.interfaces {
         let up = if f.up { "up" } else { "down" };
         rows.push([
-            clean(&f.name).into_owned(),
+            clean(&f.name).to_string(),
             "interface".to_owned(),
             up.to_owned(),
             format!("weight {}", f.weight),
@@ -206,8 +217,13 @@ fn trackers(out: &mut String, s: &Snapshot, i: &InstanceStatus) {
     }
     for (n, r) in rows.iter().enumerate() {
         let label = if n == 0 { "track" } else { "" };
-        let text =
-            format!("{}  {}  {}  {}  {}", pad(&r[0], w[0]), pad(&r[1], w[1]), pad(&r[2], w[2]), pad(&r[3], w[3]), r[4]);
+        let mut text = String::new();
+        for (k, cell) in r.iter().enumerate() {
+            text.push_str(cell);
+            if let Some(&w) = w.get(k) {
+                text.extend(core::iter::repeat_n(' ', w - width(cell) + 2));
+            }
+        }
         line(out, label, text.trim_end());
     }
 }
@@ -233,15 +249,15 @@ fn script_detail(t: &TrackerStatus, rise: u32, fall: u32) -> String {
 
 /// "1007 received, 1009 sent, priority 0: 3 received, 4 sent, 5 send
 /// failures", the zero parts left out but the first two.
-fn adverts(c: &Stats) -> String {
-    let mut t = format!("{} received, {} sent", c.adverts_rcvd, c.adverts_sent);
+fn adverts(t: &mut String, c: &Stats) {
+    let _ = write!(t, "{} received, {} sent", c.adverts_rcvd, c.adverts_sent);
     if c.pri_zero_rcvd + c.pri_zero_sent > 0 {
         let _ = write!(t, ", priority 0: {} received, {} sent", c.pri_zero_rcvd, c.pri_zero_sent);
     }
     if c.send_failures > 0 {
         let _ = write!(t, ", {} send failures", c.send_failures);
     }
-    t
+    t.push('\n');
 }
 
 /// "checksum-errors 3": the counter names of vipd(8), STATISTICS.
@@ -251,7 +267,14 @@ fn error_items(errors: &[(WireError, u64)]) -> Vec<String> {
 
 /// One labelled line under an instance.
 fn line(out: &mut String, label: &str, text: &str) {
-    let _ = writeln!(out, "  {label:<LABEL$} {text}");
+    start(out, label);
+    out.push_str(text);
+    out.push('\n');
+}
+
+/// The start of a labelled line: its text follows.
+fn start(out: &mut String, label: &str) {
+    let _ = write!(out, "  {label:<LABEL$} ");
 }
 
 /// Comma-separated items under one label, wrapped before [`WRAP`].
@@ -275,50 +298,79 @@ fn wrapped(out: &mut String, label: &str, items: &[String]) {
 }
 
 /// Human time: "400ms", "3.4s", "5m 12s", "2h 3m", "3d 4h".
-fn age(d: Duration) -> String {
-    let ms = d.as_millis();
-    let s = d.as_secs();
-    match s {
-        _ if ms < 1000 => format!("{ms}ms"),
-        0..60 => format!("{}.{}s", s, (ms % 1000) / 100),
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+fn age(d: Duration) -> Age {
+    Age(d)
+}
+
+/// Written straight into the line: no String per use.
+struct Age(Duration);
+
+impl Display for Age {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        let s = self.0.as_secs();
+        let (a, sep, b, unit) = match s {
+            _ if ms < 1000 => return write!(f, "{ms}ms"),
+            0..60 => (s, ".", (ms % 1000 / 100) as u64, "s"),
+            60..3600 => (s / 60, "m ", s % 60, "s"),
+            3600..86400 => (s / 3600, "h ", s % 3600 / 60, "m"),
+            _ => (s / 86400, "d ", s % 86400 / 3600, "h"),
+        };
+        write!(f, "{a}{sep}{b}{unit}")
     }
 }
 
 /// An advert interval: "100ms", "1s", "1.5s".
-fn interval(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
+fn interval(d: Duration) -> Interval {
+    Interval(d)
+}
+
+struct Interval(Duration);
+
+impl Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1000 {
+            return write!(f, "{ms}ms");
+        }
+        let mut frac = ms % 1000;
+        if frac == 0 {
+            return write!(f, "{}s", ms / 1000);
+        }
+        // Trailing zeros dropped: "1.5s", "2.01s".
+        let mut width = 3;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            width -= 1;
+        }
+        write!(f, "{}.{frac:0width$}s", ms / 1000)
     }
-    let mut t = format!("{}.{:03}", ms / 1000, ms % 1000);
-    while t.ends_with('0') {
-        t.pop();
-    }
-    if t.ends_with('.') {
-        t.pop();
-    }
-    t.push('s');
-    t
 }
 
 /// The text with control characters escaped (`\n`, `\t`, `\u{1}`), so it
 /// stays on one line and cannot drive the terminal.
-fn clean(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
+fn clean(s: &str) -> Clean<'_> {
+    Clean(s)
+}
+
+struct Clean<'a>(&'a str);
+
+impl Display for Clean<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
         }
+        Ok(())
     }
-    Cow::Owned(out)
+}
+
+/// The width of `clean(s)`.
+fn clean_width(s: &str) -> usize {
+    s.chars().map(|c| if c.is_control() { c.escape_default().count() } else { 1 }).sum()
 }
 
 /// Columns are counted in characters (good enough for names, which are
@@ -327,8 +379,17 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-fn pad(s: &str, w: usize) -> String {
-    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+/// `clean(s)` padded with spaces to `w` columns.
+struct Pad<'a>(&'a str, usize);
+
+impl Display for Pad<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", clean(self.0))?;
+        for _ in clean_width(self.0)..self.1 {
+            f.write_char(' ')?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -428,15 +489,15 @@ adverts no instance matched
 
     #[test]
     fn durations() {
-        assert_eq!(age(Duration::from_millis(999)), "999ms");
-        assert_eq!(age(Duration::from_millis(1_050)), "1.0s");
-        assert_eq!(age(Duration::from_secs(59)), "59.0s");
-        assert_eq!(age(Duration::from_secs(61)), "1m 1s");
-        assert_eq!(age(Duration::from_secs(3600)), "1h 0m");
-        assert_eq!(age(Duration::from_secs(86400 * 400)), "400d 0h");
-        assert_eq!(interval(Duration::from_millis(30)), "30ms");
-        assert_eq!(interval(Duration::from_millis(1000)), "1s");
-        assert_eq!(interval(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(interval(Duration::from_millis(2010)), "2.01s");
+        assert_eq!(age(Duration::from_millis(999)).to_string(), "999ms");
+        assert_eq!(age(Duration::from_millis(1_050)).to_string(), "1.0s");
+        assert_eq!(age(Duration::from_secs(59)).to_string(), "59.0s");
+        assert_eq!(age(Duration::from_secs(61)).to_string(), "1m 1s");
+        assert_eq!(age(Duration::from_secs(3600)).to_string(), "1h 0m");
+        assert_eq!(age(Duration::from_secs(86400 * 400)).to_string(), "400d 0h");
+        assert_eq!(interval(Duration::from_millis(30)).to_string(), "30ms");
+        assert_eq!(interval(Duration::from_millis(1000)).to_string(), "1s");
+        assert_eq!(interval(Duration::from_millis(1500)).to_string(), "1.5s");
+        assert_eq!(interval(Duration::from_millis(2010)).to_string(), "2.01s");
     }
 }
