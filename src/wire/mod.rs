@@ -37,12 +37,13 @@ use core::fmt;
 pub enum WireError {
     /// Checksum did not verify in any accepted form (`checksum-errors`).
     Checksum,
-    /// Unknown version, or not the instance's version (`version-errors`).
+    /// Unknown version (`version-errors`). Another version than the
+    /// instance's is a drifted peer (`peer_mismatch`), not an error.
     Version,
     /// VRID 0, or no instance with this VRID here (`vrid-errors`).
     VrId,
-    /// Advert interval 0, or a v2 interval that differs from ours
-    /// (`interval-errors`).
+    /// Advert interval 0 (`interval-errors`). An interval that differs
+    /// from ours is a drifted peer (`peer_mismatch`), not an error.
     Interval,
     /// TTL / hop limit not 255 on a multicast advert, or outside a unicast
     /// peer's `min_ttl`..`max_ttl` (`ip-ttl-errors`).
@@ -52,8 +53,9 @@ pub enum WireError {
     PacketLength,
     /// Type field not 1 = ADVERTISEMENT (`invalid-type-pkts`).
     InvalidType,
-    /// Address count or list differs from the configured VIPs
-    /// (`address-list-errors`).
+    /// None of our addresses: another virtual router on our VRID
+    /// (`address-list-errors`, `vrid_collision`). A list that overlaps ours
+    /// is a drifted peer (`peer_mismatch`), not an error.
     AddressList,
     /// v2 auth type outside 0..=2 (`vrrpStatsInvalidAuthType`, RFC 2787).
     InvalidAuthType,
@@ -124,7 +126,7 @@ impl fmt::Display for WireError {
             WireError::IpTtl => "TTL/hop limit not 255",
             WireError::PacketLength => "bad packet length",
             WireError::InvalidType => "not an advertisement",
-            WireError::AddressList => "address list differs from ours",
+            WireError::AddressList => "none of our addresses (another virtual router on this VRID)",
             WireError::InvalidAuthType => "invalid auth type",
             WireError::AuthTypeMismatch => "auth type mismatch",
             WireError::AuthFailure => "authentication failure",

@@ -162,7 +162,7 @@ const KEEPALIVED_COUNTERS: &[PerInstance] = &[
     (
         "keepalived_address_list_errors_total",
         Counter,
-        "Adverts whose address list differs from ours.",
+        "Adverts with none of our addresses (another virtual router).",
         Get::Error(WireError::AddressList),
     ),
     (
