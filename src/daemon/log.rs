@@ -36,9 +36,9 @@ impl Log {
     pub(super) fn line(&self, args: core::fmt::Arguments<'_>) {
         let sent = self.syslog.as_ref().is_some_and(|s| s.send(args));
         if !sent || self.console {
-            let mut err = io::stderr().lock();
-            let _ = err.write_fmt(args);
-            let _ = err.write_all(b"\n");
+            let mut line = crate::sys::syslog::LineBuf::empty();
+            let _ = core::fmt::Write::write_fmt(&mut line, args);
+            let _ = io::stderr().lock().write_all(line.terminated());
         }
     }
 }
@@ -48,9 +48,11 @@ macro_rules! log {
 }
 
 /// Rate limits per instance row: one per receive error, then one for the
-/// master's "lower priority ... forcing new election" line.
-const LIMITS_PER_ROW: usize = WireError::ALL.len() + 1;
+/// master's "lower priority ... forcing new election" line and one for the
+/// backup's "-D" line on the adverts it discards.
+const LIMITS_PER_ROW: usize = WireError::ALL.len() + 2;
 const LOWER_PRIORITY_COL: usize = WireError::ALL.len();
+const LOWER_DISCARDED_COL: usize = WireError::ALL.len() + 1;
 
 pub(super) fn rate_limits(instances: usize) -> Vec<RateLimit> {
     (0..(instances + 1) * LIMITS_PER_ROW).map(|_| RateLimit { last: None, suppressed: 0 }).collect()
@@ -133,13 +135,18 @@ impl Daemon {
     pub(super) fn log_event(&mut self, now: Instant, l: LogEvent) {
         match l {
             LogEvent::LowerPriorityDiscarded { inst, from, priority, .. } => {
-                if self.log.detail {
-                    log!(
-                        self.log,
-                        "({}) received lower priority ({priority}) advert from {from} - discarding",
-                        self.name(inst)
-                    );
+                // Per advert in keepalived; a flood of them under -D once
+                // cost a write per packet and made a backup miss its master.
+                if !self.log.detail {
+                    return;
                 }
+                let Some(more) = self.log.allow(now, usize::from(inst.0), LOWER_DISCARDED_COL) else { return };
+                log!(
+                    self.log,
+                    "({}) received lower priority ({priority}) advert from {from} - discarding{}",
+                    self.name(inst),
+                    Suppressed(more)
+                );
             }
             LogEvent::MasterRxLowerPriority { inst, from, priority, ours } => {
                 // A peer stuck below us, or a flood, repeats this every

@@ -49,7 +49,7 @@ impl Syslog {
     /// Sends one line. Returns false when it could not be delivered (the
     /// caller then writes it to standard error, so nothing is lost).
     pub fn send(&self, args: fmt::Arguments<'_>) -> bool {
-        let mut buf = LineBuf { bytes: [0; MAX_LINE], len: 0 };
+        let mut buf = LineBuf::empty();
         let _ = write!(buf, "<{}>vipd[{}]: ", self.pri, self.pid);
         let _ = buf.write_fmt(args);
         let line = &buf.bytes[..buf.len];
@@ -75,10 +75,29 @@ fn connect(path: &Path) -> io::Result<UnixDatagram> {
     Ok(s)
 }
 
-/// A fixed buffer that silently cuts what does not fit.
-struct LineBuf {
+/// A fixed buffer that silently cuts what does not fit: a log line is
+/// formatted here and leaves in one write, not one per `{}` piece.
+pub struct LineBuf {
     bytes: [u8; MAX_LINE],
     len: usize,
+}
+
+impl LineBuf {
+    pub fn empty() -> LineBuf {
+        LineBuf { bytes: [0; MAX_LINE], len: 0 }
+    }
+
+    /// The line with its newline, which a cut line keeps too.
+    pub fn terminated(&mut self) -> &[u8] {
+        if self.len == MAX_LINE {
+            self.len -= 1;
+            while self.len > 0 && self.bytes[self.len] & 0xc0 == 0x80 {
+                self.len -= 1;
+            }
+        }
+        self.bytes[self.len] = b'\n';
+        &self.bytes[..=self.len]
+    }
 }
 
 impl fmt::Write for LineBuf {
@@ -104,6 +123,19 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let rx = UnixDatagram::bind(&path).expect("bind");
         (path, rx)
+    }
+
+    #[test]
+    fn a_cut_line_keeps_its_newline_and_whole_characters() {
+        let mut short = LineBuf::empty();
+        let _ = write!(short, "({}) up", "VI_1");
+        assert_eq!(short.terminated(), b"(VI_1) up\n");
+        let mut long = LineBuf::empty();
+        let _ = write!(long, "{}", "\u{e9}".repeat(MAX_LINE));
+        let line = long.terminated();
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert!(line.len() <= MAX_LINE);
+        assert!(core::str::from_utf8(line).is_ok_and(|s| s.trim_end().chars().all(|c| c == '\u{e9}')));
     }
 
     #[test]
