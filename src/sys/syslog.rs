@@ -128,7 +128,8 @@ mod tests {
     #[test]
     fn a_cut_line_keeps_its_newline_and_whole_characters() {
         let mut short = LineBuf::empty();
-        let _ = write!(short, "({}) up", "VI_1");
+        let name = "VI_1";
+        let _ = write!(short, "({name}) up");
         assert_eq!(short.terminated(), b"(VI_1) up\n");
         let mut long = LineBuf::empty();
         let _ = write!(long, "{}", "\u{e9}".repeat(MAX_LINE));
