@@ -181,6 +181,11 @@ impl Daemon {
             }
         };
         let mut engine = match Engine::new(&loaded.config) {
+            Ok(e) if self.dry.is_some() => {
+                let mut e = e;
+                e.ignore_split_brain();
+                e
+            }
             Ok(e) => e,
             Err(e) => {
                 log!(self.log, "reload: {e}; keeping the running configuration");
@@ -229,6 +234,9 @@ impl Daemon {
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
         self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
+        if self.dry.is_some() {
+            self.dry = Some(super::dry_run::DryRun::new(instances));
+        }
         // Outcomes of the old engine's sends (its priority 0) name its
         // instances: the new engine starts its runs afresh.
         self.sent = Vec::with_capacity(self.engine.sends_capacity());
