@@ -10,6 +10,7 @@ use core::net::IpAddr;
 
 use super::Daemon;
 use super::apply::SendOutcome;
+use super::scripts::Plan;
 use crate::core::{Effect, InstanceId, LogEvent, Reason, State};
 
 /// Per instance: the last lower-priority master whose adverts we discarded
@@ -23,6 +24,19 @@ impl DryRun {
     pub(super) fn new(instances: usize) -> DryRun {
         DryRun { lower: vec![None; instances] }
     }
+}
+
+/// What a dry run keeps of a configuration's scripts: check scripts,
+/// probes and tracked files run as usual (they feed priority), but no
+/// notify FIFO is opened (that would create or write the live daemon's),
+/// no `notify_fifo_script` started and no `init_file` written.
+pub(super) fn dry_plan(mut plan: Plan) -> Plan {
+    plan.fifos.clear();
+    plan.fifo_readers.clear();
+    for f in &mut plan.files {
+        f.2 = None;
+    }
+    plan
 }
 
 impl Daemon {

@@ -173,7 +173,9 @@ impl Daemon {
             log!(self.log, "reload: the configuration has errors; keeping the running one");
             return false;
         }
-        let plan = match Plan::build(&loaded.config).and_then(|p| watch_files(&p).map(|w| (p, w))) {
+        let dry = self.dry.is_some();
+        let built = Plan::build(&loaded.config).map(|p| if dry { super::dry_run::dry_plan(p) } else { p });
+        let plan = match built.and_then(|p| watch_files(&p).map(|w| (p, w))) {
             Ok(p) => p,
             Err(e) => {
                 log!(self.log, "reload: {e}; keeping the running configuration");

@@ -264,6 +264,7 @@ impl Daemon {
         let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, kept)?;
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let plan = Plan::build(&loaded.config)?;
+        let plan = if opts.dry_run { super::dry_run::dry_plan(plan) } else { plan };
         let files = watch_files(&plan)?;
         let processes = watch_processes(&loaded.config)?;
         let instances = engine.instances().len();
