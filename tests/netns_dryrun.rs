@@ -9,6 +9,8 @@
 //! - at 200, above the master: "would enter MASTER: higher priority than
 //!   10.N.0.1 (200 > 150)", status MASTER, no split_brain although R1 keeps
 //!   advertising, and R1 stays master;
+//! - reloaded (SIGHUP) at 130: "would enter BACKUP: lower priority than
+//!   10.N.0.1 (130 < 150)";
 //! - at 120 (between master and backup) and at 50 (below both): BACKUP
 //!   following R1; when R1 stops, R2 really takes over, the one at 120
 //!   reports it would be master and the one at 50 follows R2.
@@ -186,6 +188,20 @@ fn beside_pair(test: &str, net: u8, kind: lab::Kind) {
     let log = lab.log(high);
     assert!(!log.contains("split_brain"), "a dry run's master hearing R1 is expected:\n{log}");
     assert!(!log.contains("Entering MASTER"), "{log}");
+    let up = Command::new(VIPD_BIN).arg("upgrade").arg("--control").arg(&sock).output().expect("run vipd upgrade");
+    let why = String::from_utf8_lossy(&up.stderr);
+    assert!(!up.status.success() && why.contains("a dry run is not upgraded"), "vipd upgrade: {why}");
+    // SIGHUP with the priority lowered below R1's: it would step down.
+    let conf_path = lab.conf_path(high);
+    let conf = fs::read_to_string(&conf_path).expect("read the dry run's configuration");
+    fs::write(&conf_path, conf.replacen("priority 200", "priority 130", 1)).expect("rewrite it");
+    lab.hup(high);
+    lab.wait_for(high, "Reload finished");
+    let line = lab.wait_for(high, "(VI_1) would enter BACKUP");
+    assert!(line.contains(&format!("lower priority than {r1} (130 < 150)")), "{line}");
+    lab.eventually("the reloaded dry run following R1", lab::TIMEOUT, |_| {
+        state_and_master(&sock) == ("BACKUP".into(), Some(r1.clone()), false)
+    });
     assert_eq!(lab.term(high), Some(0), "{}", lab.log(high));
     assert!(!sock.exists(), "the control socket is removed on exit");
     assert_eq!(fs::read_to_string(&pid).ok(), pid_before, "the pid file is left alone");
