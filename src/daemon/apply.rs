@@ -35,8 +35,13 @@ impl Daemon {
         let mut fx = core::mem::take(&mut self.fx);
         // State lines first, as keepalived logs them before setting the
         // addresses; the effects themselves keep the engine's order.
+        let dry = self.dry.is_some();
         for e in fx.iter() {
+            if dry {
+                self.dry_note(e);
+            }
             match *e {
+                Effect::StateChange { inst, from, to, reason, .. } if dry => self.log_would(inst, from, to, reason),
                 Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
                 // A script's verdict, or adverts that cannot be sent, read
                 // before the state change they cause.
@@ -47,6 +52,10 @@ impl Daemon {
             }
         }
         for e in fx.iter() {
+            // Dry run: nothing reaches the network or the system.
+            if dry && self.dry_effect(e) {
+                continue;
+            }
             match *e {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
                 Effect::AddVips { inst } => self.vips(inst, true),

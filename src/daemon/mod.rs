@@ -62,6 +62,7 @@ mod addresses;
 mod apply;
 pub mod cleanup;
 mod control;
+mod dry_run;
 mod handover;
 mod inputs;
 mod metrics;
@@ -114,6 +115,9 @@ pub struct Options {
     pub control_group: Option<String>,
     /// `--metrics ADDR:PORT`: serve `GET /metrics` there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--dry-run`: run the engine on real adverts but send nothing and
+    /// touch nothing (`dry_run`); no pid file.
+    pub dry_run: bool,
     /// `--dump-dir`: where SIGUSR1 and SIGUSR2 write `keepalived.data` and
     /// `keepalived.stats` (default [`default_dump_dir`]).
     pub dump_dir: PathBuf,
@@ -187,6 +191,8 @@ struct Daemon {
     claim_logged: Option<(core::net::IpAddr, Instant)>,
     /// `vipd upgrade`: how we were started, what a previous image left.
     upgrade: upgrade::Upgrade,
+    /// `--dry-run`: Some, and effects go through `dry_run`'s filter.
+    dry: Option<dry_run::DryRun>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
@@ -215,11 +221,16 @@ pub fn run(opts: &Options) -> u8 {
         fail(format_args!("missing capability {missing} (run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN)"));
         return exit::PERMISSION;
     }
-    let _pid = match PidFile::create(&opts.pid_file) {
-        Ok(p) => p,
-        Err(e) => {
-            fail(format_args!("{e}"));
-            return exit::FATAL;
+    // A dry run takes no pid file: it runs beside a live daemon.
+    let _pid = if opts.dry_run {
+        None
+    } else {
+        match PidFile::create(&opts.pid_file) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                fail(format_args!("{e}"));
+                return exit::FATAL;
+            }
         }
     };
     // Signals are caught before anything is installed, so a SIGTERM during

@@ -173,7 +173,9 @@ impl Daemon {
             log!(self.log, "reload: the configuration has errors; keeping the running one");
             return false;
         }
-        let plan = match Plan::build(&loaded.config).and_then(|p| watch_files(&p).map(|w| (p, w))) {
+        let dry = self.dry.is_some();
+        let built = Plan::build(&loaded.config).map(|p| if dry { super::dry_run::dry_plan(p) } else { p });
+        let plan = match built.and_then(|p| watch_files(&p).map(|w| (p, w))) {
             Ok(p) => p,
             Err(e) => {
                 log!(self.log, "reload: {e}; keeping the running configuration");
@@ -181,6 +183,11 @@ impl Daemon {
             }
         };
         let mut engine = match Engine::new(&loaded.config) {
+            Ok(e) if self.dry.is_some() => {
+                let mut e = e;
+                e.ignore_split_brain();
+                e
+            }
             Ok(e) => e,
             Err(e) => {
                 log!(self.log, "reload: {e}; keeping the running configuration");
@@ -229,6 +236,9 @@ impl Daemon {
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
         self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
+        if self.dry.is_some() {
+            self.dry = Some(super::dry_run::DryRun::new(instances));
+        }
         // Outcomes of the old engine's sends (its priority 0) name its
         // instances: the new engine starts its runs afresh.
         self.sent = Vec::with_capacity(self.engine.sends_capacity());
