@@ -552,8 +552,10 @@ const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
 const SAMPLE_OUTCOMES: &[(&str, &str, usize)] = &[
     ("keepalived.conf.vrrp", "x", 0),
     ("keepalived.conf.vrrp.localcheck", "x", 0),
-    ("keepalived.conf.vrrp.routes", "x", 0),
-    ("keepalived.conf.vrrp.rules", "x", 0),
+    // `or` (a two-nexthop route) is refused.
+    ("keepalived.conf.vrrp.routes", "x", 1),
+    // `to 192.168.100./24` twice: keepalived skips those rules, vipd refuses.
+    ("keepalived.conf.vrrp.rules", "x", 2),
     ("keepalived.conf.vrrp.scripts", "x", 0),
     ("keepalived.conf.vrrp.static_ipaddress", "x", 0),
     ("keepalived.conf.vrrp.sync", "x", 0),

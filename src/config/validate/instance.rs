@@ -279,6 +279,22 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                 }
             }
         }
+        "virtual_routes" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                if let Some(route) = super::routes::route_line(cx, line) {
+                    c.routes.push(route);
+                }
+            }
+        }
+        "virtual_rules" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                if let Some(rule) = super::routes::rule_line(cx, line) {
+                    c.rules.push(rule);
+                }
+            }
+        }
         "track_interface" => {
             cx.extra(n, 0);
             for line in cx.block(n) {

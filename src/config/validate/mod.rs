@@ -15,7 +15,7 @@
 //! - `globals`: `global_defs`; `instance`: `vrrp_instance`;
 //!   `addresses`: address and unicast peer lines; `trackers`:
 //!   `vrrp_script`, `vrrp_probe`, `track_file` and `track_*` lines; `sync_group`:
-//!   `vrrp_sync_group`; `instance_rules`: the rules checked once a whole
+//!   `vrrp_sync_group`; `routes`: route and rule lines; `instance_rules`: the rules checked once a whole
 //!   instance is read.
 
 mod addresses;
@@ -23,6 +23,7 @@ mod cx;
 mod globals;
 mod instance;
 mod instance_rules;
+mod routes;
 mod sync_group;
 mod trackers;
 mod values;
@@ -70,7 +71,7 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
 
 /// [`build`] against everything `host` knows about the machine.
 pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) -> Config {
-    let mut cx = Cx { diags };
+    let mut cx = Cx { diags, next_rule_pref: routes::FIRST_AUTO_RULE_PREF };
     let mut config = Config::default();
     let mut defaults = Defaults::default();
 
@@ -135,6 +136,22 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                         t.pos = pos;
                     }
                     groups.push(g);
+                }
+            }
+            "static_routes" => {
+                cx.extra(node, 0);
+                for line in cx.block(node) {
+                    if let Some(r) = routes::route_line(&mut cx, line) {
+                        config.static_routes.push(r);
+                    }
+                }
+            }
+            "static_rules" => {
+                cx.extra(node, 0);
+                for line in cx.block(node) {
+                    if let Some(r) = routes::rule_line(&mut cx, line) {
+                        config.static_rules.push(r);
+                    }
                 }
             }
             "static_ipaddress" => {
