@@ -173,3 +173,92 @@ fn routes_and_rules_match_keepalived() {
     assert!(!ka[2].contains("proto keepalived"), "{}", ka[2]);
     assert!(bad.is_empty(), "vipd's routes and rules differ from keepalived's:\n{}", bad.join("\n"));
 }
+
+/// The configuration before (`second` false) and after a reload: a route
+/// kept, one changed (its metric, so another route), one dropped and one
+/// added; the same for rules, static routes and static rules.
+fn reload_config(second: bool) -> String {
+    let n = NET;
+    let (vroutes, vrules, sroutes, srules) = if second {
+        (
+            format!(
+                "10.{n}.61.0/24 via 10.{n}.0.254 table 100 metric 6\n        10.{n}.73.0/24 dev eth0\n        blackhole 10.{n}.62.0/24"
+            ),
+            format!("from 10.{n}.0.100 table 100 priority 200\n        to 10.{n}.74.0/24 table 100 priority 210"),
+            format!("10.{n}.54.0/24 via 10.{n}.0.254 dev eth0"),
+            format!("to 10.{n}.55.0/24 table 202 priority 310"),
+        )
+    } else {
+        (
+            format!(
+                "src 10.{n}.0.100 10.{n}.60.0/24 via 10.{n}.0.254 dev eth0\n        10.{n}.61.0/24 via 10.{n}.0.254 table 100 metric 5\n        blackhole 10.{n}.62.0/24"
+            ),
+            format!("from 10.{n}.0.100 table 100 priority 200\n        to 10.{n}.64.0/24 table 100 priority 205"),
+            format!("10.{n}.50.0/24 via 10.{n}.0.254 dev eth0\n        blackhole 10.{n}.51.0/24"),
+            format!("from 10.{n}.1.0/24 table 200 priority 300"),
+        )
+    };
+    format!(
+        "global_defs {{
+    vrrp_version 3
+}}
+static_routes {{
+        {sroutes}
+}}
+static_rules {{
+        {srules}
+}}
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    virtual_ipaddress {{
+        10.{n}.0.100/24
+    }}
+    virtual_routes {{
+        {vroutes}
+    }}
+    virtual_rules {{
+        {vrules}
+    }}
+}}
+"
+    )
+}
+
+/// R1 master alone, before and after a SIGHUP that changes its routes and
+/// rules.
+fn reload_run(kind: Kind) -> Option<[String; 2]> {
+    let test = if kind == KA { "routes-hup-ka" } else { "routes-hup-vipd" };
+    let mut lab = Lab::new(test, NET)?;
+    let a = lab.start_conf(R1, kind, &reload_config(false), &[]);
+    lab.converges_on(R1, Duration::from_millis(500));
+    let before = settled(&lab, R1);
+    let name = if kind == KA { "r1-keepalived-1.conf" } else { "r1-vipd-1.conf" };
+    std::fs::write(lab.dir().join(name), reload_config(true)).expect("write the configuration");
+    lab.skip_log(a);
+    lab.hup(a);
+    // keepalived logs no end of a reload: its start, then time enough.
+    lab.wait_for(a, if kind == KA { "Reloading" } else { "Reload finished" });
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = settled(&lab, R1);
+    lab.term(a);
+    Some([before, after])
+}
+
+#[test]
+fn a_reload_changes_routes_and_rules_as_keepalived_does() {
+    let Some(ka) = reload_run(KA) else { return };
+    let Some(vi) = reload_run(lab::actual(VIPD)) else { return };
+    // The reload did change something: added, dropped, changed.
+    assert!(ka[1].contains(&format!("10.{NET}.73.0/24")), "{}", ka[1]);
+    assert!(!ka[1].contains(&format!("10.{NET}.60.0/24")), "{}", ka[1]);
+    assert!(!ka[1].contains(&format!("10.{NET}.50.0/24")), "{}", ka[1]);
+    assert!(ka[1].contains("210:") && !ka[1].contains("205:") && !ka[1].contains("300:"), "{}", ka[1]);
+    assert!(ka[1].contains("metric 6") && !ka[1].contains("metric 5"), "{}", ka[1]);
+    for (point, k, v) in [("before", &ka[0], &vi[0]), ("after", &ka[1], &vi[1])] {
+        assert!(k == v, "{point} the reload:\n--- keepalived\n{k}\n--- vipd\n{v}");
+    }
+}
