@@ -1192,3 +1192,56 @@ fn cli_accepts_keepalived_daemon_args() {
     assert_eq!(code, 1);
     assert!(err.contains("--help"), "{err}");
 }
+
+#[test]
+fn route_and_rule_lines_follow_keepalived() {
+    let c = ok("static_routes {\n 10.1.0.0/16 via 10.0.0.254 dev eth0 table 7 metric 3\n blackhole 10.2.0.0/16\n}\n\
+         static_rules {\n from 10.1.0.0/16 table 7\n to fd00::/64 lookup main\n from 10.3.0.0/16 table 8\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n\
+         virtual_routes {\n  src 10.0.0.100 to 10.4.0.0/16 dev eth0 protocol static no_track\n  default via 10.0.0.254 table 100\n }\n\
+         virtual_rules {\n  not from all to 10.5.0.0/16 type prohibit order 5 iif eth0 fwmark 0x10/0xff\n }\n}\n");
+    let r = &c.static_routes[0];
+    assert_eq!(
+        (r.dst.to_string(), r.dst_len, r.table, r.metric, r.scope, r.protocol),
+        ("10.1.0.0".into(), 16, 7, Some(3), 0, 18)
+    );
+    assert_eq!((c.static_routes[1].kind, c.static_routes[1].via), (6, None));
+    // Numbered down from 16384 in file order, one count per family.
+    let prefs: Vec<u32> = c.static_rules.iter().map(|r| r.priority).collect();
+    assert_eq!(prefs, [16384, 16384, 16383]);
+    let v = &c.instances[0].routes;
+    assert_eq!((v[0].src.map(|a| a.to_string()), v[0].protocol), (Some("10.0.0.100".into()), 4));
+    assert_eq!((v[1].dst_len, v[1].table), (0, 100));
+    let rule = &c.instances[0].rules[0];
+    assert_eq!(
+        (rule.invert, rule.action, rule.priority, rule.fwmark, rule.fwmask),
+        (true, 8, 5, Some(0x10), Some(0xff))
+    );
+    assert_eq!((rule.from, rule.iif.as_deref(), rule.table), (None, Some("eth0"), 0));
+
+    // What vipd does not install is an error naming it.
+    let d = diags(
+        "static_routes {\n 10.1.0.0/16 via 10.0.0.1 or 10.0.0.2\n 10.2.0.0/16 nexthop via 10.0.0.1\n 10.3.0.0/16 proto static dev eth0\n \
+         unreachable to 10.4.0.0/16\n 10.5.0.0/16\n blackhole 10.6.0.0/16 dev eth0\n 10.7.0.0/16 dev eth0 table web\n}\n\
+         static_rules {\n from 10.1.0.0/16 table 1 pref 5\n from 10.2.0.0/16 priority 5\n from 10.3.0.0/16 table 1 blackhole priority 5\n \
+         from 10.4.0.0/16 to fd00::/64 table 1 priority 5\n from 10.5.0./24 table 1 priority 5\n}\n",
+    );
+    let d: Vec<&str> = d.iter().map(|l| l.split(" | ").next().unwrap_or_default()).collect();
+    assert_eq!(
+        d,
+        [
+            "2:27: error: `or` in a route is not implemented by vipd",
+            "3:14: error: `nexthop` in a route is not implemented by vipd",
+            "4:14: error: `proto` in a route is not implemented by vipd",
+            "5:14: error: keepalived 2.2.7 does not read `to` after a route type: write `TYPE PREFIX`",
+            "6:2: error: a route needs `via` or `dev`",
+            "7:2: error: a blackhole, unreachable, prohibit or throw route takes no `via` or `dev`",
+            "8:29: error: `web` is not a routing table vipd knows",
+            "11:27: error: `pref` in a rule is not implemented by vipd",
+            "12:2: error: a rule needs an action",
+            "13:27: error: a rule takes one of table, blackhole, unreachable, prohibit",
+            "14:22: error: `fd00::/64` is not of the line's address family",
+            "15:7: error: `10.5.0./24` is not an address (ADDR[/PREFIX])",
+        ]
+    );
+}

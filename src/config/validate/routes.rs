@@ -199,8 +199,7 @@ pub(super) fn route_line(cx: &mut Cx<'_>, line: &Node) -> Option<RouteConfig> {
                     "`or` in a route is not implemented by vipd",
                     "keepalived makes it a route with two nexthops (multipath), which vipd does not install; give one `via`",
                 );
-                ok = false;
-                break;
+                return None;
             }
             other => {
                 cx.error_hint(
@@ -208,8 +207,7 @@ pub(super) fn route_line(cx: &mut Cx<'_>, line: &Node) -> Option<RouteConfig> {
                     format!("`{other}` in a route is not implemented by vipd"),
                     "[blackhole|unreachable|prohibit|throw] [src A] PREFIX [via A] [dev IF] [scope S] [table T] [metric N] [protocol P] [no_track]",
                 );
-                ok = false;
-                break;
+                return None;
             }
         }
     }
