@@ -1244,4 +1244,19 @@ fn route_and_rule_lines_follow_keepalived() {
             "15:7: error: `10.5.0./24` is not an address (ADDR[/PREFIX])",
         ]
     );
+
+    // Interfaces are host facts, as for addresses.
+    let d = diags(
+        "static_ipaddress {\n 10.9.0.1/24 dev eth9\n}\nstatic_routes {\n 10.1.0.0/16 dev eth9\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n\
+         virtual_rules {\n  oif eth8 table 5 priority 1\n }\n}\n",
+    );
+    assert_eq!(
+        d,
+        [
+            "2:2: error: interface `eth9` of static address `10.9.0.1` does not exist",
+            "5:2: error: interface `eth9` of a static route does not exist",
+            "14:3: error: interface `eth8` of a virtual route or rule does not exist",
+        ]
+    );
 }

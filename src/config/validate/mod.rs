@@ -142,6 +142,10 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                 cx.extra(node, 0);
                 for line in cx.block(node) {
                     if let Some(r) = routes::route_line(&mut cx, line) {
+                        if let Some(dev) = r.dev.as_deref().filter(|d| !(host.iface_exists)(d)) {
+                            let msg = format!("interface `{dev}` of a static route does not exist");
+                            instance_rules::host_fact(&mut cx, host, line.span(), msg);
+                        }
                         config.static_routes.push(r);
                     }
                 }
@@ -150,6 +154,10 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                 cx.extra(node, 0);
                 for line in cx.block(node) {
                     if let Some(r) = routes::rule_line(&mut cx, line) {
+                        for dev in r.iif.iter().chain(r.oif.iter()).filter(|d| !(host.iface_exists)(d)) {
+                            let msg = format!("interface `{dev}` of a static rule does not exist");
+                            instance_rules::host_fact(&mut cx, host, line.span(), msg);
+                        }
                         config.static_rules.push(r);
                     }
                 }
@@ -158,6 +166,10 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                 cx.extra(node, 0);
                 for line in cx.block(node) {
                     if let Some(v) = vip_line(&mut cx, line) {
+                        if let Some(dev) = v.dev.as_deref().filter(|d| !(host.iface_exists)(d)) {
+                            let msg = format!("interface `{dev}` of static address `{}` does not exist", v.addr);
+                            instance_rules::host_fact(&mut cx, host, line.span(), msg);
+                        }
                         config.static_addresses.push(v);
                     }
                 }
