@@ -262,3 +262,24 @@ fn a_reload_changes_routes_and_rules_as_keepalived_does() {
         assert!(k == v, "{point} the reload:\n--- keepalived\n{k}\n--- vipd\n{v}");
     }
 }
+
+/// R1 master alone, stopped with `-V` (`--dont-release-vrrp`): what it
+/// leaves behind.
+fn kept_run(kind: Kind) -> Option<String> {
+    let test = if kind == KA { "routes-v-ka" } else { "routes-v-vipd" };
+    let mut lab = Lab::new(test, NET)?;
+    let a = lab.start_conf(R1, kind, &config(R1), &["-V"]);
+    lab.converges_on(R1, Duration::from_millis(500));
+    let _ = settled(&lab, R1);
+    lab.term(a);
+    Some(settled(&lab, R1))
+}
+
+#[test]
+fn dont_release_keeps_routes_and_rules_as_keepalived_does() {
+    let Some(ka) = kept_run(KA) else { return };
+    let Some(vi) = kept_run(lab::actual(VIPD)) else { return };
+    // The virtual ones stay, the static ones go.
+    assert!(!ka.contains(&format!("10.{NET}.50.0/24")) && ka.contains(&format!("10.{NET}.60.0/24")), "{ka}");
+    assert!(ka == vi, "after -V:\n--- keepalived\n{ka}\n--- vipd\n{vi}");
+}

@@ -346,10 +346,9 @@ impl Daemon {
         let release_vips = self.release_vips;
         self.handle(clock::now(), Event::Shutdown { release_vips });
         // keepalived removes its static addresses, routes and rules at
-        // exit too, and keeps them with --dont-release-vrrp.
-        if release_vips {
-            self.statics(false);
-        }
+        // exit, with --dont-release-vrrp too (measured: 2.2.7 keeps only
+        // the virtual ones then).
+        self.statics(false);
         // The STOP notifications are queued; nothing more will be.
         self.notifier.close_lanes();
         self.notifier.cancel_checks();

@@ -3,7 +3,7 @@
 //! becomes master and removed before them when it leaves (keepalived's
 //! order: a route with `src VIP` needs the VIP), and `static_ipaddress`,
 //! `static_routes`, `static_rules` installed at start and removed at exit
-//! (unless `--dont-release-vrrp`), as keepalived 2.2.7 does. A route or
+//! (with `--dont-release-vrrp` too), as keepalived 2.2.7 does. A route or
 //! rule the kernel refuses is logged and the rest go on; one already there
 //! counts as added, one already gone as removed. Requests are the bounded
 //! blocking netlink requests addresses use; nothing here allocates (an
