@@ -677,6 +677,28 @@ fn dump_is_itself_a_valid_config_with_the_same_values() {
 }
 
 #[test]
+fn dump_writes_routes_and_rules_back() {
+    let c = ok("static_routes {\n 10.1.0.0/16 via 10.0.0.254 dev eth0 table 7 metric 3\n blackhole fd00:1::/64\n}\n\
+         static_rules {\n from 10.1.0.0/16 table 7\n not to fd00::/64 prohibit oif eth0 fwmark 3/7 protocol 4 no_track\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n\
+         virtual_routes {\n  src 10.0.0.100 10.4.0.0/16 dev eth0 scope link protocol static no_track\n }\n\
+         virtual_rules {\n  iif eth0 table 5 priority 1\n }\n}\n");
+    let text = config::dump::dump(&c);
+    let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
+    assert!(!again.has_errors(), "{:#?}\n{text}", again.diagnostics);
+    assert_eq!(
+        (&again.config.static_routes, &again.config.static_rules),
+        (&c.static_routes, &c.static_rules),
+        "{text}"
+    );
+    assert_eq!(
+        (&again.config.instances[0].routes, &again.config.instances[0].rules),
+        (&c.instances[0].routes, &c.instances[0].rules),
+        "{text}"
+    );
+}
+
+#[test]
 fn every_keyword_is_in_the_man_page() {
     let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/vipd.conf.5")).unwrap();
     let words: Vec<&str> =
