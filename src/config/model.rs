@@ -45,6 +45,9 @@ pub struct Config {
     pub startup_delay: Duration,
     /// `static_ipaddress`: installed at start whatever the VRRP state.
     pub static_addresses: Vec<VipConfig>,
+    /// `static_routes` / `static_rules`: installed at start, removed at exit.
+    pub static_routes: Vec<RouteConfig>,
+    pub static_rules: Vec<RuleConfig>,
 }
 
 /// `global_defs` settings that are not per-instance defaults (those are
@@ -192,6 +195,10 @@ pub struct InstanceConfig {
     pub vips: Vec<VipConfig>,
     /// `virtual_ipaddress_excluded`: installed like VIPs, not advertised.
     pub excluded_vips: Vec<VipConfig>,
+    /// `virtual_routes` / `virtual_rules`: installed with the addresses on
+    /// becoming master, removed (before them) on leaving it.
+    pub routes: Vec<RouteConfig>,
+    pub rules: Vec<RuleConfig>,
     pub garp: GarpConfig,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
@@ -252,6 +259,8 @@ impl InstanceConfig {
             mcast_group: None,
             vips: vips.iter().map(|a| VipConfig::host(*a)).collect(),
             excluded_vips: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
             garp: GarpConfig::default(),
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
@@ -560,4 +569,40 @@ pub struct SyncGroupConfig {
     /// Indexes into `Config::instances`.
     pub members: Vec<usize>,
     pub notify: Notify,
+}
+
+/// One `virtual_routes` / `static_routes` line (`ip route` grammar, the
+/// subset vipd implements; vipd.conf(5)). Numbers are rtnetlink values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteConfig {
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    /// `dev`: resolved to an index when the route is installed.
+    pub dev: Option<String>,
+    pub table: u32,
+    pub metric: Option<u32>,
+    pub scope: u8,
+    pub protocol: u8,
+    /// RTN_*: unicast, or `blackhole`, `unreachable`, `prohibit`, `throw`.
+    pub kind: u8,
+}
+
+/// One `virtual_rules` / `static_rules` line (`ip rule` grammar, subset).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    pub family: Family,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub table: u32,
+    /// FR_ACT_*: lookup a table, or `blackhole`, `unreachable`, `prohibit`.
+    pub action: u8,
+    pub priority: u32,
+    pub invert: bool,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<u32>,
+    pub fwmask: Option<u32>,
+    pub protocol: u8,
 }

@@ -58,8 +58,14 @@ impl Daemon {
             }
             match *e {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
-                Effect::AddVips { inst } => self.vips(inst, true),
-                Effect::RemoveVips { inst } => self.vips(inst, false),
+                Effect::AddVips { inst } => {
+                    self.vips(inst, true);
+                    self.virtual_routes(inst, true);
+                }
+                Effect::RemoveVips { inst } => {
+                    self.virtual_routes(inst, false);
+                    self.vips(inst, false);
+                }
                 Effect::RemoveVip { inst, vip } => self.remove_vip(inst, vip),
                 Effect::Announce { inst, rounds } => {
                     if self.log.detail {

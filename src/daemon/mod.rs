@@ -67,6 +67,7 @@ mod handover;
 mod inputs;
 mod metrics;
 mod reload;
+mod routes;
 mod script_tasks;
 mod scripts;
 mod startup;
@@ -151,6 +152,8 @@ struct Daemon {
     buf: AdvertBuf,
     log: Log,
     release_vips: bool,
+    /// static_ipaddress, static_routes, static_rules.
+    statics: routes::Statics,
     stopping: bool,
     rx_copy: Box<[u8; 4096]>,
     /// Per instance: failed advert sends, logged rate-limited.
@@ -353,6 +356,10 @@ impl Daemon {
         }
         let release_vips = self.release_vips;
         self.handle(clock::now(), Event::Shutdown { release_vips });
+        // keepalived removes its static addresses, routes and rules at
+        // exit, with --dont-release-vrrp too (measured: 2.2.7 keeps only
+        // the virtual ones then).
+        self.statics(false);
         // The STOP notifications are queued; nothing more will be.
         self.notifier.close_lanes();
         self.notifier.cancel_checks();

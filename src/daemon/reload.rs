@@ -204,6 +204,15 @@ impl Daemon {
         // Release what the old configuration held and the new one does not,
         // with the old engine, interfaces and scripts (removed instances
         // report STOP or DELETED with their old scripts).
+        // Virtual routes and rules of masters, to remove those the new
+        // configuration drops from an instance that stays master.
+        let masters: Vec<(String, Vec<config::RouteConfig>, Vec<config::RuleConfig>)> = self
+            .engine
+            .instances()
+            .iter()
+            .filter(|i| i.state == crate::core::State::Master && !(i.cfg.routes.is_empty() && i.cfg.rules.is_empty()))
+            .map(|i| (i.name().to_owned(), i.cfg.routes.clone(), i.cfg.rules.clone()))
+            .collect();
         let mut release = Effects::with_capacity(self.engine.release_capacity());
         self.engine.release_for(&engine, &mut release);
         let fx = core::mem::replace(&mut self.fx, release);
@@ -258,6 +267,14 @@ impl Daemon {
         self.read_processes(now);
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
+        for (name, routes, rules) in &masters {
+            let Some(i) = self.engine.instances().iter().find(|i| i.name() == name.as_str()) else { continue };
+            let routes: Vec<config::RouteConfig> =
+                routes.iter().filter(|r| !i.cfg.routes.contains(r)).cloned().collect();
+            let rules: Vec<config::RuleConfig> = rules.iter().filter(|r| !i.cfg.rules.contains(r)).cloned().collect();
+            super::routes::routes_and_rules(&mut self.netlink, &self.log, name, &routes, &rules, false);
+        }
+        self.reconcile_statics(super::routes::Statics::of(&loaded.config));
         self.apply(now);
         self.rearm();
         drop(old_engine);

@@ -284,6 +284,7 @@ impl Daemon {
             buf: AdvertBuf::new(),
             log: Log { detail: opts.detail, limits: rate_limits(instances), syslog, console: opts.log_console },
             release_vips: opts.release_vips,
+            statics: super::routes::Statics::of(&loaded.config),
             stopping: false,
             rx_copy: Box::new([0; 4096]),
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
@@ -326,6 +327,8 @@ impl Daemon {
         d.report_system(now, &r.links, &r.addrs);
         d.read_files(now);
         d.read_processes(now);
+        // Before any instance starts, as keepalived installs them.
+        d.statics(true);
         match snapshot {
             Some(s) => d.start_from_snapshot(now, &s),
             None if upgraded => d.start_from_snapshot(now, &crate::core::Snapshot::default()),

@@ -363,6 +363,35 @@ impl Netlink {
         }
     }
 
+    /// Adds (`add`) or deletes one route. Adding one that exists counts as
+    /// added (EEXIST); deleting one that is gone counts as deleted (ESRCH),
+    /// as keepalived treats them.
+    pub fn route(&mut self, add: bool, r: &crate::wire::netlink::RouteSpec) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::route_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        match self.await_ack(seq) {
+            Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+            Err(e) if !add && is_errno(&e, Errno::SRCH) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Adds (`add`) or deletes one policy rule; EEXIST on adding and
+    /// ENOENT on deleting count as done.
+    pub fn rule(&mut self, add: bool, r: &crate::wire::netlink::RuleSpec<'_>) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::rule_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        match self.await_ack(seq) {
+            Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+            Err(e) if !add && is_errno(&e, Errno::NOENT) => Ok(()),
+            other => other,
+        }
+    }
+
     fn addr_request(&mut self, kind: u16, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
         let seq = self.next_seq();
         let mut req = [0u8; REQUEST_LEN];

@@ -40,6 +40,9 @@ pub(super) struct RawInstance {
     pub(super) advert_int: Option<(Duration, Span)>,
     pub(super) auth: Option<Span>,
     pub(super) vip_spans: Vec<Span>,
+    /// Interfaces named by virtual routes and rules, checked once the
+    /// instance is read.
+    pub(super) route_ifaces: Vec<(String, Span)>,
     pub(super) evip_spans: Vec<Span>,
     /// Where each unicast peer and the source address were given.
     pub(super) peer_spans: Vec<Span>,
@@ -106,6 +109,7 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         advert_int: None,
         auth: None,
         vip_spans: Vec::new(),
+        route_ifaces: Vec::new(),
         evip_spans: Vec::new(),
         peer_spans: Vec::new(),
         src_span: None,
@@ -276,6 +280,24 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                         r.vip_spans.push(line.span());
                         c.vips.push(v);
                     }
+                }
+            }
+        }
+        "virtual_routes" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                if let Some(route) = super::routes::route_line(cx, line) {
+                    r.route_ifaces.extend(route.dev.iter().map(|d| (d.clone(), line.span())));
+                    c.routes.push(route);
+                }
+            }
+        }
+        "virtual_rules" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                if let Some(rule) = super::routes::rule_line(cx, line) {
+                    r.route_ifaces.extend(rule.iif.iter().chain(rule.oif.iter()).map(|d| (d.clone(), line.span())));
+                    c.rules.push(rule);
                 }
             }
         }

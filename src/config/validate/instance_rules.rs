@@ -198,6 +198,10 @@ pub(super) fn finish_instance(
         }
     }
 
+    for (dev, s) in r.route_ifaces.iter().filter(|(d, _)| !(host.iface_exists)(d)) {
+        host_fact(cx, host, *s, format!("interface `{dev}` of a virtual route or rule does not exist"));
+    }
+
     own_addresses(cx, host, &r, &name);
 
     // Authentication is VRRPv2 over IPv4 only.
@@ -273,7 +277,7 @@ pub(super) fn finish_instance(
 
 /// A fact of the machine that does not hold: an error, or a warning when the
 /// file is checked offline (away from the machine it is for).
-fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
+pub(super) fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
     if host.offline {
         cx.warn(span, msg);
     } else {
