@@ -27,6 +27,7 @@ fn config(r: Router) -> String {
     let (prio, state, host) = match r {
         R1 => (150, "MASTER", 1),
         R2 => (100, "BACKUP", 2),
+        Router::R3 => (50, "BACKUP", 3),
     };
     format!(
         "global_defs {{
@@ -84,10 +85,7 @@ vrrp_instance VI_1 {{
 
 /// Routes and rules of `r`, normalised (see the file notes).
 fn snapshot(lab: &Lab, r: Router) -> String {
-    let host = match r {
-        R1 => "r1",
-        R2 => "r2",
-    };
+    let host = r.name();
     let path = lab.ns_path(host);
     let ns = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
     let mut lines = Vec::new();

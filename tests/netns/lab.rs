@@ -57,7 +57,7 @@ impl Router {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Router::R1 => "r1",
             Router::R2 => "r2",
@@ -81,7 +81,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Vipd => "vipd",
             Kind::Keepalived => "keepalived",
