@@ -257,7 +257,7 @@ vrrp_instance VI_3 {
 fn unsupported_keywords_warn_or_refuse() {
     let d = diags(
         "global_defs {\n notification_email {\n  a@b\n }\n vrrp_cpu_affinity 1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
-         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac_addr\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
     );
     assert_eq!(
         d,
@@ -265,7 +265,7 @@ fn unsupported_keywords_warn_or_refuse() {
             "2:2: warning: `notification_email` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "5:2: warning: `vrrp_cpu_affinity` is not implemented by vipd and is ignored: vipd does not pin CPUs or raise its priority on its own schedule",
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
-            "15:2: error: `use_vmac` is not implemented by vipd: vipd does not create virtual MAC or ipvlan interfaces; peers would see a different MAC",
+            "15:2: error: `use_vmac_addr` is not implemented by vipd: vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
             "16:2: warning: `smtp_alert` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "18:3: error: vrrp_track_process `p` is not defined",
         ]
@@ -562,10 +562,10 @@ const SAMPLE_OUTCOMES: &[(&str, &str, usize)] = &[
     ("keepalived.conf.IPv6", "x", 0),
     // Old sync-group syntax (members outside `group {}`).
     ("keepalived.conf.vrrp.lvs_syncd", "x", 3),
-    // Without -i the check script has no `script`; use_vmac is refused.
-    ("keepalived.conf.conditional_conf", "x", 2),
-    // With -i high: net_namespace and use_vmac are refused.
-    ("keepalived.conf.conditional_conf", "high", 2),
+    // Without -i the check script has no `script` (use_vmac is fine).
+    ("keepalived.conf.conditional_conf", "x", 1),
+    // With -i high: net_namespace is refused.
+    ("keepalived.conf.conditional_conf", "high", 1),
 ];
 
 fn sample(name: &str, id: &str) -> Option<Loaded> {

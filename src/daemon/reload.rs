@@ -173,6 +173,13 @@ impl Daemon {
             log!(self.log, "reload: the configuration has errors; keeping the running one");
             return false;
         }
+        if !self.vmacs.matches(&loaded.config) {
+            log!(
+                self.log,
+                "reload: the `use_vmac` interfaces would change (added, removed, renamed or vmac_xmit_base); restart vipd for that; keeping the running configuration"
+            );
+            return false;
+        }
         let plan = match Plan::build(&loaded.config).and_then(|p| watch_files(&p).map(|w| (p, w))) {
             Ok(p) => p,
             Err(e) => {
@@ -224,6 +231,7 @@ impl Daemon {
         self.fx = Effects::with_capacity(self.engine.effects_capacity());
         self.sockets = sockets;
         self.socket_of = socket_of;
+        self.vmacs.index(&self.engine);
         self.ifindex = r.ifindex;
         self.mac = r.mac;
         self.ip_id = vec![0; instances];

@@ -245,6 +245,10 @@ impl Daemon {
         let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
         let fx = Effects::with_capacity(engine.effects_capacity());
         let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
+        // Before resolving: the macvlans are interfaces of the engine. On
+        // any error below they are deleted again (Vmacs' drop).
+        let mut vmacs = super::vmac::Vmacs::setup(&loaded.config, &mut netlink)?;
+        vmacs.index(&engine);
         let r = resolve(&engine, &mut netlink)?;
         let timer = rustix::time::timerfd_create(
             rustix::time::TimerfdClockId::Monotonic,
@@ -266,6 +270,7 @@ impl Daemon {
             netlink,
             announcer,
             sockets,
+            vmacs,
             ifindex: r.ifindex,
             mac: r.mac,
             socket_of,

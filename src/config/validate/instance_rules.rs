@@ -183,6 +183,7 @@ pub(super) fn finish_instance(
             );
         }
     }
+    vmac(cx, &mut r);
     if let (Some(s), true) = (r.ttl_span, r.cfg.unicast_peers.is_empty()) {
         cx.warn(s, format!("vrrp_instance `{name}`: `unicast_ttl` has no effect without unicast peers"));
     }
@@ -273,6 +274,58 @@ pub(super) fn finish_instance(
 
 /// A fact of the machine that does not hold: an error, or a warning when the
 /// file is checked offline (away from the machine it is for).
+/// `use_vmac` / `vmac_xmit_base`: the macvlan's name, and what vipd does
+/// not do with one (IPv6, unicast adverts from it).
+fn vmac(cx: &mut Cx<'_>, r: &mut RawInstance) {
+    let name = r.cfg.name.clone();
+    let Some((vmac_name, span)) = r.use_vmac.take() else {
+        if let Some(s) = r.vmac_xmit_base {
+            cx.warn(s, format!("vrrp_instance `{name}`: `vmac_xmit_base` has no effect without `use_vmac`"));
+        }
+        return;
+    };
+    let ifname = vmac_name.unwrap_or_else(|| format!("vrrp.{}", r.cfg.vrid));
+    // IFNAMSIZ is 16 with the NUL; '/' and whitespace cannot be in a
+    // name, nor can "." and ".." (the kernel's dev_valid_name).
+    if ifname.is_empty()
+        || ifname.len() > 15
+        || ifname == "."
+        || ifname == ".."
+        || ifname.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    {
+        cx.error_hint(
+            span,
+            format!("vrrp_instance `{name}`: `{ifname}` is not a valid interface name"),
+            "1 to 15 bytes, without '/', ':' or spaces",
+        );
+        return;
+    }
+    if ifname == r.cfg.interface {
+        cx.error(span, format!("vrrp_instance `{name}`: the virtual MAC interface cannot be `interface` itself"));
+        return;
+    }
+    if r.cfg.family == Family::V6 {
+        cx.error_hint(
+            span,
+            format!("vrrp_instance `{name}`: `use_vmac` is implemented for IPv4 instances only"),
+            "leave use_vmac out of IPv6 instances",
+        );
+        return;
+    }
+    let xmit_base = r.vmac_xmit_base.is_some();
+    if r.cfg.is_unicast() && !xmit_base {
+        // keepalived-reference §2.8: unicast adverts must leave from the
+        // base interface, which holds the source address.
+        cx.error_hint(
+            span,
+            format!("vrrp_instance `{name}`: `use_vmac` with unicast peers needs `vmac_xmit_base`"),
+            "add vmac_xmit_base",
+        );
+        return;
+    }
+    r.cfg.vmac = Some(VmacConfig { name: ifname, xmit_base });
+}
+
 fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
     if host.offline {
         cx.warn(span, msg);
@@ -395,11 +448,43 @@ fn strict(cx: &mut Cx<'_>, r: &mut RawInstance, name: &str) {
     r.cfg.garp.lower_prio_delay = Duration::ZERO;
 }
 
+/// Two instances may not create the same macvlan, nor one named like
+/// another instance's `interface` (keepalived would share or fail it).
+fn vmac_names(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (j, b) in config.instances.iter().enumerate() {
+        let Some(v) = &b.vmac else { continue };
+        let span = spans.get(j).copied().unwrap_or_default();
+        if let Some(&i) = seen.get(v.name.as_str()) {
+            cx.error_hint(
+                span,
+                format!(
+                    "vrrp_instance `{}` uses the virtual MAC interface `{}` of `{}`",
+                    b.name, v.name, config.instances[i].name
+                ),
+                "give one of them `use_vmac OTHER_NAME`",
+            );
+        } else {
+            seen.insert(v.name.as_str(), j);
+        }
+        if let Some(a) = config.instances.iter().find(|a| a.interface == v.name) {
+            cx.error(
+                span,
+                format!(
+                    "`{}` is `interface` of `{}`, not a name for the virtual MAC interface of `{}`",
+                    v.name, a.name, b.name
+                ),
+            );
+        }
+    }
+}
+
 /// Duplicate VRID on one interface and family (§1.3), unless the two
 /// instances are [separable](InstanceConfig::separable_from). Instances are
 /// compared only within their (VRID, interface, family), so thousands of
 /// instances stay cheap.
 pub(super) fn duplicate_vrids(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
+    vmac_names(cx, config, spans);
     let list = &config.instances;
     let key = |i: usize| (list[i].vrid, list[i].interface.as_str(), list[i].family == Family::V6, i);
     let mut order: Vec<usize> = (0..list.len()).filter(|&i| list[i].vrid != 0).collect();
