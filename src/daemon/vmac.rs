@@ -2,13 +2,19 @@
 //! the RFC 5798 virtual router MAC, created before the engine resolves its
 //! interfaces and deleted on exit, as keepalived does.
 //!
-//! - Created down in private mode on the instance's interface, with the
-//!   virtual MAC; IPv6 is disabled on it before it goes up, so it never
+//! - Created down on the instance's interface, with the virtual MAC, in
+//!   bridge mode: in private mode the backup's macvlan would swallow the
+//!   master's adverts (their source MAC is its own) before the base
+//!   interface, where vipd listens, sees them; IPv6 is disabled on it before it goes up, so it never
 //!   sends DAD or MLD frames from the virtual MAC (which would teach
 //!   switches that a backup holds it).
 //! - sysctls as keepalived sets them: on the macvlan `arp_ignore=1`,
 //!   `accept_local=1`, `rp_filter=0`; on the base interface `arp_ignore=1`
 //!   and `arp_filter=1` so it never answers ARP for a VIP with its own MAC.
+//!   vipd adds `arp_announce=2` on the base: replies from a VIP leave
+//!   through the base, and an ARP request the base sends for the client
+//!   would otherwise carry the VIP as sender with the base's MAC, which
+//!   the client takes as the VIP's new MAC (seen in tests/netns_vmac.rs).
 //!   The base's old values are restored on exit.
 //! - Adverts are received on the base interface (the VRRP group is joined
 //!   there, never on the macvlan, so no IGMP report leaves from the virtual
@@ -118,13 +124,14 @@ impl Vmacs {
             for (key, value) in [("arp_ignore", 1), ("accept_local", 1), ("rp_filter", 0)] {
                 sysctl::write(false, name, key, value).map_err(|e| format!("use_vmac: {name} {key}={value}: {e}"))?;
             }
-            for key in ["arp_ignore", "arp_filter"] {
+            for (key, value) in [("arp_ignore", 1), ("arp_filter", 1), ("arp_announce", 2)] {
                 if self.restore.iter().any(|(i, k, _)| i == base && *k == key) {
                     continue;
                 }
                 let old = sysctl::read(false, base, key).map_err(|e| format!("use_vmac: {base} {key}: {e}"))?;
-                if old != 1 {
-                    sysctl::write(false, base, key, 1).map_err(|e| format!("use_vmac: {base} {key}=1: {e}"))?;
+                if old != value {
+                    sysctl::write(false, base, key, value)
+                        .map_err(|e| format!("use_vmac: {base} {key}={value}: {e}"))?;
                     self.restore.push((base.clone(), key, old));
                 }
             }

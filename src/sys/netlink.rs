@@ -364,7 +364,7 @@ impl Netlink {
         }
     }
 
-    /// Creates macvlan `name` (private mode, down) on `base` with `mac`
+    /// Creates macvlan `name` (bridge mode, down) on `base` with `mac`
     /// (`use_vmac`). EEXIST if the name is taken.
     pub fn add_macvlan(&mut self, name: &str, base: u32, mac: [u8; 6]) -> io::Result<()> {
         let seq = self.next_seq();

@@ -153,12 +153,15 @@ pub fn getlink_dump(buf: &mut [u8], seq: u32) -> Result<&[u8], NlError> {
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const IFLA_MACVLAN_MODE: u16 = 1;
-/// MACVLAN_MODE_PRIVATE: the macvlan talks to no other macvlan of its base
-/// interface, only to the wire (keepalived's mode for VMACs).
-pub const MACVLAN_MODE_PRIVATE: u32 = 1;
+/// MACVLAN_MODE_BRIDGE. Not private: a private macvlan takes for itself
+/// every multicast frame whose source MAC is its own, so a backup's base
+/// interface would never see the adverts a master sends from the same
+/// virtual MAC (Linux macvlan_handle_frame); in bridge mode they reach the
+/// base interface too.
+pub const MACVLAN_MODE_BRIDGE: u32 = 4;
 
 /// RTM_NEWLINK creating macvlan `name` on interface `base` with address
-/// `mac` in private mode, down (REQUEST|ACK|CREATE|EXCL: an existing name
+/// `mac` in bridge mode, down (REQUEST|ACK|CREATE|EXCL: an existing name
 /// is EEXIST). `BadAttr(IFLA_IFNAME)` for an empty name, one over 15 bytes or one
 /// with a NUL.
 pub fn macvlan_request<'b>(
@@ -185,7 +188,7 @@ pub fn macvlan_request<'b>(
     info[14..16].copy_from_slice(&IFLA_INFO_DATA.to_ne_bytes());
     info[16..18].copy_from_slice(&8u16.to_ne_bytes());
     info[18..20].copy_from_slice(&IFLA_MACVLAN_MODE.to_ne_bytes());
-    info[20..24].copy_from_slice(&MACVLAN_MODE_PRIVATE.to_ne_bytes());
+    info[20..24].copy_from_slice(&MACVLAN_MODE_BRIDGE.to_ne_bytes());
     let mut b = NlBuilder::new(buf);
     b.header(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq)?;
     b.push(&IfInfoMsg::zeroed())?;
