@@ -6,6 +6,7 @@
 //! otherwise each test prints why it skips and passes.
 
 #[path = "netns/lab.rs"]
+#[allow(dead_code)]
 mod lab;
 
 use std::time::{Duration, SystemTime};
@@ -199,14 +200,19 @@ fn vmac_advert_source_mac() {
         let a = start(&mut lab, R1, VIPD, &hi, xmit_base);
         lab.wait_for(a, MASTER);
         let eth0 = lab.ip(&["-n", &ns(&lab, "r1"), "-o", "link", "show", "dev", "eth0"]);
-        let eth0_mac = eth0.split("link/ether ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("").to_owned();
+        let eth0_mac =
+            eth0.split("link/ether ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("").to_owned();
         // The switch learns the source MAC of what R1 sends on its port.
-        let fdb = || lab.ip(&["-n", &ns(&lab, "sw"), "fdb", "show", "br", "br0"]);
+        let sw = ns(&lab, "sw");
+        let fdb = || {
+            let out = std::process::Command::new("bridge").args(["-n", &sw, "fdb", "show", "br", "br0"]).output();
+            out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+        };
         lab.eventually("the switch learning the VMAC on r1's port", lab::TIMEOUT, |_| {
             fdb().lines().any(|l| l.starts_with(VMAC) && l.contains("dev r1"))
         });
         // Flush what the GARPs taught it, then let only adverts teach it.
-        lab.ip(&["-n", &ns(&lab, "sw"), "link", "set", "r1", "type", "bridge_slave", "flush"]);
+        lab.ip(&["-n", &ns(&lab, "sw"), "link", "set", "r1", "type", "bridge_slave", "fdb_flush"]);
         std::thread::sleep(Duration::from_millis(500));
         let table = fdb();
         let vmac_learnt = table.lines().any(|l| l.starts_with(VMAC) && l.contains("dev r1"));
