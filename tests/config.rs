@@ -1190,3 +1190,38 @@ fn cli_accepts_keepalived_daemon_args() {
     assert_eq!(code, 1);
     assert!(err.contains("--help"), "{err}");
 }
+
+/// `use_vmac [NAME]` / `vmac_xmit_base`: the name (default `vrrp.VRID`),
+/// and what vipd refuses: a MAC of one's own, a name over 15 bytes, IPv6,
+/// unicast without `vmac_xmit_base`, two instances on one macvlan.
+#[test]
+fn use_vmac_names_and_refusals() {
+    let inst = |name: &str, vrid: u8, extra: &str, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n{extra} virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+        )
+    };
+    let c = ok(&inst("A", 51, " use_vmac\n", "10.0.0.100"));
+    let v = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((v.name.as_str(), v.xmit_base), ("vrrp.51", false));
+    assert_eq!(c.instances[0].virtual_mac(), [0, 0, 0x5e, 0, 1, 51]);
+    let c = ok(&inst("A", 7, " use_vmac vmac7\n vmac_xmit_base\n", "10.0.0.100"));
+    let v = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((v.name.as_str(), v.xmit_base), ("vmac7", true));
+    assert!(ok(MINIMAL).instances[0].vmac.is_none());
+
+    let d = diags(&inst("A", 51, " vmac_xmit_base\n", "10.0.0.100"));
+    assert_eq!(d, ["4:2: warning: vrrp_instance `A`: `vmac_xmit_base` has no effect without `use_vmac`"]);
+    let d = diags(&inst("A", 51, " use_vmac v 00:00:5e:00:01:09\n", "10.0.0.100"));
+    assert!(d[0].contains("a MAC address of one's own"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac a-name-of-16-byte\n", "10.0.0.100"));
+    assert!(d[0].contains("is not a valid interface name"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac\n", "fd00::1"));
+    assert!(d[0].contains("IPv4 instances only"), "{d:?}");
+    let d =
+        diags(&inst("A", 51, " use_vmac\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n", "10.0.0.100"));
+    assert!(d.iter().any(|l| l.contains("needs `vmac_xmit_base`")), "{d:?}");
+    let two = inst("A", 51, " use_vmac vm\n", "10.0.0.100") + &inst("B", 52, " use_vmac vm\n", "10.0.0.101");
+    let d = diags(&two);
+    assert!(d.iter().any(|l| l.contains("uses the virtual MAC interface `vm` of `A`")), "{d:?}");
+}
