@@ -1216,6 +1216,8 @@ fn use_vmac_names_and_refusals() {
     assert!(d[0].contains("a MAC address of one's own"), "{d:?}");
     let d = diags(&inst("A", 51, " use_vmac a-name-of-16-byte\n", "10.0.0.100"));
     assert!(d[0].contains("is not a valid interface name"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac eth0\n", "10.0.0.100"));
+    assert!(d[0].contains("cannot be `interface` itself"), "{d:?}");
     let d = diags(&inst("A", 51, " use_vmac\n", "fd00::1"));
     assert!(d[0].contains("IPv4 instances only"), "{d:?}");
     let d =

@@ -63,8 +63,11 @@ fn wanted(cfg: &Config) -> Vec<(String, String, [u8; 6], bool)> {
         .collect()
 }
 
-fn mac_text(m: [u8; 6]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+/// One shape for every set-up error: few format sites, a smaller binary.
+#[cold]
+#[inline(never)]
+fn fail(what: &str, name: &str, e: impl core::fmt::Display) -> String {
+    format!("use_vmac: {what} `{name}`: {e}")
 }
 
 impl Vmacs {
@@ -87,28 +90,24 @@ impl Vmacs {
     }
 
     fn create(&mut self, want: &[(String, String, [u8; 6], bool)], netlink: &mut Netlink) -> Result<(), String> {
-        let (links, _) = netlink.dump().map_err(|e| format!("netlink dump: {e}"))?;
+        let (links, _) = netlink.dump().map_err(|e| fail("netlink dump", "", e))?;
         for (name, base, mac, _) in want {
             let Some(b) = links.iter().find(|l| l.name.as_str() == base.as_str()) else {
-                return Err(format!("interface `{base}` does not exist"));
+                return Err(fail("no interface", base, "it does not exist"));
             };
             match links.iter().find(|l| l.name.as_str() == name.as_str()) {
                 Some(l) if l.mac == Some(*mac) => {}
                 Some(_) => {
-                    return Err(format!(
-                        "use_vmac: interface `{name}` exists without the virtual MAC {}; delete it or pick another name (use_vmac NAME)",
-                        mac_text(*mac)
-                    ));
+                    let why = "it exists without the virtual MAC; delete it or pick another name (use_vmac NAME)";
+                    return Err(fail("cannot use", name, why));
                 }
-                None => netlink
-                    .add_macvlan(name, b.index, *mac)
-                    .map_err(|e| format!("use_vmac: cannot create macvlan `{name}` on `{base}`: {e}"))?,
+                None => netlink.add_macvlan(name, b.index, *mac).map_err(|e| fail("cannot create macvlan", name, e))?,
             }
         }
-        let (links, _) = netlink.dump().map_err(|e| format!("netlink dump: {e}"))?;
+        let (links, _) = netlink.dump().map_err(|e| fail("netlink dump", "", e))?;
         for (name, base, mac, xmit_base) in want {
             let Some(l) = links.iter().find(|l| l.name.as_str() == name.as_str()) else {
-                return Err(format!("use_vmac: macvlan `{name}` vanished after it was created"));
+                return Err(fail("lost", name, "it vanished after it was created"));
             };
             self.links.push(Link {
                 name: name.clone(),
@@ -122,23 +121,21 @@ impl Vmacs {
             // without IPv6 has no such file, which is as good.
             let _ = sysctl::write(true, name, "disable_ipv6", 1);
             for (key, value) in [("arp_ignore", 1), ("accept_local", 1), ("rp_filter", 0)] {
-                sysctl::write(false, name, key, value).map_err(|e| format!("use_vmac: {name} {key}={value}: {e}"))?;
+                sysctl::write(false, name, key, value).map_err(|e| fail(key, name, e))?;
             }
             for (key, value) in [("arp_ignore", 1), ("arp_filter", 1), ("arp_announce", 2)] {
                 if self.restore.iter().any(|(i, k, _)| i == base && *k == key) {
                     continue;
                 }
-                let old = sysctl::read(false, base, key).map_err(|e| format!("use_vmac: {base} {key}: {e}"))?;
+                let old = sysctl::read(false, base, key).map_err(|e| fail(key, base, e))?;
                 if old != value {
-                    sysctl::write(false, base, key, value)
-                        .map_err(|e| format!("use_vmac: {base} {key}={value}: {e}"))?;
+                    sysctl::write(false, base, key, value).map_err(|e| fail(key, base, e))?;
                     self.restore.push((base.clone(), key, old));
                 }
             }
-            netlink.set_link_up(l.index).map_err(|e| format!("use_vmac: cannot set `{name}` up: {e}"))?;
+            netlink.set_link_up(l.index).map_err(|e| fail("cannot set up", name, e))?;
             if !xmit_base {
-                let tx = VrrpSocket::open(name, l.index, Family::V4, &[])
-                    .map_err(|e| format!("use_vmac: VRRP socket on `{name}`: {e}"))?;
+                let tx = VrrpSocket::open(name, l.index, Family::V4, &[]).map_err(|e| fail("VRRP socket", name, e))?;
                 if let Some(last) = self.links.last_mut() {
                     last.tx = Some(tx);
                 }
@@ -185,12 +182,12 @@ impl Vmacs {
         for l in self.links.drain(..) {
             drop(l.tx);
             if let Err(e) = netlink.del_link(l.index) {
-                errors.push(format!("use_vmac: cannot delete `{}`: {e}", l.name));
+                errors.push(fail("cannot delete", &l.name, e));
             }
         }
         for (base, key, value) in self.restore.drain(..) {
             if let Err(e) = sysctl::write(false, &base, key, value) {
-                errors.push(format!("use_vmac: cannot restore {base} {key}={value}: {e}"));
+                errors.push(fail(key, &base, e));
             }
         }
         errors

@@ -277,53 +277,38 @@ pub(super) fn finish_instance(
 /// `use_vmac` / `vmac_xmit_base`: the macvlan's name, and what vipd does
 /// not do with one (IPv6, unicast adverts from it).
 fn vmac(cx: &mut Cx<'_>, r: &mut RawInstance) {
-    let name = r.cfg.name.clone();
     let Some((vmac_name, span)) = r.use_vmac.take() else {
         if let Some(s) = r.vmac_xmit_base {
-            cx.warn(s, format!("vrrp_instance `{name}`: `vmac_xmit_base` has no effect without `use_vmac`"));
+            cx.warn(s, format!("vrrp_instance `{}`: `vmac_xmit_base` has no effect without `use_vmac`", r.cfg.name));
         }
         return;
     };
     let ifname = vmac_name.unwrap_or_else(|| format!("vrrp.{}", r.cfg.vrid));
-    // IFNAMSIZ is 16 with the NUL; '/' and whitespace cannot be in a
-    // name, nor can "." and ".." (the kernel's dev_valid_name).
-    if ifname.is_empty()
+    let xmit_base = r.vmac_xmit_base.is_some();
+    // IFNAMSIZ is 16 with the NUL; the kernel's dev_valid_name refuses
+    // '/', ':', whitespace, "." and "..".
+    let bad_name = ifname.is_empty()
         || ifname.len() > 15
         || ifname == "."
         || ifname == ".."
-        || ifname.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
-    {
-        cx.error_hint(
-            span,
-            format!("vrrp_instance `{name}`: `{ifname}` is not a valid interface name"),
-            "1 to 15 bytes, without '/', ':' or spaces",
-        );
-        return;
+        || ifname.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0);
+    let problem = if bad_name {
+        Some(("the `use_vmac` name is not a valid interface name", "1 to 15 bytes, without '/', ':' or spaces"))
+    } else if ifname == r.cfg.interface {
+        Some(("the `use_vmac` interface cannot be `interface` itself", "use_vmac OTHER_NAME"))
+    } else if r.cfg.family == Family::V6 {
+        Some(("`use_vmac` is implemented for IPv4 instances only", "leave use_vmac out of IPv6 instances"))
+    } else if r.cfg.is_unicast() && !xmit_base {
+        // keepalived-reference §2.8: unicast adverts leave from the base
+        // interface, which holds the source address.
+        Some(("`use_vmac` with unicast peers needs `vmac_xmit_base`", "add vmac_xmit_base"))
+    } else {
+        None
+    };
+    match problem {
+        Some((msg, hint)) => cx.error_hint(span, format!("vrrp_instance `{}`: {msg}", r.cfg.name), hint),
+        None => r.cfg.vmac = Some(VmacConfig { name: ifname, xmit_base }),
     }
-    if ifname == r.cfg.interface {
-        cx.error(span, format!("vrrp_instance `{name}`: the virtual MAC interface cannot be `interface` itself"));
-        return;
-    }
-    if r.cfg.family == Family::V6 {
-        cx.error_hint(
-            span,
-            format!("vrrp_instance `{name}`: `use_vmac` is implemented for IPv4 instances only"),
-            "leave use_vmac out of IPv6 instances",
-        );
-        return;
-    }
-    let xmit_base = r.vmac_xmit_base.is_some();
-    if r.cfg.is_unicast() && !xmit_base {
-        // keepalived-reference §2.8: unicast adverts must leave from the
-        // base interface, which holds the source address.
-        cx.error_hint(
-            span,
-            format!("vrrp_instance `{name}`: `use_vmac` with unicast peers needs `vmac_xmit_base`"),
-            "add vmac_xmit_base",
-        );
-        return;
-    }
-    r.cfg.vmac = Some(VmacConfig { name: ifname, xmit_base });
 }
 
 fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
@@ -450,29 +435,41 @@ fn strict(cx: &mut Cx<'_>, r: &mut RawInstance, name: &str) {
 
 /// Two instances may not create the same macvlan, nor one named like
 /// another instance's `interface` (keepalived would share or fail it).
+/// Sorted, not hashed: linear in the instances after the sorts.
 fn vmac_names(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (j, b) in config.instances.iter().enumerate() {
-        let Some(v) = &b.vmac else { continue };
+    let list = &config.instances;
+    let name = |i: usize| list[i].vmac.as_ref().map_or("", |v| v.name.as_str());
+    let mut order: Vec<usize> = (0..list.len()).filter(|&i| list[i].vmac.is_some()).collect();
+    if order.is_empty() {
+        return;
+    }
+    crate::sort::heap_sort_by(&mut order, |&a, &b| (name(a), a) < (name(b), b));
+    let mut ifaces: Vec<usize> = (0..list.len()).collect();
+    crate::sort::heap_sort_by(&mut ifaces, |&a, &b| list[a].interface < list[b].interface);
+    for (n, &j) in order.iter().enumerate() {
+        let b = &list[j];
         let span = spans.get(j).copied().unwrap_or_default();
-        if let Some(&i) = seen.get(v.name.as_str()) {
+        if let Some(&i) = n.checked_sub(1).and_then(|p| order.get(p)).filter(|&&i| name(i) == name(j)) {
             cx.error_hint(
                 span,
                 format!(
                     "vrrp_instance `{}` uses the virtual MAC interface `{}` of `{}`",
-                    b.name, v.name, config.instances[i].name
+                    b.name,
+                    name(j),
+                    list[i].name
                 ),
                 "give one of them `use_vmac OTHER_NAME`",
             );
-        } else {
-            seen.insert(v.name.as_str(), j);
         }
-        if let Some(a) = config.instances.iter().find(|a| a.interface == v.name) {
+        if let Ok(k) = ifaces.binary_search_by(|&a| list[a].interface.as_str().cmp(name(j))) {
+            let a = &list[ifaces[k]];
             cx.error(
                 span,
                 format!(
                     "`{}` is `interface` of `{}`, not a name for the virtual MAC interface of `{}`",
-                    v.name, a.name, b.name
+                    name(j),
+                    a.name,
+                    b.name
                 ),
             );
         }
