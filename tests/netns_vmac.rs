@@ -225,3 +225,48 @@ fn vmac_advert_source_mac() {
         let _ = lab.term(a);
     }
 }
+
+/// Lifecycle corner cases on one router: a stale `vrrp.51` with the VMAC
+/// is reused, one without it stops the start; a reload keeping the macvlan
+/// is applied, one dropping `use_vmac` is refused and changes nothing;
+/// `-V` leaves the macvlan with the VIP on it.
+#[test]
+fn vmac_reuse_reload_and_keep() {
+    let Some(mut lab) = Lab::new("vmac-life", 229) else { return };
+    let r1 = ns(&lab, "r1");
+    let hi = Vrrp { priority: 150, master: true, ..Vrrp::V3 };
+    let conf = config(&lab, R1, &hi, false);
+
+    // Another interface named vrrp.51: refused at start, left alone.
+    lab.ip(&["-n", &r1, "link", "add", "link", "eth0", "name", VMAC_NAME, "type", "macvlan"]);
+    let (code, out) = lab.run_vipd(R1, &conf, &[]);
+    assert_ne!(code, Some(0), "vipd started over a foreign vrrp.51:\n{out}");
+    assert!(out.contains("without the virtual MAC"), "{out}");
+    assert!(!vmac_link(&lab, R1).is_empty(), "vipd deleted a vrrp.51 it did not make");
+    // One with the VMAC (a crashed daemon's): reused, and removed at exit.
+    lab.ip(&["-n", &r1, "link", "set", VMAC_NAME, "address", VMAC]);
+    let a = start(&mut lab, R1, VIPD, &hi, false);
+    lab.wait_for(a, MASTER);
+    lab.eventually("the VIP on vrrp.51", lab::TIMEOUT, |lab| holds_vip_on_vmac(lab, R1));
+
+    // Same macvlan, other priority: applied.
+    let path = lab.dir().join("r1-vipd-2.conf");
+    assert!(path.exists(), "no {}", path.display());
+    std::fs::write(&path, config(&lab, R1, &Vrrp { priority: 140, ..hi }, false)).expect("write");
+    lab.hup(a);
+    lab.wait_for(a, "Reload finished");
+    // Without use_vmac: refused, the VIP stays where it is.
+    std::fs::write(&path, lab.config(R1, &hi)).expect("write");
+    lab.hup(a);
+    lab.wait_for(a, "`use_vmac` interfaces would change");
+    assert!(holds_vip_on_vmac(&lab, R1), "the refused reload moved the VIP\n{}", lab.status());
+    assert_eq!(lab.term(a), Some(0));
+    assert_eq!(vmac_link(&lab, R1), "", "the reused vrrp.51 was left\n{}", lab.status());
+
+    // -V: addresses and their macvlan stay.
+    let d = lab.start_conf(R1, VIPD, &conf, &["-V"]);
+    lab.wait_for(d, MASTER);
+    lab.eventually("the VIP on vrrp.51", lab::TIMEOUT, |lab| holds_vip_on_vmac(lab, R1));
+    assert_eq!(lab.term(d), Some(0));
+    assert!(holds_vip_on_vmac(&lab, R1), "-V: the VIP or its macvlan went\n{}", lab.status());
+}
