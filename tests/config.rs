@@ -1192,8 +1192,8 @@ fn cli_accepts_keepalived_daemon_args() {
 }
 
 /// `use_vmac [NAME]` / `vmac_xmit_base`: the name (default `vrrp.VRID`),
-/// and what vipd refuses: a MAC of one's own, a name over 15 bytes, IPv6,
-/// unicast without `vmac_xmit_base`, two instances on one macvlan.
+/// the IPv6 MAC, and what vipd refuses: a MAC of one's own, a name over
+/// 15 bytes, unicast without `vmac_xmit_base`, two instances on one macvlan.
 #[test]
 fn use_vmac_names_and_refusals() {
     let inst = |name: &str, vrid: u8, extra: &str, vip: &str| {
@@ -1218,8 +1218,8 @@ fn use_vmac_names_and_refusals() {
     assert!(d[0].contains("is not a valid interface name"), "{d:?}");
     let d = diags(&inst("A", 51, " use_vmac eth0\n", "10.0.0.100"));
     assert!(d[0].contains("cannot be `interface` itself"), "{d:?}");
-    let d = diags(&inst("A", 51, " use_vmac\n", "fd00::1"));
-    assert!(d[0].contains("IPv4 instances only"), "{d:?}");
+    let c = ok(&inst("A", 51, " use_vmac\n", "fd00::1"));
+    assert_eq!(c.instances[0].virtual_mac(), [0, 0, 0x5e, 0, 2, 51]);
     let d =
         diags(&inst("A", 51, " use_vmac\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n", "10.0.0.100"));
     assert!(d.iter().any(|l| l.contains("needs `vmac_xmit_base`")), "{d:?}");

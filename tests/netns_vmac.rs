@@ -270,3 +270,65 @@ fn vmac_reuse_reload_and_keep() {
     assert_eq!(lab.term(d), Some(0));
     assert!(holds_vip_on_vmac(&lab, R1), "-V: the VIP or its macvlan went\n{}", lab.status());
 }
+
+/// IPv6: the VIP fd00:N::100/64 on vrrp.51 with 00:00:5e:00:02:33; the
+/// client's neighbour entry shows that MAC before and after the master
+/// stops (SIGTERM), vipd against vipd.
+#[test]
+fn vmac_ipv6_vipd_vipd() {
+    let Some(mut lab) = Lab::new("vmac-v6", 230) else { return };
+    let net = lab.net;
+    let vip = format!("fd00:{net}::100");
+    let mac6 = "00:00:5e:00:02:33";
+    for (host, id) in [("r1", 1), ("r2", 2), ("c", 0x10)] {
+        let n = ns(&lab, host);
+        lab.ip(&["-n", &n, "addr", "add", &format!("fd00:{net}::{id:x}/64"), "dev", "eth0", "nodad"]);
+    }
+    // vipd sends from eth0's link-local address: wait until DAD is over.
+    lab.eventually("link-local addresses past DAD", lab::TIMEOUT, |lab| {
+        ["r1", "r2", "c"].iter().all(|h| {
+            let out = lab.ip(&["-n", &ns(lab, h), "-6", "addr", "show", "dev", "eth0", "tentative"]);
+            out.trim().is_empty()
+        })
+    });
+    let conf = |r: Router, prio: u8, master: bool| {
+        format!(
+            "vrrp_instance VI_1 {{\n    state {}\n    interface eth0\n    virtual_router_id 51\n    priority {prio}\n    \
+             advert_int 0.1\n    use_vmac\n    virtual_ipaddress {{\n        {vip}/64\n    }}\n}}\n",
+            if master { "MASTER" } else { "BACKUP" }
+        ) + &format!("# {}\n", host(r))
+    };
+    let a = lab.start_conf(R1, VIPD, &conf(R1, 150, true), &[]);
+    lab.wait_for(a, INIT);
+    let b = lab.start_conf(R2, VIPD, &conf(R2, 100, false), &[]);
+    lab.wait_for(b, INIT);
+    lab.wait_for(a, MASTER);
+    let holds = |lab: &Lab, r: Router| {
+        lab.ip(&["-n", &ns(lab, host(r)), "-o", "-6", "addr", "show", "dev", VMAC_NAME]).contains(&format!(" {vip}/"))
+    };
+    lab.eventually("R1 holding the IPv6 VIP on vrrp.51", lab::TIMEOUT, |lab| holds(lab, R1) && !holds(lab, R2));
+    for r in [R1, R2] {
+        let l = vmac_link(&lab, r);
+        assert!(l.contains(mac6), "{} vrrp.51: `{l}`", host(r));
+        // No link-local address (and so no DAD or MLD) on the macvlan.
+        let a6 = lab.ip(&["-n", &ns(&lab, host(r)), "-6", "addr", "show", "dev", VMAC_NAME, "scope", "link"]);
+        assert!(a6.trim().is_empty(), "{}: vrrp.51 has a link-local address: {a6}", host(r));
+    }
+    let c = ns(&lab, "c");
+    let ping = |_: &Lab| {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &c, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "1", &vip])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let neigh = |lab: &Lab| lab.ip(&["-n", &c, "-6", "neigh", "show", &vip]);
+    assert!(ping(&lab), "the client cannot ping {vip}\n{}", lab.status());
+    assert!(neigh(&lab).contains(mac6), "client neighbour entry before: {}", neigh(&lab));
+    assert_eq!(lab.term(a), Some(0));
+    lab.wait_for(b, MASTER);
+    lab.eventually("R2 holding the IPv6 VIP on vrrp.51", lab::TIMEOUT, |lab| holds(lab, R2));
+    assert!(ping(&lab), "the client cannot ping {vip} after the failover\n{}", lab.status());
+    assert!(neigh(&lab).contains(mac6), "client neighbour entry after: {}", neigh(&lab));
+    assert_eq!(vmac_link(&lab, R1), "", "vipd left vrrp.51 on R1");
+    assert_eq!(lab.term(b), Some(0));
+}

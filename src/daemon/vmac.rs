@@ -5,9 +5,11 @@
 //! - Created down on the instance's interface, with the virtual MAC, in
 //!   bridge mode: in private mode the backup's macvlan would swallow the
 //!   master's adverts (their source MAC is its own) before the base
-//!   interface, where vipd listens, sees them; IPv6 is disabled on it before it goes up, so it never
+//!   interface, where vipd listens, sees them. Before it goes up, IPv6 is
+//!   disabled on it (IPv4 instances) or its link-local address generation
+//!   is (`addr_gen_mode=1`, IPv6 instances), so a backup's macvlan never
 //!   sends DAD or MLD frames from the virtual MAC (which would teach
-//!   switches that a backup holds it).
+//!   switches that the backup holds it).
 //! - sysctls as keepalived sets them: on the macvlan `arp_ignore=1`,
 //!   `accept_local=1`, `rp_filter=0`; on the base interface `arp_ignore=1`
 //!   and `arp_filter=1` so it never answers ARP for a VIP with its own MAC.
@@ -18,9 +20,11 @@
 //!   The base's old values are restored on exit.
 //! - Adverts are received on the base interface (the VRRP group is joined
 //!   there, never on the macvlan, so no IGMP report leaves from the virtual
-//!   MAC); they are sent from the macvlan, source MAC the virtual MAC,
-//!   unless `vmac_xmit_base`. GARPs always leave from the macvlan, since
-//!   the VIPs are on it: switches relearn the virtual MAC at once.
+//!   MAC); IPv4 adverts are sent from the macvlan, source MAC the virtual
+//!   MAC, unless `vmac_xmit_base`; IPv6 adverts always from the base, from
+//!   its link-local address (the macvlan has none). GARPs and NAs always
+//!   leave from the macvlan, since the VIPs are on it: switches relearn
+//!   the virtual MAC at once.
 //! - A macvlan of that name that already has the virtual MAC (left by a
 //!   crashed vipd or keepalived, or kept across an upgrade) is reused;
 //!   another interface of that name is an error.
@@ -117,9 +121,11 @@ impl Vmacs {
                 index: l.index,
                 tx: None,
             });
-            // No IPv6 on the macvlan (see the module doc); a kernel
-            // without IPv6 has no such file, which is as good.
-            let _ = sysctl::write(true, name, "disable_ipv6", 1);
+            // No IPv6 link-local address on the macvlan (see the module
+            // doc): none at all for IPv4, no generated one for IPv6. A
+            // kernel without IPv6 has no such file, which is as good.
+            let v6 = mac[4] == 2;
+            let _ = sysctl::write(true, name, if v6 { "addr_gen_mode" } else { "disable_ipv6" }, 1);
             for (key, value) in [("arp_ignore", 1), ("accept_local", 1), ("rp_filter", 0)] {
                 sysctl::write(false, name, key, value).map_err(|e| fail(key, name, e))?;
             }
@@ -134,7 +140,9 @@ impl Vmacs {
                 }
             }
             netlink.set_link_up(l.index).map_err(|e| fail("cannot set up", name, e))?;
-            if !xmit_base {
+            // IPv6 adverts always leave from the base: their source is its
+            // link-local address, which the macvlan does not have.
+            if !xmit_base && !v6 {
                 let tx = VrrpSocket::open(name, l.index, Family::V4, &[]).map_err(|e| fail("VRRP socket", name, e))?;
                 if let Some(last) = self.links.last_mut() {
                     last.tx = Some(tx);

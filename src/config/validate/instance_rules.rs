@@ -296,8 +296,6 @@ fn vmac(cx: &mut Cx<'_>, r: &mut RawInstance) {
         Some(("the `use_vmac` name is not a valid interface name", "1 to 15 bytes, without '/', ':' or spaces"))
     } else if ifname == r.cfg.interface {
         Some(("the `use_vmac` interface cannot be `interface` itself", "use_vmac OTHER_NAME"))
-    } else if r.cfg.family == Family::V6 {
-        Some(("`use_vmac` is implemented for IPv4 instances only", "leave use_vmac out of IPv6 instances"))
     } else if r.cfg.is_unicast() && !xmit_base {
         // keepalived-reference §2.8: unicast adverts leave from the base
         // interface, which holds the source address.
