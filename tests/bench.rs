@@ -45,6 +45,8 @@
 //!   14) against keepalived restarted (SIGTERM, then started again): the
 //!   master's largest advert gap, the client's outages (pinging every
 //!   5 ms), and the backup's takeovers;
+//! - the cable-pull outage at 10 ms without and with `use_vmac` (section
+//!   `vmac`, tests/bench/vmac.rs);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -53,7 +55,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,vmac,upgrade,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -78,6 +80,9 @@ mod probe_floor;
 #[path = "netns/nginx.rs"]
 #[allow(dead_code)]
 mod nginx;
+
+#[path = "bench/vmac.rs"]
+mod vmac;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -2020,6 +2025,10 @@ fn bench() {
             &format!("≤ {} (3 adverts + skew {} + 10 ms)", fmt_ms(silent + 10.0), fmt_ms(silent)),
             met,
         );
+    }
+
+    if plan.runs("vmac") {
+        vmac::run(&mut rep, &plan, &mut next_net);
     }
 
     if plan.runs("upgrade") {

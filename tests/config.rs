@@ -257,7 +257,7 @@ vrrp_instance VI_3 {
 fn unsupported_keywords_warn_or_refuse() {
     let d = diags(
         "global_defs {\n notification_email {\n  a@b\n }\n vrrp_cpu_affinity 1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
-         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac_addr\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
     );
     assert_eq!(
         d,
@@ -265,7 +265,7 @@ fn unsupported_keywords_warn_or_refuse() {
             "2:2: warning: `notification_email` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "5:2: warning: `vrrp_cpu_affinity` is not implemented by vipd and is ignored: vipd does not pin CPUs or raise its priority on its own schedule",
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
-            "15:2: error: `use_vmac` is not implemented by vipd: vipd does not create virtual MAC or ipvlan interfaces; peers would see a different MAC",
+            "15:2: error: `use_vmac_addr` is not implemented by vipd: vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
             "16:2: warning: `smtp_alert` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "18:3: error: vrrp_track_process `p` is not defined",
         ]
@@ -564,10 +564,10 @@ const SAMPLE_OUTCOMES: &[(&str, &str, usize)] = &[
     ("keepalived.conf.IPv6", "x", 0),
     // Old sync-group syntax (members outside `group {}`).
     ("keepalived.conf.vrrp.lvs_syncd", "x", 3),
-    // Without -i the check script has no `script`; use_vmac is refused.
-    ("keepalived.conf.conditional_conf", "x", 2),
-    // With -i high: net_namespace and use_vmac are refused.
-    ("keepalived.conf.conditional_conf", "high", 2),
+    // Without -i the check script has no `script` (use_vmac is fine).
+    ("keepalived.conf.conditional_conf", "x", 1),
+    // With -i high: net_namespace is refused.
+    ("keepalived.conf.conditional_conf", "high", 1),
 ];
 
 fn sample(name: &str, id: &str) -> Option<Loaded> {
@@ -1281,4 +1281,41 @@ fn route_and_rule_lines_follow_keepalived() {
             "14:3: error: interface `eth8` of a virtual route or rule does not exist",
         ]
     );
+}
+
+/// `use_vmac [NAME]` / `vmac_xmit_base`: the name (default `vrrp.VRID`),
+/// the IPv6 MAC, and what vipd refuses: a MAC of one's own, a name over
+/// 15 bytes, unicast without `vmac_xmit_base`, two instances on one macvlan.
+#[test]
+fn use_vmac_names_and_refusals() {
+    let inst = |name: &str, vrid: u8, extra: &str, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n{extra} virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+        )
+    };
+    let c = ok(&inst("A", 51, " use_vmac\n", "10.0.0.100"));
+    let v = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((v.name.as_str(), v.xmit_base), ("vrrp.51", false));
+    assert_eq!(c.instances[0].virtual_mac(), [0, 0, 0x5e, 0, 1, 51]);
+    let c = ok(&inst("A", 7, " use_vmac vmac7\n vmac_xmit_base\n", "10.0.0.100"));
+    let v = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((v.name.as_str(), v.xmit_base), ("vmac7", true));
+    assert!(ok(MINIMAL).instances[0].vmac.is_none());
+
+    let d = diags(&inst("A", 51, " vmac_xmit_base\n", "10.0.0.100"));
+    assert_eq!(d, ["4:2: warning: vrrp_instance `A`: `vmac_xmit_base` has no effect without `use_vmac`"]);
+    let d = diags(&inst("A", 51, " use_vmac v 00:00:5e:00:01:09\n", "10.0.0.100"));
+    assert!(d[0].contains("a MAC address of one's own"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac a-name-of-16-byte\n", "10.0.0.100"));
+    assert!(d[0].contains("is not a valid interface name"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac eth0\n", "10.0.0.100"));
+    assert!(d[0].contains("cannot be `interface` itself"), "{d:?}");
+    let c = ok(&inst("A", 51, " use_vmac\n", "fd00::1"));
+    assert_eq!(c.instances[0].virtual_mac(), [0, 0, 0x5e, 0, 2, 51]);
+    let d =
+        diags(&inst("A", 51, " use_vmac\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n", "10.0.0.100"));
+    assert!(d.iter().any(|l| l.contains("needs `vmac_xmit_base`")), "{d:?}");
+    let two = inst("A", 51, " use_vmac vm\n", "10.0.0.100") + &inst("B", 52, " use_vmac vm\n", "10.0.0.101");
+    let d = diags(&two);
+    assert!(d.iter().any(|l| l.contains("uses the virtual MAC interface `vm` of `A`")), "{d:?}");
 }

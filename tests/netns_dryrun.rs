@@ -135,10 +135,48 @@ fn dry_run(lab: &mut Lab, priority: u8, sock: &Path, pid: &Path) -> lab::Daemon 
         &format!("    interface eth0\n    notify_master \"/usr/bin/touch {dir}/notified\""),
         1,
     );
+    // What a dry run must not install either: a macvlan, static and
+    // virtual routes, a static address (checked by `nothing_installed`).
+    let net = net_of(lab);
+    let conf = conf
+        .replacen(
+            "vrrp_instance",
+            &format!(
+                "static_ipaddress {{\n    {net}.9.3/24 dev eth0\n}}\n\
+                 static_routes {{\n    {net}.50.0/24 via {net}.0.254 dev eth0\n}}\nvrrp_instance"
+            ),
+            1,
+        )
+        .replacen(
+            "    interface eth0",
+            &format!("    interface eth0\n    use_vmac\n    virtual_routes {{\n        {net}.60.0/24 dev eth0\n    }}"),
+            1,
+        );
     let (sock, pid) = (sock.to_string_lossy().into_owned(), pid.to_string_lossy().into_owned());
     let d = lab.start_vipd_args(R3, &conf, &["--dry-run", "--control", &sock, "-p", &pid]);
     lab.wait_for(d, "starting a DRY RUN");
     d
+}
+
+/// `10.N` of the lab's subnet.
+fn net_of(lab: &Lab) -> String {
+    let a = lab.addr(R3);
+    a.rsplitn(3, '.').nth(2).unwrap_or_default().to_owned()
+}
+
+/// No macvlan, no static address, no static or virtual route on R3 (the
+/// dry runs' configurations ask for all of them).
+fn nothing_installed(lab: &Lab) {
+    let ns = lab.ns_name("r3");
+    let net = net_of(lab);
+    let links = lab.ip(&["-n", &ns, "-o", "link", "show"]);
+    assert!(!links.contains("vrrp.51"), "a dry run created the macvlan:\n{links}");
+    let addrs = lab.ip(&["-n", &ns, "-o", "addr", "show"]);
+    assert!(!addrs.contains(&format!("{net}.9.3/")), "a dry run added its static address:\n{addrs}");
+    let routes = lab.ip(&["-n", &ns, "route", "show", "table", "all"]);
+    for r in [format!("{net}.50.0/24"), format!("{net}.60.0/24")] {
+        assert!(!routes.contains(&r), "a dry run installed {r}:\n{routes}");
+    }
 }
 
 fn no_vip_on_r3(lab: &Lab) -> bool {
@@ -179,6 +217,7 @@ fn beside_pair(test: &str, net: u8, kind: lab::Kind) {
     // 20 of R1's adverts later: R1 still master and alone with the VIP.
     let alone = |l: &Lab| l.holds_vip(R1) && !l.holds_vip(R2) && no_vip_on_r3(l);
     lab.stays("R1 alone holding the VIP", Duration::from_secs(2), alone);
+    nothing_installed(&lab);
     assert_eq!(lab.state(a).as_deref(), Some("MASTER"), "{}", lab.status());
     assert_eq!(state_and_master(&sock).0, "MASTER");
     let text = status(&sock, &[]);

@@ -236,6 +236,19 @@ pub struct InstanceConfig {
     /// `strict_mode` / `vrrp_strict` was in force when the config was read.
     pub strict: bool,
     pub notify: Notify,
+    /// `use_vmac`: the VIPs live on a macvlan interface with the RFC's
+    /// virtual router MAC (`VmacConfig`); `None` = on `interface`.
+    pub vmac: Option<VmacConfig>,
+}
+
+/// `use_vmac [NAME]` and `vmac_xmit_base` of one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmacConfig {
+    /// The macvlan interface's name (default `vrrp.VRID`), at most 15 bytes.
+    pub name: String,
+    /// `vmac_xmit_base`: adverts leave from `interface` (its own MAC)
+    /// rather than from the macvlan.
+    pub xmit_base: bool,
 }
 
 impl InstanceConfig {
@@ -279,7 +292,15 @@ impl InstanceConfig {
             accept: true,
             strict: false,
             notify: Notify::default(),
+            vmac: None,
         }
+    }
+
+    /// The RFC 5798 §7.3 virtual router MAC: 00:00:5e:00:01:VRID for IPv4,
+    /// 00:00:5e:00:02:VRID for IPv6.
+    pub fn virtual_mac(&self) -> [u8; 6] {
+        let fam = if self.family == Family::V6 { 2 } else { 1 };
+        [0x00, 0x00, 0x5e, 0x00, fam, self.vrid]
     }
 
     pub fn is_unicast(&self) -> bool {

@@ -191,7 +191,9 @@ impl Daemon {
                     return;
                 }
             };
-            let Some(socket) = self.sockets.get(sock) else { return };
+            // `use_vmac` without `vmac_xmit_base`: from the macvlan, so the
+            // frame's source is the virtual MAC.
+            let Some(socket) = self.vmacs.tx(inst).or_else(|| self.sockets.get(sock)) else { return };
             let result = socket.send(src, dst, ttl, ip_id, bytes);
             // Recorded for the engine, which judges a run of failures.
             let ok = result.is_ok();

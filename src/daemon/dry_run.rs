@@ -26,6 +26,26 @@ impl DryRun {
     }
 }
 
+/// A dry run's copy of `cfg` without `use_vmac` (`None`: none to strip).
+/// It creates no macvlan and sets no sysctl; its engine homes those VIPs on
+/// the base interface, which changes no election (the addresses are never
+/// set anyway). Start and reload only.
+pub(super) fn without_vmacs(cfg: &crate::config::Config) -> Option<crate::config::Config> {
+    if cfg.instances.iter().all(|i| i.vmac.is_none()) {
+        return None;
+    }
+    let mut c = cfg.clone();
+    for i in &mut c.instances {
+        i.vmac = None;
+    }
+    Some(c)
+}
+
+/// The static addresses, routes and rules to install: none in a dry run.
+pub(super) fn statics(cfg: &crate::config::Config, dry: bool) -> super::routes::Statics {
+    if dry { super::routes::Statics::default() } else { super::routes::Statics::of(cfg) }
+}
+
 /// What a dry run keeps of a configuration's scripts: check scripts,
 /// probes and tracked files run as usual (they feed priority), but no
 /// notify FIFO is opened (that would create or write the live daemon's),

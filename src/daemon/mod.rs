@@ -74,6 +74,7 @@ mod startup;
 pub mod status;
 mod tasks;
 mod upgrade;
+mod vmac;
 
 use apply::SendOutcome;
 use log::{Log, RateLimit};
@@ -140,6 +141,8 @@ struct Daemon {
     netlink: Netlink,
     announcer: Announcer,
     sockets: Vec<VrrpSocket>,
+    /// `use_vmac` macvlans and their send sockets.
+    vmacs: vmac::Vmacs,
     /// `IfaceId` → kernel ifindex (0: not present) and MAC.
     ifindex: Vec<u32>,
     mac: Vec<[u8; 6]>,
@@ -297,6 +300,7 @@ pub fn run(opts: &Options) -> u8 {
         crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals))).unwrap_or_else(Err);
     // Leave nothing behind, however the loop ended (stop is idempotent).
     d.borrow_mut().stop();
+    d.borrow_mut().remove_vmacs();
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -363,6 +367,20 @@ impl Daemon {
         // The STOP notifications are queued; nothing more will be.
         self.notifier.close_lanes();
         self.notifier.cancel_checks();
+    }
+}
+
+impl Daemon {
+    /// After [`Daemon::stop`]: the `use_vmac` macvlans go (with `-V` they
+    /// stay, holding the addresses left in place).
+    fn remove_vmacs(&mut self) {
+        if !self.release_vips {
+            self.vmacs.keep();
+            return;
+        }
+        for e in self.vmacs.remove(&mut self.netlink) {
+            log!(self.log, "{e}");
+        }
     }
 }
 

@@ -173,8 +173,19 @@ impl Daemon {
             log!(self.log, "reload: the configuration has errors; keeping the running one");
             return false;
         }
+        // A dry run creates no macvlans: its engine homes their VIPs on
+        // the base interfaces (`dry_run::without_vmacs`).
+        let stripped = self.dry.as_ref().and_then(|_| super::dry_run::without_vmacs(&loaded.config));
+        let config = stripped.as_ref().unwrap_or(&loaded.config);
+        if !self.vmacs.matches(config) {
+            log!(
+                self.log,
+                "reload: the `use_vmac` interfaces would change (added, removed, renamed or vmac_xmit_base); restart vipd for that; keeping the running configuration"
+            );
+            return false;
+        }
         let dry = self.dry.is_some();
-        let built = Plan::build(&loaded.config).map(|p| if dry { super::dry_run::dry_plan(p) } else { p });
+        let built = Plan::build(config).map(|p| if dry { super::dry_run::dry_plan(p) } else { p });
         let plan = match built.and_then(|p| watch_files(&p).map(|w| (p, w))) {
             Ok(p) => p,
             Err(e) => {
@@ -182,7 +193,7 @@ impl Daemon {
                 return false;
             }
         };
-        let mut engine = match Engine::new(&loaded.config) {
+        let mut engine = match Engine::new(config) {
             Ok(e) if self.dry.is_some() => {
                 let mut e = e;
                 e.ignore_split_brain();
@@ -211,6 +222,9 @@ impl Daemon {
             .instances()
             .iter()
             .filter(|i| i.state == crate::core::State::Master && !(i.cfg.routes.is_empty() && i.cfg.rules.is_empty()))
+            // A dry run installed none: deleting them would delete a live
+            // daemon's equal routes.
+            .filter(|_| self.dry.is_none())
             .map(|i| (i.name().to_owned(), i.cfg.routes.clone(), i.cfg.rules.clone()))
             .collect();
         let mut release = Effects::with_capacity(self.engine.release_capacity());
@@ -240,6 +254,7 @@ impl Daemon {
         self.fx = Effects::with_capacity(self.engine.effects_capacity());
         self.sockets = sockets;
         self.socket_of = socket_of;
+        self.vmacs.index(&self.engine);
         self.ifindex = r.ifindex;
         self.mac = r.mac;
         self.ip_id = vec![0; instances];
@@ -274,7 +289,7 @@ impl Daemon {
             let rules: Vec<config::RuleConfig> = rules.iter().filter(|r| !i.cfg.rules.contains(r)).cloned().collect();
             super::routes::routes_and_rules(&mut self.netlink, &self.log, name, &routes, &rules, false);
         }
-        self.reconcile_statics(super::routes::Statics::of(&loaded.config));
+        self.reconcile_statics(super::dry_run::statics(&loaded.config, self.dry.is_some()));
         self.apply(now);
         self.rearm();
         drop(old_engine);

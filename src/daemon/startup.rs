@@ -248,12 +248,20 @@ impl Daemon {
         mut inherited: Option<super::upgrade::Inherited>,
         unreadable: bool,
     ) -> Result<Daemon, String> {
-        let mut engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
+        // A dry run creates no macvlans: its engine homes their VIPs on
+        // the base interfaces.
+        let stripped = if opts.dry_run { super::dry_run::without_vmacs(&loaded.config) } else { None };
+        let config = stripped.as_ref().unwrap_or(&loaded.config);
+        let mut engine = Engine::new(config).map_err(|e| format!("configuration: {e}"))?;
         if opts.dry_run {
             engine.ignore_split_brain();
         }
         let fx = Effects::with_capacity(engine.effects_capacity());
         let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
+        // Before resolving: the macvlans are interfaces of the engine. On
+        // any error below they are deleted again (Vmacs' drop).
+        let mut vmacs = super::vmac::Vmacs::setup(config, &mut netlink)?;
+        vmacs.index(&engine);
         let r = resolve(&engine, &mut netlink)?;
         let timer = rustix::time::timerfd_create(
             rustix::time::TimerfdClockId::Monotonic,
@@ -276,6 +284,7 @@ impl Daemon {
             netlink,
             announcer,
             sockets,
+            vmacs,
             ifindex: r.ifindex,
             mac: r.mac,
             socket_of,
@@ -284,7 +293,7 @@ impl Daemon {
             buf: AdvertBuf::new(),
             log: Log { detail: opts.detail, limits: rate_limits(instances), syslog, console: opts.log_console },
             release_vips: opts.release_vips,
-            statics: super::routes::Statics::of(&loaded.config),
+            statics: super::dry_run::statics(&loaded.config, opts.dry_run),
             stopping: false,
             rx_copy: Box::new([0; 4096]),
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),

@@ -56,6 +56,9 @@ pub(super) struct RawInstance {
     pub(super) weighted_iface: Option<Span>,
     pub(super) lower_delay_set: bool,
     pub(super) lower_repeat_set: bool,
+    /// `use_vmac [NAME]` was given (name `None`: `vrrp.VRID`), where.
+    pub(super) use_vmac: Option<(Option<String>, Span)>,
+    pub(super) vmac_xmit_base: Option<Span>,
 }
 
 /// The warning on vipd's own keyword: a configuration using it is no longer
@@ -120,6 +123,8 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         weighted_iface: None,
         lower_delay_set: d.lower_delay_set,
         lower_repeat_set: d.lower_repeat_set,
+        use_vmac: None,
+        vmac_xmit_base: None,
     };
     let children = cx.block(node);
     for n in children {
@@ -333,6 +338,24 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             for line in cx.block(n) {
                 r.processes.extend(track_line(cx, line, 254));
             }
+        }
+        "use_vmac" => {
+            // keepalived 2.2.7: `use_vmac [NAME] [MAC]`; a MAC of one's own
+            // is not implemented (peers and switches expect the RFC's).
+            let name = n.args.first().map(|t| t.text.clone());
+            if let Some(mac) = n.args.get(1) {
+                cx.error_hint(
+                    mac.span,
+                    "a MAC address of one's own after `use_vmac NAME` is not implemented by vipd",
+                    "leave it out: vipd uses 00:00:5e:00:01:VRID",
+                );
+            }
+            cx.extra(n, 2);
+            r.use_vmac = Some((name, n.span()));
+        }
+        "vmac_xmit_base" => {
+            cx.none(n);
+            r.vmac_xmit_base = Some(n.span());
         }
         "dont_track_primary" => {
             cx.none(n);
