@@ -250,12 +250,29 @@ fn exec(d: &mut Daemon, exe: &Path, argv: &[std::ffi::CString], client: Borrowed
         io::Error::last_os_error()
     } else {
         log!(d.log, "upgrade: executing {}", exe.display());
+        advert_now(d);
         inherit::exec(exe, argv, ENV_FD, &memfd.as_raw_fd().to_string())
     };
     for &fd in &kept[..flagged] {
         let _ = inherit::set_inherit(fd, false);
     }
     format!("exec {}: {e}\n", exe.display())
+}
+
+/// One advert from every master right before the `execve`: the check
+/// child just held the loop's attention for a few milliseconds, and the new
+/// image needs some more before its first advert (reading the
+/// configuration, a netlink dump), so the gap a backup sees starts here
+/// rather than at the last scheduled advert. An early advert is harmless:
+/// a backup only restarts its Master_Down timer.
+fn advert_now(d: &mut Daemon) {
+    for k in 0..d.engine.instances().len() {
+        let Some(i) = d.engine.instances().get(k) else { break };
+        if i.state == crate::core::State::Master {
+            let (id, prio) = (i.id, i.effective_priority);
+            d.send_advert(id, prio);
+        }
+    }
 }
 
 /// The version, with the build tag `VIPD_BUILD_TAG` set at compile time
