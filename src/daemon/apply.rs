@@ -78,6 +78,7 @@ impl Daemon {
                     };
                     if notify {
                         self.notify_instance(inst, What::State(state));
+                        self.mail_instance(inst, state);
                     }
                 }
                 Effect::Notify { inst, state } => self.notify_instance(inst, What::State(state)),
@@ -94,6 +95,9 @@ impl Daemon {
                     if let Some((name, set)) = self.plan.groups.get(usize::from(group.0)) {
                         log!(self.log, "VRRP_Group({name}) Syncing instances to {} state", state.name());
                         self.notifier.notify(set, true, name, What::State(state), 0);
+                        if let Some(m) = &self.plan.mail {
+                            self.mail.group(m, usize::from(group.0), name, state);
+                        }
                     }
                     self.report_fifo_drops();
                 }
@@ -139,6 +143,14 @@ impl Daemon {
         let Some((name, set)) = self.plan.instances.get(usize::from(inst.0)) else { return };
         self.notifier.notify(set, false, name, what, i.effective_priority);
         self.report_fifo_drops();
+    }
+
+    /// Queues the instance's e-mail alert, if it sends them.
+    fn mail_instance(&mut self, inst: InstanceId, state: NotifyState) {
+        let (Some(m), Some((name, _))) = (&self.plan.mail, self.plan.instances.get(usize::from(inst.0))) else {
+            return;
+        };
+        self.mail.instance(m, usize::from(inst.0), name, state);
     }
 
     /// A FIFO nobody reads fills up; its lines are dropped, never waited

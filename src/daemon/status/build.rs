@@ -205,6 +205,7 @@ impl Daemon {
             groups,
             trackers,
             global_errors,
+            smtp_alerts: SmtpAlerts { sent: self.mail.sent, failed: self.mail.failed, dropped: self.mail.dropped },
         }
     }
 

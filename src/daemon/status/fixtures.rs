@@ -231,6 +231,7 @@ pub fn rich() -> Snapshot {
             },
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],
+        smtp_alerts: SmtpAlerts { sent: 3, failed: 1, dropped: 0 },
     }
 }
 
@@ -247,5 +248,6 @@ pub fn empty() -> Snapshot {
         groups: Vec::new(),
         trackers: Vec::new(),
         global_errors: Vec::new(),
+        smtp_alerts: SmtpAlerts::default(),
     }
 }

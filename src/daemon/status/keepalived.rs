@@ -480,6 +480,12 @@ impl core::fmt::Display for Secs {
     }
 }
 
+/// Day names from 1970-01-01 (a Thursday) on, and month names, as C's
+/// `%a` and `%b` print them.
+pub(crate) const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+pub(crate) const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
 /// A time stamp as keepalived writes it: `1796460402.122624 (Sat Dec  5
 /// 08:46:42.122624 2026)`, the date in local time (`ctime` with the
 /// microseconds after the seconds).
@@ -487,8 +493,6 @@ struct Stamp(u64, i32);
 
 impl core::fmt::Display for Stamp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         let (secs, us) = (self.0 / 1_000_000, self.0 % 1_000_000);
         let local = secs as i64 + i64::from(self.1);
         let (days, rem) = (local.div_euclid(86_400), local.rem_euclid(86_400));
@@ -502,7 +506,7 @@ impl core::fmt::Display for Stamp {
 
 /// Year, month (1..=12) and day of `days` since 1970-01-01 (proleptic
 /// Gregorian; Howard Hinnant's days-to-civil).
-fn civil(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

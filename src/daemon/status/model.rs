@@ -39,6 +39,17 @@ pub struct Snapshot {
     /// Receive errors no instance could be charged with (an unknown VRID,
     /// a packet too short to name one), by cause.
     pub global_errors: Vec<(WireError, u64)>,
+    /// E-mail alerts since start.
+    pub smtp_alerts: SmtpAlerts,
+}
+
+/// What became of the e-mail alerts: delivered, failed (logged each), or
+/// dropped unsent from a full queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmtpAlerts {
+    pub sent: u64,
+    pub failed: u64,
+    pub dropped: u64,
 }
 
 /// One `vrrp_instance`.
