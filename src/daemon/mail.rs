@@ -141,7 +141,8 @@ impl Mailer {
         let subject = format!("[{}] VRRP {kind} {name} - Entering {} state", plan.router_id, state.name());
         let mut m = String::with_capacity(256 + subject.len());
         let _ = write!(m, "Date: {}\r\nFrom: {}\r\nSubject: {subject}\r\n", Rfc822Now, plan.from);
-        let _ = write!(m, "X-Mailer: Keepalived\r\nTo: {}\r\n\r\n{body}\r\n", plan.to.join(", "));
+        // keepalived ends the body with an empty line before the final `.`.
+        let _ = write!(m, "X-Mailer: Keepalived\r\nTo: {}\r\n\r\n{body}\r\n\r\n", plan.to.join(", "));
         let mut alert = Alert { subject, message: m.into_bytes() };
         // Full: the oldest alert goes, the newest state matters more.
         while let Err(smol::channel::TrySendError::Full(a)) = self.tx.try_send(alert) {
@@ -257,7 +258,7 @@ mod tests {
         assert_eq!(
             rest,
             "\r\nFrom: k@h\r\nSubject: [R1] VRRP Instance VI_1 - Entering BACKUP state\r\nX-Mailer: Keepalived\r\n\
-             To: a@x, b@x\r\n\r\n=> VRRP Instance is no longer owning VRRP VIPs <=\r\n"
+             To: a@x, b@x\r\n\r\n=> VRRP Instance is no longer owning VRRP VIPs <=\r\n\r\n"
         );
         assert!(got[1].contains("Entering MASTER state\r\n") && got[1].contains("now owning VRRP VIPs"));
         assert!(got[2].contains("Subject: [R1] VRRP Group G - Entering FAULT state\r\n"), "{}", got[2]);

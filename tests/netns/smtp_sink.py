@@ -3,7 +3,7 @@
 Run as `python3 -m aiosmtpd -n -l ADDR:PORT -c smtp_sink.Store DIR`: every
 message aiosmtpd accepts is written to DIR/N.eml as received (after the
 DATA dot-unstuffing), preceded by an envelope block the test reads:
-`HELO name`, `MAIL FROM addr`, one `RCPT TO addr` per recipient, then a
+`PEER address`, `HELO name`, `MAIL FROM addr`, one `RCPT TO addr` per recipient, then a
 blank line. Files are written under a temporary name and renamed, so a
 reader never sees half a message.
 """
@@ -25,7 +25,7 @@ class Store:
         return cls(args[0])
 
     async def handle_DATA(self, server, session, envelope):
-        head = ["HELO %s" % session.host_name, "MAIL FROM %s" % envelope.mail_from]
+        head = ["PEER %s" % session.peer[0], "HELO %s" % session.host_name, "MAIL FROM %s" % envelope.mail_from]
         head += ["RCPT TO %s" % r for r in envelope.rcpt_tos]
         n = next(self.seq)
         tmp = os.path.join(self.dir, ".%d.tmp" % n)
