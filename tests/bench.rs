@@ -45,6 +45,8 @@
 //!   14) against keepalived restarted (SIGTERM, then started again): the
 //!   master's largest advert gap, the client's outages (pinging every
 //!   5 ms), and the backup's takeovers;
+//! - e-mail alerts: a 10 ms master's largest advert gap while its alerts
+//!   hang on an SMTP server that never answers (tests/bench/smtp.rs);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -53,7 +55,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,smtp,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -75,6 +77,9 @@ mod inject;
 #[path = "netns/nginx.rs"]
 #[allow(dead_code)]
 mod nginx;
+
+#[path = "bench/smtp.rs"]
+mod smtp;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -1972,6 +1977,10 @@ fn bench() {
 
     if plan.runs("probe") {
         probe_rows(&plan, &mut rep, &mut next_net);
+    }
+
+    if plan.runs("smtp") {
+        smtp::rows(&plan, &mut rep, &mut next_net);
     }
 
     if plan.runs("trackproc") {
