@@ -1202,6 +1202,12 @@ fn mail_settings_and_smtp_alert_defaults() {
     assert_eq!(m.server, Some("[fd00::25]:2525".parse().unwrap()));
     assert_eq!(m.helo.as_deref(), Some("r1"));
     assert_eq!(m.connect_timeout, vipd::time::Duration::from_secs(5));
+    // The dump says the same.
+    let text = config::dump::dump(&c);
+    let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
+    assert!(!again.has_errors(), "{:#?}", again.diagnostics);
+    assert_eq!(again.config.globals.mail, c.globals.mail);
+    assert_eq!(config::dump::dump(&again.config), text);
     // Unset in the instance: smtp_alert_vrrp, then smtp_alert, then off.
     assert!(m.alerts(c.instances[0].notify.smtp_alert));
     assert!(!m.alerts(Some(false)));

@@ -38,8 +38,8 @@ pub(super) struct MailPlan {
     router_id: String,
     no_faults: bool,
     /// Per `InstanceId` / `GroupId`: whether it mails.
-    instances: Vec<bool>,
-    groups: Vec<bool>,
+    pub(super) instances: Vec<bool>,
+    pub(super) groups: Vec<bool>,
 }
 
 impl MailPlan {

@@ -231,7 +231,7 @@ pub fn rich() -> Snapshot {
             },
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],
-        smtp_alerts: SmtpAlerts { sent: 3, failed: 1, dropped: 0 },
+        smtp_alerts: SmtpAlerts { sent: 3, failed: 1, dropped: 0, ..SmtpAlerts::default() },
     }
 }
 

@@ -9,7 +9,7 @@
 //! file). Every field keepalived-exporter reads is here and parses the same.
 //! Lines about things vipd does not have are written with the value
 //! keepalived gives when the feature is not in use (`Promote_secondaries =
-//! disabled`, `Using smtp notification = no`, `Number of config faults = 0`:
+//! disabled`, `Number of config faults = 0`:
 //! vipd does not run a configuration with errors). Left out rather than
 //! invented: keepalived's process internals (global definitions, socket
 //! pool, file descriptors, interface table, a script's `Result` counter and
@@ -309,7 +309,8 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
             let _ = writeln!(o, "     {}{comma} weight {}{}", t.name, u.weight, rev(u.reverse));
         }
     }
-    o.push_str("   Using smtp notification = no\n");
+    let smtp = s.smtp_alerts.instances.contains(&c.name);
+    let _ = writeln!(o, "   Using smtp notification = {}", if smtp { "yes" } else { "no" });
     kv(o, "Notify deleted", &if c.notify.report_deleted { "Deleted" } else { "Fault" });
     kv(o, "Notify priority changes", &c.notify.priority_changes);
 }
@@ -409,7 +410,8 @@ fn group(o: &mut String, s: &Snapshot, g: &GroupStatus) {
     for m in &g.members {
         let _ = writeln!(o, "     {m}");
     }
-    o.push_str("   Using smtp notification = no\n");
+    let smtp = s.smtp_alerts.groups.contains(&g.name);
+    let _ = writeln!(o, "   Using smtp notification = {}", if smtp { "yes" } else { "no" });
 }
 
 /// `     VI_1, weight 10` for every instance that tracks tracker `k`.

@@ -45,11 +45,15 @@ pub struct Snapshot {
 
 /// What became of the e-mail alerts: delivered, failed (logged each), or
 /// dropped unsent from a full queue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SmtpAlerts {
     pub sent: u64,
     pub failed: u64,
     pub dropped: u64,
+    /// The instances and sync groups that mail their states (keepalived's
+    /// dump says `Using smtp notification = yes` for them).
+    pub instances: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 /// One `vrrp_instance`.

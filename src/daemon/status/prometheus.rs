@@ -111,7 +111,7 @@ pub fn render(s: &Snapshot) -> String {
         Counter,
         "E-mail alerts: delivered, failed (each logged), dropped unsent from a full queue.",
     );
-    let a = s.smtp_alerts;
+    let a = &s.smtp_alerts;
     for (result, n) in [("sent", a.sent), ("failed", a.failed), ("dropped", a.dropped)] {
         f.sample(&[("result", &result)], n.into());
     }
