@@ -97,6 +97,7 @@ impl Daemon {
                         self.notifier.notify(set, true, name, What::State(state), 0);
                         if let Some(m) = &self.plan.mail {
                             self.mail.group(m, usize::from(group.0), name, state);
+                            self.report_mail_drops();
                         }
                     }
                     self.report_fifo_drops();
@@ -151,6 +152,17 @@ impl Daemon {
             return;
         };
         self.mail.instance(m, usize::from(inst.0), name, state);
+        self.report_mail_drops();
+    }
+
+    /// Alerts the SMTP server is too slow for are dropped, oldest first.
+    /// Said on the first and then once per 100.
+    fn report_mail_drops(&mut self) {
+        let (dropped, last) = (self.mail.dropped, self.mail.dropped_logged);
+        if dropped > last && (last == 0 || dropped / 100 > last / 100) {
+            log!(self.log, "SMTP alerts fall behind the state changes: {dropped} alert(s) dropped so far");
+            self.mail.dropped_logged = dropped;
+        }
     }
 
     /// A FIFO nobody reads fills up; its lines are dropped, never waited

@@ -88,6 +88,8 @@ pub(super) struct Mailer {
     pub(super) sent: u64,
     pub(super) failed: u64,
     pub(super) dropped: u64,
+    /// `dropped` when last logged.
+    pub(super) dropped_logged: u64,
     /// The state last mailed, per instance and per group.
     last_inst: Vec<Option<NotifyState>>,
     last_group: Vec<Option<NotifyState>>,
@@ -96,7 +98,16 @@ pub(super) struct Mailer {
 impl Mailer {
     pub(super) fn new() -> Mailer {
         let (tx, rx) = smol::channel::bounded(QUEUE);
-        Mailer { tx, rx, sent: 0, failed: 0, dropped: 0, last_inst: Vec::new(), last_group: Vec::new() }
+        Mailer {
+            tx,
+            rx,
+            sent: 0,
+            failed: 0,
+            dropped: 0,
+            dropped_logged: 0,
+            last_inst: Vec::new(),
+            last_group: Vec::new(),
+        }
     }
 
     /// A new configuration: instances and groups are numbered afresh.
