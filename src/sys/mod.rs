@@ -18,6 +18,7 @@ pub mod sdnotify;
 pub mod signals;
 pub mod smtp;
 pub mod sockopt;
+pub mod sysctl;
 pub mod syslog;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -216,6 +216,7 @@ impl Daemon {
                     .map_or_else(Vec::new, |m| mail_names(&self.plan.instances, &m.instances)),
                 groups: self.plan.mail.as_ref().map_or_else(Vec::new, |m| mail_names(&self.plan.groups, &m.groups)),
             },
+            dry_run: self.dry.is_some(),
         }
     }
 

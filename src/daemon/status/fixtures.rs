@@ -232,6 +232,7 @@ pub fn rich() -> Snapshot {
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],
         smtp_alerts: SmtpAlerts { sent: 3, failed: 1, dropped: 0, ..SmtpAlerts::default() },
+        dry_run: false,
     }
 }
 
@@ -249,5 +250,6 @@ pub fn empty() -> Snapshot {
         trackers: Vec::new(),
         global_errors: Vec::new(),
         smtp_alerts: SmtpAlerts::default(),
+        dry_run: false,
     }
 }

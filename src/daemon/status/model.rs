@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub global_errors: Vec<(WireError, u64)>,
     /// E-mail alerts since start.
     pub smtp_alerts: SmtpAlerts,
+    /// `vipd --dry-run`: states are what vipd would do; nothing is held.
+    pub dry_run: bool,
 }
 
 /// What became of the e-mail alerts: delivered, failed (logged each), or

@@ -89,6 +89,7 @@ fn snapshot(taken_unix: u64, instances: Vec<InstanceStatus>) -> Snapshot {
         trackers: Vec::new(),
         global_errors: Vec::new(),
         smtp_alerts: SmtpAlerts::default(),
+        dry_run: false,
     }
 }
 
