@@ -47,6 +47,8 @@
 //!   5 ms), and the backup's takeovers;
 //! - the cable-pull outage at 10 ms without and with `use_vmac` (section
 //!   `vmac`, tests/bench/vmac.rs);
+//! - e-mail alerts: a 10 ms master's largest advert gap while its alerts
+//!   hang on an SMTP server that never answers (tests/bench/smtp.rs);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -55,7 +57,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,vmac,upgrade,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,vmac,upgrade,smtp,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -83,6 +85,9 @@ mod nginx;
 
 #[path = "bench/vmac.rs"]
 mod vmac;
+
+#[path = "bench/smtp.rs"]
+mod smtp;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -2003,6 +2008,10 @@ fn bench() {
 
     if plan.runs("probe") {
         probe_rows(&plan, &mut rep, &mut next_net);
+    }
+
+    if plan.runs("smtp") {
+        smtp::rows(&plan, &mut rep, &mut next_net);
     }
 
     if plan.runs("trackproc") {

@@ -256,17 +256,16 @@ vrrp_instance VI_3 {
 #[test]
 fn unsupported_keywords_warn_or_refuse() {
     let d = diags(
-        "global_defs {\n notification_email {\n  a@b\n }\n vrrp_cpu_affinity 1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
+        "global_defs {\n snmp_socket {\n  a@b\n }\n vrrp_cpu_affinity 1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
          vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac_addr\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
     );
     assert_eq!(
         d,
         [
-            "2:2: warning: `notification_email` is not implemented by vipd and is ignored: vipd does not send e-mail",
+            "2:2: warning: `snmp_socket` is not implemented by vipd and is ignored: vipd has no SNMP or D-Bus agent",
             "5:2: warning: `vrrp_cpu_affinity` is not implemented by vipd and is ignored: vipd does not pin CPUs or raise its priority on its own schedule",
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
             "15:2: error: `use_vmac_addr` is not implemented by vipd: vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
-            "16:2: warning: `smtp_alert` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "18:3: error: vrrp_track_process `p` is not defined",
         ]
     );
@@ -632,12 +631,12 @@ fn cli_check_exit_codes_and_formats() {
     let dir = TempDir::new("cli");
     // Interfaces are checked against the real machine: use lo-less
     // configs that only need "lo"… which is refused, so check with errors.
-    let good = dir.file("good.conf", "global_defs {\n router_id a\n notification_email {\n  x@y\n }\n}\n", 0o644);
+    let good = dir.file("good.conf", "global_defs {\n router_id a\n enable_traps\n}\n", 0o644);
     let bad = dir.file("bad.conf", "global_defs {\n routr_id a\n}\n", 0o644);
     let (code, out, err) = vipd(&["-t", "-f", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty());
-    assert!(err.contains("warning: `notification_email`"), "{err}");
+    assert!(err.contains("warning: `enable_traps`"), "{err}");
     assert!(err.contains("warning: the configuration has no vrrp_instance"), "{err}");
     assert!(err.contains("0 errors, 2 warnings"), "{err}");
 
@@ -1213,6 +1212,38 @@ fn cli_accepts_keepalived_daemon_args() {
     let (code, _, err) = vipd(&["-S", "local8", "-t", &use_file]);
     assert_eq!(code, 1);
     assert!(err.contains("--help"), "{err}");
+}
+
+#[test]
+fn mail_settings_and_smtp_alert_defaults() {
+    let c = ok(&format!(
+        "global_defs {{\n notification_email {{\n  a@x\n  b@x\n }}\n notification_email_from k@x\n \
+         smtp_server fd00::25 2525\n smtp_helo_name r1\n smtp_connect_timeout 5\n smtp_alert_vrrp\n}}\n{MINIMAL}"
+    ));
+    let m = &c.globals.mail;
+    assert_eq!(m.to, ["a@x", "b@x"]);
+    assert_eq!(m.from.as_deref(), Some("k@x"));
+    assert_eq!(m.server, Some("[fd00::25]:2525".parse().unwrap()));
+    assert_eq!(m.helo.as_deref(), Some("r1"));
+    assert_eq!(m.connect_timeout, vipd::time::Duration::from_secs(5));
+    // The dump says the same.
+    let text = config::dump::dump(&c);
+    let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
+    assert!(!again.has_errors(), "{:#?}", again.diagnostics);
+    assert_eq!(again.config.globals.mail, c.globals.mail);
+    assert_eq!(config::dump::dump(&again.config), text);
+    // Unset in the instance: smtp_alert_vrrp, then smtp_alert, then off.
+    assert!(m.alerts(c.instances[0].notify.smtp_alert));
+    assert!(!m.alerts(Some(false)));
+    let c = ok(&format!("global_defs {{\n notification_email {{\n  a@x\n }}\n smtp_server 10.0.0.9\n}}\n{MINIMAL}"));
+    assert_eq!(c.globals.mail.server, Some("10.0.0.9:25".parse().unwrap()));
+    assert_eq!(c.globals.mail.connect_timeout, vipd::time::Duration::from_secs(30));
+    assert!(!c.globals.mail.alerts(c.instances[0].notify.smtp_alert));
+    assert!(c.globals.mail.alerts(Some(true)));
+    // No server, no mail, whatever smtp_alert says.
+    assert!(!ok(MINIMAL).globals.mail.alerts(Some(true)));
+    let d = diags("global_defs {\n smtp_server mail.example.org\n}\n");
+    assert!(d.iter().any(|l| l.starts_with("2:14: error: `mail.example.org` is not an IPv4 or IPv6 address")), "{d:?}");
 }
 
 #[test]

@@ -79,6 +79,38 @@ fn notify(out: &mut String, indent: &str, n: &Notify) {
     script(out, indent, "notify", &n.generic);
     script(out, indent, "notify_master_rx_lower_pri", &n.master_rx_lower_pri);
     let _ = writeln!(out, "{indent}notify_priority_changes {}", on(n.priority_changes));
+    if let Some(a) = n.smtp_alert {
+        let _ = writeln!(out, "{indent}smtp_alert {}", on(a));
+    }
+}
+
+/// The e-mail settings of `global_defs`, those set only.
+fn mail(out: &mut String, m: &Mail) {
+    if !m.to.is_empty() {
+        out.push_str("    notification_email {\n");
+        for t in &m.to {
+            let _ = writeln!(out, "        {t}");
+        }
+        out.push_str("    }\n");
+    }
+    if let Some(f) = &m.from {
+        let _ = writeln!(out, "    notification_email_from {f}");
+    }
+    if let Some(s) = m.server {
+        let _ = writeln!(out, "    smtp_server {} {}", s.ip(), s.port());
+    }
+    if let Some(h) = &m.helo {
+        let _ = writeln!(out, "    smtp_helo_name {h}");
+    }
+    let _ = writeln!(out, "    smtp_connect_timeout {}", secs(m.connect_timeout));
+    for (kw, v) in [("smtp_alert", m.alert), ("smtp_alert_vrrp", m.alert_vrrp)] {
+        if let Some(v) = v {
+            let _ = writeln!(out, "    {kw} {}", on(v));
+        }
+    }
+    if m.no_faults {
+        out.push_str("    no_email_faults\n");
+    }
 }
 
 fn on(b: bool) -> &'static str {
@@ -259,6 +291,7 @@ pub fn dump(config: &Config) -> String {
     if g.sched.no_swap {
         let _ = writeln!(out, "    vrrp_no_swap");
     }
+    mail(&mut out, &g.mail);
     out.push_str("}\n");
 
     if !config.static_addresses.is_empty() {

@@ -16,7 +16,7 @@ pub enum Support {
 
 use Support::{Ignored, Refused, Yes};
 
-const EMAIL: Support = Ignored("vipd does not send e-mail");
+const EMAIL: Support = Ignored("vipd sends no checker (LVS) e-mail");
 const SNMP: Support = Ignored("vipd has no SNMP or D-Bus agent");
 const FIREWALL: Support = Ignored("vipd installs no firewall rules (VIPs always answer, as in accept mode)");
 const SCHED: Support = Ignored("vipd does not pin CPUs or raise its priority on its own schedule");
@@ -91,15 +91,15 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("vrrp_notify_priority_changes", Yes),
     ("v3_checksum_as_v2", Yes),
     ("notify_timeout", Yes),
-    ("notification_email", EMAIL),
-    ("notification_email_from", EMAIL),
-    ("smtp_server", EMAIL),
-    ("smtp_helo_name", EMAIL),
-    ("smtp_connect_timeout", EMAIL),
-    ("smtp_alert", EMAIL),
-    ("smtp_alert_vrrp", EMAIL),
+    ("notification_email", Yes),
+    ("notification_email_from", Yes),
+    ("smtp_server", Yes),
+    ("smtp_helo_name", Yes),
+    ("smtp_connect_timeout", Yes),
+    ("smtp_alert", Yes),
+    ("smtp_alert_vrrp", Yes),
     ("smtp_alert_checker", EMAIL),
-    ("no_email_faults", EMAIL),
+    ("no_email_faults", Yes),
     ("no_checker_emails", EMAIL),
     ("enable_snmp_vrrp", SNMP),
     ("enable_snmp_keepalived", SNMP),
@@ -248,7 +248,7 @@ pub const INSTANCE: &[(&str, Support)] = &[
     ("v3_checksum_as_v2", Yes),
     ("native_ipv6", Ignored("deprecated: the family comes from the first virtual address")),
     ("debug", Ignored("keepalived does not implement it either")),
-    ("smtp_alert", EMAIL),
+    ("smtp_alert", Yes),
     ("virtual_routes", Yes),
     ("virtual_rules", Yes),
     ("garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
@@ -320,7 +320,7 @@ pub const SYNC_GROUP: &[(&str, Support)] = &[
     ("notify", Yes),
     ("notify_priority_changes", Yes),
     ("sync_group_tracking_weight", Yes),
-    ("smtp_alert", EMAIL),
+    ("smtp_alert", Yes),
     ("global_tracking", Ignored("deprecated: use sync_group_tracking_weight")),
     ("track_process", Yes),
     ("track_bfd", Refused("vipd has no BFD; the priority would differ from keepalived's")),

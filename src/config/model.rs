@@ -75,7 +75,43 @@ pub struct Globals {
     /// `notify_timeout` (a vipd extension): how long a notify script may
     /// run before it is stopped. keepalived never stops one.
     pub notify_timeout: Duration,
+    /// E-mail alerts: `notification_email`, `smtp_server`, ...
+    pub mail: Mail,
 }
+
+/// `global_defs` e-mail settings (keepalived's SMTP alerts).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mail {
+    /// `notification_email { ... }`: the recipients.
+    pub to: Vec<String>,
+    /// `notification_email_from`; `None`: `keepalived@HOSTNAME`.
+    pub from: Option<String>,
+    /// `smtp_server ADDR [PORT]`; no server, no mail.
+    pub server: Option<core::net::SocketAddr>,
+    /// `smtp_helo_name`; `None`: the host name.
+    pub helo: Option<String>,
+    /// `smtp_connect_timeout`: for the connection and for each reply.
+    pub connect_timeout: Duration,
+    /// `smtp_alert` / `smtp_alert_vrrp`: defaults of the instances' and
+    /// groups' `smtp_alert` (`smtp_alert_vrrp` first).
+    pub alert: Option<bool>,
+    pub alert_vrrp: Option<bool>,
+    /// `no_email_faults`: no mail on entering FAULT.
+    pub no_faults: bool,
+}
+
+impl Mail {
+    /// Whether an instance or group with `own` (its `smtp_alert`, if set)
+    /// sends mail: as keepalived, unset falls back to `smtp_alert_vrrp`,
+    /// then `smtp_alert`, then off; and nothing goes without a server and
+    /// a recipient.
+    pub fn alerts(&self, own: Option<bool>) -> bool {
+        self.server.is_some() && !self.to.is_empty() && own.or(self.alert_vrrp).or(self.alert).unwrap_or(false)
+    }
+}
+
+/// `smtp_connect_timeout` when the file does not set it (keepalived's).
+pub const SMTP_CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 
 /// `notify_timeout` when the file does not set it.
 pub const NOTIFY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
@@ -120,6 +156,7 @@ impl Default for Globals {
             default_interface: None,
             sched: SchedConfig::default(),
             notify_timeout: NOTIFY_TIMEOUT_DEFAULT,
+            mail: Mail { connect_timeout: SMTP_CONNECT_TIMEOUT_DEFAULT, ..Mail::default() },
         }
     }
 }
@@ -163,6 +200,8 @@ pub struct Notify {
     /// `notify_deleted`: report DELETED (not FAULT) when a reload removes
     /// the instance.
     pub report_deleted: bool,
+    /// `smtp_alert [BOOL]`; `None`: the global default (see [`Mail::alerts`]).
+    pub smtp_alert: Option<bool>,
 }
 
 /// One `vrrp_instance`.

@@ -93,6 +93,7 @@ impl Daemon {
                     };
                     if notify {
                         self.notify_instance(inst, What::State(state));
+                        self.mail_instance(inst, state);
                     }
                 }
                 Effect::Notify { inst, state } => self.notify_instance(inst, What::State(state)),
@@ -109,6 +110,10 @@ impl Daemon {
                     if let Some((name, set)) = self.plan.groups.get(usize::from(group.0)) {
                         log!(self.log, "VRRP_Group({name}) Syncing instances to {} state", state.name());
                         self.notifier.notify(set, true, name, What::State(state), 0);
+                        if let Some(m) = &self.plan.mail {
+                            self.mail.group(m, usize::from(group.0), name, state);
+                            self.report_mail_drops();
+                        }
                     }
                     self.report_fifo_drops();
                 }
@@ -154,6 +159,25 @@ impl Daemon {
         let Some((name, set)) = self.plan.instances.get(usize::from(inst.0)) else { return };
         self.notifier.notify(set, false, name, what, i.effective_priority);
         self.report_fifo_drops();
+    }
+
+    /// Queues the instance's e-mail alert, if it sends them.
+    fn mail_instance(&mut self, inst: InstanceId, state: NotifyState) {
+        let (Some(m), Some((name, _))) = (&self.plan.mail, self.plan.instances.get(usize::from(inst.0))) else {
+            return;
+        };
+        self.mail.instance(m, usize::from(inst.0), name, state);
+        self.report_mail_drops();
+    }
+
+    /// Alerts the SMTP server is too slow for are dropped, oldest first.
+    /// Said on the first and then once per 100.
+    fn report_mail_drops(&mut self) {
+        let (dropped, last) = (self.mail.dropped, self.mail.dropped_logged);
+        if dropped > last && (last == 0 || dropped / 100 > last / 100) {
+            log!(self.log, "SMTP alerts fall behind the state changes: {dropped} alert(s) dropped so far");
+            self.mail.dropped_logged = dropped;
+        }
     }
 
     /// A FIFO nobody reads fills up; its lines are dropped, never waited

@@ -65,6 +65,7 @@ mod control;
 mod dry_run;
 mod handover;
 mod inputs;
+mod mail;
 mod metrics;
 mod reload;
 mod routes;
@@ -197,6 +198,8 @@ struct Daemon {
     claim_logged: Option<(core::net::IpAddr, Instant)>,
     /// `vipd upgrade`: how we were started, what a previous image left.
     upgrade: upgrade::Upgrade,
+    /// E-mail alerts waiting and what became of them.
+    mail: mail::Mailer,
     /// `--dry-run`: Some, and effects go through `dry_run`'s filter.
     dry: Option<dry_run::DryRun>,
 }
@@ -469,6 +472,8 @@ async fn serve(
     }
     let _control = control_l.map(|l| ex.spawn(control::serve(d.clone(), l, control::CONTROL)));
     let _metrics = metrics_l.map(|l| ex.spawn(control::serve(d.clone(), l, metrics::HTTP)));
+    let mail_rx = d.borrow().mail.receiver();
+    let _mail = ex.spawn(mail::deliver_loop(d.clone(), mail_rx));
     let timer = dup_async(&d.borrow().timer)?;
     let nl = dup_async(d.borrow().netlink.event_fd())?;
     let sockets = RefCell::new(socket_dups(d)?);

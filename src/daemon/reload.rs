@@ -268,6 +268,7 @@ impl Daemon {
         self.sent = Vec::with_capacity(self.engine.sends_capacity());
         self.sent_spare = Vec::with_capacity(self.engine.sends_capacity());
         (self.plan, self.files) = plan;
+        self.mail.reset();
         self.status.reset_runs();
         for p in self.notifier.adopt(&self.plan) {
             log!(self.log, "reload: {p}");

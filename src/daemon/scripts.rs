@@ -132,6 +132,8 @@ pub struct Plan {
     /// `notify_timeout`: a notify script is stopped after this long, so a
     /// hung one does not pile up processes. keepalived has no limit.
     pub notify_timeout: StdDuration,
+    /// E-mail alerts; `None` when nothing would be mailed.
+    pub mail: Option<Rc<super::mail::MailPlan>>,
 }
 
 impl Plan {
@@ -153,6 +155,7 @@ impl Plan {
             instances: cfg.instances.iter().map(|i| (Rc::from(i.name.as_str()), set(&i.notify))).collect(),
             groups: cfg.sync_groups.iter().map(|g| (Rc::from(g.name.as_str()), set(&g.notify))).collect(),
             notify_timeout: cfg.globals.notify_timeout.to_std(),
+            mail: super::mail::MailPlan::build(cfg),
             ..Plan::default()
         };
         // Only trackers some instance uses run (keepalived ignores the rest).

@@ -304,6 +304,7 @@ impl Daemon {
             sockets_changed,
             plan,
             notifier: Notifier::new(),
+            mail: super::mail::Mailer::new(),
             files,
             processes,
             last_exit: None,

@@ -16,6 +16,7 @@ pub mod sched;
 pub mod script;
 pub mod sdnotify;
 pub mod signals;
+pub mod smtp;
 pub mod sockopt;
 pub mod sysctl;
 pub mod syslog;

@@ -158,6 +158,27 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
                 g.notify_timeout = cx.secs_arg(n, NOTIFY_TIMEOUT_MIN, NOTIFY_TIMEOUT_MAX).unwrap_or(g.notify_timeout);
                 cx.warn(n.span(), EXTENSION_NOTIFY_TIMEOUT);
             }
+            "notification_email" => {
+                cx.extra(n, 0);
+                for a in cx.block(n) {
+                    cx.no_block(a);
+                    g.mail.to.push(a.name().to_owned());
+                    g.mail.to.extend(a.args.iter().map(|t| t.text.clone()));
+                }
+            }
+            "notification_email_from" => g.mail.from = cx.string_arg(n),
+            "smtp_helo_name" => g.mail.helo = cx.string_arg(n),
+            "smtp_server" => g.mail.server = smtp_server(cx, n),
+            "smtp_connect_timeout" => {
+                let t = cx.int_arg(n, 1, 86_400).map(|s| Duration::from_secs(s as u64));
+                g.mail.connect_timeout = t.unwrap_or(g.mail.connect_timeout);
+            }
+            "smtp_alert" => g.mail.alert = Some(cx.flag(n)),
+            "smtp_alert_vrrp" => g.mail.alert_vrrp = Some(cx.flag(n)),
+            "no_email_faults" => {
+                cx.none(n);
+                g.mail.no_faults = true;
+            }
             kw => {
                 let kw = kw.trim_start_matches("vrrp_");
                 d.lower_delay_set |= kw == "garp_lower_prio_delay";
@@ -166,6 +187,39 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
             }
         }
     }
+}
+
+/// `smtp_server ADDR [PORT]` (port 25 by default). keepalived also takes a
+/// host name and resolves it once at load; vipd resolves nothing (a DNS
+/// lookup would block the loop on a reload), so a name other than
+/// `localhost` is refused with a hint.
+fn smtp_server(cx: &mut Cx<'_>, n: &Node) -> Option<core::net::SocketAddr> {
+    cx.no_block(n);
+    let Some(host) = n.args.first() else {
+        cx.error(n.span(), "`smtp_server` needs an address");
+        return None;
+    };
+    cx.extra(n, 2);
+    let port = match n.args.get(1) {
+        Some(t) => cx.int(n, t, 1, 65_535)? as u16,
+        None => 25,
+    };
+    let addr = if host.text == "localhost" {
+        IpAddr::V4(core::net::Ipv4Addr::LOCALHOST)
+    } else {
+        match host.text.parse::<IpAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                cx.error_hint(
+                    host.span,
+                    format!("`{}` is not an IPv4 or IPv6 address (`smtp_server`)", host.text),
+                    "vipd resolves no host names: give the server's address",
+                );
+                return None;
+            }
+        }
+    };
+    Some(core::net::SocketAddr::new(addr, port))
 }
 
 /// The `garp_*` settings shared by `global_defs` (with a `vrrp_` prefix)

@@ -375,6 +375,7 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
         "notify" => set_once(cx, n, &mut c.notify.generic),
         "notify_master_rx_lower_pri" => set_once(cx, n, &mut c.notify.master_rx_lower_pri),
         "notify_priority_changes" => c.notify.priority_changes = cx.flag(n),
+        "smtp_alert" => c.notify.smtp_alert = Some(cx.flag(n)),
         "down_timer_adverts" => c.down_timer_adverts = cx.int_arg(n, 1, 100).map_or(c.down_timer_adverts, |v| v as u8),
         "lower_prio_no_advert" => c.lower_prio_no_advert = cx.flag(n),
         "higher_prio_send_advert" => c.higher_prio_send_advert = cx.flag(n),

@@ -101,6 +101,7 @@ fn group_notify(cx: &mut Cx<'_>, node: &Node) -> Notify {
             "notify_stop" => set_once(cx, n, &mut notify.stop),
             "notify" => set_once(cx, n, &mut notify.generic),
             "notify_priority_changes" => notify.priority_changes = cx.flag(n),
+            "smtp_alert" => notify.smtp_alert = Some(cx.flag(n)),
             _ => {}
         }
     }

@@ -205,6 +205,17 @@ impl Daemon {
             groups,
             trackers,
             global_errors,
+            smtp_alerts: SmtpAlerts {
+                sent: self.mail.sent,
+                failed: self.mail.failed,
+                dropped: self.mail.dropped,
+                instances: self
+                    .plan
+                    .mail
+                    .as_ref()
+                    .map_or_else(Vec::new, |m| mail_names(&self.plan.instances, &m.instances)),
+                groups: self.plan.mail.as_ref().map_or_else(Vec::new, |m| mail_names(&self.plan.groups, &m.groups)),
+            },
             dry_run: self.dry.is_some(),
         }
     }
@@ -301,4 +312,9 @@ impl Daemon {
                 .collect(),
         }
     }
+}
+
+/// The names of those that mail, from the plan's per-id names and flags.
+fn mail_names<T>(named: &[(Rc<str>, T)], mails: &[bool]) -> Vec<String> {
+    named.iter().zip(mails).filter(|(_, m)| **m).map(|((n, _), _)| n.to_string()).collect()
 }

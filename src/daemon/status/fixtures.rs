@@ -231,6 +231,7 @@ pub fn rich() -> Snapshot {
             },
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],
+        smtp_alerts: SmtpAlerts { sent: 3, failed: 1, dropped: 0, ..SmtpAlerts::default() },
         dry_run: false,
     }
 }
@@ -248,6 +249,7 @@ pub fn empty() -> Snapshot {
         groups: Vec::new(),
         trackers: Vec::new(),
         global_errors: Vec::new(),
+        smtp_alerts: SmtpAlerts::default(),
         dry_run: false,
     }
 }

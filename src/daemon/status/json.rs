@@ -41,6 +41,11 @@ pub fn render(s: &Snapshot, only: &[&str]) -> String {
                 o.num(counter_key(e), n);
             }
         });
+        o.obj("smtp_alerts", |o| {
+            o.num("sent", s.smtp_alerts.sent);
+            o.num("failed", s.smtp_alerts.failed);
+            o.num("dropped", s.smtp_alerts.dropped);
+        });
     });
     out.push('\n');
     out

@@ -9,7 +9,7 @@
 //! file). Every field keepalived-exporter reads is here and parses the same.
 //! Lines about things vipd does not have are written with the value
 //! keepalived gives when the feature is not in use (`Promote_secondaries =
-//! disabled`, `Using smtp notification = no`, `Number of config faults = 0`:
+//! disabled`, `Number of config faults = 0`:
 //! vipd does not run a configuration with errors). Left out rather than
 //! invented: keepalived's process internals (global definitions, socket
 //! pool, file descriptors, interface table, a script's `Result` counter and
@@ -309,7 +309,8 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
             let _ = writeln!(o, "     {}{comma} weight {}{}", t.name, u.weight, rev(u.reverse));
         }
     }
-    o.push_str("   Using smtp notification = no\n");
+    let smtp = s.smtp_alerts.instances.contains(&c.name);
+    let _ = writeln!(o, "   Using smtp notification = {}", if smtp { "yes" } else { "no" });
     kv(o, "Notify deleted", &if c.notify.report_deleted { "Deleted" } else { "Fault" });
     kv(o, "Notify priority changes", &c.notify.priority_changes);
 }
@@ -409,7 +410,8 @@ fn group(o: &mut String, s: &Snapshot, g: &GroupStatus) {
     for m in &g.members {
         let _ = writeln!(o, "     {m}");
     }
-    o.push_str("   Using smtp notification = no\n");
+    let smtp = s.smtp_alerts.groups.contains(&g.name);
+    let _ = writeln!(o, "   Using smtp notification = {}", if smtp { "yes" } else { "no" });
 }
 
 /// `     VI_1, weight 10` for every instance that tracks tracker `k`.
@@ -480,6 +482,12 @@ impl core::fmt::Display for Secs {
     }
 }
 
+/// Day names from 1970-01-01 (a Thursday) on, and month names, as C's
+/// `%a` and `%b` print them.
+pub(crate) const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+pub(crate) const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
 /// A time stamp as keepalived writes it: `1796460402.122624 (Sat Dec  5
 /// 08:46:42.122624 2026)`, the date in local time (`ctime` with the
 /// microseconds after the seconds).
@@ -487,8 +495,6 @@ struct Stamp(u64, i32);
 
 impl core::fmt::Display for Stamp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         let (secs, us) = (self.0 / 1_000_000, self.0 % 1_000_000);
         let local = secs as i64 + i64::from(self.1);
         let (days, rem) = (local.div_euclid(86_400), local.rem_euclid(86_400));
@@ -502,7 +508,7 @@ impl core::fmt::Display for Stamp {
 
 /// Year, month (1..=12) and day of `days` since 1970-01-01 (proleptic
 /// Gregorian; Howard Hinnant's days-to-civil).
-fn civil(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

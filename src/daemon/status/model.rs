@@ -39,8 +39,23 @@ pub struct Snapshot {
     /// Receive errors no instance could be charged with (an unknown VRID,
     /// a packet too short to name one), by cause.
     pub global_errors: Vec<(WireError, u64)>,
+    /// E-mail alerts since start.
+    pub smtp_alerts: SmtpAlerts,
     /// `vipd --dry-run`: states are what vipd would do; nothing is held.
     pub dry_run: bool,
+}
+
+/// What became of the e-mail alerts: delivered, failed (logged each), or
+/// dropped unsent from a full queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SmtpAlerts {
+    pub sent: u64,
+    pub failed: u64,
+    pub dropped: u64,
+    /// The instances and sync groups that mail their states (keepalived's
+    /// dump says `Using smtp notification = yes` for them).
+    pub instances: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 /// One `vrrp_instance`.

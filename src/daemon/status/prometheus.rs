@@ -107,6 +107,16 @@ pub fn render(s: &Snapshot) -> String {
         let n: u64 = s.global_errors.iter().filter(|(g, _)| *g == e).map(|(_, n)| *n).sum();
         f.sample(&[("cause", &counter_key(e))], n.into());
     }
+    let mut f = Family::new(
+        out,
+        "vipd_smtp_alerts_total",
+        Counter,
+        "E-mail alerts: delivered, failed (each logged), dropped unsent from a full queue.",
+    );
+    let a = &s.smtp_alerts;
+    for (result, n) in [("sent", a.sent), ("failed", a.failed), ("dropped", a.dropped)] {
+        f.sample(&[("result", &result)], n.into());
+    }
     text
 }
 
