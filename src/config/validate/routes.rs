@@ -114,6 +114,15 @@ fn same_family(cx: &mut Cx<'_>, t: &Token, a: IpAddr, family: &mut Option<Family
     }
 }
 
+/// The word after option `k`, or an error saying it needs one.
+fn value_of<'a>(cx: &mut Cx<'_>, k: &Token, tokens: &mut impl Iterator<Item = &'a Token>) -> Option<&'a Token> {
+    let v = tokens.next();
+    if v.is_none() {
+        cx.error(k.span, format!("`{}` needs a value", k.text));
+    }
+    v
+}
+
 /// One route line: `[blackhole|unreachable|prohibit|throw] [src A] [to]
 /// PREFIX [via|gw A] [dev|oif IF] [scope S] [table T]
 /// [metric|priority|preference N] [protocol P] [no_track]`.
@@ -142,13 +151,7 @@ pub(super) fn route_line(cx: &mut Cx<'_>, line: &Node) -> Option<RouteConfig> {
     let mut family = None;
     let mut ok = true;
     while let Some(k) = tokens.next() {
-        let mut value = |cx: &mut Cx<'_>| {
-            let v = tokens.next();
-            if v.is_none() {
-                cx.error(k.span, format!("`{}` needs a value", k.text));
-            }
-            v
-        };
+        let mut value = |cx: &mut Cx<'_>| value_of(cx, k, &mut tokens);
         match k.text.as_str() {
             "inet" | "inet6" => {}
             // keepalived 2.2.7 reads a type before `to`, not after it.
@@ -258,13 +261,7 @@ pub(super) fn rule_line(cx: &mut Cx<'_>, line: &Node) -> Option<RuleConfig> {
     let mut protocol_set = None;
     let mut no_track = false;
     while let Some(k) = tokens.next() {
-        let mut value = |cx: &mut Cx<'_>| {
-            let v = tokens.next();
-            if v.is_none() {
-                cx.error(k.span, format!("`{}` needs a value", k.text));
-            }
-            v
-        };
+        let mut value = |cx: &mut Cx<'_>| value_of(cx, k, &mut tokens);
         match k.text.as_str() {
             "not" => r.invert = true,
             "inet" | "inet6" => {
