@@ -172,6 +172,6 @@ pub(in crate::core) const SEND_FAILURES: u8 = 3;
 /// How early a master's advert may go out to share a wakeup with other
 /// timers: a quarter of its interval, so timers at least that far apart
 /// keep their own wakeups and no gap ever exceeds the interval.
-const fn advert_coalesce(int: Duration) -> Duration {
+pub(in crate::core) const fn advert_coalesce(int: Duration) -> Duration {
     Duration::from_micros(int.as_micros() / 4)
 }
