@@ -45,6 +45,7 @@
 //!   14) against keepalived restarted (SIGTERM, then started again): the
 //!   master's largest advert gap, the client's outages (pinging every
 //!   5 ms), and the backup's takeovers;
+//! - `scale`: 1,000 instances at 1 s and 100 ms (tests/bench/scale.rs);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -53,7 +54,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,scale,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -75,6 +76,9 @@ mod inject;
 #[path = "netns/nginx.rs"]
 #[allow(dead_code)]
 mod nginx;
+
+#[path = "bench/scale.rs"]
+mod scale;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -2048,6 +2052,10 @@ fn bench() {
     }
 
     let mut notes = Vec::new();
+    if plan.runs("scale") {
+        scale::scale(&plan, &mut rep, &mut next_net);
+    }
+
     if plan.runs("size") {
         let bin = std::env::var("VIPD_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vipd").to_owned());
         let note = std::env::var("VIPD_BENCH_BIN_NOTE").unwrap_or_default();

@@ -140,6 +140,34 @@ impl Engine {
         self.instance(inst)?.vip(k).map(|(_, f)| f)
     }
 
+    /// Sends now every master's advert due within its coalescing window (a
+    /// quarter interval), before work that keeps the loop from its timer (a
+    /// reload's swap): those adverts go out a little early rather than late.
+    /// Nothing else is run early.
+    pub fn advertise_early(&mut self, now: Instant, fx: &mut Effects) {
+        self.take_due(now);
+        for k in 0..self.due.len() {
+            let i = usize::from(self.due[k]);
+            self.touch(i);
+            self.instances[i].advert_timer(now, fx);
+        }
+        self.refresh_deadlines();
+    }
+
+    /// Takes off the heap, into `due` in index order, the instances due
+    /// within the widest coalescing window after `now`; `touch` puts them
+    /// back.
+    fn take_due(&mut self, now: Instant) {
+        let horizon = now + self.coalesce;
+        self.due.clear();
+        while let Some((_, i)) = self.deadlines.peek().filter(|&(t, _)| t <= horizon) {
+            self.deadlines.set(i, None);
+            self.due.push(i as u16);
+        }
+        // In index order, as when every instance was visited.
+        self.due.sort_unstable();
+    }
+
     /// Processes one event at `now`, pushing what must happen into `fx`.
     pub fn handle(&mut self, now: Instant, event: Event<'_>, fx: &mut Effects) {
         let start = fx.len();
@@ -246,14 +274,7 @@ impl Engine {
         // Only instances due within the widest coalescing window can act
         // (an advert up to a quarter interval early, everything else when
         // due): taken off the heap, visited, and put back by `touch`.
-        let horizon = now + self.coalesce;
-        self.due.clear();
-        while let Some((_, i)) = self.deadlines.peek().filter(|&(t, _)| t <= horizon) {
-            self.deadlines.set(i, None);
-            self.due.push(i as u16);
-        }
-        // In index order, as when every instance was visited.
-        self.due.sort_unstable();
+        self.take_due(now);
         for k in 0..self.due.len() {
             let i = usize::from(self.due[k]);
             self.touch(i);

@@ -301,10 +301,20 @@ impl Daemon {
 
     /// [`Daemon::handle`] without re-arming the timer, for a batch of
     /// events (a netlink dump of 1,000 addresses) followed by one `rearm`:
-    /// finding the next deadline looks at every instance.
+    /// one timer re-arm (a syscall) instead of one per event.
     fn handle_unarmed(&mut self, now: Instant, event: Event<'_>) {
         self.fx.clear();
         self.engine.handle(now, event, &mut self.fx);
+        self.apply(now);
+        self.report_sends(now);
+    }
+
+    /// Adverts due within their coalescing window, sent now (see
+    /// `Engine::advertise_early`).
+    fn advertise_early(&mut self) {
+        let now = clock::now();
+        self.fx.clear();
+        self.engine.advertise_early(now, &mut self.fx);
         self.apply(now);
         self.report_sends(now);
     }

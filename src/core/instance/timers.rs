@@ -95,8 +95,8 @@ impl Instance {
         }
     }
 
-    /// Adverts and GARP schedules of a master.
-    pub(in crate::core) fn master_timers(&mut self, now: Instant, fx: &mut Effects) {
+    /// A master's advert, if due within its coalescing window.
+    pub(in crate::core) fn advert_timer(&mut self, now: Instant, fx: &mut Effects) {
         if self.state != State::Master {
             return;
         }
@@ -118,6 +118,14 @@ impl Instance {
                 if next > now { next } else { now + int }
             });
         }
+    }
+
+    /// Adverts and GARP schedules of a master.
+    pub(in crate::core) fn master_timers(&mut self, now: Instant, fx: &mut Effects) {
+        if self.state != State::Master {
+            return;
+        }
+        self.advert_timer(now, fx);
         if self.garp_second_at.is_some_and(|t| t <= now) {
             self.garp_second_at = None;
             fx.push(Effect::Announce { inst: self.id, rounds: self.cfg.garp.master_repeat });
