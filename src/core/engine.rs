@@ -140,17 +140,18 @@ impl Engine {
         self.instance(inst)?.vip(k).map(|(_, f)| f)
     }
 
-    /// Sends now every master's advert due within its coalescing window (a
-    /// quarter interval), before work that keeps the loop from its timer (a
-    /// reload's swap): those adverts go out a little early rather than late.
-    /// Nothing else is run early.
+    /// Every master sends its advert now and goes on in that phase, before
+    /// work that keeps the loop from its timer (a reload's swap, tens of
+    /// milliseconds for 1,000 instances): an advert due meanwhile would go
+    /// out late, and the gap exceed the interval. Early is harmless (a
+    /// backup needs one at least every interval); nothing else runs early.
+    /// O(instances), once per reload.
     pub fn advertise_early(&mut self, now: Instant, fx: &mut Effects) {
-        self.take_due(now);
-        for k in 0..self.due.len() {
-            let i = usize::from(self.due[k]);
-            self.touch(i);
-            self.instances[i].advert_timer(now, fx);
+        for i in 0..self.instances.len() {
+            let int = self.instances[i].cfg.advert_int;
+            self.instances[i].advert_timer(now, int, fx);
         }
+        self.stale_all = true;
         self.refresh_deadlines();
     }
 

@@ -95,13 +95,14 @@ impl Instance {
         }
     }
 
-    /// A master's advert, if due within its coalescing window.
-    pub(in crate::core) fn advert_timer(&mut self, now: Instant, fx: &mut Effects) {
+    /// A master's advert, if due within `early` (its coalescing window, or
+    /// a whole interval: now).
+    pub(in crate::core) fn advert_timer(&mut self, now: Instant, early: Duration, fx: &mut Effects) {
         if self.state != State::Master {
             return;
         }
         let int = self.cfg.advert_int;
-        if let Some(t) = self.advert_at.filter(|&t| t <= now + advert_coalesce(int)) {
+        if let Some(t) = self.advert_at.filter(|&t| t <= now + early) {
             self.send_advert(self.effective_priority, fx);
             self.advert_at = Some(if t > now {
                 // Due soon: sent with this wakeup, and from now on in its
@@ -125,7 +126,7 @@ impl Instance {
         if self.state != State::Master {
             return;
         }
-        self.advert_timer(now, fx);
+        self.advert_timer(now, advert_coalesce(self.cfg.advert_int), fx);
         if self.garp_second_at.is_some_and(|t| t <= now) {
             self.garp_second_at = None;
             fx.push(Effect::Announce { inst: self.id, rounds: self.cfg.garp.master_repeat });
