@@ -76,6 +76,13 @@ struct Cli {
     #[argh(switch, short = 'V', long = "dont-release-vrrp")]
     dont_release_vrrp: bool,
 
+    /// join the VRRP groups and run the engine on real adverts, but send
+    /// nothing, touch no address, run no notify script, take no pid file;
+    /// log and report what it would do (control socket default
+    /// /run/vipd/vipd-dry-run.sock)
+    #[argh(switch, long = "dry-run")]
+    dry_run: bool,
+
     /// control socket to listen on (default /run/vipd/vipd.sock; "none":
     /// no socket)
     #[argh(option, long = "control")]
@@ -269,10 +276,15 @@ fn main() -> ExitCode {
                 release_vips: !cli.dont_release_vrrp,
                 syslog: cli.log_facility.map(|f| (PathBuf::from(vipd::sys::syslog::DEFAULT_SOCKET), f)),
                 log_console: cli.log_console,
-                control: control_path(cli.control),
+                // A dry run beside a live daemon must not take its socket.
+                control: match cli.control {
+                    None if cli.dry_run => Some(PathBuf::from(DRY_RUN_CONTROL)),
+                    c => control_path(c),
+                },
                 control_group: cli.control_group,
                 metrics: cli.metrics,
                 dump_dir: cli.dump_dir.clone().unwrap_or_else(daemon::default_dump_dir),
+                dry_run: cli.dry_run,
             };
             ExitCode::from(daemon::run(&opts))
         }
@@ -280,6 +292,8 @@ fn main() -> ExitCode {
 }
 
 const DEFAULT_PID_FILE: &str = "/run/vipd.pid";
+/// `--dry-run`'s control socket unless `--control` says otherwise.
+const DRY_RUN_CONTROL: &str = "/run/vipd/vipd-dry-run.sock";
 
 /// Exit status of a command line argh refuses (argh's own choice).
 const EXIT_USAGE: u8 = 1;

@@ -45,6 +45,8 @@
 //!   14) against keepalived restarted (SIGTERM, then started again): the
 //!   master's largest advert gap, the client's outages (pinging every
 //!   5 ms), and the backup's takeovers;
+//! - the cable-pull outage at 10 ms without and with `use_vmac` (section
+//!   `vmac`, tests/bench/vmac.rs);
 //! - `scale`: 1,000 instances at 1 s and 100 ms (tests/bench/scale.rs);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
@@ -54,7 +56,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,upgrade,scale,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,vmac,upgrade,scale,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -73,9 +75,15 @@ mod lab;
 #[allow(dead_code)]
 mod inject;
 
+#[path = "bench/probe_floor.rs"]
+mod probe_floor;
+
 #[path = "netns/nginx.rs"]
 #[allow(dead_code)]
 mod nginx;
+
+#[path = "bench/vmac.rs"]
+mod vmac;
 
 #[path = "bench/scale.rs"]
 mod scale;
@@ -205,6 +213,7 @@ fn router_name(r: Router) -> &'static str {
     match r {
         R1 => "r1",
         R2 => "r2",
+        Router::R3 => "r3",
     }
 }
 
@@ -1561,6 +1570,9 @@ struct ProbeCost {
     forks: f64,
     /// Requests nginx answered per second during the window.
     requests: f64,
+    /// The same checks from a bare loop of blocking syscalls
+    /// (`probe_floor`), after vipd stopped.
+    floor: Result<probe_floor::Floor, String>,
 }
 
 /// Processes `pid` started: the last pid of its own pid namespace, read by
@@ -1625,12 +1637,22 @@ fn probe_cost(test: &str, net: u8, window: Duration, http: bool) -> ProbeCost {
     let (t0, c0, p0, r0) = (Instant::now(), cpu_ticks(pid), ns_last_pid(pid), requests());
     std::thread::sleep(window);
     let (elapsed, c1, p1, r1) = (t0.elapsed().as_secs_f64(), cpu_ticks(pid), ns_last_pid(pid), requests());
+    // The lab's handle is the pid-namespace wrapper, which does not pass
+    // SIGTERM on: stop vipd itself, so the floor runs alone.
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    let gone = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() && gone.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let floor = probe_floor::measure(&b.lab.ns_path("r1"), 8080, http, 1000, window);
     nginx.stop();
     ProbeCost {
         cpu: (c1 - c0) as f64 / clock_ticks() / elapsed * 100.0,
         // The second reader took one pid itself.
         forks: p1.saturating_sub(p0 + 1) as f64 / elapsed,
         requests: (r1 - r0) as f64 / elapsed,
+        floor,
     }
 }
 
@@ -1661,7 +1683,16 @@ fn probe_rows(plan: &Plan, rep: &mut Report, next_net: &mut dyn FnMut() -> u8) {
             if http { format!("{:.0} HTTP requests/s answered", c.requests) } else { "1000 connects/s".to_owned() }
         };
         let (cpu, forks) = match &cost {
-            Some(c) => (format!("{:.2} % ({})", c.cpu, conns(c)), format!("{:.1} ({})", c.forks, conns(c))),
+            Some(c) => {
+                let floor = match &c.floor {
+                    Ok(f) => format!("{:.2} %, {:.0} checks/s, {} answered", f.cpu, f.rate, f.answered),
+                    Err(e) => format!("failed: {e}"),
+                };
+                (
+                    format!("{:.2} % ({}); floor, bare blocking sockets: {floor}", c.cpu, conns(c)),
+                    format!("{:.1} ({})", c.forks, conns(c)),
+                )
+            }
             None => ("failed".to_owned(), "failed".to_owned()),
         };
         let met = cost.as_ref().map(|c| c.cpu <= 2.0);
@@ -1998,6 +2029,10 @@ fn bench() {
             &format!("≤ {} (3 adverts + skew {} + 10 ms)", fmt_ms(silent + 10.0), fmt_ms(silent)),
             met,
         );
+    }
+
+    if plan.runs("vmac") {
+        vmac::run(&mut rep, &plan, &mut next_net);
     }
 
     if plan.runs("upgrade") {

@@ -257,7 +257,7 @@ vrrp_instance VI_3 {
 fn unsupported_keywords_warn_or_refuse() {
     let d = diags(
         "global_defs {\n notification_email {\n  a@b\n }\n vrrp_cpu_affinity 1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 1\n }\n}\n\
-         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac_addr\n smtp_alert\n track_process {\n  p\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}",
     );
     assert_eq!(
         d,
@@ -265,7 +265,7 @@ fn unsupported_keywords_warn_or_refuse() {
             "2:2: warning: `notification_email` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "5:2: warning: `vrrp_cpu_affinity` is not implemented by vipd and is ignored: vipd does not pin CPUs or raise its priority on its own schedule",
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
-            "15:2: error: `use_vmac` is not implemented by vipd: vipd does not create virtual MAC or ipvlan interfaces; peers would see a different MAC",
+            "15:2: error: `use_vmac_addr` is not implemented by vipd: vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
             "16:2: warning: `smtp_alert` is not implemented by vipd and is ignored: vipd does not send e-mail",
             "18:3: error: vrrp_track_process `p` is not defined",
         ]
@@ -552,8 +552,10 @@ const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
 const SAMPLE_OUTCOMES: &[(&str, &str, usize)] = &[
     ("keepalived.conf.vrrp", "x", 0),
     ("keepalived.conf.vrrp.localcheck", "x", 0),
-    ("keepalived.conf.vrrp.routes", "x", 0),
-    ("keepalived.conf.vrrp.rules", "x", 0),
+    // `or` (a two-nexthop route) is refused.
+    ("keepalived.conf.vrrp.routes", "x", 1),
+    // `to 192.168.100./24` twice: keepalived skips those rules, vipd refuses.
+    ("keepalived.conf.vrrp.rules", "x", 2),
     ("keepalived.conf.vrrp.scripts", "x", 0),
     ("keepalived.conf.vrrp.static_ipaddress", "x", 0),
     ("keepalived.conf.vrrp.sync", "x", 0),
@@ -562,10 +564,10 @@ const SAMPLE_OUTCOMES: &[(&str, &str, usize)] = &[
     ("keepalived.conf.IPv6", "x", 0),
     // Old sync-group syntax (members outside `group {}`).
     ("keepalived.conf.vrrp.lvs_syncd", "x", 3),
-    // Without -i the check script has no `script`; use_vmac is refused.
-    ("keepalived.conf.conditional_conf", "x", 2),
-    // With -i high: net_namespace and use_vmac are refused.
-    ("keepalived.conf.conditional_conf", "high", 2),
+    // Without -i the check script has no `script` (use_vmac is fine).
+    ("keepalived.conf.conditional_conf", "x", 1),
+    // With -i high: net_namespace is refused.
+    ("keepalived.conf.conditional_conf", "high", 1),
 ];
 
 fn sample(name: &str, id: &str) -> Option<Loaded> {
@@ -672,6 +674,28 @@ fn dump_is_itself_a_valid_config_with_the_same_values() {
     let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
     assert!(!again.has_errors(), "{:#?}", again.diagnostics);
     assert_eq!(config::dump::dump(&again.config), text);
+}
+
+#[test]
+fn dump_writes_routes_and_rules_back() {
+    let c = ok("static_routes {\n 10.1.0.0/16 via 10.0.0.254 dev eth0 table 7 metric 3\n blackhole fd00:1::/64\n}\n\
+         static_rules {\n from 10.1.0.0/16 table 7\n not to fd00::/64 prohibit oif eth0 fwmark 3/7 protocol 4 no_track\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n\
+         virtual_routes {\n  src 10.0.0.100 10.4.0.0/16 dev eth0 scope link protocol static no_track\n }\n\
+         virtual_rules {\n  iif eth0 table 5 priority 1\n }\n}\n");
+    let text = config::dump::dump(&c);
+    let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
+    assert!(!again.has_errors(), "{:#?}\n{text}", again.diagnostics);
+    assert_eq!(
+        (&again.config.static_routes, &again.config.static_rules),
+        (&c.static_routes, &c.static_rules),
+        "{text}"
+    );
+    assert_eq!(
+        (&again.config.instances[0].routes, &again.config.instances[0].rules),
+        (&c.instances[0].routes, &c.instances[0].rules),
+        "{text}"
+    );
 }
 
 #[test]
@@ -1189,4 +1213,109 @@ fn cli_accepts_keepalived_daemon_args() {
     let (code, _, err) = vipd(&["-S", "local8", "-t", &use_file]);
     assert_eq!(code, 1);
     assert!(err.contains("--help"), "{err}");
+}
+
+#[test]
+fn route_and_rule_lines_follow_keepalived() {
+    let c = ok("static_routes {\n 10.1.0.0/16 via 10.0.0.254 dev eth0 table 7 metric 3\n blackhole 10.2.0.0/16\n}\n\
+         static_rules {\n from 10.1.0.0/16 table 7\n to fd00::/64 lookup main\n from 10.3.0.0/16 table 8\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n\
+         virtual_routes {\n  src 10.0.0.100 to 10.4.0.0/16 dev eth0 protocol static no_track\n  default via 10.0.0.254 table 100\n }\n\
+         virtual_rules {\n  not from all to 10.5.0.0/16 type prohibit order 5 iif eth0 fwmark 0x10/0xff\n }\n}\n");
+    let r = &c.static_routes[0];
+    assert_eq!(
+        (r.dst.to_string(), r.dst_len, r.table, r.metric, r.scope, r.protocol),
+        ("10.1.0.0".into(), 16, 7, Some(3), 0, 18)
+    );
+    assert_eq!((c.static_routes[1].kind, c.static_routes[1].via), (6, None));
+    // Numbered down from 16384 in file order, one count per family.
+    let prefs: Vec<u32> = c.static_rules.iter().map(|r| r.priority).collect();
+    assert_eq!(prefs, [16384, 16384, 16383]);
+    let v = &c.instances[0].routes;
+    assert_eq!((v[0].src.map(|a| a.to_string()), v[0].protocol), (Some("10.0.0.100".into()), 4));
+    assert_eq!((v[1].dst_len, v[1].table), (0, 100));
+    let rule = &c.instances[0].rules[0];
+    assert_eq!(
+        (rule.invert, rule.action, rule.priority, rule.fwmark, rule.fwmask),
+        (true, 8, 5, Some(0x10), Some(0xff))
+    );
+    assert_eq!((rule.from, rule.iif.as_deref(), rule.table), (None, Some("eth0"), 0));
+
+    // What vipd does not install is an error naming it.
+    let d = diags(
+        "static_routes {\n 10.1.0.0/16 via 10.0.0.1 or 10.0.0.2\n 10.2.0.0/16 nexthop via 10.0.0.1\n 10.3.0.0/16 proto static dev eth0\n \
+         unreachable to 10.4.0.0/16\n 10.5.0.0/16\n blackhole 10.6.0.0/16 dev eth0\n 10.7.0.0/16 dev eth0 table web\n}\n\
+         static_rules {\n from 10.1.0.0/16 table 1 pref 5\n from 10.2.0.0/16 priority 5\n from 10.3.0.0/16 table 1 blackhole priority 5\n \
+         from 10.4.0.0/16 to fd00::/64 table 1 priority 5\n from 10.5.0./24 table 1 priority 5\n}\n",
+    );
+    let d: Vec<&str> = d.iter().map(|l| l.split(" | ").next().unwrap_or_default()).collect();
+    assert_eq!(
+        d,
+        [
+            "2:27: error: `or` in a route is not implemented by vipd",
+            "3:14: error: `nexthop` in a route is not implemented by vipd",
+            "4:14: error: `proto` in a route is not implemented by vipd",
+            "5:14: error: keepalived 2.2.7 does not read `to` after a route type: write `TYPE PREFIX`",
+            "6:2: error: a route needs `via` or `dev`",
+            "7:2: error: a blackhole, unreachable, prohibit or throw route takes no `via` or `dev`",
+            "8:29: error: `web` is not a routing table vipd knows",
+            "11:27: error: `pref` in a rule is not implemented by vipd",
+            "12:2: error: a rule needs an action",
+            "13:27: error: a rule takes one of table, blackhole, unreachable, prohibit",
+            "14:22: error: `fd00::/64` is not of the line's address family",
+            "15:7: error: `10.5.0./24` is not an address (ADDR[/PREFIX])",
+        ]
+    );
+
+    // Interfaces are host facts, as for addresses.
+    let d = diags(
+        "static_ipaddress {\n 10.9.0.1/24 dev eth9\n}\nstatic_routes {\n 10.1.0.0/16 dev eth9\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n\
+         virtual_rules {\n  oif eth8 table 5 priority 1\n }\n}\n",
+    );
+    assert_eq!(
+        d,
+        [
+            "2:2: error: interface `eth9` of static address `10.9.0.1` does not exist",
+            "5:2: error: interface `eth9` of a static route does not exist",
+            "14:3: error: interface `eth8` of a virtual route or rule does not exist",
+        ]
+    );
+}
+
+/// `use_vmac [NAME]` / `vmac_xmit_base`: the name (default `vrrp.VRID`),
+/// the IPv6 MAC, and what vipd refuses: a MAC of one's own, a name over
+/// 15 bytes, unicast without `vmac_xmit_base`, two instances on one macvlan.
+#[test]
+fn use_vmac_names_and_refusals() {
+    let inst = |name: &str, vrid: u8, extra: &str, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface eth0\n virtual_router_id {vrid}\n{extra} virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+        )
+    };
+    let c = ok(&inst("A", 51, " use_vmac\n", "10.0.0.100"));
+    let v = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((v.name.as_str(), v.xmit_base), ("vrrp.51", false));
+    assert_eq!(c.instances[0].virtual_mac(), [0, 0, 0x5e, 0, 1, 51]);
+    let c = ok(&inst("A", 7, " use_vmac vmac7\n vmac_xmit_base\n", "10.0.0.100"));
+    let v = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((v.name.as_str(), v.xmit_base), ("vmac7", true));
+    assert!(ok(MINIMAL).instances[0].vmac.is_none());
+
+    let d = diags(&inst("A", 51, " vmac_xmit_base\n", "10.0.0.100"));
+    assert_eq!(d, ["4:2: warning: vrrp_instance `A`: `vmac_xmit_base` has no effect without `use_vmac`"]);
+    let d = diags(&inst("A", 51, " use_vmac v 00:00:5e:00:01:09\n", "10.0.0.100"));
+    assert!(d[0].contains("a MAC address of one's own"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac a-name-of-16-byte\n", "10.0.0.100"));
+    assert!(d[0].contains("is not a valid interface name"), "{d:?}");
+    let d = diags(&inst("A", 51, " use_vmac eth0\n", "10.0.0.100"));
+    assert!(d[0].contains("cannot be `interface` itself"), "{d:?}");
+    let c = ok(&inst("A", 51, " use_vmac\n", "fd00::1"));
+    assert_eq!(c.instances[0].virtual_mac(), [0, 0, 0x5e, 0, 2, 51]);
+    let d =
+        diags(&inst("A", 51, " use_vmac\n unicast_src_ip 10.0.0.1\n unicast_peer {\n  10.0.0.2\n }\n", "10.0.0.100"));
+    assert!(d.iter().any(|l| l.contains("needs `vmac_xmit_base`")), "{d:?}");
+    let two = inst("A", 51, " use_vmac vm\n", "10.0.0.100") + &inst("B", 52, " use_vmac vm\n", "10.0.0.101");
+    let d = diags(&two);
+    assert!(d.iter().any(|l| l.contains("uses the virtual MAC interface `vm` of `A`")), "{d:?}");
 }

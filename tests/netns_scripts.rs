@@ -497,6 +497,37 @@ fn hanging_check_script_keeps_adverts() {
     lab.eventually("no hang.sh left", Duration::from_secs(2), |_| count_procs(&hang) == 0);
 }
 
+/// A check script that prints 10 MB of lines each run (measured before the
+/// bounded reader: ~960 log lines in 15 s, adverts down to ~5.6 a second,
+/// a 412 ms gap): under `-D` the master's adverts keep their interval, and
+/// each run costs the log at most the reader's 64 lines plus its summary.
+#[test]
+fn loud_check_script_keeps_adverts_and_a_bounded_log() {
+    let test = "loud";
+    let Some(mut lab) = Lab::new(test, 154) else { return };
+    if !vipd_only(test) {
+        return;
+    }
+    let marker = "loud-check-output-5d1f";
+    let loud = write_script(&lab, "loud.sh", &format!("yes {marker} | head -c 10000000\n"));
+    let chk = vrrp_script("loud", &loud, 0, "");
+    let conf = config("", &format!("{chk}\n{}", instance("VI_1", 51, &lab.vip(), 150, &track_script(&["loud"]))));
+    let a = start(&mut lab, R1, VIPD, &conf);
+    lab.wait_for(a, MASTER);
+    let log_before = lab.log(a).len();
+    let period = Duration::from_secs(5);
+    adverts_keep_time(&mut lab, test, "under a script printing 10 MB a run", a, period);
+    let log = lab.log(a);
+    let logged = log.get(log_before..).unwrap_or_default().lines().filter(|l| l.contains(marker)).count();
+    // Runs every INTERVAL: at most one more run started than whole periods.
+    let runs = (period.as_secs() / INTERVAL.as_secs() + 1) as usize;
+    eprintln!("{test}: {logged} output lines logged in {period:?} ({runs} runs at most)");
+    assert!(logged > 0, "{test}: the script's output is not logged under -D\n{}", lab.status());
+    assert!(logged <= runs * 64, "{test}: {logged} output lines in {period:?}\n{}", lab.status());
+    assert_eq!(lab.state(a).as_deref(), Some("MASTER"), "{test}: R1 left MASTER\n{}", lab.status());
+    stop(&mut lab, a);
+}
+
 /// 200 check scripts, every second each (weight 0: one failure would mean
 /// FAULT), each appending its number to a file: the master's adverts keep
 /// their interval (no gap over 120 ms in 5 s), every script runs every

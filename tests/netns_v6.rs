@@ -76,6 +76,7 @@ fn router_name(r: Router) -> &'static str {
     match r {
         R1 => "r1",
         R2 => "r2",
+        Router::R3 => "r3",
     }
 }
 

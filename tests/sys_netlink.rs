@@ -82,3 +82,35 @@ fn sys_drivers_do_not_allocate_per_event() {
         assert!(events >= 2, "{events} events");
     });
 }
+
+/// `use_vmac`'s link requests against the kernel: a macvlan created with
+/// the virtual MAC in bridge mode on its base, set up, deleted, and a
+/// second delete of a link already gone counts as done.
+#[test]
+fn macvlan_create_up_delete() {
+    let Some(ns) = NetNs::new("vmacnl") else { return };
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+    let mac = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x33];
+    ns.run(|| {
+        let mut nl = Netlink::open().unwrap();
+        let (links, _) = nl.dump().unwrap();
+        let va = links.iter().find(|l| l.name == "va").unwrap().index;
+        nl.add_macvlan("vrrp.51", va, mac).unwrap();
+        // EXCL: a second create is EEXIST, not a silent reuse.
+        let e = nl.add_macvlan("vrrp.51", va, mac).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+        let (links, _) = nl.dump().unwrap();
+        let m = links.iter().find(|l| l.name == "vrrp.51").unwrap().clone();
+        assert_eq!(m.mac, Some(mac));
+        nl.set_link_up(m.index).unwrap();
+        let (links, _) = nl.dump().unwrap();
+        let up = links.iter().find(|l| l.name == "vrrp.51").unwrap();
+        assert!(up.flags & 1 != 0, "IFF_UP after set_link_up");
+        let detail = ns.ip(&["-d", "link", "show", "dev", "vrrp.51"]);
+        assert!(detail.contains("macvlan mode bridge") && detail.contains("vrrp.51@va"), "{detail}");
+        nl.del_link(m.index).unwrap();
+        nl.del_link(m.index).unwrap();
+        let (links, _) = nl.dump().unwrap();
+        assert!(!links.iter().any(|l| l.name == "vrrp.51"));
+    });
+}

@@ -85,6 +85,79 @@ fn on(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
 
+/// One route line, every value written out (`table`, `scope`,
+/// `protocol`), so it reads back the same.
+fn route(out: &mut String, indent: &str, r: &RouteConfig) {
+    let kind = match r.kind {
+        6 => "blackhole ",
+        7 => "unreachable ",
+        8 => "prohibit ",
+        9 => "throw ",
+        _ => "",
+    };
+    let _ = write!(out, "{indent}{kind}{}/{}", r.dst, r.dst_len);
+    if let Some(a) = r.src {
+        let _ = write!(out, " src {a}");
+    }
+    if let Some(a) = r.via {
+        let _ = write!(out, " via {a}");
+    }
+    if let Some(d) = &r.dev {
+        let _ = write!(out, " dev {d}");
+    }
+    let _ = write!(out, " scope {} table {}", r.scope, r.table);
+    if let Some(m) = r.metric {
+        let _ = write!(out, " metric {m}");
+    }
+    // Only an untracked route keeps another protocol (keepalived's rule).
+    if r.protocol != 18 {
+        let _ = write!(out, " protocol {} no_track", r.protocol);
+    }
+    out.push('\n');
+}
+
+/// One rule line, its preference and family written out.
+fn rule(out: &mut String, indent: &str, r: &RuleConfig) {
+    let _ = write!(out, "{indent}{}", if r.family == Family::V6 { "inet6" } else { "inet" });
+    if r.invert {
+        out.push_str(" not");
+    }
+    if let Some((a, l)) = r.from {
+        let _ = write!(out, " from {a}/{l}");
+    }
+    if let Some((a, l)) = r.to {
+        let _ = write!(out, " to {a}/{l}");
+    }
+    match r.action {
+        6 => out.push_str(" blackhole"),
+        7 => out.push_str(" unreachable"),
+        8 => out.push_str(" prohibit"),
+        _ => {
+            let _ = write!(out, " table {}", r.table);
+        }
+    }
+    let _ = write!(out, " priority {}", r.priority);
+    if let Some(d) = &r.iif {
+        let _ = write!(out, " iif {d}");
+    }
+    if let Some(d) = &r.oif {
+        let _ = write!(out, " oif {d}");
+    }
+    if let Some(m) = r.fwmark {
+        let _ = write!(out, " fwmark {m:#x}");
+        if let Some(k) = r.fwmask {
+            let _ = write!(out, "/{k:#x}");
+        }
+    }
+    if r.protocol != 18 {
+        if r.protocol != 0 {
+            let _ = write!(out, " protocol {}", r.protocol);
+        }
+        out.push_str(" no_track");
+    }
+    out.push('\n');
+}
+
 fn vip(out: &mut String, v: &VipConfig, dev: &str) {
     let _ = write!(out, "        {}/{} dev {}", v.addr, v.prefix, v.dev.as_deref().unwrap_or(dev));
     if let Some(b) = v.broadcast {
@@ -194,6 +267,16 @@ pub fn dump(config: &Config) -> String {
         for v in &config.static_addresses {
             vip(&mut out, v, dev);
         }
+        out.push_str("}\n");
+    }
+    if !config.static_routes.is_empty() {
+        out.push_str("\nstatic_routes {\n");
+        config.static_routes.iter().for_each(|r| route(&mut out, "    ", r));
+        out.push_str("}\n");
+    }
+    if !config.static_rules.is_empty() {
+        out.push_str("\nstatic_rules {\n");
+        config.static_rules.iter().for_each(|r| rule(&mut out, "    ", r));
         out.push_str("}\n");
     }
 
@@ -317,6 +400,16 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
             }
             out.push_str("    }\n");
         }
+    }
+    if !i.routes.is_empty() {
+        out.push_str("    virtual_routes {\n");
+        i.routes.iter().for_each(|r| route(out, "        ", r));
+        out.push_str("    }\n");
+    }
+    if !i.rules.is_empty() {
+        out.push_str("    virtual_rules {\n");
+        i.rules.iter().for_each(|r| rule(out, "        ", r));
+        out.push_str("    }\n");
     }
     if !i.track_interfaces.is_empty() {
         out.push_str("    track_interface {\n");

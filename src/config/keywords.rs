@@ -23,7 +23,9 @@ const SCHED: Support = Ignored("vipd does not pin CPUs or raise its priority on 
 const LVS: Support = Ignored("vipd implements the VRRP side of keepalived only");
 const PROCESS: Support = Ignored("vipd is a single process with fixed buffers");
 const RELOAD: Support = Ignored("vipd reloads on SIGHUP without these options");
-const VMAC: Support = Refused("vipd does not create virtual MAC or ipvlan interfaces; peers would see a different MAC");
+const VMAC: Support = Refused(
+    "vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
+);
 
 /// Top-level blocks.
 pub const TOP: &[(&str, Support)] = &[
@@ -35,8 +37,8 @@ pub const TOP: &[(&str, Support)] = &[
     ("track_file", Yes),
     ("vrrp_track_file", Yes),
     ("static_ipaddress", Yes),
-    ("static_routes", Ignored("vipd does not install static routes")),
-    ("static_rules", Ignored("vipd does not install static rules")),
+    ("static_routes", Yes),
+    ("static_rules", Yes),
     ("linkbeat_interfaces", Ignored("vipd always uses netlink link state")),
     ("interface_up_down_delays", Ignored("vipd reacts to link changes at once")),
     ("garp_group", Ignored("use vrrp_garp_interval / vrrp_gna_interval")),
@@ -176,7 +178,7 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("log_unknown_vrids", Ignored("vipd counts unknown VRIDs in vrid-errors and logs them rate-limited")),
     ("vmac_prefix", VMAC),
     ("vmac_addr_prefix", VMAC),
-    ("disable_local_igmp", Ignored("vipd creates no macvlan interfaces")),
+    ("disable_local_igmp", Ignored("vipd joins the VRRP group on the base interface, never on a macvlan")),
     ("dynamic_interfaces", Ignored("vipd checks that configured interfaces exist")),
     ("vrrp_garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
     ("vrrp_vmac_garp_intvl", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
@@ -247,8 +249,8 @@ pub const INSTANCE: &[(&str, Support)] = &[
     ("native_ipv6", Ignored("deprecated: the family comes from the first virtual address")),
     ("debug", Ignored("keepalived does not implement it either")),
     ("smtp_alert", EMAIL),
-    ("virtual_routes", Ignored("vipd does not install routes; add them from a notify script")),
-    ("virtual_rules", Ignored("vipd does not install rules; add them from a notify script")),
+    ("virtual_routes", Yes),
+    ("virtual_rules", Yes),
     ("garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
     ("vmac_garp_intvl", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),
     ("promote_secondaries", Ignored("set net.ipv4.conf.IF.promote_secondaries with sysctl")),
@@ -257,9 +259,9 @@ pub const INSTANCE: &[(&str, Support)] = &[
     ("lvs_sync_daemon_interface", LVS),
     ("old_unicast_checksum", Refused("keepalived sends the pre-1.3.6 unicast checksum with it; vipd does not")),
     ("unicast_fault_no_peer", Yes),
-    ("use_vmac", VMAC),
+    ("use_vmac", Yes),
     ("use_vmac_addr", VMAC),
-    ("vmac_xmit_base", VMAC),
+    ("vmac_xmit_base", Yes),
     ("use_ipvlan", VMAC),
     ("vrf", Refused("vipd does not bind adverts to a VRF")),
     ("track_process", Yes),

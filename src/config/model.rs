@@ -45,6 +45,9 @@ pub struct Config {
     pub startup_delay: Duration,
     /// `static_ipaddress`: installed at start whatever the VRRP state.
     pub static_addresses: Vec<VipConfig>,
+    /// `static_routes` / `static_rules`: installed at start, removed at exit.
+    pub static_routes: Vec<RouteConfig>,
+    pub static_rules: Vec<RuleConfig>,
 }
 
 /// `global_defs` settings that are not per-instance defaults (those are
@@ -197,6 +200,10 @@ pub struct InstanceConfig {
     pub vips: Vec<VipConfig>,
     /// `virtual_ipaddress_excluded`: installed like VIPs, not advertised.
     pub excluded_vips: Vec<VipConfig>,
+    /// `virtual_routes` / `virtual_rules`: installed with the addresses on
+    /// becoming master, removed (before them) on leaving it.
+    pub routes: Vec<RouteConfig>,
+    pub rules: Vec<RuleConfig>,
     pub garp: GarpConfig,
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
@@ -234,6 +241,19 @@ pub struct InstanceConfig {
     /// `strict_mode` / `vrrp_strict` was in force when the config was read.
     pub strict: bool,
     pub notify: Notify,
+    /// `use_vmac`: the VIPs live on a macvlan interface with the RFC's
+    /// virtual router MAC (`VmacConfig`); `None` = on `interface`.
+    pub vmac: Option<VmacConfig>,
+}
+
+/// `use_vmac [NAME]` and `vmac_xmit_base` of one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmacConfig {
+    /// The macvlan interface's name (default `vrrp.VRID`), at most 15 bytes.
+    pub name: String,
+    /// `vmac_xmit_base`: adverts leave from `interface` (its own MAC)
+    /// rather than from the macvlan.
+    pub xmit_base: bool,
 }
 
 impl InstanceConfig {
@@ -257,6 +277,8 @@ impl InstanceConfig {
             mcast_group: None,
             vips: vips.iter().map(|a| VipConfig::host(*a)).collect(),
             excluded_vips: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
             garp: GarpConfig::default(),
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
@@ -275,7 +297,15 @@ impl InstanceConfig {
             accept: true,
             strict: false,
             notify: Notify::default(),
+            vmac: None,
         }
+    }
+
+    /// The RFC 5798 §7.3 virtual router MAC: 00:00:5e:00:01:VRID for IPv4,
+    /// 00:00:5e:00:02:VRID for IPv6.
+    pub fn virtual_mac(&self) -> [u8; 6] {
+        let fam = if self.family == Family::V6 { 2 } else { 1 };
+        [0x00, 0x00, 0x5e, 0x00, fam, self.vrid]
     }
 
     pub fn is_unicast(&self) -> bool {
@@ -565,4 +595,40 @@ pub struct SyncGroupConfig {
     /// Indexes into `Config::instances`.
     pub members: Vec<usize>,
     pub notify: Notify,
+}
+
+/// One `virtual_routes` / `static_routes` line (`ip route` grammar, the
+/// subset vipd implements; vipd.conf(5)). Numbers are rtnetlink values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteConfig {
+    pub dst: IpAddr,
+    pub dst_len: u8,
+    pub src: Option<IpAddr>,
+    pub via: Option<IpAddr>,
+    /// `dev`: resolved to an index when the route is installed.
+    pub dev: Option<String>,
+    pub table: u32,
+    pub metric: Option<u32>,
+    pub scope: u8,
+    pub protocol: u8,
+    /// RTN_*: unicast, or `blackhole`, `unreachable`, `prohibit`, `throw`.
+    pub kind: u8,
+}
+
+/// One `virtual_rules` / `static_rules` line (`ip rule` grammar, subset).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    pub family: Family,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    pub table: u32,
+    /// FR_ACT_*: lookup a table, or `blackhole`, `unreachable`, `prohibit`.
+    pub action: u8,
+    pub priority: u32,
+    pub invert: bool,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<u32>,
+    pub fwmask: Option<u32>,
+    pub protocol: u8,
 }

@@ -91,11 +91,17 @@ impl Engine {
                     }
                 }
             }
+            // With `use_vmac` the addresses without `dev` live on the
+            // macvlan; the instance's own interface still carries adverts.
+            let home = match &ic.vmac {
+                Some(v) => intern(&v.name)?,
+                None => iface,
+            };
             let mut vip_ifaces = Vec::with_capacity(ic.vips.len() + ic.excluded_vips.len());
             for v in ic.vips.iter().chain(&ic.excluded_vips) {
                 vip_ifaces.push(match &v.dev {
                     Some(dev) => intern(dev)?,
-                    None => iface,
+                    None => home,
                 });
             }
             for t in &ic.track {

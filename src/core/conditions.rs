@@ -135,6 +135,9 @@ pub struct Conditions {
     pub(super) report_at: Option<Instant>,
     /// When each unicast peer (in configuration order) was last heard.
     pub(super) heard: Vec<Option<Instant>>,
+    /// Never raise `SplitBrain` (dry run: our adverts never leave, so a
+    /// lower-priority master keeps advertising and is no second master).
+    pub(super) blind_split: bool,
 }
 
 impl Conditions {
@@ -173,6 +176,9 @@ impl Conditions {
         hold: Option<Duration>,
         fx: &mut Effects,
     ) {
+        if self.blind_split && c == Condition::SplitBrain {
+            return;
+        }
         let k = c.index();
         self.evidence[k] = Some(evidence);
         self.clear_at[k] = hold.map(|h| now + h);

@@ -43,6 +43,15 @@ impl Engine {
         &self.instances
     }
 
+    /// Dry run (vipd --dry-run): our adverts never leave, so a real master
+    /// below us keeps advertising; that is expected, not a second master,
+    /// and `split_brain` is never raised.
+    pub fn ignore_split_brain(&mut self) {
+        for i in &mut self.instances {
+            i.conditions.blind_split = true;
+        }
+    }
+
     pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
         self.instances.get(usize::from(id.0))
     }

@@ -35,8 +35,13 @@ impl Daemon {
         let mut fx = core::mem::take(&mut self.fx);
         // State lines first, as keepalived logs them before setting the
         // addresses; the effects themselves keep the engine's order.
+        let dry = self.dry.is_some();
         for e in fx.iter() {
+            if dry {
+                self.dry_note(e);
+            }
             match *e {
+                Effect::StateChange { inst, from, to, reason, .. } if dry => self.log_would(inst, from, to, reason),
                 Effect::StateChange { inst, from, to, reason, .. } => self.log_state(inst, from, to, reason),
                 // A script's verdict, or adverts that cannot be sent, read
                 // before the state change they cause.
@@ -47,10 +52,20 @@ impl Daemon {
             }
         }
         for e in fx.iter() {
+            // Dry run: nothing reaches the network or the system.
+            if dry && self.dry_effect(e) {
+                continue;
+            }
             match *e {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
-                Effect::AddVips { inst } => self.vips(inst, true),
-                Effect::RemoveVips { inst } => self.vips(inst, false),
+                Effect::AddVips { inst } => {
+                    self.vips(inst, true);
+                    self.virtual_routes(inst, true);
+                }
+                Effect::RemoveVips { inst } => {
+                    self.virtual_routes(inst, false);
+                    self.vips(inst, false);
+                }
                 Effect::RemoveVip { inst, vip } => self.remove_vip(inst, vip),
                 Effect::Announce { inst, rounds } => {
                     if self.log.detail {
@@ -176,7 +191,9 @@ impl Daemon {
                     return;
                 }
             };
-            let Some(socket) = self.sockets.get(sock) else { return };
+            // `use_vmac` without `vmac_xmit_base`: from the macvlan, so the
+            // frame's source is the virtual MAC.
+            let Some(socket) = self.vmacs.tx(inst).or_else(|| self.sockets.get(sock)) else { return };
             let result = socket.send(src, dst, ttl, ip_id, bytes);
             // Recorded for the engine, which judges a run of failures.
             let ok = result.is_ok();

@@ -154,8 +154,9 @@ impl Daemon {
                 let Some(more) = self.log.allow(now, usize::from(inst.0), LOWER_PRIORITY_COL) else { return };
                 log!(
                     self.log,
-                    "({}) Received advert from {from} with lower priority {priority}, ours {ours}, forcing new election{}",
+                    "({}) Received advert from {from} with lower priority {priority}, ours {ours}, {} new election{}",
                     self.name(inst),
+                    if self.dry.is_some() { "would force" } else { "forcing" },
                     Suppressed(more)
                 )
             }

@@ -62,16 +62,19 @@ mod addresses;
 mod apply;
 pub mod cleanup;
 mod control;
+mod dry_run;
 mod handover;
 mod inputs;
 mod metrics;
 mod reload;
+mod routes;
 mod script_tasks;
 mod scripts;
 mod startup;
 pub mod status;
 mod tasks;
 mod upgrade;
+mod vmac;
 
 use apply::SendOutcome;
 use log::{Log, RateLimit};
@@ -114,6 +117,9 @@ pub struct Options {
     pub control_group: Option<String>,
     /// `--metrics ADDR:PORT`: serve `GET /metrics` there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--dry-run`: run the engine on real adverts but send nothing and
+    /// touch nothing (`dry_run`); no pid file.
+    pub dry_run: bool,
     /// `--dump-dir`: where SIGUSR1 and SIGUSR2 write `keepalived.data` and
     /// `keepalived.stats` (default [`default_dump_dir`]).
     pub dump_dir: PathBuf,
@@ -135,6 +141,8 @@ struct Daemon {
     netlink: Netlink,
     announcer: Announcer,
     sockets: Vec<VrrpSocket>,
+    /// `use_vmac` macvlans and their send sockets.
+    vmacs: vmac::Vmacs,
     /// `IfaceId` → kernel ifindex (0: not present) and MAC.
     ifindex: Vec<u32>,
     mac: Vec<[u8; 6]>,
@@ -147,6 +155,8 @@ struct Daemon {
     buf: AdvertBuf,
     log: Log,
     release_vips: bool,
+    /// static_ipaddress, static_routes, static_rules.
+    statics: routes::Statics,
     stopping: bool,
     rx_copy: Box<[u8; 4096]>,
     /// Per instance: failed advert sends, logged rate-limited.
@@ -187,6 +197,8 @@ struct Daemon {
     claim_logged: Option<(core::net::IpAddr, Instant)>,
     /// `vipd upgrade`: how we were started, what a previous image left.
     upgrade: upgrade::Upgrade,
+    /// `--dry-run`: Some, and effects go through `dry_run`'s filter.
+    dry: Option<dry_run::DryRun>,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Returns the exit status.
@@ -215,11 +227,16 @@ pub fn run(opts: &Options) -> u8 {
         fail(format_args!("missing capability {missing} (run as root, or grant CAP_NET_RAW and CAP_NET_ADMIN)"));
         return exit::PERMISSION;
     }
-    let _pid = match PidFile::create(&opts.pid_file) {
-        Ok(p) => p,
-        Err(e) => {
-            fail(format_args!("{e}"));
-            return exit::FATAL;
+    // A dry run takes no pid file: it runs beside a live daemon.
+    let _pid = if opts.dry_run {
+        None
+    } else {
+        match PidFile::create(&opts.pid_file) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                fail(format_args!("{e}"));
+                return exit::FATAL;
+            }
         }
     };
     // Signals are caught before anything is installed, so a SIGTERM during
@@ -286,6 +303,7 @@ pub fn run(opts: &Options) -> u8 {
         crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals))).unwrap_or_else(Err);
     // Leave nothing behind, however the loop ended (stop is idempotent).
     d.borrow_mut().stop();
+    d.borrow_mut().remove_vmacs();
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -370,9 +388,27 @@ impl Daemon {
         }
         let release_vips = self.release_vips;
         self.handle(clock::now(), Event::Shutdown { release_vips });
+        // keepalived removes its static addresses, routes and rules at
+        // exit, with --dont-release-vrrp too (measured: 2.2.7 keeps only
+        // the virtual ones then).
+        self.statics(false);
         // The STOP notifications are queued; nothing more will be.
         self.notifier.close_lanes();
         self.notifier.cancel_checks();
+    }
+}
+
+impl Daemon {
+    /// After [`Daemon::stop`]: the `use_vmac` macvlans go (with `-V` they
+    /// stay, holding the addresses left in place).
+    fn remove_vmacs(&mut self) {
+        if !self.release_vips {
+            self.vmacs.keep();
+            return;
+        }
+        for e in self.vmacs.remove(&mut self.netlink) {
+            log!(self.log, "{e}");
+        }
     }
 }
 

@@ -179,14 +179,32 @@ impl Daemon {
         // master's gap over a reload was its interval plus that time:
         // 105 ms with 1,000 instances.
         self.advertise_early();
-        let plan = match Plan::build(&loaded.config).and_then(|p| watch_files(&p).map(|w| (p, w))) {
+        // A dry run creates no macvlans: its engine homes their VIPs on
+        // the base interfaces (`dry_run::without_vmacs`).
+        let stripped = self.dry.as_ref().and_then(|_| super::dry_run::without_vmacs(&loaded.config));
+        let config = stripped.as_ref().unwrap_or(&loaded.config);
+        if !self.vmacs.matches(config) {
+            log!(
+                self.log,
+                "reload: the `use_vmac` interfaces would change (added, removed, renamed or vmac_xmit_base); restart vipd for that; keeping the running configuration"
+            );
+            return false;
+        }
+        let dry = self.dry.is_some();
+        let built = Plan::build(config).map(|p| if dry { super::dry_run::dry_plan(p) } else { p });
+        let plan = match built.and_then(|p| watch_files(&p).map(|w| (p, w))) {
             Ok(p) => p,
             Err(e) => {
                 log!(self.log, "reload: {e}; keeping the running configuration");
                 return false;
             }
         };
-        let mut engine = match Engine::new(&loaded.config) {
+        let mut engine = match Engine::new(config) {
+            Ok(e) if self.dry.is_some() => {
+                let mut e = e;
+                e.ignore_split_brain();
+                e
+            }
             Ok(e) => e,
             Err(e) => {
                 log!(self.log, "reload: {e}; keeping the running configuration");
@@ -203,6 +221,18 @@ impl Daemon {
         // Release what the old configuration held and the new one does not,
         // with the old engine, interfaces and scripts (removed instances
         // report STOP or DELETED with their old scripts).
+        // Virtual routes and rules of masters, to remove those the new
+        // configuration drops from an instance that stays master.
+        let masters: Vec<(String, Vec<config::RouteConfig>, Vec<config::RuleConfig>)> = self
+            .engine
+            .instances()
+            .iter()
+            .filter(|i| i.state == crate::core::State::Master && !(i.cfg.routes.is_empty() && i.cfg.rules.is_empty()))
+            // A dry run installed none: deleting them would delete a live
+            // daemon's equal routes.
+            .filter(|_| self.dry.is_none())
+            .map(|i| (i.name().to_owned(), i.cfg.routes.clone(), i.cfg.rules.clone()))
+            .collect();
         let mut release = Effects::with_capacity(self.engine.release_capacity());
         self.engine.release_for(&engine, &mut release);
         let fx = core::mem::replace(&mut self.fx, release);
@@ -230,11 +260,15 @@ impl Daemon {
         self.fx = Effects::with_capacity(self.engine.effects_capacity());
         self.sockets = sockets;
         self.socket_of = socket_of;
+        self.vmacs.index(&self.engine);
         self.ifindex = r.ifindex;
         self.mac = r.mac;
         self.ip_id = vec![0; instances];
         self.log.limits = rate_limits(instances);
         self.send_errors = (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect();
+        if self.dry.is_some() {
+            self.dry = Some(super::dry_run::DryRun::new(instances));
+        }
         // Outcomes of the old engine's sends (its priority 0) name its
         // instances: the new engine starts its runs afresh.
         self.sent = Vec::with_capacity(self.engine.sends_capacity());
@@ -254,6 +288,14 @@ impl Daemon {
         self.read_processes(now);
         self.engine.start_from(&old_engine, now, &mut fx);
         self.fx = fx;
+        for (name, routes, rules) in &masters {
+            let Some(i) = self.engine.instances().iter().find(|i| i.name() == name.as_str()) else { continue };
+            let routes: Vec<config::RouteConfig> =
+                routes.iter().filter(|r| !i.cfg.routes.contains(r)).cloned().collect();
+            let rules: Vec<config::RuleConfig> = rules.iter().filter(|r| !i.cfg.rules.contains(r)).cloned().collect();
+            super::routes::routes_and_rules(&mut self.netlink, &self.log, name, &routes, &rules, false);
+        }
+        self.reconcile_statics(super::dry_run::statics(&loaded.config, self.dry.is_some()));
         self.apply(now);
         self.rearm();
         drop(old_engine);

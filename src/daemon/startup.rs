@@ -207,6 +207,12 @@ impl Daemon {
     /// vipd carries on without them.
     pub(super) fn open_claims(&mut self) {
         let mut watches = Vec::new();
+        // Dry run: we hold no address, so another's claim is no evidence.
+        if self.dry.is_some() {
+            self.claims = watches;
+            self.claims_gen = self.claims_gen.wrapping_add(1);
+            return;
+        }
         let mut failed = None;
         for (f, &ifindex) in self.ifindex.iter().enumerate() {
             for v6 in [false, true] {
@@ -242,9 +248,20 @@ impl Daemon {
         mut inherited: Option<super::upgrade::Inherited>,
         unreadable: bool,
     ) -> Result<Daemon, String> {
-        let engine = Engine::new(&loaded.config).map_err(|e| format!("configuration: {e}"))?;
+        // A dry run creates no macvlans: its engine homes their VIPs on
+        // the base interfaces.
+        let stripped = if opts.dry_run { super::dry_run::without_vmacs(&loaded.config) } else { None };
+        let config = stripped.as_ref().unwrap_or(&loaded.config);
+        let mut engine = Engine::new(config).map_err(|e| format!("configuration: {e}"))?;
+        if opts.dry_run {
+            engine.ignore_split_brain();
+        }
         let fx = Effects::with_capacity(engine.effects_capacity());
         let mut netlink = Netlink::open().map_err(|e| format!("netlink: {e}"))?;
+        // Before resolving: the macvlans are interfaces of the engine. On
+        // any error below they are deleted again (Vmacs' drop).
+        let mut vmacs = super::vmac::Vmacs::setup(config, &mut netlink)?;
+        vmacs.index(&engine);
         let r = resolve(&engine, &mut netlink)?;
         let timer = rustix::time::timerfd_create(
             rustix::time::TimerfdClockId::Monotonic,
@@ -255,6 +272,7 @@ impl Daemon {
         let (sockets, socket_of) = open_sockets(&engine, &r.ifindex, kept)?;
         let announcer = Announcer::open().map_err(|e| format!("GARP socket: {e}"))?;
         let plan = Plan::build(&loaded.config)?;
+        let plan = if opts.dry_run { super::dry_run::dry_plan(plan) } else { plan };
         let files = watch_files(&plan)?;
         let processes = watch_processes(&loaded.config)?;
         let instances = engine.instances().len();
@@ -266,6 +284,7 @@ impl Daemon {
             netlink,
             announcer,
             sockets,
+            vmacs,
             ifindex: r.ifindex,
             mac: r.mac,
             socket_of,
@@ -274,6 +293,7 @@ impl Daemon {
             buf: AdvertBuf::new(),
             log: Log { detail: opts.detail, limits: rate_limits(instances), syslog, console: opts.log_console },
             release_vips: opts.release_vips,
+            statics: super::dry_run::statics(&loaded.config, opts.dry_run),
             stopping: false,
             rx_copy: Box::new([0; 4096]),
             send_errors: (0..instances).map(|_| RateLimit { last: None, suppressed: 0 }).collect(),
@@ -294,6 +314,7 @@ impl Daemon {
             claims_gen: 0,
             claim_logged: None,
             upgrade: super::upgrade::Upgrade::new(opts),
+            dry: opts.dry_run.then(|| super::dry_run::DryRun::new(instances)),
         };
         let snapshot = inherited.as_mut().map(|i| core::mem::take(&mut i.snapshot));
         let upgraded = inherited.is_some() || unreadable;
@@ -305,12 +326,18 @@ impl Daemon {
         // Links, addresses and tracked files first, then start: the engine
         // never sees an interface it has not been told about, and an
         // instance tracking a file starts with its value.
-        let how = if upgraded { "upgraded" } else { "starting" };
+        let how = match (upgraded, d.dry.is_some()) {
+            (_, true) => "starting a DRY RUN (sending nothing, touching no address, running no notify script)",
+            (true, false) => "upgraded",
+            (false, false) => "starting",
+        };
         log!(d.log, "vipd {} {how}: {} instance(s)", super::upgrade::version(), instances);
         let now = clock::now();
         d.report_system(now, &r.links, &r.addrs);
         d.read_files(now);
         d.read_processes(now);
+        // Before any instance starts, as keepalived installs them.
+        d.statics(true);
         match snapshot {
             Some(s) => d.start_from_snapshot(now, &s),
             None if upgraded => d.start_from_snapshot(now, &crate::core::Snapshot::default()),

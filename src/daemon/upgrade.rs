@@ -147,6 +147,9 @@ pub(super) async fn request(d: &Rc<RefCell<Daemon>>, client: BorrowedFd<'_>) -> 
         let mut dm = d.borrow_mut();
         let refused = if uid != 0 && uid != me {
             "permission denied (upgrade: root or the daemon's user only)"
+        } else if dm.dry.is_some() {
+            // Nothing to keep: a dry run holds no address; restart it.
+            "a dry run is not upgraded in place (restart it)"
         } else if dm.upgrade.busy {
             "an upgrade is already running"
         } else {

@@ -17,6 +17,7 @@ pub mod script;
 pub mod sdnotify;
 pub mod signals;
 pub mod sockopt;
+pub mod sysctl;
 pub mod syslog;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -31,7 +31,8 @@ use crate::wire::netlink::{
     IFA_F_MANAGETEMPADDR, IFA_F_MCAUTOJOIN, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFA_FLAGS, IFA_LABEL, IFA_LOCAL,
     IFF_RUNNING, IFF_UP, IFNAMSIZ, IfAddrMsg, LinkInfo, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP_INTR, NLM_F_REQUEST,
     NLMSG_DONE, NLMSG_ERROR, NlBuilder, NlMsg, RTM_DELADDR, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_NEWADDR,
-    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK, getaddr_dump, getlink_dump, messages, nlmsg_align,
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK, dellink_request, getaddr_dump, getlink_dump, link_up_request,
+    macvlan_request, messages, nlmsg_align,
 };
 
 /// The kernel's largest netlink datagram: dumps fill skbs up to the size of
@@ -359,6 +360,66 @@ impl Netlink {
             Err(e) if is_errno(&e, Errno::ADDRNOTAVAIL) || is_errno(&e, Errno::NODEV) || is_errno(&e, Errno::NXIO) => {
                 Ok(())
             }
+            other => other,
+        }
+    }
+
+    /// Adds (`add`) or deletes one route. Adding one that exists counts as
+    /// added (EEXIST); deleting one that is gone counts as deleted (ESRCH),
+    /// as keepalived treats them.
+    pub fn route(&mut self, add: bool, r: &crate::wire::netlink::RouteSpec) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::route_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        match self.await_ack(seq) {
+            Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+            Err(e) if !add && is_errno(&e, Errno::SRCH) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Adds (`add`) or deletes one policy rule; EEXIST on adding and
+    /// ENOENT on deleting count as done.
+    pub fn rule(&mut self, add: bool, r: &crate::wire::netlink::RuleSpec<'_>) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::rule_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        match self.await_ack(seq) {
+            Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+            Err(e) if !add && is_errno(&e, Errno::NOENT) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Creates macvlan `name` (bridge mode, down) on `base` with `mac`
+    /// (`use_vmac`). EEXIST if the name is taken.
+    pub fn add_macvlan(&mut self, name: &str, base: u32, mac: [u8; 6]) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let msg = macvlan_request(&mut req, seq, name, base, mac).map_err(|_| invalid_input())?;
+        self.send(msg)?;
+        self.await_ack(seq)
+    }
+
+    /// Sets link `index` up.
+    pub fn set_link_up(&mut self, index: u32) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let msg = link_up_request(&mut req, seq, index).map_err(|_| invalid_input())?;
+        self.send(msg)?;
+        self.await_ack(seq)
+    }
+
+    /// Deletes link `index`; already gone (ENODEV) counts as deleted.
+    pub fn del_link(&mut self, index: u32) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let msg = dellink_request(&mut req, seq, index).map_err(|_| invalid_input())?;
+        self.send(msg)?;
+        match self.await_ack(seq) {
+            Err(e) if is_errno(&e, Errno::NODEV) => Ok(()),
             other => other,
         }
     }

@@ -44,20 +44,24 @@ const VRID: u8 = 51;
 pub enum Router {
     R1,
     R2,
+    /// A third router at 10.N.0.3, only after [`Lab::add_router`]; its
+    /// unicast peer is R1.
+    R3,
 }
 
 impl Router {
     pub fn other(self) -> Router {
         match self {
             Router::R1 => Router::R2,
-            Router::R2 => Router::R1,
+            Router::R2 | Router::R3 => Router::R1,
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Router::R1 => "r1",
             Router::R2 => "r2",
+            Router::R3 => "r3",
         }
     }
 
@@ -65,6 +69,7 @@ impl Router {
         match self {
             Router::R1 => 1,
             Router::R2 => 2,
+            Router::R3 => 3,
         }
     }
 }
@@ -76,7 +81,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Vipd => "vipd",
             Kind::Keepalived => "keepalived",
@@ -233,19 +238,31 @@ impl Lab {
         lab.ip(&["-n", &sw, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0"]);
         lab.ip(&["-n", &sw, "link", "set", "br0", "up"]);
         for (host, port) in [("r1", 1u8), ("r2", 2), ("c", 10)] {
-            let netns = NetNs::add(&format!("{test}-{host}")).unwrap_or_else(|e| panic!("ip netns add: {e}"));
-            lab.namespaces.push(netns);
-            let ns = lab.ns(host);
-            lab.ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            // The switch port is named after the host it leads to.
-            lab.ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", host, "netns", &sw]);
-            lab.ip(&["-n", &sw, "link", "set", host, "master", "br0"]);
-            lab.ip(&["-n", &sw, "link", "set", host, "up"]);
-            let addr = format!("10.{net}.0.{port}/24");
-            lab.ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
-            lab.ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            lab.plug(host, port);
         }
         Some(lab)
+    }
+
+    /// Adds router `r` (R3, which [`Lab::new`] does not make) to the switch.
+    #[allow(dead_code)]
+    pub fn add_router(&mut self, r: Router) {
+        self.plug(r.name(), r.host());
+    }
+
+    /// A host namespace with eth0 at 10.N.0.`port` on the switch's port
+    /// `host`.
+    fn plug(&mut self, host: &str, port: u8) {
+        let netns = NetNs::add(&format!("{}-{host}", self.test)).unwrap_or_else(|e| panic!("ip netns add: {e}"));
+        self.namespaces.push(netns);
+        let (ns, sw) = (self.ns(host), self.ns("sw"));
+        self.ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        // The switch port is named after the host it leads to.
+        self.ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", host, "netns", &sw]);
+        self.ip(&["-n", &sw, "link", "set", host, "master", "br0"]);
+        self.ip(&["-n", &sw, "link", "set", host, "up"]);
+        let addr = format!("10.{}.0.{port}/24", self.net);
+        self.ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+        self.ip(&["-n", &ns, "link", "set", "eth0", "up"]);
     }
 
     fn ns(&self, host: &str) -> String {
@@ -352,6 +369,23 @@ impl Lab {
             self.procs[idx].child_pid_file = Some(vrrp_pid_file);
         }
         Daemon { idx, router: r, kind }
+    }
+
+    /// Starts vipd on `r` with `conf`, `-D` and exactly `args` (no `-p`
+    /// nor `--control` of the lab's).
+    #[allow(dead_code)]
+    pub fn start_vipd_args(&mut self, r: Router, conf: &str, args: &[&str]) -> Daemon {
+        self.starts += 1;
+        let base = format!("{}-vipd-{}", r.name(), self.starts);
+        let conf_path = self.dir.join(format!("{base}.conf"));
+        let log = self.dir.join(format!("{base}.log"));
+        fs::write(&conf_path, conf).expect("write config");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.router_ns(r)]);
+        cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).args(args);
+        let what = format!("{base} on {}", self.router_ns(r));
+        let idx = self.spawn(what, cmd, &log, true);
+        Daemon { idx, router: r, kind: Kind::Vipd }
     }
 
     /// Starts vipd on `r` under `wrapper` (e.g. `setpriv` dropping root),
@@ -559,7 +593,10 @@ impl Lab {
     /// Who holds the VIP and what each daemon last logged, for failures.
     pub fn status(&self) -> String {
         let mut s = String::new();
-        for r in [Router::R1, Router::R2] {
+        for r in [Router::R1, Router::R2, Router::R3] {
+            if r == Router::R3 && !self.ns_path(r.name()).exists() {
+                continue;
+            }
             let out =
                 Command::new("ip").args(["-n", &self.router_ns(r), "-o", "-4", "addr", "show", "dev", "eth0"]).output();
             let addrs: Vec<String> = out

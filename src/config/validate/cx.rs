@@ -11,6 +11,9 @@ use crate::config::parse::Node;
 
 pub(super) struct Cx<'a> {
     pub(super) diags: &'a mut Vec<Diagnostic>,
+    /// The preference the next rule without one gets (keepalived's count,
+    /// shared by every rule block of the file, in file order).
+    pub(super) next_rule_pref: (u32, u32),
 }
 
 impl Cx<'_> {

@@ -40,6 +40,9 @@ pub(super) struct RawInstance {
     pub(super) advert_int: Option<(Duration, Span)>,
     pub(super) auth: Option<Span>,
     pub(super) vip_spans: Vec<Span>,
+    /// Interfaces named by virtual routes and rules, checked once the
+    /// instance is read.
+    pub(super) route_ifaces: Vec<(String, Span)>,
     pub(super) evip_spans: Vec<Span>,
     /// Where each unicast peer and the source address were given.
     pub(super) peer_spans: Vec<Span>,
@@ -53,6 +56,9 @@ pub(super) struct RawInstance {
     pub(super) weighted_iface: Option<Span>,
     pub(super) lower_delay_set: bool,
     pub(super) lower_repeat_set: bool,
+    /// `use_vmac [NAME]` was given (name `None`: `vrrp.VRID`), where.
+    pub(super) use_vmac: Option<(Option<String>, Span)>,
+    pub(super) vmac_xmit_base: Option<Span>,
 }
 
 /// The warning on vipd's own keyword: a configuration using it is no longer
@@ -106,6 +112,7 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         advert_int: None,
         auth: None,
         vip_spans: Vec::new(),
+        route_ifaces: Vec::new(),
         evip_spans: Vec::new(),
         peer_spans: Vec::new(),
         src_span: None,
@@ -116,6 +123,8 @@ pub(super) fn instance(cx: &mut Cx<'_>, node: &Node, d: &Defaults) -> Option<Raw
         weighted_iface: None,
         lower_delay_set: d.lower_delay_set,
         lower_repeat_set: d.lower_repeat_set,
+        use_vmac: None,
+        vmac_xmit_base: None,
     };
     let children = cx.block(node);
     for n in children {
@@ -279,6 +288,24 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
                 }
             }
         }
+        "virtual_routes" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                if let Some(route) = super::routes::route_line(cx, line) {
+                    r.route_ifaces.extend(route.dev.iter().map(|d| (d.clone(), line.span())));
+                    c.routes.push(route);
+                }
+            }
+        }
+        "virtual_rules" => {
+            cx.extra(n, 0);
+            for line in cx.block(n) {
+                if let Some(rule) = super::routes::rule_line(cx, line) {
+                    r.route_ifaces.extend(rule.iif.iter().chain(rule.oif.iter()).map(|d| (d.clone(), line.span())));
+                    c.rules.push(rule);
+                }
+            }
+        }
         "track_interface" => {
             cx.extra(n, 0);
             for line in cx.block(n) {
@@ -311,6 +338,24 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
             for line in cx.block(n) {
                 r.processes.extend(track_line(cx, line, 254));
             }
+        }
+        "use_vmac" => {
+            // keepalived 2.2.7: `use_vmac [NAME] [MAC]`; a MAC of one's own
+            // is not implemented (peers and switches expect the RFC's).
+            let name = n.args.first().map(|t| t.text.clone());
+            if let Some(mac) = n.args.get(1) {
+                cx.error_hint(
+                    mac.span,
+                    "a MAC address of one's own after `use_vmac NAME` is not implemented by vipd",
+                    "leave it out: vipd uses 00:00:5e:00:01:VRID",
+                );
+            }
+            cx.extra(n, 2);
+            r.use_vmac = Some((name, n.span()));
+        }
+        "vmac_xmit_base" => {
+            cx.none(n);
+            r.vmac_xmit_base = Some(n.span());
         }
         "dont_track_primary" => {
             cx.none(n);

@@ -183,6 +183,7 @@ pub(super) fn finish_instance(
             );
         }
     }
+    vmac(cx, &mut r);
     if let (Some(s), true) = (r.ttl_span, r.cfg.unicast_peers.is_empty()) {
         cx.warn(s, format!("vrrp_instance `{name}`: `unicast_ttl` has no effect without unicast peers"));
     }
@@ -196,6 +197,10 @@ pub(super) fn finish_instance(
         if let Some(dev) = v.dev.as_deref().filter(|d| !(host.iface_exists)(d)) {
             host_fact(cx, host, *s, format!("interface `{dev}` of `{}` does not exist", v.addr));
         }
+    }
+
+    for (dev, s) in r.route_ifaces.iter().filter(|(d, _)| !(host.iface_exists)(d)) {
+        host_fact(cx, host, *s, format!("interface `{dev}` of a virtual route or rule does not exist"));
     }
 
     own_addresses(cx, host, &r, &name);
@@ -273,7 +278,42 @@ pub(super) fn finish_instance(
 
 /// A fact of the machine that does not hold: an error, or a warning when the
 /// file is checked offline (away from the machine it is for).
-fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
+/// `use_vmac` / `vmac_xmit_base`: the macvlan's name, and what vipd does
+/// not do with one (IPv6, unicast adverts from it).
+fn vmac(cx: &mut Cx<'_>, r: &mut RawInstance) {
+    let Some((vmac_name, span)) = r.use_vmac.take() else {
+        if let Some(s) = r.vmac_xmit_base {
+            cx.warn(s, format!("vrrp_instance `{}`: `vmac_xmit_base` has no effect without `use_vmac`", r.cfg.name));
+        }
+        return;
+    };
+    let ifname = vmac_name.unwrap_or_else(|| format!("vrrp.{}", r.cfg.vrid));
+    let xmit_base = r.vmac_xmit_base.is_some();
+    // IFNAMSIZ is 16 with the NUL; the kernel's dev_valid_name refuses
+    // '/', ':', whitespace, "." and "..".
+    let bad_name = ifname.is_empty()
+        || ifname.len() > 15
+        || ifname == "."
+        || ifname == ".."
+        || ifname.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0);
+    let problem = if bad_name {
+        Some(("the `use_vmac` name is not a valid interface name", "1 to 15 bytes, without '/', ':' or spaces"))
+    } else if ifname == r.cfg.interface {
+        Some(("the `use_vmac` interface cannot be `interface` itself", "use_vmac OTHER_NAME"))
+    } else if r.cfg.is_unicast() && !xmit_base {
+        // keepalived-reference §2.8: unicast adverts leave from the base
+        // interface, which holds the source address.
+        Some(("`use_vmac` with unicast peers needs `vmac_xmit_base`", "add vmac_xmit_base"))
+    } else {
+        None
+    };
+    match problem {
+        Some((msg, hint)) => cx.error_hint(span, format!("vrrp_instance `{}`: {msg}", r.cfg.name), hint),
+        None => r.cfg.vmac = Some(VmacConfig { name: ifname, xmit_base }),
+    }
+}
+
+pub(super) fn host_fact(cx: &mut Cx<'_>, host: &Host<'_>, span: Span, msg: String) {
     if host.offline {
         cx.warn(span, msg);
     } else {
@@ -395,11 +435,55 @@ fn strict(cx: &mut Cx<'_>, r: &mut RawInstance, name: &str) {
     r.cfg.garp.lower_prio_delay = Duration::ZERO;
 }
 
+/// Two instances may not create the same macvlan, nor one named like
+/// another instance's `interface` (keepalived would share or fail it).
+/// Sorted, not hashed: linear in the instances after the sorts.
+fn vmac_names(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
+    let list = &config.instances;
+    let name = |i: usize| list[i].vmac.as_ref().map_or("", |v| v.name.as_str());
+    let mut order: Vec<usize> = (0..list.len()).filter(|&i| list[i].vmac.is_some()).collect();
+    if order.is_empty() {
+        return;
+    }
+    crate::sort::heap_sort_by(&mut order, |&a, &b| (name(a), a) < (name(b), b));
+    let mut ifaces: Vec<usize> = (0..list.len()).collect();
+    crate::sort::heap_sort_by(&mut ifaces, |&a, &b| list[a].interface < list[b].interface);
+    for (n, &j) in order.iter().enumerate() {
+        let b = &list[j];
+        let span = spans.get(j).copied().unwrap_or_default();
+        if let Some(&i) = n.checked_sub(1).and_then(|p| order.get(p)).filter(|&&i| name(i) == name(j)) {
+            cx.error_hint(
+                span,
+                format!(
+                    "vrrp_instance `{}` uses the virtual MAC interface `{}` of `{}`",
+                    b.name,
+                    name(j),
+                    list[i].name
+                ),
+                "give one of them `use_vmac OTHER_NAME`",
+            );
+        }
+        if let Ok(k) = ifaces.binary_search_by(|&a| list[a].interface.as_str().cmp(name(j))) {
+            let a = &list[ifaces[k]];
+            cx.error(
+                span,
+                format!(
+                    "`{}` is `interface` of `{}`, not a name for the virtual MAC interface of `{}`",
+                    name(j),
+                    a.name,
+                    b.name
+                ),
+            );
+        }
+    }
+}
+
 /// Duplicate VRID on one interface and family (§1.3), unless the two
 /// instances are [separable](InstanceConfig::separable_from). Instances are
 /// compared only within their (VRID, interface, family), so thousands of
 /// instances stay cheap.
 pub(super) fn duplicate_vrids(cx: &mut Cx<'_>, config: &Config, spans: &[Span]) {
+    vmac_names(cx, config, spans);
     let list = &config.instances;
     let key = |i: usize| (list[i].vrid, list[i].interface.as_str(), list[i].family == Family::V6, i);
     let mut order: Vec<usize> = (0..list.len()).filter(|&i| list[i].vrid != 0).collect();

@@ -15,7 +15,7 @@
 //! - `globals`: `global_defs`; `instance`: `vrrp_instance`;
 //!   `addresses`: address and unicast peer lines; `trackers`:
 //!   `vrrp_script`, `vrrp_probe`, `track_file` and `track_*` lines; `sync_group`:
-//!   `vrrp_sync_group`; `instance_rules`: the rules checked once a whole
+//!   `vrrp_sync_group`; `routes`: route and rule lines; `instance_rules`: the rules checked once a whole
 //!   instance is read.
 
 mod addresses;
@@ -23,6 +23,7 @@ mod cx;
 mod globals;
 mod instance;
 mod instance_rules;
+mod routes;
 mod sync_group;
 mod trackers;
 mod values;
@@ -70,7 +71,7 @@ pub fn build(nodes: &[Node], iface_exists: IfaceCheck<'_>, diags: &mut Vec<Diagn
 
 /// [`build`] against everything `host` knows about the machine.
 pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) -> Config {
-    let mut cx = Cx { diags };
+    let mut cx = Cx { diags, next_rule_pref: routes::FIRST_AUTO_RULE_PREF };
     let mut config = Config::default();
     let mut defaults = Defaults::default();
 
@@ -137,10 +138,38 @@ pub fn build_on(nodes: &[Node], host: &Host<'_>, diags: &mut Vec<Diagnostic>) ->
                     groups.push(g);
                 }
             }
+            "static_routes" => {
+                cx.extra(node, 0);
+                for line in cx.block(node) {
+                    if let Some(r) = routes::route_line(&mut cx, line) {
+                        if let Some(dev) = r.dev.as_deref().filter(|d| !(host.iface_exists)(d)) {
+                            let msg = format!("interface `{dev}` of a static route does not exist");
+                            instance_rules::host_fact(&mut cx, host, line.span(), msg);
+                        }
+                        config.static_routes.push(r);
+                    }
+                }
+            }
+            "static_rules" => {
+                cx.extra(node, 0);
+                for line in cx.block(node) {
+                    if let Some(r) = routes::rule_line(&mut cx, line) {
+                        for dev in r.iif.iter().chain(r.oif.iter()).filter(|d| !(host.iface_exists)(d)) {
+                            let msg = format!("interface `{dev}` of a static rule does not exist");
+                            instance_rules::host_fact(&mut cx, host, line.span(), msg);
+                        }
+                        config.static_rules.push(r);
+                    }
+                }
+            }
             "static_ipaddress" => {
                 cx.extra(node, 0);
                 for line in cx.block(node) {
                     if let Some(v) = vip_line(&mut cx, line) {
+                        if let Some(dev) = v.dev.as_deref().filter(|d| !(host.iface_exists)(d)) {
+                            let msg = format!("interface `{dev}` of static address `{}` does not exist", v.addr);
+                            instance_rules::host_fact(&mut cx, host, line.span(), msg);
+                        }
                         config.static_addresses.push(v);
                     }
                 }

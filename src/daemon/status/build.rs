@@ -205,6 +205,7 @@ impl Daemon {
             groups,
             trackers,
             global_errors,
+            dry_run: self.dry.is_some(),
         }
     }
 

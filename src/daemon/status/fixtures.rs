@@ -231,6 +231,7 @@ pub fn rich() -> Snapshot {
             },
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],
+        dry_run: false,
     }
 }
 
@@ -247,5 +248,6 @@ pub fn empty() -> Snapshot {
         groups: Vec::new(),
         trackers: Vec::new(),
         global_errors: Vec::new(),
+        dry_run: false,
     }
 }

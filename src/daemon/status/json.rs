@@ -31,6 +31,7 @@ pub fn render(s: &Snapshot, only: &[&str]) -> String {
         o.num("pid", s.pid);
         o.num("uptime_s", secs(s.uptime));
         o.num("taken_unix_s", s.taken_unix);
+        o.bool("dry_run", s.dry_run);
         o.arr("instances", s.instances.iter().filter(|i| selected(i, only)), |out, i| instance(out, s, i));
         o.arr("groups", &s.groups, group);
         o.arr("trackers", &s.trackers, |out, t| object(out, |o| tracker_fields(o, t)));

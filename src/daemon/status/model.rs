@@ -39,6 +39,8 @@ pub struct Snapshot {
     /// Receive errors no instance could be charged with (an unknown VRID,
     /// a packet too short to name one), by cause.
     pub global_errors: Vec<(WireError, u64)>,
+    /// `vipd --dry-run`: states are what vipd would do; nothing is held.
+    pub dry_run: bool,
 }
 
 /// One `vrrp_instance`.

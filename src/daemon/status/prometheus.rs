@@ -81,6 +81,8 @@ pub fn render(s: &Snapshot) -> String {
 
     Family::new(out, "vipd_build_info", Gauge, "vipd's version, as a label; always 1.")
         .sample(&[("version", &s.version)], Int(1));
+    Family::new(out, "vipd_dry_run", Gauge, "1 when started with --dry-run (sends nothing, holds nothing).")
+        .sample(&[], Int(i64::from(s.dry_run)));
     Family::new(out, "vipd_uptime_seconds", Gauge, "Seconds since the daemon started.").sample(&[], Secs(s.uptime));
     instance_families(out, s);
     tracker_families(out, s);

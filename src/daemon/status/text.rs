@@ -52,6 +52,9 @@ pub fn render(s: &Snapshot, only: &[&str]) -> String {
 
 /// `vipd 0.1.0  pid 4242  up 3d 4h  1 MASTER, 2 BACKUP`.
 fn header(out: &mut String, s: &Snapshot) {
+    if s.dry_run {
+        out.push_str("DRY RUN: states are what vipd would do; it sends nothing and holds no address\n");
+    }
     let _ = write!(out, "vipd {}  pid {}  up {}", s.version, s.pid, age(s.uptime));
     let mut counts = Vec::new();
     for st in [State::Master, State::Backup, State::Fault, State::Init] {

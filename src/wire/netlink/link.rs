@@ -1,15 +1,15 @@
 //! Links: the IFLA_* attributes, operational states and IFF_* flags,
 //! `struct ifinfomsg`, [`LinkInfo`] parsed from RTM_NEWLINK/RTM_DELLINK,
-//! and the RTM_GETLINK dump request. vipd only watches links and sends no
-//! request that changes one; such a request would be a new behaviour, not
-//! something to slip in here.
+//! and the RTM_GETLINK dump request. The only links vipd changes are the
+//! macvlans of `use_vmac` instances ([`macvlan_request`], [`link_up_request`],
+//! [`dellink_request`]); every other link is only watched.
 
 use bytemuck::{Pod, Zeroable};
 use heapless::String;
 
 use super::{
-    IFNAMSIZ, NLM_F_DUMP, NLM_F_REQUEST, NlBuilder, NlError, NlMsg, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, c_name,
-    read, u32_attr,
+    IFNAMSIZ, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NlBuilder, NlError, NlMsg, RTM_DELLINK,
+    RTM_GETLINK, RTM_NEWLINK, c_name, read, u32_attr,
 };
 
 // Link attributes (linux/if_link.h).
@@ -146,5 +146,71 @@ pub fn getlink_dump(buf: &mut [u8], seq: u32) -> Result<&[u8], NlError> {
     let mut b = NlBuilder::new(buf);
     b.header(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq)?;
     b.push(&IfInfoMsg::zeroed())?;
+    b.finish()
+}
+
+/// IFLA_LINKINFO's nested kind and data (linux/if_link.h).
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_MACVLAN_MODE: u16 = 1;
+/// MACVLAN_MODE_BRIDGE. Not private: a private macvlan takes for itself
+/// every multicast frame whose source MAC is its own, so a backup's base
+/// interface would never see the adverts a master sends from the same
+/// virtual MAC (Linux macvlan_handle_frame); in bridge mode they reach the
+/// base interface too.
+pub const MACVLAN_MODE_BRIDGE: u32 = 4;
+
+/// RTM_NEWLINK creating macvlan `name` on interface `base` with address
+/// `mac` in bridge mode, down (REQUEST|ACK|CREATE|EXCL: an existing name
+/// is EEXIST). `BadAttr(IFLA_IFNAME)` for an empty name, one over 15 bytes or one
+/// with a NUL.
+pub fn macvlan_request<'b>(
+    buf: &'b mut [u8],
+    seq: u32,
+    name: &str,
+    base: u32,
+    mac: [u8; 6],
+) -> Result<&'b [u8], NlError> {
+    if name.is_empty() || name.len() >= IFNAMSIZ || name.bytes().any(|c| c == 0) {
+        return Err(NlError::BadAttr(IFLA_IFNAME));
+    }
+    let mut ifname = [0u8; IFNAMSIZ];
+    for (d, s) in ifname.iter_mut().zip(name.bytes()) {
+        *d = s;
+    }
+    // The nested IFLA_LINKINFO, written by hand: KIND "macvlan\0" (8 bytes,
+    // aligned) then DATA { MACVLAN_MODE u32 }.
+    let mut info = [0u8; 4 + 8 + 4 + 4 + 4];
+    info[0..2].copy_from_slice(&12u16.to_ne_bytes());
+    info[2..4].copy_from_slice(&IFLA_INFO_KIND.to_ne_bytes());
+    info[4..12].copy_from_slice(b"macvlan\0");
+    info[12..14].copy_from_slice(&12u16.to_ne_bytes());
+    info[14..16].copy_from_slice(&IFLA_INFO_DATA.to_ne_bytes());
+    info[16..18].copy_from_slice(&8u16.to_ne_bytes());
+    info[18..20].copy_from_slice(&IFLA_MACVLAN_MODE.to_ne_bytes());
+    info[20..24].copy_from_slice(&MACVLAN_MODE_BRIDGE.to_ne_bytes());
+    let mut b = NlBuilder::new(buf);
+    b.header(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq)?;
+    b.push(&IfInfoMsg::zeroed())?;
+    b.attr(IFLA_IFNAME, ifname.get(..=name.len()).ok_or(NlError::BadAttr(IFLA_IFNAME))?)?;
+    b.attr(IFLA_LINK, &base.to_ne_bytes())?;
+    b.attr(IFLA_ADDRESS, &mac)?;
+    b.attr(IFLA_LINKINFO, &info)?;
+    b.finish()
+}
+
+/// RTM_NEWLINK setting IFF_UP on link `index` (REQUEST|ACK).
+pub fn link_up_request(buf: &mut [u8], seq: u32, index: u32) -> Result<&[u8], NlError> {
+    let mut b = NlBuilder::new(buf);
+    b.header(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq)?;
+    b.push(&IfInfoMsg::new(0, 0, index, IFF_UP, IFF_UP))?;
+    b.finish()
+}
+
+/// RTM_DELLINK of link `index` (REQUEST|ACK).
+pub fn dellink_request(buf: &mut [u8], seq: u32, index: u32) -> Result<&[u8], NlError> {
+    let mut b = NlBuilder::new(buf);
+    b.header(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq)?;
+    b.push(&IfInfoMsg::new(0, 0, index, 0, 0))?;
     b.finish()
 }

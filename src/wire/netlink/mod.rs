@@ -19,7 +19,8 @@
 //! The files, by concern: `message.rs` (message header, types and flags,
 //! splitting a receive buffer, dispatch to a typed decode), `attr.rs`
 //! (attribute header and iteration), `link.rs` (links), `addr.rs`
-//! (addresses, and the add/delete request), `ack.rs` (NLMSG_ERROR and
+//! (addresses, and the add/delete request), `route.rs` (route and rule
+//! requests), `ack.rs` (NLMSG_ERROR and
 //! acks) and `builder.rs` (writing a request). This file holds only the
 //! error type they share and the `crate::wire::netlink::…` paths; it must
 //! not grow parsers of its own.
@@ -30,6 +31,7 @@ mod attr;
 mod builder;
 mod link;
 mod message;
+mod route;
 
 use core::fmt;
 
@@ -39,6 +41,7 @@ pub use attr::*;
 pub use builder::*;
 pub use link::*;
 pub use message::*;
+pub use route::*;
 
 /// Why a netlink message could not be read or built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -439,3 +439,72 @@ fn test_garbage_never_panics() {
         }
     }
 }
+
+fn route(dst: IpAddr, len: u8) -> RouteSpec {
+    RouteSpec {
+        dst,
+        dst_len: len,
+        src: None,
+        gateway: None,
+        oif: None,
+        table: 1000,
+        metric: Some(5),
+        scope: 0,
+        protocol: RTPROT_KEEPALIVED,
+        kind: RTN_BLACKHOLE,
+    }
+}
+
+#[test]
+fn route_request_layout() {
+    assert_eq!(size_of::<RtMsg>(), 12);
+    assert_eq!(size_of::<FibRuleHdr>(), 12);
+    let mut buf = [0u8; 128];
+    let msg = route_request(&mut buf, true, 9, &route(IpAddr::V4(Ipv4Addr::new(10, 1, 0, 0)), 16)).unwrap();
+    let m = only_msg(msg);
+    assert_eq!((m.kind(), m.seq()), (RTM_NEWROUTE, 9));
+    assert_eq!(m.flags(), NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+    // family, dst_len, src_len, tos, table (0: over 255, in RTA_TABLE), protocol, scope, type
+    assert_eq!(&m.payload[..8], &[AF_INET, 16, 0, 0, 0, 18, 0, RTN_BLACKHOLE]);
+    let attrs: Vec<(u16, Vec<u8>)> = m.attrs_after(12).map(|a| a.map(|(k, p)| (k, p.to_vec())).unwrap()).collect();
+    assert_eq!(
+        attrs,
+        [
+            (RTA_DST, vec![10, 1, 0, 0]),
+            (RTA_PRIORITY, 5u32.to_ne_bytes().to_vec()),
+            (RTA_TABLE, 1000u32.to_ne_bytes().to_vec())
+        ]
+    );
+}
+
+#[test]
+fn route_and_rule_requests_refuse_bad_arguments() {
+    let mut buf = [0u8; 128];
+    let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    let mut r = route(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 33);
+    assert_eq!(route_request(&mut buf, true, 1, &r), Err(NlError::Invalid));
+    r.dst_len = 0;
+    r.gateway = Some(v6);
+    assert_eq!(route_request(&mut buf, false, 1, &r), Err(NlError::Invalid));
+    let rule = RuleSpec {
+        family: AF_INET,
+        from: Some((v6, 64)),
+        to: None,
+        table: 7,
+        action: FR_ACT_TO_TBL,
+        priority: 5,
+        invert: false,
+        iif: Some("a-name-of-16-ch"),
+        oif: None,
+        fwmark: None,
+        fwmask: None,
+        protocol: 0,
+    };
+    assert_eq!(rule_request(&mut buf, true, 1, &rule), Err(NlError::Invalid));
+    let rule = RuleSpec { from: None, iif: Some("sixteen-chars-xx"), ..rule };
+    assert_eq!(rule_request(&mut buf, true, 1, &rule), Err(NlError::Invalid));
+    let rule = RuleSpec { iif: Some("eth0"), ..rule };
+    let m = only_msg(rule_request(&mut buf, true, 1, &rule).unwrap());
+    // No protocol given: no FRA_PROTOCOL.
+    assert!(m.attrs_after(12).all(|a| a.is_ok_and(|(k, _)| k != FRA_PROTOCOL)));
+}

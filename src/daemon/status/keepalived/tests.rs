@@ -88,6 +88,7 @@ fn snapshot(taken_unix: u64, instances: Vec<InstanceStatus>) -> Snapshot {
         groups: Vec::new(),
         trackers: Vec::new(),
         global_errors: Vec::new(),
+        dry_run: false,
     }
 }
 
