@@ -49,6 +49,7 @@
 //!   `vmac`, tests/bench/vmac.rs);
 //! - e-mail alerts: a 10 ms master's largest advert gap while its alerts
 //!   hang on an SMTP server that never answers (tests/bench/smtp.rs);
+//! - `scale`: 1,000 instances at 1 s and 100 ms (tests/bench/scale.rs);
 //! - binary size and shared libraries, and (vipd) heap allocations per
 //!   advert through `scripts/alloc-check`.
 //!
@@ -57,7 +58,7 @@
 //!
 //! - `VIPD_BENCH_QUICK=1`: one trial, short windows (for development).
 //! - `VIPD_BENCH_TRIALS=N`: N trials per outage measurement.
-//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,vmac,upgrade,smtp,size,alloc`: run only these
+//! - `VIPD_BENCH_ONLY=outage,footprint,gap,load,flood,arpflood,status,reload,probe,trackproc,vmac,upgrade,smtp,scale,size,alloc`: run only these
 //!   sections (`outage-v2`, `outage-v3`: one protocol's outages).
 //! - `VIPD_BENCH_BIN`: the vipd binary every row measures (scripts/bench
 //!   passes the static musl one; default: the lab's, the release build
@@ -88,6 +89,8 @@ mod vmac;
 
 #[path = "bench/smtp.rs"]
 mod smtp;
+#[path = "bench/scale.rs"]
+mod scale;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -2092,6 +2095,10 @@ fn bench() {
     }
 
     let mut notes = Vec::new();
+    if plan.runs("scale") {
+        scale::scale(&plan, &mut rep, &mut next_net);
+    }
+
     if plan.runs("size") {
         let bin = std::env::var("VIPD_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vipd").to_owned());
         let note = std::env::var("VIPD_BENCH_BIN_NOTE").unwrap_or_default();

@@ -64,20 +64,20 @@ impl Display for User<'_> {
     }
 }
 
-fn script(out: &mut String, indent: &str, kw: &str, s: &Option<Script>) {
+fn script(out: &mut String, indent: &str, kw: &str, s: Option<&Script>) {
     if let Some(s) = s {
         let _ = writeln!(out, "{indent}{kw} {}{}", quote_argv(&s.argv), user(s.user.as_ref()));
     }
 }
 
 fn notify(out: &mut String, indent: &str, n: &Notify) {
-    script(out, indent, "notify_master", &n.master);
-    script(out, indent, "notify_backup", &n.backup);
-    script(out, indent, "notify_fault", &n.fault);
-    script(out, indent, "notify_stop", &n.stop);
-    script(out, indent, "notify_deleted", &n.deleted);
-    script(out, indent, "notify", &n.generic);
-    script(out, indent, "notify_master_rx_lower_pri", &n.master_rx_lower_pri);
+    script(out, indent, "notify_master", n.master.as_deref());
+    script(out, indent, "notify_backup", n.backup.as_deref());
+    script(out, indent, "notify_fault", n.fault.as_deref());
+    script(out, indent, "notify_stop", n.stop.as_deref());
+    script(out, indent, "notify_deleted", n.deleted.as_deref());
+    script(out, indent, "notify", n.generic.as_deref());
+    script(out, indent, "notify_master_rx_lower_pri", n.master_rx_lower_pri.as_deref());
     let _ = writeln!(out, "{indent}notify_priority_changes {}", on(n.priority_changes));
     if let Some(a) = n.smtp_alert {
         let _ = writeln!(out, "{indent}smtp_alert {}", on(a));
@@ -262,8 +262,8 @@ pub fn dump(config: &Config) -> String {
             let _ = writeln!(out, "    {kw} {}{}", f.path.display(), user(f.user.as_ref()));
         }
     }
-    script(&mut out, "    ", "notify_fifo_script", &g.notify_fifo_script);
-    script(&mut out, "    ", "vrrp_notify_fifo_script", &g.vrrp_notify_fifo_script);
+    script(&mut out, "    ", "notify_fifo_script", g.notify_fifo_script.as_ref());
+    script(&mut out, "    ", "vrrp_notify_fifo_script", g.vrrp_notify_fifo_script.as_ref());
     let _ = writeln!(out, "    vrrp_mcast_group4 {}", g.mcast_group4);
     let _ = writeln!(out, "    vrrp_mcast_group6 {}", g.mcast_group6);
     if let Some(d) = &g.default_interface {

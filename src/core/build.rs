@@ -6,7 +6,9 @@
 //! has validated the rest) and must not start anything or emit effects.
 
 use super::announce::AnnounceQueue;
+use super::deadlines::Deadlines;
 use super::iface::VipAt;
+use super::instance::advert_coalesce;
 use super::sync_group::Group;
 use super::track::Tracker;
 use super::{Engine, GroupId, Iface, IfaceId, Instance, InstanceId, Route};
@@ -187,6 +189,8 @@ impl Engine {
         crate::sort::heap_sort_by(&mut by_router, |&a, &b| {
             instances[usize::from(a)].router_key() < instances[usize::from(b)].router_key()
         });
+        let n = instances.len();
+        let coalesce = instances.iter().map(|i: &Instance| advert_coalesce(i.cfg.advert_int)).max().unwrap_or_default();
         let mut engine = Engine {
             by_router,
             instances,
@@ -199,6 +203,11 @@ impl Engine {
             tracker_names: cfg.trackers.iter().map(|t| t.name.clone()).collect(),
             global_errors: [0; WireError::ALL.len()],
             announces,
+            deadlines: Deadlines::with_capacity(n),
+            stale: Vec::with_capacity(n),
+            stale_all: true,
+            due: Vec::with_capacity(n),
+            coalesce,
         };
         for i in 0..engine.instances.len() {
             let (_, _, prio) = engine.evaluate(i);

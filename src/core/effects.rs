@@ -204,6 +204,15 @@ impl Effects {
         self.items.iter()
     }
 
+    /// Empties the buffer and returns its memory (address, bytes), all of
+    /// it now spare capacity, for a driver that gives the pages back to
+    /// the kernel (`sys::mem::discard`). Neither allocates.
+    pub fn clear_spare(&mut self) -> (*mut u8, usize) {
+        self.items.clear();
+        let spare = self.items.spare_capacity_mut();
+        (spare.as_mut_ptr().cast(), core::mem::size_of_val(spare))
+    }
+
     /// Moves the effects out, leaving the buffer empty with its capacity.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
         self.items.drain(..)

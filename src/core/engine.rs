@@ -102,9 +102,45 @@ impl Engine {
 
     /// The earliest time `handle(now, Event::Timer)` has work to do: an
     /// instance's timer or a queued announcement.
+    /// O(1): the instances' deadlines are kept in a heap (`deadlines`).
     pub fn next_deadline(&self) -> Option<Instant> {
         let queued = self.announces.next_deadline();
-        self.instances.iter().filter_map(Instance::next_deadline).chain(queued).min()
+        let own = self.deadlines.peek().map(|(t, _)| t);
+        // The heap must agree with a scan; checked where a scan is cheap.
+        debug_assert!(
+            self.instances.len() > 64 || own == self.instances.iter().filter_map(Instance::next_deadline).min(),
+            "deadline heap out of date"
+        );
+        own.into_iter().chain(queued).min()
+    }
+
+    /// Instance `i` (and its sync group, whose members it may move) may
+    /// have a new deadline once this call ends.
+    pub(super) fn touch(&mut self, i: usize) {
+        let group = self.instances.get(i).and_then(|x| x.group);
+        let members = group.and_then(|g| self.groups.get(usize::from(g.0))).map_or(&[][..], |g| &g.members[..]);
+        if self.stale.len() + 1 + members.len() > self.stale.capacity() {
+            // More than a full pass would cost: redo them all, no growth.
+            self.stale_all = true;
+            return;
+        }
+        self.stale.push(i as u16);
+        self.stale.extend(members.iter().map(|m| m.0));
+    }
+
+    /// Brings the heap up to date for what this call touched.
+    pub(super) fn refresh_deadlines(&mut self) {
+        if core::mem::take(&mut self.stale_all) {
+            for i in 0..self.instances.len() {
+                self.deadlines.set(i, self.instances[i].next_deadline());
+            }
+        } else {
+            for k in 0..self.stale.len() {
+                let i = usize::from(self.stale[k]);
+                self.deadlines.set(i, self.instances[i].next_deadline());
+            }
+        }
+        self.stale.clear();
     }
 
     /// Which interface holds address number `k` of the instance (see
@@ -113,9 +149,46 @@ impl Engine {
         self.instance(inst)?.vip(k).map(|(_, f)| f)
     }
 
+    /// Every master sends its advert now and goes on in that phase, before
+    /// work that keeps the loop from its timer (a reload's swap, tens of
+    /// milliseconds for 1,000 instances): an advert due meanwhile would go
+    /// out late, and the gap exceed the interval. Early is harmless (a
+    /// backup needs one at least every interval); nothing else runs early.
+    /// O(instances), once per reload.
+    pub fn advertise_early(&mut self, now: Instant, fx: &mut Effects) {
+        for i in 0..self.instances.len() {
+            let int = self.instances[i].cfg.advert_int;
+            self.instances[i].advert_timer(now, int, fx);
+        }
+        self.stale_all = true;
+        self.refresh_deadlines();
+    }
+
+    /// Takes off the heap, into `due` in index order, the instances due
+    /// within the widest coalescing window after `now`; `touch` puts them
+    /// back.
+    fn take_due(&mut self, now: Instant) {
+        let horizon = now + self.coalesce;
+        self.due.clear();
+        while let Some((_, i)) = self.deadlines.peek().filter(|&(t, _)| t <= horizon) {
+            self.deadlines.set(i, None);
+            self.due.push(i as u16);
+        }
+        // In index order, as when every instance was visited.
+        self.due.sort_unstable();
+    }
+
     /// Processes one event at `now`, pushing what must happen into `fx`.
     pub fn handle(&mut self, now: Instant, event: Event<'_>, fx: &mut Effects) {
         let start = fx.len();
+        // The frequent events mark the instances they change themselves;
+        // the rare ones may change any, and refresh them all.
+        if !matches!(
+            event,
+            Event::Timer | Event::Advert(_) | Event::RxError { .. } | Event::Address { .. } | Event::Sent { .. }
+        ) {
+            self.stale_all = true;
+        }
         match event {
             Event::Start => self.start(now, fx),
             Event::Timer => self.timers(now, fx),
@@ -161,12 +234,14 @@ impl Engine {
                     i.send_failed(now);
                     self.reevaluate(now, fx);
                 }
+                self.touch(usize::from(inst.0));
             }
             Event::AddressClaimed { iface, addr, hw } => self.address_claimed(now, iface, addr, hw, fx),
             Event::Shutdown { release_vips } => self.shutdown(now, release_vips, fx),
         }
         self.report_groups(fx);
         self.settle(now, start, fx);
+        self.refresh_deadlines();
     }
 
     /// What the effects pushed from `start` on imply for the engine itself,
@@ -203,10 +278,16 @@ impl Engine {
         self.announces.drain_due(now, fx);
         // A wakeup for announcements alone must not run the instances'
         // timers: an advert due soon would go out early (coalescing).
-        if self.instances.iter().filter_map(Instance::next_deadline).min().is_none_or(|t| t > now) {
+        if self.deadlines.peek().is_none_or(|(t, _)| t > now) {
             return;
         }
-        for i in 0..self.instances.len() {
+        // Only instances due within the widest coalescing window can act
+        // (an advert up to a quarter interval early, everything else when
+        // due): taken off the heap, visited, and put back by `touch`.
+        self.take_due(now);
+        for k in 0..self.due.len() {
+            let i = usize::from(self.due[k]);
+            self.touch(i);
             // RFC 9568 §6.4.2: Master_Down_Timer fired in Backup.
             if let Some(cause) = self.instances[i].take_due_down_timer(now) {
                 self.instances[i].want_master = true;

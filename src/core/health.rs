@@ -67,6 +67,7 @@ impl Engine {
 
     /// Re-applies trackers to every instance after an input changed.
     pub(super) fn reevaluate(&mut self, now: Instant, fx: &mut Effects) {
+        self.stale_all = true;
         for i in 0..self.instances.len() {
             let (fault, silent, prio) = self.evaluate_with_group(i);
             self.instances[i].set_effective_priority(prio, fx);

@@ -151,6 +151,7 @@ impl Engine {
             let tracked = inst.vip(v.k as usize).is_some_and(|(c, _)| !c.no_track);
             if inst.state == State::Master && tracked {
                 fx.push(Effect::Log(LogEvent::VipDeleted { inst: inst.id, addr }));
+                self.touch(i);
                 self.instances[i].transition(now, State::Backup, Reason::VipDeleted, true, fx);
                 self.group_follow_backup(i, now, fx);
             }

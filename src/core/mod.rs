@@ -35,6 +35,7 @@ pub mod track;
 
 mod announce;
 mod build;
+mod deadlines;
 mod engine;
 mod health;
 mod iface;
@@ -63,6 +64,7 @@ use crate::config::Family;
 use crate::time::Duration;
 use crate::wire::WireError;
 use announce::AnnounceQueue;
+use deadlines::Deadlines;
 use sync_group::Group;
 use track::Tracker;
 
@@ -115,4 +117,17 @@ pub struct Engine {
     global_errors: [u64; WireError::ALL.len()],
     /// GARPs and NAs waiting for their turn.
     announces: AnnounceQueue,
+    /// Every instance's `Instance::next_deadline`, kept current at the
+    /// end of each `handle` for the instances it may have changed.
+    deadlines: Deadlines,
+    /// Instances whose deadline may have changed during this call
+    /// (capacity: every instance; past it, `stale_all`).
+    stale: Vec<u16>,
+    /// Every deadline may have changed (start, trackers, links, ...).
+    stale_all: bool,
+    /// Instances a timer wakeup visits (capacity: every instance).
+    due: Vec<u16>,
+    /// The widest advert coalescing window of any instance: a timer
+    /// wakeup visits the instances due within it.
+    coalesce: Duration,
 }

@@ -57,6 +57,8 @@ impl Engine {
         }
         self.reevaluate(now, fx);
         self.settle(now, start, fx);
+        self.stale_all = true;
+        self.refresh_deadlines();
     }
 
     /// What this engine, about to be replaced by `new`, must release first
@@ -289,6 +291,8 @@ impl Engine {
         }
         self.reevaluate(now, fx);
         self.settle(now, start, fx);
+        self.stale_all = true;
+        self.refresh_deadlines();
     }
 }
 

@@ -53,6 +53,7 @@ impl Engine {
             fx.push(Effect::Log(LogEvent::RxError { inst: None, src: Some(rx.src), error: WireError::VrId }));
             return;
         };
+        self.touch(i);
         // RFC 9568 §6.4: adverts are ignored in Initialize; keepalived also
         // ignores them in Fault.
         if matches!(self.instances[i].state, State::Init | State::Fault) {

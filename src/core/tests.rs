@@ -1100,3 +1100,25 @@ fn a_lower_priority_master_bounds_an_adopted_interval() {
     e.handle(bound, Event::Timer, &mut fx);
     assert_eq!(inst(&e).state, State::Master);
 }
+
+/// Issue 17: before a reload's swap, every master advertises at once and
+/// its schedule follows from there; the heap's deadline moves with it.
+#[test]
+fn advertise_early_sends_every_masters_advert_now() {
+    let (mut e, mut fx) = started(one(v2(150)));
+    e.handle(secs(4), Event::Timer, &mut fx);
+    assert_eq!(inst(&e).state, State::Master);
+    let due = inst(&e).advert_deadline().expect("a master's advert deadline");
+    let ms = |n: u64| Duration::from_millis(n);
+    fx.clear();
+    e.advertise_early(due - ms(900), &mut fx);
+    assert!(fx.iter().any(|f| matches!(f, Effect::SendAdvert { priority: 150, .. })), "{fx:?}");
+    assert_eq!(inst(&e).advert_deadline(), Some(due - ms(900) + ms(1000)));
+    // The heap agrees with the instance (checked in debug builds).
+    assert!(e.next_deadline().is_some());
+    // A backup sends nothing.
+    let (mut e, mut fx) = started(one(v2(100)));
+    fx.clear();
+    e.advertise_early(secs(1), &mut fx);
+    assert!(!fx.iter().any(|f| matches!(f, Effect::SendAdvert { .. })), "{fx:?}");
+}

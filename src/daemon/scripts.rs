@@ -143,13 +143,13 @@ impl Plan {
     pub fn build(cfg: &Config) -> Result<Plan, String> {
         let prep = |s: &crate::config::Script| script::prepare(s, &cfg.globals).ok().map(|(p, _)| Rc::new(p));
         let set = |n: &Notify| NotifySet {
-            master: n.master.as_ref().and_then(prep),
-            backup: n.backup.as_ref().and_then(prep),
-            fault: n.fault.as_ref().and_then(prep),
-            stop: n.stop.as_ref().and_then(prep),
-            deleted: n.deleted.as_ref().and_then(prep),
-            generic: n.generic.as_ref().and_then(prep),
-            rx_lower: n.master_rx_lower_pri.as_ref().and_then(prep),
+            master: n.master.as_deref().and_then(prep),
+            backup: n.backup.as_deref().and_then(prep),
+            fault: n.fault.as_deref().and_then(prep),
+            stop: n.stop.as_deref().and_then(prep),
+            deleted: n.deleted.as_deref().and_then(prep),
+            generic: n.generic.as_deref().and_then(prep),
+            rx_lower: n.master_rx_lower_pri.as_deref().and_then(prep),
         };
         let mut plan = Plan {
             instances: cfg.instances.iter().map(|i| (Rc::from(i.name.as_str()), set(&i.notify))).collect(),

@@ -344,6 +344,7 @@ impl Daemon {
             None if upgraded => d.start_from_snapshot(now, &crate::core::Snapshot::default()),
             None => d.handle(now, Event::Start),
         }
+        d.fresh_buffers();
         Ok(d)
     }
 

@@ -9,6 +9,7 @@ pub mod dumpfile;
 pub mod fifo;
 pub mod garp;
 pub mod inherit;
+pub mod mem;
 pub mod netlink;
 pub mod probe;
 pub mod reactor;

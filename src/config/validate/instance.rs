@@ -398,12 +398,12 @@ fn instance_keyword(cx: &mut Cx<'_>, n: &Node, r: &mut RawInstance) {
 
 /// A repeated notify keyword: keepalived keeps the first silently; vipd
 /// keeps the first and says so.
-pub(super) fn set_once(cx: &mut Cx<'_>, n: &Node, slot: &mut Option<Script>) {
+pub(super) fn set_once(cx: &mut Cx<'_>, n: &Node, slot: &mut Option<Box<Script>>) {
     let s = cx.script(n);
     if slot.is_some() {
         cx.error(n.span(), format!("`{}` is given twice", n.name()));
     } else {
-        *slot = s;
+        *slot = s.map(Box::new);
     }
 }
 

@@ -26,6 +26,7 @@ mod timers;
 mod transitions;
 
 pub(super) use rx::{MasterRx, Verdict};
+pub(super) use timers::advert_coalesce;
 
 #[derive(Debug)]
 pub struct Instance {

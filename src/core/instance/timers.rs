@@ -95,13 +95,14 @@ impl Instance {
         }
     }
 
-    /// Adverts and GARP schedules of a master.
-    pub(in crate::core) fn master_timers(&mut self, now: Instant, fx: &mut Effects) {
+    /// A master's advert, if due within `early` (its coalescing window, or
+    /// a whole interval: now).
+    pub(in crate::core) fn advert_timer(&mut self, now: Instant, early: Duration, fx: &mut Effects) {
         if self.state != State::Master {
             return;
         }
         let int = self.cfg.advert_int;
-        if let Some(t) = self.advert_at.filter(|&t| t <= now + advert_coalesce(int)) {
+        if let Some(t) = self.advert_at.filter(|&t| t <= now + early) {
             self.send_advert(self.effective_priority, fx);
             self.advert_at = Some(if t > now {
                 // Due soon: sent with this wakeup, and from now on in its
@@ -118,6 +119,14 @@ impl Instance {
                 if next > now { next } else { now + int }
             });
         }
+    }
+
+    /// Adverts and GARP schedules of a master.
+    pub(in crate::core) fn master_timers(&mut self, now: Instant, fx: &mut Effects) {
+        if self.state != State::Master {
+            return;
+        }
+        self.advert_timer(now, advert_coalesce(self.cfg.advert_int), fx);
         if self.garp_second_at.is_some_and(|t| t <= now) {
             self.garp_second_at = None;
             fx.push(Effect::Announce { inst: self.id, rounds: self.cfg.garp.master_repeat });
@@ -172,6 +181,6 @@ pub(in crate::core) const SEND_FAILURES: u8 = 3;
 /// How early a master's advert may go out to share a wakeup with other
 /// timers: a quarter of its interval, so timers at least that far apart
 /// keep their own wakeups and no gap ever exceeds the interval.
-const fn advert_coalesce(int: Duration) -> Duration {
+pub(in crate::core) const fn advert_coalesce(int: Duration) -> Duration {
     Duration::from_micros(int.as_micros() / 4)
 }

@@ -590,18 +590,18 @@ fn check_config_names_the_place() {
     let mut inst = InstanceConfig::new("VI_1", "eth0", 1, Version::V2, &[]);
     inst.track.push(TrackRef { tracker: TrackerId(0), weight: 0, reverse: false });
     let at = Span { file: FileId(0), line: 7, col: 3 };
-    inst.notify.master = Some(Script { argv: vec![missing.clone()], user: None, span: Some(at) });
+    inst.notify.master = Some(Box::new(Script { argv: vec![missing.clone()], user: None, span: Some(at) }));
     cfg.instances.push(inst);
     cfg.globals.notify_fifo_script = Some(Script { argv: vec![missing.clone()], user: None, span: None });
     cfg.sync_groups.push(crate::config::SyncGroupConfig {
         name: "G".into(),
         members: vec![0],
         notify: Notify {
-            generic: Some(Script {
+            generic: Some(Box::new(Script {
                 argv: vec!["/bin/sh".into()],
                 user: Some(ScriptUser { user: "vipd-no-such-user-7f3a".into(), group: None }),
                 span: None,
-            }),
+            })),
             ..Notify::default()
         },
     });
@@ -625,10 +625,10 @@ fn check_config_warns_about_a_file_without_a_shebang() {
     let good = dir.file("good.sh", "#!/bin/sh\necho hi\n", 0o755);
     let mut cfg = Config::default();
     let mut inst = InstanceConfig::new("VI_1", "eth0", 1, Version::V2, &[]);
-    inst.notify.master = Some(Script { argv: vec![bare.display().to_string()], user: None, span: None });
-    inst.notify.backup = Some(Script { argv: vec![good.display().to_string()], user: None, span: None });
+    inst.notify.master = Some(Box::new(Script { argv: vec![bare.display().to_string()], user: None, span: None }));
+    inst.notify.backup = Some(Box::new(Script { argv: vec![good.display().to_string()], user: None, span: None }));
     // An ELF binary found on PATH.
-    inst.notify.fault = Some(Script { argv: vec!["true".into()], user: None, span: None });
+    inst.notify.fault = Some(Box::new(Script { argv: vec!["true".into()], user: None, span: None }));
     cfg.instances.push(inst);
     let found = check_config(&cfg);
     let shebang: Vec<_> = found.iter().filter(|(_, _, m)| m.contains("has no `#!` line")).collect();
