@@ -87,10 +87,10 @@ mod nginx;
 #[path = "bench/vmac.rs"]
 mod vmac;
 
-#[path = "bench/smtp.rs"]
-mod smtp;
 #[path = "bench/scale.rs"]
 mod scale;
+#[path = "bench/smtp.rs"]
+mod smtp;
 
 use std::fmt::Write as _;
 use std::fs;

@@ -162,7 +162,8 @@ async fn check_task(
 /// Runs one `vrrp_probe` every `interval`, never two at once, each run cut
 /// off at `timeout` (dropping it closes its socket).
 async fn probe_loop(d: Rc<RefCell<Daemon>>, plan: scripts::ProbePlan) {
-    let mut next = std::time::Instant::now() + plan.offset;
+    let q = scripts::probe_quantum(plan.interval);
+    let mut next = on_grid(std::time::Instant::now() + plan.offset, q);
     loop {
         Timer::at(next).await;
         let started = std::time::Instant::now();
@@ -173,8 +174,32 @@ async fn probe_loop(d: Rc<RefCell<Daemon>>, plan: scripts::ProbePlan) {
         })
         .await;
         d.borrow_mut().probe_result(&plan, outcome, started.elapsed());
-        next = (started + plan.interval).max(std::time::Instant::now());
+        // From the due time, not the start, so runs stay on the grid; a run
+        // that overran starts on the next step.
+        next += plan.interval;
+        let now = std::time::Instant::now();
+        if next < now {
+            next = on_grid(now, q);
+        }
     }
+}
+
+thread_local! {
+    /// The origin of the probes' grid: the first probe's start.
+    static GRID: core::cell::Cell<Option<std::time::Instant>> = const { core::cell::Cell::new(None) };
+}
+
+/// `t`, or the first point of the `q` grid after it.
+fn on_grid(t: std::time::Instant, q: StdDuration) -> std::time::Instant {
+    let base = GRID.with(|g| {
+        let b = g.get().unwrap_or(t);
+        g.set(Some(b));
+        b
+    });
+    let since = t.saturating_duration_since(base).as_nanos();
+    let q_ns = q.as_nanos().max(1);
+    let steps = since.div_ceil(q_ns);
+    base + StdDuration::from_nanos(u64::try_from(steps * q_ns).unwrap_or(u64::MAX))
 }
 
 /// Wakes one probe: marks it and wakes the loop's top-level future.

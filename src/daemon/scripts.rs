@@ -40,6 +40,13 @@ pub const STOP_WAIT: StdDuration = StdDuration::from_secs(1);
 /// wakeup (and their later runs keep the spread).
 const CHECK_SPREAD_MAX: StdDuration = StdDuration::from_millis(5);
 
+/// The step of the grid probe runs are due on: an eighth of the interval,
+/// from 1 to 10 ms. Probes due in the same step share a wakeup; a run is
+/// at most one step late on its first start, never later after that.
+pub(super) fn probe_quantum(interval: StdDuration) -> StdDuration {
+    (interval / 8).clamp(StdDuration::from_millis(1), StdDuration::from_millis(10))
+}
+
 /// Notify scripts of one instance or sync group, prepared.
 #[derive(Clone, Debug, Default)]
 pub struct NotifySet {
@@ -196,11 +203,14 @@ impl Plan {
         for (k, c) in plan.checks.iter_mut().enumerate() {
             c.offset = (c.interval / n).min(CHECK_SPREAD_MAX) * k as u32;
         }
-        // Probes spread over their whole interval: they cost no fork, so
-        // many of them may run fast without bunching in one wakeup.
-        let n = probes.len().max(1) as u32;
+        // Probes run on a grid of `probe_quantum` steps (see
+        // `script_tasks::probe_loop`), spread over the steps of their
+        // interval: a handful per wakeup rather than one each, since the
+        // wakeup costs more than the connect.
         for (k, c) in probes.iter_mut().enumerate() {
-            c.offset = c.interval / n * k as u32;
+            let q = probe_quantum(c.interval);
+            let steps = (c.interval.as_micros() / q.as_micros().max(1)).max(1) as usize;
+            c.offset = q * (k % steps) as u32;
         }
         plan.probes = Rc::from(probes);
         let g = &cfg.globals;

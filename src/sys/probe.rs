@@ -14,7 +14,8 @@ use core::net::SocketAddr;
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SendFlags, SocketFlags, SocketType};
 
-use super::reactor::Async;
+use super::reactor::{Async, Interest};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// Bytes of the answer read at most: "HTTP/1.1 200" is all that matters.
 const READ_MAX: usize = 16;
@@ -102,28 +103,31 @@ async fn attempt(t: &Target) -> Result<Outcome, Errno> {
     // exchange and no TIME_WAIT socket per run, so frequent probes cannot
     // use up the local ports.
     net::sockopt::set_socket_linger(&fd, Some(core::time::Duration::ZERO))?;
-    let sock = Async::new_nonblocking(fd).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
     // Over loopback the handshake is usually over when connect returns:
     // going on at once saves a wakeup per run. While it is not, send says
     // EAGAIN (and the failed handshake's error, when there was one).
-    match net::connect(sock.get_ref(), &t.addr) {
+    match net::connect(&fd, &t.addr) {
         Ok(()) | Err(Errno::INPROGRESS) => {}
         Err(e) => return Err(e),
     }
+    // The socket joins the reactor only when a run has to wait, armed for
+    // what it waits for, and leaves it by being closed: a run that never
+    // waits costs no epoll_ctl, one that does costs one.
+    let mut sock = Lazy::Bare(fd);
     let Some(req) = &t.request else {
-        if net::getpeername(sock.get_ref()).is_err() {
+        if net::getpeername(sock.fd()?).is_err() {
             // Errors are read from SO_ERROR below, not from the wait.
-            let _ = sock.writable().await;
-            net::sockopt::socket_error(sock.get_ref())??;
+            let _ = sock.wait(Interest::Writable)?.await;
+            net::sockopt::socket_error(sock.fd()?)??;
         }
         return Ok(Outcome::Connected);
     };
     let mut sent = 0;
     while sent < req.len() {
-        match net::send(sock.get_ref(), &req[sent..], SendFlags::NOSIGNAL) {
+        match net::send(sock.fd()?, &req[sent..], SendFlags::NOSIGNAL) {
             Ok(n) => sent += n,
             Err(Errno::AGAIN) => {
-                let _ = sock.writable().await;
+                let _ = sock.wait(Interest::Writable)?.await;
             }
             Err(e) => return Err(e),
         }
@@ -134,13 +138,48 @@ async fn attempt(t: &Target) -> Result<Outcome, Errno> {
         if let Some(o) = status(&buf[..have]) {
             return Ok(o);
         }
-        match rustix::io::read(sock.get_ref(), &mut buf[have..]) {
+        match rustix::io::read(sock.fd()?, &mut buf[have..]) {
             Ok(0) => return Ok(if have == 0 { Outcome::NoAnswer } else { Outcome::NotHttp }),
             Ok(n) => have += n,
             Err(Errno::AGAIN) => {
-                let _ = sock.readable().await;
+                let _ = sock.wait(Interest::Readable)?.await;
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A probe's socket: bare until the run first has to wait.
+enum Lazy {
+    Bare(OwnedFd),
+    Registered(Async<OwnedFd>),
+    /// Only while moving from one to the other.
+    Gone,
+}
+
+impl Lazy {
+    /// EBADF only after a failed registration, which ended the run.
+    fn fd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        match self {
+            Lazy::Bare(fd) => Ok(fd.as_fd()),
+            Lazy::Registered(a) => Ok(a.get_ref().as_fd()),
+            Lazy::Gone => Err(Errno::BADF),
+        }
+    }
+
+    /// The wait for `interest`, registering the socket first if it is bare.
+    fn wait(&mut self, interest: Interest) -> Result<crate::sys::reactor::Ready<'_, OwnedFd>, Errno> {
+        if let Lazy::Bare(_) = self {
+            let Lazy::Bare(fd) = core::mem::replace(self, Lazy::Gone) else { return Err(Errno::BADF) };
+            let a = Async::new_sole(fd, interest).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+            *self = Lazy::Registered(a);
+        }
+        match self {
+            Lazy::Registered(a) => Ok(match interest {
+                Interest::Readable => a.readable(),
+                Interest::Writable => a.writable(),
+            }),
+            _ => Err(Errno::BADF),
         }
     }
 }

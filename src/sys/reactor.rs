@@ -40,8 +40,9 @@ struct Slot {
     in_use: bool,
     /// Fired since the last time a waiter consumed it.
     ready: bool,
-    /// Registered for one event (EPOLLONESHOT re-armed).
-    armed: bool,
+    /// Registered for one event (EPOLLONESHOT re-armed): the interest it
+    /// is armed for, IN or OUT.
+    armed: Option<epoll::EventFlags>,
     waker: Option<Waker>,
 }
 
@@ -89,12 +90,14 @@ fn data(key: usize, generation: u32) -> epoll::EventData {
 }
 
 impl Reactor {
-    fn register(&self, fd: BorrowedFd<'_>) -> io::Result<(usize, u32)> {
+    /// `armed`: the interest to register for at once (no `modify` when the
+    /// first wait comes), or `None`: disarmed until then.
+    fn register(&self, fd: BorrowedFd<'_>, armed: Option<epoll::EventFlags>) -> io::Result<(usize, u32)> {
         let mut slots = self.slots.borrow_mut();
         let key = match self.free.borrow_mut().pop() {
             Some(k) => k,
             None => {
-                slots.push(Slot { generation: 0, in_use: false, ready: false, armed: false, waker: None });
+                slots.push(Slot { generation: 0, in_use: false, ready: false, armed: None, waker: None });
                 slots.len() - 1
             }
         };
@@ -102,12 +105,14 @@ impl Reactor {
         slot.generation = slot.generation.wrapping_add(1);
         slot.in_use = true;
         slot.ready = false;
-        slot.armed = false;
+        slot.armed = armed;
         slot.waker = None;
         let generation = slot.generation;
-        // Registered disarmed: one-shot with no events asked for. Errors and
-        // hang-ups are always reported, at most once before re-arming.
-        if let Err(e) = epoll::add(&self.epoll, fd, data(key, generation), epoll::EventFlags::ONESHOT) {
+        // Registered disarmed (one-shot with no events asked for) unless
+        // told otherwise. Errors and hang-ups are always reported, at most
+        // once before re-arming.
+        let flags = armed.unwrap_or(epoll::EventFlags::empty()) | epoll::EventFlags::ONESHOT;
+        if let Err(e) = epoll::add(&self.epoll, fd, data(key, generation), flags) {
             slot.in_use = false;
             self.free.borrow_mut().push(key);
             return Err(e.into());
@@ -115,8 +120,13 @@ impl Reactor {
         Ok((key, generation))
     }
 
-    fn deregister(&self, fd: BorrowedFd<'_>, key: usize) {
-        let _ = epoll::delete(&self.epoll, fd);
+    /// `closing`: the fd is the open file's only reference and is closed
+    /// right after, which takes it out of the epoll set without a syscall
+    /// (a stale event for it cannot wake the slot's next user: generation).
+    fn deregister(&self, fd: BorrowedFd<'_>, key: usize, closing: bool) {
+        if !closing {
+            let _ = epoll::delete(&self.epoll, fd);
+        }
         let waker = {
             let mut slots = self.slots.borrow_mut();
             let Some(slot) = slots.get_mut(key) else { return };
@@ -167,10 +177,10 @@ impl Reactor {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => *replaced = slot.waker.replace(cx.waker().clone()),
         }
-        if !slot.armed {
+        if slot.armed != Some(interest) {
             let flags = interest | epoll::EventFlags::ONESHOT;
             epoll::modify(&self.epoll, fd, data(key, generation), flags)?;
-            slot.armed = true;
+            slot.armed = Some(interest);
         }
         Poll::Pending
     }
@@ -203,7 +213,7 @@ impl Reactor {
                 match slots.get_mut(key) {
                     Some(s) if s.in_use && s.generation == generation => {
                         s.ready = true;
-                        s.armed = false;
+                        s.armed = None;
                         s.waker.take()
                     }
                     _ => None,
@@ -246,6 +256,8 @@ pub struct Async<T: AsFd> {
     key: usize,
     generation: u32,
     reactor: std::rc::Rc<Reactor>,
+    /// Dropping `inner` closes the open file's only reference.
+    sole: bool,
 }
 
 impl<T: AsFd> Async<T> {
@@ -259,8 +271,19 @@ impl<T: AsFd> Async<T> {
     /// Registers `inner`, which is already non-blocking.
     pub fn new_nonblocking(inner: T) -> io::Result<Async<T>> {
         let reactor = reactor()?;
-        let (key, generation) = reactor.register(inner.as_fd())?;
-        Ok(Async { inner, key, generation, reactor })
+        let (key, generation) = reactor.register(inner.as_fd(), None)?;
+        Ok(Async { inner, key, generation, reactor, sole: false })
+    }
+
+    /// Registers `inner`, already non-blocking and the only reference to
+    /// its open file (a socket just made, never duplicated), armed for
+    /// `interest` at once: a short-lived source that waits once costs one
+    /// `epoll_ctl` instead of three (add, arm, delete: dropping it closes
+    /// it, which takes it out of the set).
+    pub fn new_sole(inner: T, interest: Interest) -> io::Result<Async<T>> {
+        let reactor = reactor()?;
+        let (key, generation) = reactor.register(inner.as_fd(), Some(interest.flags()))?;
+        Ok(Async { inner, key, generation, reactor, sole: true })
     }
 
     pub fn get_ref(&self) -> &T {
@@ -288,13 +311,29 @@ impl<T: AsFd> AsFd for Async<T> {
 
 impl<T: AsFd> Drop for Async<T> {
     fn drop(&mut self) {
-        self.reactor.deregister(self.inner.as_fd(), self.key);
+        self.reactor.deregister(self.inner.as_fd(), self.key, self.sole);
     }
 }
 
 impl<T: AsFd> core::fmt::Debug for Async<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Async").field("fd", &self.inner.as_fd().as_raw_fd()).field("key", &self.key).finish()
+    }
+}
+
+/// What [`Async::new_sole`] arms a source for.
+#[derive(Clone, Copy, Debug)]
+pub enum Interest {
+    Readable,
+    Writable,
+}
+
+impl Interest {
+    fn flags(self) -> epoll::EventFlags {
+        match self {
+            Interest::Readable => epoll::EventFlags::IN,
+            Interest::Writable => epoll::EventFlags::OUT,
+        }
     }
 }
 
