@@ -77,6 +77,9 @@ mod lab;
 #[allow(dead_code)]
 mod inject;
 
+#[path = "bench/advert_floor.rs"]
+mod advert_floor;
+
 #[path = "bench/probe_floor.rs"]
 mod probe_floor;
 

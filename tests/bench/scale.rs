@@ -43,6 +43,8 @@ fn scale_config(net: u8, advert: &str, priority: u8, master: bool, changed: bool
 pub(super) struct Scale {
     settle: Duration,
     cpu: [f64; 2],
+    /// vipd's run: the master's floor (`advert_floor`), % of a core.
+    floor: Option<Result<f64, String>>,
     rss_kib: [u64; 2],
     /// SIGHUP to "Reload finished" (None: not logged within 30 s).
     reload: Option<Duration>,
@@ -175,7 +177,13 @@ pub(super) fn scale_run(test: &str, net: u8, kind: Kind, advert: &str, window: D
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    Scale { settle, cpu, rss_kib, reload, gap, idle_gap, seen, drops, failover, takeovers }
+    // vipd's run only: the bare sender of the same adverts in R1's place
+    // (the backup, master now, goes back to backup on them).
+    let floor = (kind == VIPD).then(|| {
+        let interval = Duration::from_secs_f64(advert.parse().unwrap_or(1.0));
+        super::advert_floor::measure(&b.lab.ns_path("r1"), net, interval, window)
+    });
+    Scale { settle, cpu, rss_kib, reload, gap, idle_gap, seen, drops, failover, takeovers, floor }
 }
 
 /// Runs the section and adds its rows.
@@ -201,7 +209,14 @@ pub(super) fn scale(plan: &Plan, rep: &mut Report, next_net: &mut dyn FnMut() ->
         let settle = |s: &Scale| fmt_ms(ms(s.settle));
         rep.row(&format!("{lab}: start → every instance settled"), cell(0, &settle), cell(1, &settle), "—", None);
 
-        let cpu = |s: &Scale| format!("{:.1} % / {:.1} %", s.cpu[0], s.cpu[1]);
+        let cpu = |s: &Scale| {
+            let floor = match &s.floor {
+                Some(Ok(f)) => format!("; master's floor, a bare raw-socket sender of the same adverts: {f:.1} %"),
+                Some(Err(e)) => format!("; floor failed: {e}"),
+                None => String::new(),
+            };
+            format!("{:.1} % / {:.1} %{floor}", s.cpu[0], s.cpu[1])
+        };
         let (t_cpu, met_cpu) = if int >= Duration::from_secs(1) {
             ("≤ 1 %", vipd.map(|s| s.cpu.iter().all(|&c| c <= 1.0)))
         } else {

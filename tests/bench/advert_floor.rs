@@ -1,0 +1,152 @@
+//! The physical floor of the `scale` CPU rows' master: the same 1,000
+//! VRRPv3 adverts per interval (250 VRIDs on each of eth0 and vl1..vl3,
+//! priority 150, R1's addresses, checksums right, TOS 0xc0, TTL 255, no
+//! multicast loop: what vipd sends) from a bare thread in R1's namespace
+//! with one raw socket per link and one `sendto` per advert, all at once
+//! each interval: no engine, no timers, no receive path. The backup keeps
+//! taking them for its master's, so the kernel does the same delivery
+//! work, charged to the sender as it is to vipd. Its CPU is read the way
+//! the daemons' is (utime + stime in /proc, here of the thread).
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const VRRP: libc::c_int = 112;
+const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+
+/// % of one core the sender used over `window`, after one interval to
+/// let the backup settle.
+pub fn measure(ns: &Path, net: u8, interval: Duration, window: Duration) -> Result<f64, String> {
+    let ns = fs::File::open(ns).map_err(|e| format!("{}: {e}", ns.display()))?;
+    std::thread::scope(|s| s.spawn(|| run(&ns, net, interval, window)).join())
+        .map_err(|_| "the floor thread panicked".to_owned())?
+}
+
+fn run(ns: &fs::File, net: u8, interval: Duration, window: Duration) -> Result<f64, String> {
+    // SAFETY: setns on this thread only, with a namespace fd we hold.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("setns: {}", std::io::Error::last_os_error()));
+    }
+    let centis = u16::try_from(interval.as_millis() / 10).map_err(|_| "interval")?;
+    let mut links = Vec::new();
+    for link in 0..4u8 {
+        let src = if link == 0 { Ipv4Addr::new(10, net, 0, 1) } else { Ipv4Addr::new(10, net, 100 + link, 1) };
+        let sock = open(src)?;
+        let adverts: Vec<[u8; 12]> =
+            (0..250u8).map(|k| advert(src, k + 1, centis, Ipv4Addr::new(10, net, 200 + link, k + 1))).collect();
+        links.push((sock, adverts));
+    }
+    let dst = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr { s_addr: u32::from(GROUP).to_be() },
+        sin_zero: [0; 8],
+    };
+    let send_all = || {
+        for (sock, adverts) in &links {
+            for a in adverts {
+                // SAFETY: buffers and address outlive the call.
+                unsafe {
+                    libc::sendto(
+                        sock.as_raw_fd(),
+                        a.as_ptr().cast(),
+                        a.len(),
+                        0,
+                        (&raw const dst).cast(),
+                        size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    )
+                };
+            }
+        }
+    };
+    let start = Instant::now();
+    let mut next = start;
+    let mut tick = |until: Instant| {
+        while Instant::now() < until {
+            send_all();
+            next += interval;
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+        }
+    };
+    tick(start + interval * 2);
+    // SAFETY: gettid has no preconditions. /proc/TID/stat is the thread's.
+    let tid = unsafe { libc::gettid() } as u32;
+    let (t0, c0) = (Instant::now(), super::cpu_ticks(tid));
+    tick(t0 + window);
+    let (elapsed, c1) = (t0.elapsed().as_secs_f64(), super::cpu_ticks(tid));
+    Ok((c1 - c0) as f64 / super::clock_ticks() / elapsed * 100.0)
+}
+
+/// A raw VRRP socket sending from `src`, as vipd's do.
+fn open(src: Ipv4Addr) -> Result<OwnedFd, String> {
+    let err = |what: &str| format!("{what} {src}: {}", std::io::Error::last_os_error());
+    // SAFETY: plain socket calls on an fd this function owns; option
+    // values outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, VRRP);
+        if fd < 0 {
+            return Err(err("socket"));
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let int = |level, name, v: libc::c_int| {
+            let len = size_of::<libc::c_int>() as libc::socklen_t;
+            libc::setsockopt(fd.as_raw_fd(), level, name, (&raw const v).cast(), len)
+        };
+        if int(libc::IPPROTO_IP, libc::IP_TOS, 0xc0) != 0
+            || int(libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, 255) != 0
+            || int(libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0) != 0
+        {
+            return Err(err("setsockopt"));
+        }
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr { s_addr: u32::from(src).to_be() },
+            sin_zero: [0; 8],
+        };
+        if libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), size_of::<libc::sockaddr_in>() as libc::socklen_t) != 0 {
+            return Err(err("bind"));
+        }
+        let ifaddr = libc::in_addr { s_addr: u32::from(src).to_be() };
+        let len = size_of::<libc::in_addr>() as libc::socklen_t;
+        if libc::setsockopt(fd.as_raw_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_IF, (&raw const ifaddr).cast(), len)
+            != 0
+        {
+            return Err(err("IP_MULTICAST_IF"));
+        }
+        Ok(fd)
+    }
+}
+
+/// A VRRPv3 advert (RFC 9568 §5.1) with one IPv4 address, its checksum over
+/// the pseudo-header as vipd and keepalived send it.
+fn advert(src: Ipv4Addr, vrid: u8, centis: u16, vip: Ipv4Addr) -> [u8; 12] {
+    let mut a = [0u8; 12];
+    a[0] = 0x31;
+    a[1] = vrid;
+    a[2] = 150;
+    a[3] = 1;
+    a[4..6].copy_from_slice(&(centis & 0x0fff).to_be_bytes());
+    a[8..12].copy_from_slice(&vip.octets());
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for w in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&src.octets());
+    add(&GROUP.octets());
+    add(&[0, VRRP as u8, 0, 12]);
+    add(&a);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    a[6..8].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    a
+}
