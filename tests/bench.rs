@@ -580,16 +580,30 @@ impl Capture {
 /// `capture_adverts`, plus a large buffer and the drop count: the capture
 /// runs on a loaded machine).
 fn capture(b: &Bench, r: Router, period: Duration) -> Capture {
+    let (at, drops) = vrrp_frames(b, r, period, 16 << 20, |_, at| Some(at));
+    Capture { at, drops }
+}
+
+/// `keep(packet, receive time)` of each IPv4 VRRP packet from `r`'s eth0
+/// address seen on `r`'s switch port during `period`, with a `rcvbuf`-byte
+/// buffer, and the frames the tap dropped.
+fn vrrp_frames<T: Send + 'static>(
+    b: &Bench,
+    r: Router,
+    period: Duration,
+    rcvbuf: libc::c_int,
+    keep: fn(&[u8], Duration) -> Option<T>,
+) -> (Vec<T>, u32) {
     let ns = PathBuf::from(format!("/run/netns/{}", b.ns("sw")));
     let port = router_name(r);
     let host = if r == R1 { 1 } else { 2 };
     let src = [10, b.lab.net, 0, host];
     // setns moves only the calling thread: a thread of its own.
     let t = std::thread::spawn(move || {
-        let tap = lab::PortTap::open(&ns, port, Some(16 << 20));
+        let tap = lab::PortTap::open(&ns, port, Some(rcvbuf));
         let deadline = Instant::now() + period;
         let mut buf = [0u8; 2048];
-        let mut at = Vec::new();
+        let mut kept = Vec::new();
         while Instant::now() < deadline {
             let Some(f) = tap.next(&mut buf) else { continue };
             let p = &buf[..f.len];
@@ -597,9 +611,9 @@ fn capture(b: &Bench, r: Router, period: Duration) -> Capture {
             {
                 continue;
             }
-            at.push(f.at);
+            kept.extend(keep(p, f.at));
         }
-        Capture { at, drops: tap.drops() }
+        (kept, tap.drops())
     });
     t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
 }

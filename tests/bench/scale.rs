@@ -63,28 +63,10 @@ pub(super) struct Scale {
 
 /// (VRID, receive time) of R1's adverts on its eth0 switch port.
 fn capture_vrids(b: &Bench, period: Duration) -> (Vec<(u8, Duration)>, u32) {
-    let ns = PathBuf::from(format!("/run/netns/{}", b.ns("sw")));
-    let src = [10, b.lab.net, 0, 1];
-    let t = std::thread::spawn(move || {
-        let tap = lab::PortTap::open(&ns, "r1", Some(32 << 20));
-        let deadline = Instant::now() + period;
-        let mut buf = [0u8; 2048];
-        let mut at = Vec::new();
-        while Instant::now() < deadline {
-            let Some(f) = tap.next(&mut buf) else { continue };
-            let p = &buf[..f.len];
-            if f.protocol != libc::ETH_P_IP as u16 || p.len() < 20 || p[0] >> 4 != 4 || p[9] != 112 || p[12..16] != src
-            {
-                continue;
-            }
-            let ihl = usize::from(p[0] & 15) * 4;
-            if let Some(&vrid) = p.get(ihl + 1) {
-                at.push((vrid, f.at));
-            }
-        }
-        (at, tap.drops())
-    });
-    t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    vrrp_frames(b, R1, period, 32 << 20, |p, at| {
+        let ihl = usize::from(p[0] & 15) * 4;
+        p.get(ihl + 1).map(|&vrid| (vrid, at))
+    })
 }
 
 /// VIPs of this section R2 holds.
