@@ -175,7 +175,7 @@ impl Engine {
             self.due.push(i as u16);
         }
         // In index order, as when every instance was visited.
-        self.due.sort_unstable();
+        crate::sort::heap_sort(&mut self.due);
     }
 
     /// Processes one event at `now`, pushing what must happen into `fx`.

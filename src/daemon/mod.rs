@@ -306,7 +306,6 @@ pub fn run(opts: &Options) -> u8 {
         crate::sys::reactor::block_on(ex.run(main_loop(&ex, d.clone(), opts, changed_rx, signals))).unwrap_or_else(Err);
     // Leave nothing behind, however the loop ended (stop is idempotent).
     d.borrow_mut().stop();
-    d.borrow_mut().remove_vmacs();
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -410,15 +409,15 @@ impl Daemon {
         // exit, with --dont-release-vrrp too (measured: 2.2.7 keeps only
         // the virtual ones then).
         self.statics(false);
+        self.remove_vmacs();
         // The STOP notifications are queued; nothing more will be.
         self.notifier.close_lanes();
         self.notifier.cancel_checks();
     }
-}
 
-impl Daemon {
-    /// After [`Daemon::stop`]: the `use_vmac` macvlans go (with `-V` they
-    /// stay, holding the addresses left in place).
+    /// Last in [`Daemon::stop`], once the addresses are gone and priority 0
+    /// was sent: the `use_vmac` macvlans go (with `-V` they stay, holding
+    /// the addresses left in place).
     fn remove_vmacs(&mut self) {
         if !self.release_vips {
             self.vmacs.keep();

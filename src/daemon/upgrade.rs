@@ -217,6 +217,11 @@ async fn check(exe: &Path, config: &Path, id: &str) -> Result<(), String> {
 /// Snapshot, fds, `execve`. Returns why it failed, with every fd flag
 /// restored: this image carries on as it was.
 fn exec(d: &mut Daemon, exe: &Path, argv: &[std::ffi::CString], client: BorrowedFd<'_>) -> String {
+    // The check child just held the loop, and the new image needs a few
+    // milliseconds before its first advert (the configuration, a netlink
+    // dump): every master advertises now, and the snapshot carries that
+    // phase, so the gap a backup sees starts here.
+    d.advertise_early();
     let (packet, icmp6) = d.announcer.fds();
     let mut h = Handover {
         taken: clock::now(),
@@ -250,29 +255,12 @@ fn exec(d: &mut Daemon, exe: &Path, argv: &[std::ffi::CString], client: Borrowed
         io::Error::last_os_error()
     } else {
         log!(d.log, "upgrade: executing {}", exe.display());
-        advert_now(d);
         inherit::exec(exe, argv, ENV_FD, &memfd.as_raw_fd().to_string())
     };
     for &fd in &kept[..flagged] {
         let _ = inherit::set_inherit(fd, false);
     }
     format!("exec {}: {e}\n", exe.display())
-}
-
-/// One advert from every master right before the `execve`: the check
-/// child just held the loop's attention for a few milliseconds, and the new
-/// image needs some more before its first advert (reading the
-/// configuration, a netlink dump), so the gap a backup sees starts here
-/// rather than at the last scheduled advert. An early advert is harmless:
-/// a backup only restarts its Master_Down timer.
-fn advert_now(d: &mut Daemon) {
-    for k in 0..d.engine.instances().len() {
-        let Some(i) = d.engine.instances().get(k) else { break };
-        if i.state == crate::core::State::Master {
-            let (id, prio) = (i.id, i.effective_priority);
-            d.send_advert(id, prio);
-        }
-    }
 }
 
 /// The version, with the build tag `VIPD_BUILD_TAG` set at compile time
