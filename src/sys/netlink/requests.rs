@@ -1,0 +1,200 @@
+//! The requests that change the kernel's tables: addresses, routes and
+//! policy rules, and the `use_vmac` links. Each waits for its answer
+//! (`await_ack`), bounded by the reply timeout.
+
+use super::*;
+
+impl Netlink {
+    /// Adds one address as keepalived does (keepalived-reference §2.10).
+    /// An address that already exists counts as added (EEXIST), whatever
+    /// its label or flags.
+    pub fn add_addr(&mut self, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
+        match self.addr_request(RTM_NEWADDR, ifindex, vip) {
+            Err(e) if is_errno(&e, Errno::EXIST) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Deletes one address. Already gone counts as deleted: EADDRNOTAVAIL
+    /// (no such address), ENODEV (no such interface, or no IPv4 on it) and
+    /// ENXIO (no IPv6 on the interface).
+    pub fn del_addr(&mut self, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
+        match self.addr_request(RTM_DELADDR, ifindex, vip) {
+            Err(e) if is_errno(&e, Errno::ADDRNOTAVAIL) || is_errno(&e, Errno::NODEV) || is_errno(&e, Errno::NXIO) => {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Adds (`add`) or deletes one route. Adding one that exists counts as
+    /// added (EEXIST); deleting one that is gone counts as deleted (ESRCH),
+    /// as keepalived treats them.
+    pub fn route(&mut self, add: bool, r: &crate::wire::netlink::RouteSpec) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::route_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        match self.await_ack(seq) {
+            Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+            Err(e) if !add && is_errno(&e, Errno::SRCH) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Adds (`add`) or deletes one policy rule; EEXIST on adding and
+    /// ENOENT on deleting count as done.
+    pub fn rule(&mut self, add: bool, r: &crate::wire::netlink::RuleSpec<'_>) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::rule_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        match self.await_ack(seq) {
+            Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+            Err(e) if !add && is_errno(&e, Errno::NOENT) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Creates macvlan `name` (bridge mode, down) on `base` with `mac`
+    /// (`use_vmac`). EEXIST if the name is taken.
+    pub fn add_macvlan(&mut self, name: &str, base: u32, mac: [u8; 6]) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let msg = macvlan_request(&mut req, seq, name, base, mac).map_err(|_| invalid_input())?;
+        self.send(msg)?;
+        self.await_ack(seq)
+    }
+
+    /// Sets link `index` up.
+    pub fn set_link_up(&mut self, index: u32) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let msg = link_up_request(&mut req, seq, index).map_err(|_| invalid_input())?;
+        self.send(msg)?;
+        self.await_ack(seq)
+    }
+
+    /// Deletes link `index`; already gone (ENODEV) counts as deleted.
+    pub fn del_link(&mut self, index: u32) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let msg = dellink_request(&mut req, seq, index).map_err(|_| invalid_input())?;
+        self.send(msg)?;
+        match self.await_ack(seq) {
+            Err(e) if is_errno(&e, Errno::NODEV) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn addr_request(&mut self, kind: u16, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let len = build_addr_request(&mut req, kind, seq, ifindex, vip)?;
+        self.send(req.get(..len).ok_or_else(invalid_input)?)?;
+        self.await_ack(seq)
+    }
+}
+
+/// Writes RTM_NEWADDR / RTM_DELADDR for `vip` into `buf`; its length.
+///
+/// Add: REQUEST|ACK|CREATE; IFA_LOCAL is the address and IFA_ADDRESS the
+/// peer (the address itself without one), then IFA_BROADCAST and
+/// IFA_LABEL (IPv4), IFA_FLAGS from the VIP's flags, and for IPv6 with a
+/// preferred lifetime IFA_CACHEINFO (valid forever; the kernel marks a
+/// preferred lifetime of 0 deprecated). Delete: the same header, IFA_LOCAL
+/// and IFA_ADDRESS only, so the address goes whatever label it was given.
+///
+/// `InvalidInput` for a prefix longer than the address, a peer of the
+/// other family, or a label over 15 bytes or containing a NUL.
+pub(super) fn build_addr_request(
+    buf: &mut [u8],
+    kind: u16,
+    seq: u32,
+    ifindex: u32,
+    vip: &VipConfig,
+) -> io::Result<usize> {
+    let v6 = vip.addr.is_ipv6();
+    let (family, max_prefix) = if v6 { (AF_INET6, 128) } else { (AF_INET, 32) };
+    if vip.prefix > max_prefix || vip.peer.is_some_and(|p| p.is_ipv6() != v6) {
+        return Err(invalid_input());
+    }
+    let local = ip_bytes(vip.addr);
+    let address = ip_bytes(vip.peer.unwrap_or(vip.addr));
+    let add = kind == RTM_NEWADDR;
+    let mut flags = 0u32;
+    if add {
+        for (on, flag) in [
+            (v6 && vip.nodad, IFA_F_NODAD),
+            (v6 && vip.home, IFA_F_HOMEADDRESS),
+            (v6 && vip.mngtmpaddr, IFA_F_MANAGETEMPADDR),
+            (vip.noprefixroute, IFA_F_NOPREFIXROUTE),
+            (vip.autojoin, IFA_F_MCAUTOJOIN),
+        ] {
+            if on {
+                flags |= flag;
+            }
+        }
+    }
+    let nl_flags = if add { NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE } else { NLM_F_REQUEST | NLM_F_ACK };
+    // Only BufferTooSmall is possible, and REQUEST_LEN rules it out.
+    let nl = |_| invalid_input();
+    let mut b = NlBuilder::new(buf);
+    b.header(kind, nl_flags, seq).map_err(nl)?;
+    // The header's flag byte holds the low 8 bits; IFA_FLAGS carries all.
+    b.push(&IfAddrMsg::new(family, vip.prefix, (flags & 0xff) as u8, vip.scope, ifindex)).map_err(nl)?;
+    b.attr(IFA_LOCAL, local.as_slice()).map_err(nl)?;
+    b.attr(IFA_ADDRESS, address.as_slice()).map_err(nl)?;
+    if add && !v6 {
+        if let Some(bcast) = vip.broadcast {
+            b.attr(IFA_BROADCAST, &bcast.octets()).map_err(nl)?;
+        }
+        if let Some(label) = &vip.label {
+            let mut name = [0u8; IFNAMSIZ];
+            if label.len() >= IFNAMSIZ || label.bytes().any(|c| c == 0) {
+                return Err(invalid_input());
+            }
+            for (d, s) in name.iter_mut().zip(label.bytes()) {
+                *d = s;
+            }
+            // With its NUL, as the kernel copies it.
+            b.attr(IFA_LABEL, name.get(..=label.len()).ok_or_else(invalid_input)?).map_err(nl)?;
+        }
+    }
+    if flags != 0 {
+        b.attr(IFA_FLAGS, &flags.to_ne_bytes()).map_err(nl)?;
+    }
+    if let (true, true, Some(preferred)) = (add, v6, vip.preferred_lft) {
+        let ci = IfaCacheInfo {
+            preferred: preferred.to_ne_bytes(),
+            valid: LIFETIME_FOREVER.to_ne_bytes(),
+            created: [0; 4],
+            updated: [0; 4],
+        };
+        b.attr(IFA_CACHEINFO, bytemuck::bytes_of(&ci)).map_err(nl)?;
+    }
+    Ok(b.finish().map_err(nl)?.len())
+}
+
+/// An address's bytes without allocating: 4 or 16 of them.
+struct IpBytes {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl IpBytes {
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+fn ip_bytes(addr: IpAddr) -> IpBytes {
+    let mut bytes = [0u8; 16];
+    match addr {
+        IpAddr::V4(a) => {
+            bytes[..4].copy_from_slice(&a.octets());
+            IpBytes { bytes, len: 4 }
+        }
+        IpAddr::V6(a) => IpBytes { bytes: a.octets(), len: 16 },
+    }
+}
