@@ -18,26 +18,9 @@ use super::*;
 
 const N: usize = 1000;
 
-/// 1,000 instances: `i` on eth0 (i < 250) or vl(i/250), VRID 1 + i % 250,
-/// VIP 10.net.(200 + i/250).(1 + i % 250)/32. `changed`: instance 1,000
-/// 10 below `priority`.
+/// 1,000 instances at `advert` (`thousand_instances`).
 fn scale_config(net: u8, advert: &str, priority: u8, master: bool, changed: bool) -> String {
-    let mut s = String::from("global_defs {\n    vrrp_version 3\n}\n\n");
-    let state = if master { "MASTER" } else { "BACKUP" };
-    for i in 0..N {
-        let iface = if i < 250 { "eth0".to_owned() } else { format!("vl{}", i / 250) };
-        let prio = if changed && i == N - 1 { priority - 10 } else { priority };
-        let _ = write!(
-            s,
-            "vrrp_instance VI_{} {{\n    state {state}\n    interface {iface}\n    virtual_router_id {}\n    \
-             priority {prio}\n    advert_int {advert}\n    virtual_ipaddress {{\n        10.{net}.{}.{}/32\n    }}\n}}\n",
-            i + 1,
-            1 + i % 250,
-            200 + i / 250,
-            1 + i % 250
-        );
-    }
-    s
+    thousand_instances(net, advert, None, priority, master, changed)
 }
 
 pub(super) struct Scale {

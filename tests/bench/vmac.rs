@@ -28,17 +28,7 @@ fn cable_outages(test: &str, net: u8, kind: Kind, vmac: bool, trials: usize) -> 
     std::thread::sleep(settle);
     let mut out = Vec::new();
     for n in 0..trials {
-        let ping = start_ping(&b, n);
-        let t0 = SystemTime::now();
-        b.lab.cable(R1, false);
-        b.lab.wait_for(a, FAULT);
-        b.lab.wait_for(c, MASTER);
-        let gap = stop_ping(&b, ping, t0);
-        eprintln!("bench: {test}: trial {}: cable pulled: {:.1} ms", n + 1, ms(gap));
-        out.push(gap);
-        b.lab.cable(R1, true);
-        b.lab.wait_for(a, MASTER);
-        b.lab.wait_for(c, BACKUP);
+        out.push(cable_trial(&mut b, a, c, n, test, n));
         std::thread::sleep(settle);
     }
     out

@@ -339,13 +339,9 @@ impl Lab {
         // VIPD_NETNS_KEEPALIVED_ONLY=1: keepalived in vipd's place, to tell
         // a broken lab from a vipd bug.
         let kind = if std::env::var_os("VIPD_NETNS_KEEPALIVED_ONLY").is_some() { Kind::Keepalived } else { kind };
-        self.starts += 1;
-        let base = format!("{}-{}-{}", r.name(), kind.name(), self.starts);
-        let conf_path = self.dir.join(format!("{base}.conf"));
-        let log = self.dir.join(format!("{base}.log"));
+        let (base, conf_path, log) = self.next_files(r, kind, conf);
         let pid_file = self.pid_file(r, kind);
         let vrrp_pid_file = self.dir.join(format!("{}-{}.vrrp.pid", r.name(), kind.name()));
-        fs::write(&conf_path, conf).expect("write config");
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.router_ns(r)]);
         match kind {
@@ -371,15 +367,22 @@ impl Lab {
         Daemon { idx, router: r, kind }
     }
 
+    /// The next start's name (`r1-vipd-3`), its configuration file, with
+    /// `conf` written to it, and its log file.
+    fn next_files(&mut self, r: Router, kind: Kind, conf: &str) -> (String, PathBuf, PathBuf) {
+        self.starts += 1;
+        let base = format!("{}-{}-{}", r.name(), kind.name(), self.starts);
+        let conf_path = self.dir.join(format!("{base}.conf"));
+        fs::write(&conf_path, conf).expect("write config");
+        let log = self.dir.join(format!("{base}.log"));
+        (base, conf_path, log)
+    }
+
     /// Starts vipd on `r` with `conf`, `-D` and exactly `args` (no `-p`
     /// nor `--control` of the lab's).
     #[allow(dead_code)]
     pub fn start_vipd_args(&mut self, r: Router, conf: &str, args: &[&str]) -> Daemon {
-        self.starts += 1;
-        let base = format!("{}-vipd-{}", r.name(), self.starts);
-        let conf_path = self.dir.join(format!("{base}.conf"));
-        let log = self.dir.join(format!("{base}.log"));
-        fs::write(&conf_path, conf).expect("write config");
+        let (base, conf_path, log) = self.next_files(r, Kind::Vipd, conf);
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.router_ns(r)]);
         cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).args(args);
@@ -391,15 +394,11 @@ impl Lab {
     /// Starts vipd on `r` under `wrapper` (e.g. `setpriv` dropping root),
     /// with its pid file in a directory anyone may write.
     pub fn start_vipd_wrapped(&mut self, r: Router, conf: &str, wrapper: &[&str]) -> Daemon {
-        self.starts += 1;
-        let base = format!("{}-vipd-{}", r.name(), self.starts);
-        let conf_path = self.dir.join(format!("{base}.conf"));
-        let log = self.dir.join(format!("{base}.log"));
+        let (base, conf_path, log) = self.next_files(r, Kind::Vipd, conf);
         let run = self.dir.join("run");
         fs::create_dir_all(&run).expect("run dir");
         let _ = Command::new("chmod").arg("1777").arg(&run).status();
         let _ = Command::new("chmod").arg("755").arg(&self.dir).status();
-        fs::write(&conf_path, conf).expect("write config");
         let _ = Command::new("chmod").arg("644").arg(&conf_path).status();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.router_ns(r)]).args(wrapper);
@@ -425,11 +424,7 @@ impl Lab {
     /// [`TIMEOUT`]), behind `wrapper` (e.g. `setpriv ...`); returns its exit
     /// code and output.
     pub fn run_vipd(&mut self, r: Router, conf: &str, wrapper: &[&str]) -> (Option<i32>, String) {
-        self.starts += 1;
-        let base = format!("{}-vipd-{}", r.name(), self.starts);
-        let conf_path = self.dir.join(format!("{base}.conf"));
-        let log = self.dir.join(format!("{base}.log"));
-        fs::write(&conf_path, conf).expect("write config");
+        let (base, conf_path, log) = self.next_files(r, Kind::Vipd, conf);
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.router_ns(r)]).args(wrapper);
         cmd.arg(VIPD).arg("-D").arg("-f").arg(&conf_path).arg("-p").arg(self.pid_file(r, Kind::Vipd));
