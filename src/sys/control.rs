@@ -240,9 +240,21 @@ mod tests {
         let first = ControlListener::bind(&path, None).expect("bind");
         let err = ControlListener::bind(&path, None).expect_err("second bind while the first listens");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
-        // A dead daemon's socket: the file without a listener.
+        // A dead daemon's socket: the file without a listener. Bound and
+        // never listening, rather than a listener dropped: another test
+        // thread's spawn may clone our fd table while a listener is open,
+        // and its child keeps the listener (and our connect succeeding)
+        // until it execs.
         std::mem::forget(first);
-        let stale = std::os::unix::net::UnixListener::bind(dir.path("other.sock")).expect("bind other");
+        let stale = rustix::net::socket_with(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .expect("socket");
+        let addr = rustix::net::SocketAddrUnix::new(dir.path("other.sock")).expect("address");
+        rustix::net::bind(&stale, &addr).expect("bind other");
         drop(stale);
         ControlListener::bind(&dir.path("other.sock"), None).expect("a stale socket is replaced");
         std::fs::write(dir.path("file"), "x").expect("write");
