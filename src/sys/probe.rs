@@ -254,6 +254,19 @@ mod tests {
         let addr = l.local_addr().expect("addr");
         assert_eq!(probe(&Target::new(addr, None, None)), Outcome::Connected);
         drop(l);
+        // A port bound and never listened on refuses. Not the dropped
+        // listener's port: another test thread's spawn may clone our fd
+        // table and hold that listener open until its child execs.
+        let closed = rustix::net::socket_with(
+            rustix::net::AddressFamily::INET,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .expect("socket");
+        rustix::net::bind(&closed, &SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let addr = rustix::net::getsockname(&closed).expect("name");
+        let addr = SocketAddr::try_from(addr).expect("an inet address");
         assert_eq!(probe(&Target::new(addr, None, None)), Outcome::Refused);
     }
 
