@@ -511,3 +511,97 @@ fn cleanup_removes_only_configured_addresses() {
     assert!(err.contains("the configuration has") && err.contains("nothing removed"), "{err}");
     assert!(lab.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).contains(" 10.66.0.100/24"));
 }
+
+/// A master with `use_vmac`, virtual routes and a virtual rule is killed
+/// with SIGKILL: its macvlan (with the VIP and the virtual MAC), routes and
+/// rule stay behind. `vipd cleanup` removes what the daemon marked as its
+/// own and nothing else: a route of the same prefix someone else added
+/// (another protocol, another metric) and a `no_track` route without a
+/// protocol (it cannot be told from anyone's) stay.
+#[test]
+fn cleanup_removes_a_killed_masters_macvlan_routes_and_rules() {
+    let Some(mut lab) = Lab::new("clvm", "10.67.0.1/24", "network namespaces") else { return };
+    let conf = lab.dir.file(
+        "vipd.conf",
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n version 3\n advert_int 0.1\n \
+         priority 150\n use_vmac\n virtual_ipaddress {\n  10.67.0.100/24\n }\n \
+         virtual_routes {\n  10.68.0.0/24 via 10.67.0.254 dev eth0\n  blackhole 10.69.0.0/24 table 100\n  \
+         10.70.0.0/24 dev eth0 no_track\n }\n \
+         virtual_rules {\n  from 10.67.0.100/32 table 100 priority 100\n }\n}\n",
+        0o644,
+    );
+    // Someone else's route to the same prefix.
+    lab.ns.ip(&[
+        "route",
+        "add",
+        "10.68.0.0/24",
+        "via",
+        "10.67.0.254",
+        "dev",
+        "eth0",
+        "metric",
+        "50",
+        "proto",
+        "static",
+    ]);
+    let conf = conf.to_string_lossy().into_owned();
+    let pid = lab.dir.join("vipd.pid").to_string_lossy().into_owned();
+    let sock = lab.dir.join("vipd.sock").to_string_lossy().into_owned();
+    let child = Command::new("ip")
+        .args(["netns", "exec", lab.ns.name(), VIPD, "-f", &conf, "-p", &pid, "--control", &sock])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    lab.vipd = Some(child);
+    // `ip` that may fail (the macvlan may not exist yet, or any more).
+    let ip_may_fail = |lab: &Lab, args: &[&str]| {
+        let out = Command::new("ip").args(["-n", lab.ns.name()]).args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let vmac_holds_vip =
+        |lab: &Lab| ip_may_fail(lab, &["-o", "addr", "show", "dev", "vrrp.51"]).1.contains(" 10.67.0.100/24");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(vmac_holds_vip(&lab) && lab.ns.ip(&["rule"]).contains("lookup 100")) {
+        assert!(std::time::Instant::now() < deadline, "no master with its VIP on vrrp.51 and its rule in 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let routes = || lab.ns.ip(&["route", "show", "table", "all"]);
+    let ours =
+        ["10.68.0.0/24 via 10.67.0.254 dev eth0 proto keepalived", "blackhole 10.69.0.0/24 table 100 proto keepalived"];
+    for r in ours {
+        assert!(routes().contains(r), "the master did not install `{r}`:\n{}", routes());
+    }
+    if let Some(mut c) = lab.vipd.take() {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    assert!(vmac_holds_vip(&lab), "SIGKILL left nothing behind: the test proves nothing");
+
+    let (code, out, err) = vipd_in(lab.ns.name(), &["-f", &conf, "-p", &pid, "--control", &sock, "cleanup"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        out,
+        "vipd cleanup: (VI_1) removed rule preference 100\n\
+         vipd cleanup: (VI_1) removed route 10.68.0.0/24\n\
+         vipd cleanup: (VI_1) removed route 10.69.0.0/24 table 100\n\
+         vipd cleanup: (VI_1) removed 10.67.0.100/24 from vrrp.51\n\
+         vipd cleanup: (VI_1) removed macvlan vrrp.51\n\
+         vipd cleanup: 5 removed, 0 not present, 1 left alone, 0 failed\n"
+    );
+    assert!(err.contains("route 10.70.0.0/24: no_track without protocol"), "{err}");
+    let (st, _) = ip_may_fail(&lab, &["link", "show", "dev", "vrrp.51"]);
+    assert!(!st, "the macvlan is still there");
+    let after = routes();
+    for r in ours {
+        assert!(!after.contains(r), "`{r}` is still there:\n{after}");
+    }
+    assert!(after.contains("10.68.0.0/24 via 10.67.0.254 dev eth0 proto static metric 50"), "{after}");
+    assert!(after.contains("10.70.0.0/24 dev eth0"), "the unmarked no_track route was removed:\n{after}");
+    assert!(!lab.ns.ip(&["rule"]).contains("lookup 100"), "{}", lab.ns.ip(&["rule"]));
+    assert!(lab.ns.ip(&["-o", "addr", "show", "dev", "eth0"]).contains(" 10.67.0.1/24"));
+
+    let (code, out, _) = vipd_in(lab.ns.name(), &["-f", &conf, "-p", &pid, "--control", &sock, "cleanup"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "vipd cleanup: 0 removed, 5 not present, 1 left alone, 0 failed\n");
+}

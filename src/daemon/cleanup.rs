@@ -108,6 +108,10 @@ pub fn run(opts: &Options) -> u8 {
     for s in &plan.skipped {
         say!(err, "vipd cleanup: {s}");
     }
+    let mut out = io::stdout().lock();
+    // Rules and routes before the addresses, as the daemon removes them: a
+    // route with `src VIP` goes with its address anyway.
+    let mut extra = routes_and_rules(&engine, &mut netlink, &mut out, &mut err);
     let mut failed = 0usize;
     let mut asked = Vec::with_capacity(plan.remove.len());
     for t in &plan.remove {
@@ -136,7 +140,6 @@ pub fn run(opts: &Options) -> u8 {
             return exit::FATAL;
         }
     };
-    let mut out = io::stdout().lock();
     let mut removed = 0usize;
     for t in asked {
         if present(&after, t.index, t.vip.addr).is_some() {
@@ -154,13 +157,134 @@ pub fn run(opts: &Options) -> u8 {
             say!(out, "vipd cleanup: ({}) removed {}/{} from {}", t.instance, t.vip.addr, t.vip.prefix, t.iface);
         }
     }
+    // Last, the macvlans: their addresses are gone by now, so what they
+    // held was reported address by address.
+    macvlans(&engine, &links, &mut netlink, &mut out, &mut err, &mut extra);
+    failed += extra.failed;
     say!(
         out,
-        "vipd cleanup: {removed} removed, {} not present, {} left alone, {failed} failed",
-        plan.absent,
-        plan.skipped.len()
+        "vipd cleanup: {} removed, {} not present, {} left alone, {failed} failed",
+        removed + extra.removed,
+        plan.absent + extra.absent,
+        plan.skipped.len() + extra.skipped
     );
     if failed > 0 { exit::FATAL } else { exit::OK }
+}
+
+/// What the passes over routes, rules and macvlans did.
+#[derive(Debug, Default)]
+struct Tally {
+    removed: usize,
+    absent: usize,
+    skipped: usize,
+    failed: usize,
+}
+
+/// Every instance's virtual rules, then routes, deleted as the daemon
+/// deletes them when it leaves MASTER. Only the entries vipd marks
+/// (`protocol keepalived`, or the protocol a `no_track` entry names) are
+/// asked for: the kernel matches a delete on the protocol when one is
+/// given, so a route or rule someone else added stays. An unmarked one (a
+/// `no_track` entry without `protocol`) would match whatever the kernel
+/// finds first, the host's own connected route for instance, and is left
+/// alone.
+fn routes_and_rules(engine: &Engine, netlink: &mut Netlink, out: &mut impl Write, err: &mut impl Write) -> Tally {
+    use super::routes::{index_of, route_spec, rule_spec};
+    let mut t = Tally::default();
+    for inst in engine.instances() {
+        let name = inst.name();
+        for r in inst.cfg.rules.iter() {
+            let what = format!("rule preference {}", r.priority);
+            if r.protocol == 0 {
+                t.skipped += 1;
+                say!(err, "vipd cleanup: ({name}) {what}: no_track without protocol, not marked as vipd's, left alone");
+                continue;
+            }
+            match netlink.del_rule_found(&rule_spec(r)) {
+                Ok(true) => {
+                    t.removed += 1;
+                    say!(out, "vipd cleanup: ({name}) removed {what}");
+                }
+                Ok(false) => t.absent += 1,
+                Err(e) => {
+                    t.failed += 1;
+                    say!(err, "vipd cleanup: ({name}) cannot remove {what}: {e}");
+                }
+            }
+        }
+        for r in inst.cfg.routes.iter() {
+            let what = if r.table == crate::wire::netlink::RT_TABLE_MAIN {
+                format!("route {}/{}", r.dst, r.dst_len)
+            } else {
+                format!("route {}/{} table {}", r.dst, r.dst_len, r.table)
+            };
+            if r.protocol == 0 {
+                t.skipped += 1;
+                say!(err, "vipd cleanup: ({name}) {what}: no_track without protocol, not marked as vipd's, left alone");
+                continue;
+            }
+            let oif = match r.dev.as_deref().map(index_of) {
+                // Its interface is gone, and its routes went with it.
+                Some(0) => {
+                    t.absent += 1;
+                    continue;
+                }
+                dev => dev,
+            };
+            match netlink.del_route_found(&route_spec(r, oif)) {
+                Ok(true) => {
+                    t.removed += 1;
+                    say!(out, "vipd cleanup: ({name}) removed {what}");
+                }
+                Ok(false) => t.absent += 1,
+                Err(e) => {
+                    t.failed += 1;
+                    say!(err, "vipd cleanup: ({name}) cannot remove {what}: {e}");
+                }
+            }
+        }
+    }
+    t
+}
+
+/// The `use_vmac` interfaces: one of the configured name that carries the
+/// instance's virtual MAC is the daemon's (it would have deleted it on
+/// exit) and is deleted, so nothing is left that could answer for the
+/// virtual MAC; one without that MAC is someone else's and stays. The
+/// base interface's ARP sysctls the daemon changed are not put back: their
+/// old values died with it (vipd(8) CLEANUP).
+fn macvlans(
+    engine: &Engine,
+    links: &[LinkInfo],
+    netlink: &mut Netlink,
+    out: &mut impl Write,
+    err: &mut impl Write,
+    t: &mut Tally,
+) {
+    for inst in engine.instances() {
+        let Some(v) = inst.cfg.vmac.as_ref() else { continue };
+        let name = inst.name();
+        let mac = inst.cfg.virtual_mac();
+        let Some(link) = links.iter().find(|l| l.name.as_str() == v.name) else {
+            t.absent += 1;
+            continue;
+        };
+        if link.mac != Some(mac) {
+            t.skipped += 1;
+            say!(err, "vipd cleanup: ({name}) interface `{}` does not have the virtual MAC, left alone", v.name);
+            continue;
+        }
+        match netlink.del_link(link.index) {
+            Ok(()) => {
+                t.removed += 1;
+                say!(out, "vipd cleanup: ({name}) removed macvlan {}", v.name);
+            }
+            Err(e) => {
+                t.failed += 1;
+                say!(err, "vipd cleanup: ({name}) cannot remove macvlan {}: {e}", v.name);
+            }
+        }
+    }
 }
 
 /// The configured addresses that are on their interface, as the daemon
@@ -171,6 +295,12 @@ pub fn plan(engine: &Engine, links: &[LinkInfo], addrs: &[AddrInfo]) -> Plan {
         for (v, iface) in inst.addresses() {
             let Some(name) = engine.ifaces().get(usize::from(iface.0)).map(|f| f.name.as_str()) else { continue };
             let Some(link) = links.iter().find(|l| l.name.as_str() == name) else {
+                // The instance's macvlan is the daemon's: without it, its
+                // addresses are simply not there.
+                if inst.cfg.vmac.as_ref().is_some_and(|v| v.name == name) {
+                    p.absent += 1;
+                    continue;
+                }
                 p.skipped.push(format!(
                     "({}) {}/{}: interface `{name}` does not exist, skipped",
                     inst.name(),

@@ -37,7 +37,7 @@ impl Statics {
 }
 
 /// The index of interface `name`, 0 if there is none.
-fn index_of(name: &str) -> u32 {
+pub(super) fn index_of(name: &str) -> u32 {
     let mut buf = [0u8; 16];
     if name.len() >= buf.len() || name.bytes().any(|b| b == 0) {
         return 0;
@@ -50,7 +50,7 @@ fn index_of(name: &str) -> u32 {
     unsafe { libc::if_nametoindex(buf.as_ptr().cast()) }
 }
 
-fn route_spec(r: &RouteConfig, oif: Option<u32>) -> RouteSpec {
+pub(super) fn route_spec(r: &RouteConfig, oif: Option<u32>) -> RouteSpec {
     RouteSpec {
         dst: r.dst,
         dst_len: r.dst_len,
@@ -65,7 +65,7 @@ fn route_spec(r: &RouteConfig, oif: Option<u32>) -> RouteSpec {
     }
 }
 
-fn rule_spec(r: &RuleConfig) -> RuleSpec<'_> {
+pub(super) fn rule_spec(r: &RuleConfig) -> RuleSpec<'_> {
     RuleSpec {
         family: if r.family == Family::V6 { AF_INET6 } else { AF_INET },
         from: r.from,

@@ -31,29 +31,56 @@ impl Netlink {
     /// added (EEXIST); deleting one that is gone counts as deleted (ESRCH),
     /// as keepalived treats them.
     pub fn route(&mut self, add: bool, r: &crate::wire::netlink::RouteSpec) -> io::Result<()> {
-        let seq = self.next_seq();
-        let mut req = [0u8; REQUEST_LEN];
-        let built = crate::wire::netlink::route_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
-        self.send(built)?;
-        match self.await_ack(seq) {
+        match self.route_request(add, r) {
             Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
             Err(e) if !add && is_errno(&e, Errno::SRCH) => Ok(()),
             other => other,
         }
     }
 
+    /// Deletes one route; whether one matched (`vipd cleanup` reports
+    /// only what it removed).
+    pub fn del_route_found(&mut self, r: &crate::wire::netlink::RouteSpec) -> io::Result<bool> {
+        match self.route_request(false, r) {
+            Ok(()) => Ok(true),
+            Err(e) if is_errno(&e, Errno::SRCH) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn route_request(&mut self, add: bool, r: &crate::wire::netlink::RouteSpec) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::route_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        self.await_ack(seq)
+    }
+
     /// Adds (`add`) or deletes one policy rule; EEXIST on adding and
     /// ENOENT on deleting count as done.
     pub fn rule(&mut self, add: bool, r: &crate::wire::netlink::RuleSpec<'_>) -> io::Result<()> {
-        let seq = self.next_seq();
-        let mut req = [0u8; REQUEST_LEN];
-        let built = crate::wire::netlink::rule_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
-        self.send(built)?;
-        match self.await_ack(seq) {
+        match self.rule_request(add, r) {
             Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
             Err(e) if !add && is_errno(&e, Errno::NOENT) => Ok(()),
             other => other,
         }
+    }
+
+    /// Deletes one rule; whether one matched.
+    pub fn del_rule_found(&mut self, r: &crate::wire::netlink::RuleSpec<'_>) -> io::Result<bool> {
+        match self.rule_request(false, r) {
+            Ok(()) => Ok(true),
+            Err(e) if is_errno(&e, Errno::NOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn rule_request(&mut self, add: bool, r: &crate::wire::netlink::RuleSpec<'_>) -> io::Result<()> {
+        let seq = self.next_seq();
+        let mut req = [0u8; REQUEST_LEN];
+        let built = crate::wire::netlink::rule_request(&mut req, add, seq, r).map_err(|_| invalid_input())?;
+        self.send(built)?;
+        self.await_ack(seq)
     }
 
     /// Creates macvlan `name` (bridge mode, down) on `base` with `mac`
