@@ -51,6 +51,17 @@ impl Track {
     }
 }
 
+/// One tracker as the watcher sees it (the data file's process section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackView<'a> {
+    pub cfg: &'a TrackProcess,
+    pub count: u32,
+    /// The verdict, after the delays.
+    pub up: bool,
+    pub fork_timer: bool,
+    pub terminate_timer: bool,
+}
+
 /// The connector socket and the matching processes.
 pub struct Watcher {
     /// Readable when events or an ended delay wait: holds `sock` and `timer`.
@@ -156,6 +167,18 @@ impl Watcher {
     }
 
     /// Readable when [`Watcher::poll`] has something to do.
+    /// Tracker `index` of the `Watcher::new` list.
+    pub fn view(&self, index: usize) -> Option<TrackView<'_>> {
+        let t = self.tracks.get(index)?;
+        Some(TrackView {
+            cfg: &t.cfg,
+            count: t.count,
+            up: t.up,
+            fork_timer: matches!(t.pending, Some((_, true))),
+            terminate_timer: matches!(t.pending, Some((_, false))),
+        })
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.ep.as_fd()
     }

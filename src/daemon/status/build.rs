@@ -172,6 +172,16 @@ impl Daemon {
                     interval: p.interval,
                     timeout: p.timeout,
                 }),
+                process: self.processes.as_ref().and_then(|(w, ids)| {
+                    let v = w.view(ids.iter().position(|id| usize::from(id.0) == k)?)?;
+                    Some(ProcessInfo {
+                        cfg: v.cfg.clone(),
+                        count: v.count,
+                        quorum: v.up,
+                        fork_timer: v.fork_timer,
+                        terminate_timer: v.terminate_timer,
+                    })
+                }),
             })
             .collect();
         let instances = engine.instances().iter().map(|i| self.instance_status(now, i)).collect();

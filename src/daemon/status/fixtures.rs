@@ -179,6 +179,7 @@ pub fn rich() -> Snapshot {
                 check: None,
                 path: None,
                 probe: None,
+                process: None,
                 last_run: Some(ScriptRun {
                     result: "exit status 0".to_owned(),
                     exit_code: Some(0),
@@ -198,6 +199,7 @@ pub fn rich() -> Snapshot {
                 check: None,
                 path: None,
                 probe: None,
+                process: None,
             },
             TrackerStatus {
                 name: "chk_db".to_owned(),
@@ -209,6 +211,7 @@ pub fn rich() -> Snapshot {
                 check: None,
                 path: None,
                 probe: None,
+                process: None,
                 last_run: Some(ScriptRun {
                     result: "timed out".to_owned(),
                     exit_code: None,
@@ -228,6 +231,7 @@ pub fn rich() -> Snapshot {
                 check: None,
                 path: None,
                 probe: None,
+                process: None,
             },
         ],
         global_errors: vec![(WireError::VrId, 7), (WireError::PacketLength, 2)],

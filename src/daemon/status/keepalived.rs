@@ -14,14 +14,15 @@
 //! invented: keepalived's process internals (global definitions, socket
 //! pool, file descriptors, interface table, a script's `Result` counter and
 //! init state), notify script lines, and a tracker's own default weight
-//! (vipd keeps only the weights instances use). The unit tests compare
+//! (vipd keeps only the weights instances use). Check scripts, tracked
+//! files and tracked processes each have their section. The unit tests compare
 //! with files keepalived 2.2.7 wrote (`tests/data/keepalived-files`).
 
 use core::fmt::{Display, Write as _};
 use std::time::Duration;
 
 use super::model::*;
-use crate::config::{Family, InitialState, TrackerKind, VipConfig};
+use crate::config::{Family, InitialState, ParamMatch, TrackerKind, VipConfig};
 use crate::core::{State, TrackStatus};
 use crate::wire::WireError;
 use crate::wire::vrrp::{Auth, Version};
@@ -40,28 +41,58 @@ pub fn data(s: &Snapshot) -> String {
             group(&mut o, s, g);
         }
     }
-    let of_kind = |script: bool| {
-        s.trackers
-            .iter()
-            .enumerate()
-            // Process trackers have no section here yet.
-            .filter(move |(_, t)| {
-                t.kind != TrackerKind::Process && matches!(t.kind, TrackerKind::Script { .. }) == script
-            })
-    };
-    if of_kind(true).next().is_some() {
-        o.push_str("------< VRRP Scripts >------\n");
-        for (k, t) in of_kind(true) {
-            script(&mut o, s, k, t);
+    for sec in [Section::Scripts, Section::Files, Section::Processes] {
+        let mut of = s.trackers.iter().enumerate().filter(|(_, t)| Section::of(t.kind) == sec).peekable();
+        if of.peek().is_none() {
+            continue;
         }
-    }
-    if of_kind(false).next().is_some() {
-        o.push_str("------< VRRP Track files >------\n");
-        for (k, t) in of_kind(false) {
-            track_file(&mut o, s, k, t);
+        o.push_str(sec.title());
+        for (k, t) in of {
+            match sec {
+                Section::Scripts => script(&mut o, s, k, t),
+                Section::Files => track_file(&mut o, s, k, t),
+                Section::Processes => track_process(&mut o, s, k, t),
+            }
         }
     }
     o
+}
+
+/// The data file's tracker sections, in keepalived's order (which is also
+/// the order of an instance's `Tracked …` lists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Scripts,
+    Files,
+    Processes,
+}
+
+impl Section {
+    fn of(kind: TrackerKind) -> Section {
+        match kind {
+            TrackerKind::Script { .. } => Section::Scripts,
+            TrackerKind::File => Section::Files,
+            TrackerKind::Process => Section::Processes,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Section::Scripts => "------< VRRP Scripts >------\n",
+            Section::Files => "------< VRRP Track files >------\n",
+            Section::Processes => "------< VRRP Track processes >------\n",
+        }
+    }
+
+    /// The heading of an instance's list, and whether its lines carry a
+    /// comma after the name (keepalived writes scripts without one).
+    fn tracked(self) -> (&'static str, &'static str) {
+        match self {
+            Section::Scripts => ("   Tracked scripts :\n", ""),
+            Section::Files => ("   Tracked files :\n", ","),
+            Section::Processes => ("   Tracked processes :\n", ","),
+        }
+    }
 }
 
 /// keepalived's stats file: per instance, the counters of RFC 2787 /
@@ -297,15 +328,21 @@ fn instance(o: &mut String, s: &Snapshot, i: &InstanceStatus) {
             let _ = writeln!(o, "     {} weight {}{}", t.interface, t.weight, rev(t.reverse));
         }
     }
-    for (script, title) in [(true, "scripts"), (false, "files")] {
-        let mut uses = i.tracks.iter().filter_map(|u| {
-            let t = s.trackers.get(u.tracker)?;
-            (t.kind != TrackerKind::Process && matches!(t.kind, TrackerKind::Script { .. }) == script).then_some((t, u))
-        });
-        let Some(first) = uses.next() else { continue };
-        let _ = writeln!(o, "   Tracked {title} :");
-        for (t, u) in core::iter::once(first).chain(uses) {
-            let comma = if script { "" } else { "," };
+    for sec in [Section::Scripts, Section::Files, Section::Processes] {
+        let mut uses = i
+            .tracks
+            .iter()
+            .filter_map(|u| {
+                let t = s.trackers.get(u.tracker)?;
+                (Section::of(t.kind) == sec).then_some((t, u))
+            })
+            .peekable();
+        if uses.peek().is_none() {
+            continue;
+        }
+        let (title, comma) = sec.tracked();
+        o.push_str(title);
+        for (t, u) in uses {
             let _ = writeln!(o, "     {}{comma} weight {}{}", t.name, u.weight, rev(u.reverse));
         }
     }
@@ -458,6 +495,40 @@ fn track_file(o: &mut String, s: &Snapshot, k: usize, t: &TrackerStatus) {
         kv(o, "File", &p.display());
     }
     kv(o, "Status", &t.value);
+    tracking(o, s, k);
+}
+
+fn track_process(o: &mut String, s: &Snapshot, k: usize, t: &TrackerStatus) {
+    let _ = writeln!(o, " VRRP Track process = {}", t.name);
+    if let Some(p) = &t.process {
+        let c = &p.cfg;
+        kv(o, "Process", &c.process);
+        if !c.params.is_empty() {
+            // Stored as /proc/PID/cmdline lays them out, each followed by
+            // a NUL; keepalived writes them separated by spaces.
+            let text = String::from_utf8_lossy(c.params.strip_suffix(b"\0").unwrap_or(&c.params)).replace('\0', " ");
+            kv(o, "Parameters", &text);
+        }
+        match c.param_match {
+            ParamMatch::None => {}
+            ParamMatch::Exact => o.push_str("   Param match\n"),
+            ParamMatch::Partial => kv(o, "Param match", &"partial"),
+            ParamMatch::Initial => kv(o, "Param match", &"initial"),
+        }
+        kv(o, "Min processes", &c.quorum);
+        if c.quorum_max < u32::MAX {
+            kv(o, "Max processes", &c.quorum_max);
+        }
+        kv(o, "Current processes", &p.count);
+        kv(o, "Have quorum", &p.quorum);
+        // C's `%f`: six decimals.
+        let _ = writeln!(o, "   Terminate delay = {:.6}s", c.terminate_delay.to_std().as_secs_f64());
+        let _ = writeln!(o, "   Fork delay = {:.6}s", c.fork_delay.to_std().as_secs_f64());
+        let not = |running: bool| if running { "" } else { "not " };
+        let _ = writeln!(o, "   Fork delay timer {}running", not(p.fork_timer));
+        let _ = writeln!(o, "   Terminate delay timer {}running", not(p.terminate_timer));
+        kv(o, "Full command", &c.full_command);
+    }
     tracking(o, s, k);
 }
 

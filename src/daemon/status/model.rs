@@ -181,6 +181,21 @@ pub struct TrackerStatus {
     pub path: Option<PathBuf>,
     /// `vrrp_probe`s some instance tracks (kind `Script`, no `check`).
     pub probe: Option<ProbeInfo>,
+    /// `vrrp_track_process`es: what is matched and the watcher's view.
+    pub process: Option<ProcessInfo>,
+}
+
+/// A `vrrp_track_process` as it is watched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub cfg: crate::config::TrackProcess,
+    /// Matching processes now.
+    pub count: u32,
+    /// The count is within the quorum (after the delays).
+    pub quorum: bool,
+    /// A `fork_delay` / `terminate_delay` is running.
+    pub fork_timer: bool,
+    pub terminate_timer: bool,
 }
 
 /// A `vrrp_probe` as it is run.

@@ -18,6 +18,8 @@ const V3_BACKUP_DATA: &str = include_str!("../../../../tests/data/keepalived-fil
 const V3_BACKUP_STATS: &str = include_str!("../../../../tests/data/keepalived-files/v3-backup.stats");
 const V3_MASTER_DATA: &str = include_str!("../../../../tests/data/keepalived-files/v3-master.data");
 const V3_MASTER_STATS: &str = include_str!("../../../../tests/data/keepalived-files/v3-master.stats");
+const V3_PROCESS_CONF: &str = include_str!("../../../../tests/data/keepalived-files/v3-process.conf");
+const V3_PROCESS_DATA: &str = include_str!("../../../../tests/data/keepalived-files/v3-process.data");
 
 /// Lines of keepalived's sections that vipd does not write: process
 /// internals (file descriptors, the script's result counter and init
@@ -34,7 +36,8 @@ const OMITTED: &[&str] = &[
 ];
 
 /// Sections of keepalived's data file that vipd writes.
-const SECTIONS: &[&str] = &["VRRP Topology", "VRRP Sync groups", "VRRP Scripts", "VRRP Track files"];
+const SECTIONS: &[&str] =
+    &["VRRP Topology", "VRRP Sync groups", "VRRP Scripts", "VRRP Track files", "VRRP Track processes"];
 
 /// keepalived's file as vipd should write it: its sections, less
 /// [`OMITTED`].
@@ -175,6 +178,7 @@ fn check(name: &str, argv0: &str, interval: u64, timeout: u64, rise: u32, fall: 
         }),
         path: None,
         probe: None,
+        process: None,
     }
 }
 
@@ -293,8 +297,71 @@ fn v3_master() -> Snapshot {
         check: None,
         path: Some("/var/tmp/kacap/trackfile".into()),
         probe: None,
+        process: None,
     };
     s.trackers = vec![check("chk_ok", "/usr/bin/true", 2, 0, 1, 1, true), file];
+    s
+}
+
+/// `v3-process.conf` (in a namespace, where the kernel's process events
+/// do not reach keepalived: it counted no process), dumped 0.49 s after
+/// VI_P became master. The process trackers' settings are vipd's reading
+/// of the same file.
+fn v3_process() -> Snapshot {
+    let loaded =
+        crate::config::load_with(std::path::Path::new("v3-process.conf"), Some(V3_PROCESS_CONF), "test", &|_| true);
+    let watched = |name: &str| {
+        let t = loaded.config.trackers.iter().find(|t| t.name == name).expect("configured");
+        ProcessInfo {
+            cfg: t.process.clone().expect("a vrrp_track_process"),
+            count: 0,
+            quorum: false,
+            fork_timer: false,
+            terminate_timer: false,
+        }
+    };
+    let process = |name: &str| TrackerStatus {
+        name: name.into(),
+        kind: TrackerKind::Process,
+        status: TrackStatus::Down,
+        value: 0,
+        streak: 0,
+        last_run: None,
+        running: false,
+        check: None,
+        path: None,
+        probe: None,
+        process: Some(watched(name)),
+    };
+    let mut c = InstanceConfig::new("VI_P", "eth0", 74, Version::V3, &[]);
+    c.vips = vec![VipConfig::new(v4("10.199.0.130"), 24)];
+    c.priority = 150;
+    c.initial_state = InitialState::Master;
+    let mut vip = inst(c, State::Master, 0.492229, Some(0.507771));
+    vip.effective_priority = 130;
+    is_master(&mut vip);
+    uses(&mut vip, 0, 0);
+    uses(&mut vip, 1, 2);
+    uses(&mut vip, 2, -20);
+    vip.cfg.track.push(TrackRef { tracker: TrackerId(3), weight: 7, reverse: true });
+    vip.tracks.push(TrackUse { tracker: 3, weight: 7, reverse: true });
+    let mut s = snapshot(1_796_533_843, vec![vip]);
+    s.taken_subsec_us = 600_000;
+    let file = TrackerStatus {
+        name: "tf1".into(),
+        kind: TrackerKind::File,
+        status: TrackStatus::Up,
+        value: 0,
+        streak: 0,
+        last_run: None,
+        running: false,
+        check: None,
+        path: Some("/root/kacap-conf/trackfile".into()),
+        probe: None,
+        process: None,
+    };
+    s.trackers =
+        vec![check("chk_ok", "/usr/bin/true", 2, 0, 1, 1, true), file, process("tp_sleep"), process("tp_params")];
     s
 }
 
@@ -306,13 +373,16 @@ fn the_data_file_is_keepalived_s_line_for_line() {
     for title in SECTIONS {
         assert_eq!(
             want.matches(&format!("------< {title} >------")).count(),
-            1 - usize::from(*title == "VRRP Track files")
+            1 - usize::from(matches!(*title, "VRRP Track files" | "VRRP Track processes"))
         );
     }
     assert!(want.lines().count() > 180, "{} lines", want.lines().count());
     same_text(&data(&v2_master()), &expected(V2_MASTER_DATA));
     same_text(&data(&v3_backup()), &expected(V3_BACKUP_DATA));
     same_text(&data(&v3_master()), &expected(V3_MASTER_DATA));
+    let want = expected(V3_PROCESS_DATA);
+    assert_eq!(want.matches(" VRRP Track process = ").count(), 2, "{want}");
+    same_text(&data(&v3_process()), &want);
 }
 
 #[test]
