@@ -265,7 +265,7 @@ fn unsupported_keywords_warn_or_refuse() {
             "2:2: warning: `snmp_socket` is not implemented by vipd and is ignored: vipd has no SNMP or D-Bus agent",
             "5:2: warning: `vrrp_cpu_affinity` is not implemented by vipd and is ignored: vipd does not pin CPUs or raise its priority on its own schedule",
             "7:1: warning: `virtual_server` is not implemented by vipd and is ignored: vipd implements the VRRP side of keepalived only",
-            "15:2: error: `use_vmac_addr` is not implemented by vipd: vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
+            "15:2: error: `use_vmac_addr` is not implemented by vipd: vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan); peers would see a different MAC",
             "18:3: error: vrrp_track_process `p` is not defined",
         ]
     );
@@ -673,6 +673,57 @@ fn dump_is_itself_a_valid_config_with_the_same_values() {
     let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
     assert!(!again.has_errors(), "{:#?}", again.diagnostics);
     assert_eq!(config::dump::dump(&again.config), text);
+}
+
+/// The macvlan is kept (by its resolved name, `vmac_prefix` applied), and
+/// the addresses without `dev` stay without it: they go on the macvlan,
+/// which `dev INSTANCE_INTERFACE` would have moved them off.
+#[test]
+fn dump_keeps_use_vmac_and_where_its_addresses_go() {
+    let c = ok("global_defs {\n vmac_prefix vr\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n vmac_xmit_base\n \
+         virtual_ipaddress {\n  10.0.0.100/24\n  10.0.1.100/24 dev eth1\n }\n}\n");
+    let vmac = c.instances[0].vmac.clone().expect("use_vmac");
+    assert_eq!((vmac.name.as_str(), vmac.xmit_base), ("vr.51", true));
+    let text = config::dump::dump(&c);
+    assert!(text.contains("    use_vmac vr.51\n    vmac_xmit_base\n"), "{text}");
+    assert!(text.contains("        10.0.0.100/24 scope global\n"), "{text}");
+    assert!(text.contains("        10.0.1.100/24 dev eth1 scope global\n"), "{text}");
+    let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
+    assert!(!again.has_errors(), "{:#?}\n{text}", again.diagnostics);
+    assert_eq!(again.config.instances[0].vmac, c.instances[0].vmac);
+    assert_eq!(again.config.instances[0].vips, c.instances[0].vips);
+    assert_eq!(config::dump::dump(&again.config), text);
+}
+
+/// keepalived names a `use_vmac` without a name `PREFIX.VRID` (measured:
+/// `vmac_prefix vr` gives `vr.77`), keeps the first `vmac_prefix`.
+#[test]
+fn vmac_prefix_names_the_macvlan() {
+    let inst = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 77\n use_vmac\n \
+         virtual_ipaddress {\n  10.0.0.100/24\n }\n}\n";
+    let name = |c: &config::Config| c.instances[0].vmac.as_ref().map(|v| v.name.clone());
+    assert_eq!(name(&ok(inst)).as_deref(), Some("vrrp.77"));
+    assert_eq!(name(&ok(&format!("global_defs {{\n vmac_prefix vr\n}}\n{inst}"))).as_deref(), Some("vr.77"));
+    let l = config::load_with(
+        Path::new("/k.conf"),
+        Some(&format!("global_defs {{\n vmac_prefix vr\n vmac_prefix other\n vmac_addr_prefix x\n}}\n{inst}")),
+        "x",
+        &|_| true,
+    );
+    assert!(!l.has_errors(), "{:#?}", l.diagnostics);
+    assert_eq!(name(&l.config).as_deref(), Some("vr.77"));
+    let warnings: Vec<&str> = l.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(warnings.iter().any(|w| w.contains("`vmac_prefix` is already `vr`")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("`vmac_addr_prefix` is not implemented")), "{warnings:?}");
+    // A prefix that makes a name of more than 15 bytes is the usual error.
+    let long = config::load_with(
+        Path::new("/k.conf"),
+        Some(&format!("global_defs {{\n vmac_prefix abcdefghijklmn\n}}\n{inst}")),
+        "x",
+        &|_| true,
+    );
+    assert!(long.has_errors());
 }
 
 #[test]

@@ -190,8 +190,14 @@ fn rule(out: &mut String, indent: &str, r: &RuleConfig) {
     out.push('\n');
 }
 
-fn vip(out: &mut String, v: &VipConfig, dev: &str) {
-    let _ = write!(out, "        {}/{} dev {}", v.addr, v.prefix, v.dev.as_deref().unwrap_or(dev));
+/// `dev` is where an address without its own goes: the instance's
+/// interface, or nothing to write with `use_vmac` (its macvlan does not
+/// exist before the daemon creates it, so naming it would not check).
+fn vip(out: &mut String, v: &VipConfig, dev: Option<&str>) {
+    let _ = write!(out, "        {}/{}", v.addr, v.prefix);
+    if let Some(d) = v.dev.as_deref().or(dev) {
+        let _ = write!(out, " dev {d}");
+    }
     if let Some(b) = v.broadcast {
         let _ = write!(out, " brd {b}");
     }
@@ -298,7 +304,7 @@ pub fn dump(config: &Config) -> String {
         out.push_str("\nstatic_ipaddress {\n");
         let dev = g.default_interface.as_deref().unwrap_or("eth0");
         for v in &config.static_addresses {
-            vip(&mut out, v, dev);
+            vip(&mut out, v, Some(dev));
         }
         out.push_str("}\n");
     }
@@ -386,6 +392,12 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     let state = if i.initial_state == InitialState::Master { "MASTER" } else { "BACKUP" };
     let _ = writeln!(out, "    state {state}");
     let _ = writeln!(out, "    interface {}", i.interface);
+    if let Some(v) = &i.vmac {
+        let _ = writeln!(out, "    use_vmac {}", v.name);
+        if v.xmit_base {
+            out.push_str("    vmac_xmit_base\n");
+        }
+    }
     let _ = writeln!(out, "    virtual_router_id {}", i.vrid);
     let _ = writeln!(out, "    version {}", if i.version == Version::V2 { 2 } else { 3 });
     let _ = writeln!(out, "    priority {}", i.priority);
@@ -428,8 +440,9 @@ fn instance(out: &mut String, i: &InstanceConfig, config: &Config) {
     for (kw, list) in [("virtual_ipaddress", &i.vips), ("virtual_ipaddress_excluded", &i.excluded_vips)] {
         if !list.is_empty() {
             let _ = writeln!(out, "    {kw} {{");
+            let home = if i.vmac.is_some() { None } else { Some(i.interface.as_str()) };
             for v in list {
-                vip(out, v, &i.interface);
+                vip(out, v, home);
             }
             out.push_str("    }\n");
         }

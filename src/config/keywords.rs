@@ -24,7 +24,7 @@ const LVS: Support = Ignored("vipd implements the VRRP side of keepalived only")
 const PROCESS: Support = Ignored("vipd is a single process with fixed buffers");
 const RELOAD: Support = Ignored("vipd reloads on SIGHUP without these options");
 const VMAC: Support = Refused(
-    "vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan, no name prefixes); peers would see a different MAC",
+    "vipd implements `use_vmac [NAME]` and `vmac_xmit_base` only (no ipvlan, no base address on the macvlan); peers would see a different MAC",
 );
 
 /// Top-level blocks.
@@ -176,8 +176,8 @@ pub const GLOBAL_DEFS: &[(&str, Support)] = &[
     ("random_seed", PROCESS),
     ("data_use_instance", PROCESS),
     ("log_unknown_vrids", Ignored("vipd counts unknown VRIDs in vrid-errors and logs them rate-limited")),
-    ("vmac_prefix", VMAC),
-    ("vmac_addr_prefix", VMAC),
+    ("vmac_prefix", Yes),
+    ("vmac_addr_prefix", Ignored("it names the macvlans of addresses with their own `use_vmac`, which vipd refuses")),
     ("disable_local_igmp", Ignored("vipd joins the VRRP group on the base interface, never on a macvlan")),
     ("dynamic_interfaces", Ignored("vipd checks that configured interfaces exist")),
     ("vrrp_garp_extra_if", Ignored("vipd sends GARPs on the VIPs' own interfaces only")),

@@ -75,6 +75,11 @@ pub(super) fn scale_run(test: &str, net: u8, kind: Kind, advert: &str, window: D
     }
     let settle = t0.elapsed();
     std::thread::sleep(Duration::from_secs(2));
+    // For profiling the settled daemons (perf, strace) from outside.
+    if let Some(secs) = std::env::var("VIPD_BENCH_PAUSE").ok().and_then(|s| s.parse::<u64>().ok()) {
+        eprintln!("bench: {test}: settled; paused {secs} s: r1 pids {:?}, r2 pids {:?}", b.pids(R1), b.pids(R2));
+        std::thread::sleep(Duration::from_secs(secs));
+    }
     let masters_before = b.lab.log(c).matches(MASTER).count();
 
     let pids = [b.pids(R1), b.pids(R2)];

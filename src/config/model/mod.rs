@@ -73,6 +73,9 @@ pub struct Globals {
     pub mcast_group6: Ipv6Addr,
     /// `default_interface`: for static addresses without `dev`.
     pub default_interface: Option<String>,
+    /// `vmac_prefix`: a `use_vmac` without a name is `PREFIX.VRID`
+    /// (default `vrrp`).
+    pub vmac_prefix: Option<String>,
     /// How the daemon is scheduled.
     pub sched: SchedConfig,
     /// `notify_timeout` (a vipd extension): how long a notify script may
@@ -157,6 +160,7 @@ impl Default for Globals {
             mcast_group4: crate::wire::vrrp::MULTICAST_V4,
             mcast_group6: crate::wire::vrrp::MULTICAST_V6,
             default_interface: None,
+            vmac_prefix: None,
             sched: SchedConfig::default(),
             notify_timeout: NOTIFY_TIMEOUT_DEFAULT,
             mail: Mail { connect_timeout: SMTP_CONNECT_TIMEOUT_DEFAULT, ..Mail::default() },

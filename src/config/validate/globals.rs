@@ -111,6 +111,14 @@ fn global_items(cx: &mut Cx<'_>, nodes: &[Node], config: &mut Config, d: &mut De
                 None => {}
             },
             "default_interface" => g.default_interface = cx.string_arg(n),
+            // keepalived keeps the first and reports the others.
+            "vmac_prefix" => match (&g.vmac_prefix, cx.string_arg(n)) {
+                (None, p) => g.vmac_prefix = p,
+                (Some(first), Some(p)) => {
+                    cx.warn(n.span(), format!("`vmac_prefix` is already `{first}`; `{p}` is ignored, as in keepalived"))
+                }
+                (Some(_), None) => {}
+            },
             // keepalived's range is 1..99; 0 is vipd's "never real-time".
             "vrrp_rt_priority" => g.sched.rt_priority = cx.int_arg(n, 0, 99).map(|v| v as u8),
             "vrrp_priority" => g.sched.nice = cx.int_arg(n, -20, 19).map(|v| v as i8),

@@ -183,7 +183,7 @@ pub(super) fn finish_instance(
             );
         }
     }
-    vmac(cx, &mut r);
+    vmac(cx, &mut r, config.globals.vmac_prefix.as_deref());
     if let (Some(s), true) = (r.ttl_span, r.cfg.unicast_peers.is_empty()) {
         cx.warn(s, format!("vrrp_instance `{name}`: `unicast_ttl` has no effect without unicast peers"));
     }
@@ -280,14 +280,14 @@ pub(super) fn finish_instance(
 /// file is checked offline (away from the machine it is for).
 /// `use_vmac` / `vmac_xmit_base`: the macvlan's name, and what vipd does
 /// not do with one (IPv6, unicast adverts from it).
-fn vmac(cx: &mut Cx<'_>, r: &mut RawInstance) {
+fn vmac(cx: &mut Cx<'_>, r: &mut RawInstance, prefix: Option<&str>) {
     let Some((vmac_name, span)) = r.use_vmac.take() else {
         if let Some(s) = r.vmac_xmit_base {
             cx.warn(s, format!("vrrp_instance `{}`: `vmac_xmit_base` has no effect without `use_vmac`", r.cfg.name));
         }
         return;
     };
-    let ifname = vmac_name.unwrap_or_else(|| format!("vrrp.{}", r.cfg.vrid));
+    let ifname = vmac_name.unwrap_or_else(|| format!("{}.{}", prefix.unwrap_or("vrrp"), r.cfg.vrid));
     let xmit_base = r.vmac_xmit_base.is_some();
     // IFNAMSIZ is 16 with the NUL; the kernel's dev_valid_name refuses
     // '/', ':', whitespace, "." and "..".
