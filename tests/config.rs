@@ -726,6 +726,22 @@ fn vmac_prefix_names_the_macvlan() {
     assert!(long.has_errors());
 }
 
+/// A sync group's trackers are written into its members; with
+/// `sync_group_tracking_weight` their weights count, and the dump must say
+/// so, or it reads back as an error (a weighted tracker in a group).
+#[test]
+fn dump_keeps_sync_group_tracking_weight() {
+    let c = ok("vrrp_script chk {\n script \"/bin/true\"\n weight -10\n}\n\
+         vrrp_sync_group SG {\n group {\n  VI_1\n  VI_2\n }\n sync_group_tracking_weight\n track_script {\n  chk\n }\n}\n\
+         vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n\
+         vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n virtual_ipaddress {\n  10.0.0.101\n }\n}\n");
+    let text = config::dump::dump(&c);
+    let again = config::load_with(Path::new("/dump.conf"), Some(&text), "x", &|_| true);
+    assert!(!again.has_errors(), "{:#?}\n{text}", again.diagnostics);
+    assert_eq!(again.config.instances[0].track, c.instances[0].track);
+    assert_eq!(config::dump::dump(&again.config), text);
+}
+
 #[test]
 fn dump_writes_routes_and_rules_back() {
     let c = ok("static_routes {\n 10.1.0.0/16 via 10.0.0.254 dev eth0 table 7 metric 3\n blackhole fd00:1::/64\n}\n\

@@ -377,6 +377,18 @@ pub fn dump(config: &Config) -> String {
             }
         }
         out.push_str("    }\n");
+        // The group's trackers are written into each member. A member
+        // with a weight passed validation only with this switch, and
+        // without weights it changes nothing, so it is written exactly
+        // when some member has one.
+        let weighted = g
+            .members
+            .iter()
+            .filter_map(|&m| config.instances.get(m))
+            .any(|i| i.track.iter().any(|t| t.weight != 0) || i.track_interfaces.iter().any(|t| t.weight != 0));
+        if weighted {
+            out.push_str("    sync_group_tracking_weight\n");
+        }
         notify(&mut out, "    ", &g.notify);
         out.push_str("}\n");
     }
