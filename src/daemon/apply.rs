@@ -8,14 +8,11 @@
 //! `Daemon::sent` and reported by `report_sends` after it returns. Runs on
 //! every wakeup: nothing here may allocate.
 
-use core::net::IpAddr;
-
 use super::Daemon;
-use super::log::ERROR_LOG_INTERVAL;
 use super::scripts::What;
 use super::startup::family_slot;
+use super::tx::TxKey;
 use crate::core::{Effect, InstanceId, LogEvent, NotifyEvent, NotifyState, State};
-use crate::sys::clock;
 use crate::time::Instant;
 
 /// A run of advert sends (one per destination) with the same outcome,
@@ -55,6 +52,11 @@ impl Daemon {
             // Dry run: nothing reaches the network or the system.
             if dry && self.dry_effect(e) {
                 continue;
+            }
+            // Queued adverts leave before any other effect: the wire sees
+            // the engine's order.
+            if !matches!(e, Effect::SendAdvert { .. }) {
+                self.flush_adverts();
             }
             match *e {
                 Effect::SendAdvert { inst, priority } => self.send_advert(inst, priority),
@@ -122,6 +124,7 @@ impl Daemon {
                 Effect::Log(l) => self.log_event(now, l),
             }
         }
+        self.flush_adverts();
         let changed = fx.iter().any(|e| matches!(e, Effect::StateChange { .. }));
         if changed
             || fx.iter().any(|e| {
@@ -197,59 +200,40 @@ impl Daemon {
         }
     }
 
+    /// Queues the instance's advert (one per unicast peer) for the batch
+    /// of its socket (`tx`); what is queued goes out before the next other
+    /// effect, or at the end of this batch of effects.
     pub(super) fn send_advert(&mut self, inst: InstanceId, priority: u8) {
         let Some(i) = self.engine.instance(inst) else { return };
         let Some(src) = self.engine.source_addr(inst) else { return };
         let Some(sock) = self.socket_of[usize::from(i.iface.0)][family_slot(i.cfg.family)] else { return };
-        let Some(advert) = self.engine.advert(inst, priority) else { return };
+        // `use_vmac` without `vmac_xmit_base`: from the macvlan, so the
+        // frame's source is the virtual MAC.
+        let key = if self.vmacs.tx(inst).is_some() { TxKey::Vmac(inst) } else { TxKey::Base(sock) };
         let id = &mut self.ip_id[usize::from(inst.0)];
         *id = id.wrapping_add(1).max(1);
         let ip_id = *id;
         let ttl = if i.cfg.is_unicast() { i.cfg.unicast_ttl.unwrap_or(255) } else { 255 };
         let mode = i.cfg.v3_ipv4_checksum;
-        let mut send = |dst: IpAddr| {
-            let bytes = match self.buf.emit(&advert, src, dst, mode) {
-                Ok(b) => b,
-                Err(e) => {
-                    log!(self.log, "({}) cannot build advert: {e}", i.name());
-                    return;
-                }
+        let peers = if i.cfg.is_unicast() { i.cfg.unicast_peers.len() } else { 1 };
+        for k in 0..peers {
+            if !self.tx.fits(key) {
+                self.flush_adverts();
+            }
+            let Some(i) = self.engine.instance(inst) else { return };
+            let Some(advert) = self.engine.advert(inst, priority) else { return };
+            let dst = if i.cfg.is_unicast() {
+                let Some(p) = i.cfg.unicast_peers.get(k) else { return };
+                p.addr
+            } else {
+                i.group_addr()
             };
-            // `use_vmac` without `vmac_xmit_base`: from the macvlan, so the
-            // frame's source is the virtual MAC.
-            let Some(socket) = self.vmacs.tx(inst).or_else(|| self.sockets.get(sock)) else { return };
-            let result = socket.send(src, dst, ttl, ip_id, bytes);
-            // Recorded for the engine, which judges a run of failures.
-            let ok = result.is_ok();
-            match self.sent.last_mut() {
-                Some(s) if s.inst == inst && s.priority == priority && s.ok == ok && s.count < u16::MAX => s.count += 1,
-                _ => self.sent.push(SendOutcome { inst, priority, ok, count: 1 }),
+            if let Err(e) = self.tx.push(key, &advert, (inst, priority), (src, dst), (ttl, ip_id), mode) {
+                log!(self.log, "({}) cannot build advert: {e}", i.name());
             }
-            if let Err(e) = result {
-                let limit = &mut self.send_errors[usize::from(inst.0)];
-                let now = clock::now();
-                if limit.last.is_none_or(|t| now.saturating_since(t) >= ERROR_LOG_INTERVAL) {
-                    limit.last = Some(now);
-                    let more = core::mem::take(&mut limit.suppressed);
-                    log!(
-                        self.log,
-                        "({}) cannot send advert to {dst}: {e} ({more} more since the last report)",
-                        i.name()
-                    );
-                } else {
-                    limit.suppressed = limit.suppressed.saturating_add(1);
-                }
-            }
-        };
-        if i.cfg.is_unicast() {
-            for p in &i.cfg.unicast_peers {
-                send(p.addr);
-            }
-        } else {
-            send(i.group_addr());
         }
         if priority == 0 && self.log.detail {
-            log!(self.log, "({}) sent 0 priority", i.name());
+            log!(self.log, "({}) sent 0 priority", self.name(inst));
         }
     }
 }

@@ -52,7 +52,6 @@ use crate::sys::netlink::Netlink;
 use crate::sys::reactor::Async;
 use crate::sys::vrrp::VrrpSocket;
 use crate::time::Instant;
-use crate::wire::vrrp::AdvertBuf;
 
 // First: the `log!` macro is textually scoped and the others use it.
 #[macro_use]
@@ -74,6 +73,7 @@ mod scripts;
 mod startup;
 pub mod status;
 mod tasks;
+mod tx;
 mod upgrade;
 mod vmac;
 
@@ -153,7 +153,8 @@ struct Daemon {
     ip_id: Vec<u16>,
     timer: OwnedFd,
     armed: Option<Instant>,
-    buf: AdvertBuf,
+    /// Adverts waiting to leave by one `sendmmsg` (tx.rs).
+    tx: tx::TxBatch,
     log: Log,
     release_vips: bool,
     /// static_ipaddress, static_routes, static_rules.

@@ -18,7 +18,6 @@ use crate::sys::garp::Announcer;
 use crate::sys::netlink::{self, Netlink};
 use crate::sys::vrrp::VrrpSocket;
 use crate::time::Instant;
-use crate::wire::vrrp::AdvertBuf;
 
 /// Checks of the configuration against this machine that the reader
 /// cannot make: script users, paths, permissions and
@@ -290,7 +289,7 @@ impl Daemon {
             socket_of,
             timer,
             armed: None,
-            buf: AdvertBuf::new(),
+            tx: super::tx::TxBatch::new(),
             log: Log { detail: opts.detail, limits: rate_limits(instances), syslog, console: opts.log_console },
             release_vips: opts.release_vips,
             statics: super::dry_run::statics(&loaded.config, opts.dry_run),

@@ -25,6 +25,9 @@ use super::reactor::Async;
 use rustix::net::sockopt as rsock;
 use rustix::net::{AddressFamily, Protocol, RecvFlags, SendAncillaryBuffer, SendFlags, SocketFlags, SocketType};
 
+mod batch;
+pub use batch::{BATCH, Outgoing};
+
 pub use crate::config::Family;
 use crate::sys::sockopt;
 use crate::wire::WireError;
@@ -863,6 +866,85 @@ mod tests {
 
             let v4 = IpAddr::V4(MULTICAST_V4);
             assert_eq!(va.send(v4, v4, 255, 0, &msg).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        });
+    }
+
+    /// A batch sends what `send` sends, in order: multicast and unicast
+    /// (a flag change splits the `sendmmsg`), one bad message reported and
+    /// skipped, more than one `sendmmsg` worth.
+    #[test]
+    fn netns_ipv4_batch() {
+        let Some(ns) = NsPair::create("4b") else { return };
+        ns.a.run(|| {
+            let group = IpAddr::V4(MULTICAST_V4);
+            let va = open("va", Family::V4, &[group]);
+            ns.b.enter();
+            let mut vb = open("vb", Family::V4, &[group]);
+            let vip = [[10, 77, 0, 100]];
+            let advert = v2_advert(&vip);
+            let src = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1));
+            let peer = IpAddr::V4(Ipv4Addr::new(10, 77, 0, 2));
+            let mut buf = AdvertBuf::new();
+            let msg = buf.emit(&advert, src, group, Default::default()).unwrap().to_vec();
+            let msg_u = buf.emit(&advert, src, peer, Default::default()).unwrap().to_vec();
+            let v6 = IpAddr::V6(MULTICAST_V6);
+            let mut msgs = vec![
+                Outgoing { src, dst: group, ttl: 255, ip_id: 1, vrrp: &msg },
+                Outgoing { src, dst: peer, ttl: 7, ip_id: 2, vrrp: &msg_u },
+                Outgoing { src, dst: v6, ttl: 255, ip_id: 3, vrrp: &msg },
+                Outgoing { src, dst: group, ttl: 255, ip_id: 4, vrrp: &msg },
+            ];
+            for k in 0..BATCH {
+                msgs.push(Outgoing { src, dst: group, ttl: 255, ip_id: 100 + k as u16, vrrp: &msg });
+            }
+            let mut results = Vec::new();
+            va.send_batch(&msgs, &mut |k, r| results.push((k, r.map_err(|e| e.kind()))));
+            // Refused before the syscall, so reported first.
+            results.sort_by_key(|r| r.0);
+            let want: Vec<_> =
+                (0..msgs.len()).map(|k| (k, if k == 2 { Err(io::ErrorKind::InvalidInput) } else { Ok(()) })).collect();
+            assert_eq!(results, want);
+            for (k, m) in msgs.iter().enumerate().filter(|(k, _)| *k != 2) {
+                let got = recv_within(&mut vb, SOMETHING).unwrap_or_else(|| panic!("message {k} on vb"));
+                assert_eq!(got, Got::Packet { src, dst: m.dst, ttl: m.ttl, payload: m.vrrp.to_vec() }, "message {k}");
+                assert_eq!(Ipv4Header::view(&vb.rx[..]).map(|h| h.id()), Some(m.ip_id), "message {k}");
+            }
+            assert_eq!(recv_within(&mut vb, NOTHING), None);
+        });
+    }
+
+    /// The kernel refuses one message of a batch (a source not on the
+    /// link): it is reported, and those after it still go.
+    #[test]
+    fn netns_ipv6_batch() {
+        let Some(ns) = NsPair::create("6b") else { return };
+        ns.a.run(|| {
+            let group = IpAddr::V6(MULTICAST_V6);
+            let va = open("va", Family::V6, &[group]);
+            ns.b.enter();
+            let mut vb = open("vb", Family::V6, &[group]);
+            let vip = [Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 0x100).octets()];
+            let advert = v3_advert(&vip);
+            let src: IpAddr = "fe80::a".parse().unwrap();
+            let peer: IpAddr = "fe80::b".parse().unwrap();
+            let mut buf = AdvertBuf::new();
+            let msg = buf.emit(&advert, src, group, Default::default()).unwrap().to_vec();
+            let msg_u = buf.emit(&advert, src, peer, Default::default()).unwrap().to_vec();
+            let msgs = [
+                Outgoing { src, dst: group, ttl: 255, ip_id: 0, vrrp: &msg },
+                Outgoing { src: peer, dst: group, ttl: 255, ip_id: 0, vrrp: &msg },
+                Outgoing { src, dst: peer, ttl: 64, ip_id: 0, vrrp: &msg_u },
+                Outgoing { src: IpAddr::V4(Ipv4Addr::LOCALHOST), dst: group, ttl: 255, ip_id: 0, vrrp: &msg },
+            ];
+            let mut results = Vec::new();
+            va.send_batch(&msgs, &mut |k, r| results.push((k, r.is_ok())));
+            results.sort_by_key(|r| r.0);
+            assert_eq!(results, [(0, true), (1, false), (2, true), (3, false)]);
+            let got = recv_within(&mut vb, SOMETHING).expect("multicast advert on vb");
+            assert_eq!(got, Got::Packet { src, dst: group, ttl: 255, payload: msg.clone() });
+            let got = recv_within(&mut vb, SOMETHING).expect("unicast advert on vb");
+            assert_eq!(got, Got::Packet { src, dst: peer, ttl: 64, payload: msg_u.clone() });
+            assert_eq!(recv_within(&mut vb, NOTHING), None);
         });
     }
 }
