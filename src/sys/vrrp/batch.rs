@@ -159,10 +159,25 @@ impl VrrpSocket {
         let mut start = 0;
         while start < mm.len() {
             let rest = &mut mm[start..];
+            // The system call itself, not libc's wrapper: musl's sendmmsg
+            // on 64-bit targets loops over sendmsg in user space (to clear
+            // the padding its msghdr has where the kernel's has 64-bit
+            // lengths), which would make the static binary's batch one
+            // syscall per advert again (seen with strace). Every entry here
+            // starts all-zero, padding included, so glibc's and musl's
+            // layouts both read as the kernel's.
             // SAFETY: every entry points at a name, iovecs (pointing at
             // live buffers) and, for IPv6, a control buffer, all alive for
             // the call; the kernel writes only each entry's `msg_len`.
-            let r = unsafe { libc::sendmmsg(fd, rest.as_mut_ptr(), rest.len() as libc::c_uint, flags as _) };
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_sendmmsg,
+                    libc::c_long::from(fd),
+                    rest.as_mut_ptr(),
+                    rest.len() as libc::c_ulong,
+                    libc::c_long::from(flags),
+                )
+            };
             match usize::try_from(r) {
                 Ok(sent) if sent > 0 => {
                     for (k, m) in mm.iter().enumerate().skip(start).take(sent) {
