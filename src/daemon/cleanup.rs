@@ -180,6 +180,30 @@ struct Tally {
     failed: usize,
 }
 
+impl Tally {
+    /// One removal's outcome (`Ok(false)`: nothing matched), counted and
+    /// said.
+    fn note(&mut self, out: &mut impl Write, err: &mut impl Write, name: &str, what: &str, r: io::Result<bool>) {
+        match r {
+            Ok(true) => {
+                self.removed += 1;
+                say!(out, "vipd cleanup: ({name}) removed {what}");
+            }
+            Ok(false) => self.absent += 1,
+            Err(e) => {
+                self.failed += 1;
+                say!(err, "vipd cleanup: ({name}) cannot remove {what}: {e}");
+            }
+        }
+    }
+
+    /// An entry without a protocol of its own: see [`routes_and_rules`].
+    fn unmarked(&mut self, err: &mut impl Write, name: &str, what: &str) {
+        self.skipped += 1;
+        say!(err, "vipd cleanup: ({name}) {what}: no_track without protocol, not marked as vipd's, left alone");
+    }
+}
+
 /// Every instance's virtual rules, then routes, deleted as the daemon
 /// deletes them when it leaves MASTER. Only the entries vipd marks
 /// (`protocol keepalived`, or the protocol a `no_track` entry names) are
@@ -196,21 +220,10 @@ fn routes_and_rules(engine: &Engine, netlink: &mut Netlink, out: &mut impl Write
         for r in inst.cfg.rules.iter() {
             let what = format!("rule preference {}", r.priority);
             if r.protocol == 0 {
-                t.skipped += 1;
-                say!(err, "vipd cleanup: ({name}) {what}: no_track without protocol, not marked as vipd's, left alone");
+                t.unmarked(err, name, &what);
                 continue;
             }
-            match netlink.del_rule_found(&rule_spec(r)) {
-                Ok(true) => {
-                    t.removed += 1;
-                    say!(out, "vipd cleanup: ({name}) removed {what}");
-                }
-                Ok(false) => t.absent += 1,
-                Err(e) => {
-                    t.failed += 1;
-                    say!(err, "vipd cleanup: ({name}) cannot remove {what}: {e}");
-                }
-            }
+            t.note(out, err, name, &what, netlink.del_rule_found(&rule_spec(r)));
         }
         for r in inst.cfg.routes.iter() {
             let what = if r.table == crate::wire::netlink::RT_TABLE_MAIN {
@@ -219,8 +232,7 @@ fn routes_and_rules(engine: &Engine, netlink: &mut Netlink, out: &mut impl Write
                 format!("route {}/{} table {}", r.dst, r.dst_len, r.table)
             };
             if r.protocol == 0 {
-                t.skipped += 1;
-                say!(err, "vipd cleanup: ({name}) {what}: no_track without protocol, not marked as vipd's, left alone");
+                t.unmarked(err, name, &what);
                 continue;
             }
             let oif = match r.dev.as_deref().map(index_of) {
@@ -231,17 +243,7 @@ fn routes_and_rules(engine: &Engine, netlink: &mut Netlink, out: &mut impl Write
                 }
                 dev => dev,
             };
-            match netlink.del_route_found(&route_spec(r, oif)) {
-                Ok(true) => {
-                    t.removed += 1;
-                    say!(out, "vipd cleanup: ({name}) removed {what}");
-                }
-                Ok(false) => t.absent += 1,
-                Err(e) => {
-                    t.failed += 1;
-                    say!(err, "vipd cleanup: ({name}) cannot remove {what}: {e}");
-                }
-            }
+            t.note(out, err, name, &what, netlink.del_route_found(&route_spec(r, oif)));
         }
     }
     t
@@ -274,16 +276,8 @@ fn macvlans(
             say!(err, "vipd cleanup: ({name}) interface `{}` does not have the virtual MAC, left alone", v.name);
             continue;
         }
-        match netlink.del_link(link.index) {
-            Ok(()) => {
-                t.removed += 1;
-                say!(out, "vipd cleanup: ({name}) removed macvlan {}", v.name);
-            }
-            Err(e) => {
-                t.failed += 1;
-                say!(err, "vipd cleanup: ({name}) cannot remove macvlan {}: {e}", v.name);
-            }
-        }
+        let what = format!("macvlan {}", v.name);
+        t.note(out, err, name, &what, netlink.del_link(link.index).map(|()| true));
     }
 }
 

@@ -45,21 +45,21 @@ struct Queued {
 
 /// The adverts waiting for one socket.
 pub(super) struct TxBatch {
+    /// The socket of what is queued (None while nothing is).
     key: Option<TxKey>,
     arena: Box<[u8; ARENA]>,
     used: usize,
-    items: [Option<Queued>; BATCH],
-    len: usize,
+    items: heapless::Vec<Queued, BATCH>,
 }
 
 impl TxBatch {
     pub(super) fn new() -> TxBatch {
-        TxBatch { key: None, arena: Box::new([0; ARENA]), used: 0, items: [None; BATCH], len: 0 }
+        TxBatch { key: None, arena: Box::new([0; ARENA]), used: 0, items: heapless::Vec::new() }
     }
 
     /// Whether one more advert for `key`, of any size, may join.
     pub(super) fn fits(&self, key: TxKey) -> bool {
-        self.key.is_none_or(|k| k == key) && self.len < BATCH && self.used + LARGEST <= ARENA
+        self.key.is_none_or(|k| k == key) && !self.items.is_full() && self.used + LARGEST <= ARENA
     }
 
     /// Emits `advert` for `dst` into the batch (which [`fits`] it).
@@ -75,11 +75,11 @@ impl TxBatch {
     ) -> Result<(), crate::wire::WireError> {
         let room = self.arena.get_mut(self.used..).unwrap_or_default();
         let len = advert.emit(room, src, dst, mode)?;
-        let Some(slot) = self.items.get_mut(self.len) else { return Ok(()) };
-        *slot = Some(Queued { inst, priority, src, dst, ttl, ip_id, off: self.used, len });
-        self.key = Some(key);
-        self.used += len;
-        self.len += 1;
+        // `fits` was asked first, so there is room.
+        if self.items.push(Queued { inst, priority, src, dst, ttl, ip_id, off: self.used, len }).is_ok() {
+            self.key = Some(key);
+            self.used += len;
+        }
         Ok(())
     }
 }
@@ -88,8 +88,8 @@ impl Daemon {
     /// Sends what is queued, then records each advert's outcome.
     pub(super) fn flush_adverts(&mut self) {
         let Some(key) = self.tx.key.take() else { return };
-        let n = core::mem::take(&mut self.tx.len);
         self.tx.used = 0;
+        let queued = core::mem::take(&mut self.tx.items);
         let socket = match key {
             TxKey::Base(s) => self.sockets.get(s),
             TxKey::Vmac(inst) => self.vmacs.tx(inst),
@@ -98,29 +98,26 @@ impl Daemon {
         // nothing is reported, as before batching.
         let Some(socket) = socket else { return };
         let mut errors: [Option<io::Error>; BATCH] = core::array::from_fn(|_| None);
-        let empty = Outgoing {
-            src: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
-            dst: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
-            ttl: 0,
-            ip_id: 0,
-            vrrp: &[],
-        };
-        let mut out = [empty; BATCH];
-        for (o, q) in out.iter_mut().zip(self.tx.items.iter().take(n)) {
-            if let Some(q) = q {
-                let vrrp = self.tx.arena.get(q.off..q.off + q.len).unwrap_or_default();
-                *o = Outgoing { src: q.src, dst: q.dst, ttl: q.ttl, ip_id: q.ip_id, vrrp };
-            }
+        {
+            let arena = &self.tx.arena;
+            let out: heapless::Vec<Outgoing<'_>, BATCH> = queued
+                .iter()
+                .map(|q| Outgoing {
+                    src: q.src,
+                    dst: q.dst,
+                    ttl: q.ttl,
+                    ip_id: q.ip_id,
+                    vrrp: arena.get(q.off..q.off + q.len).unwrap_or_default(),
+                })
+                .collect();
+            socket.send_batch(&out, &mut |k, r| {
+                if let (Err(e), Some(slot)) = (r, errors.get_mut(k)) {
+                    *slot = Some(e);
+                }
+            });
         }
-        socket.send_batch(&out[..n], &mut |k, r| {
-            if let (Err(e), Some(slot)) = (r, errors.get_mut(k)) {
-                *slot = Some(e);
-            }
-        });
-        for k in 0..n {
-            let Some(q) = self.tx.items.get_mut(k).and_then(Option::take) else { continue };
-            let e = errors.get_mut(k).and_then(Option::take);
-            self.record_send(q.inst, q.priority, q.dst, e);
+        for (q, e) in queued.iter().zip(errors.iter_mut()) {
+            self.record_send(q.inst, q.priority, q.dst, e.take());
         }
     }
 

@@ -182,6 +182,24 @@ fn check(name: &str, argv0: &str, interval: u64, timeout: u64, rise: u32, fall: 
     }
 }
 
+/// A tracker that is not a check script: its kind, status and value, the
+/// rest empty for the test to set.
+fn tracker(name: &str, kind: TrackerKind, status: TrackStatus, value: i64) -> TrackerStatus {
+    TrackerStatus {
+        name: name.to_owned(),
+        kind,
+        status,
+        value,
+        streak: 0,
+        last_run: None,
+        running: false,
+        check: None,
+        path: None,
+        probe: None,
+        process: None,
+    }
+}
+
 fn sent(i: &mut InstanceStatus, rcvd: u64, sent: u64, became: u64) {
     i.counters.adverts_rcvd = rcvd;
     i.counters.adverts_sent = sent;
@@ -287,17 +305,8 @@ fn v3_master() -> Snapshot {
 
     let mut s = snapshot(1_796_460_455, vec![vim, vi6]);
     let file = TrackerStatus {
-        name: "tf1".into(),
-        kind: TrackerKind::File,
-        status: TrackStatus::Up,
-        value: 5,
-        streak: 0,
-        last_run: None,
-        running: false,
-        check: None,
         path: Some("/var/tmp/kacap/trackfile".into()),
-        probe: None,
-        process: None,
+        ..tracker("tf1", TrackerKind::File, TrackStatus::Up, 5)
     };
     s.trackers = vec![check("chk_ok", "/usr/bin/true", 2, 0, 1, 1, true), file];
     s
@@ -321,17 +330,8 @@ fn v3_process() -> Snapshot {
         }
     };
     let process = |name: &str| TrackerStatus {
-        name: name.into(),
-        kind: TrackerKind::Process,
-        status: TrackStatus::Down,
-        value: 0,
-        streak: 0,
-        last_run: None,
-        running: false,
-        check: None,
-        path: None,
-        probe: None,
         process: Some(watched(name)),
+        ..tracker(name, TrackerKind::Process, TrackStatus::Down, 0)
     };
     let mut c = InstanceConfig::new("VI_P", "eth0", 74, Version::V3, &[]);
     c.vips = vec![VipConfig::new(v4("10.199.0.130"), 24)];
@@ -348,17 +348,8 @@ fn v3_process() -> Snapshot {
     let mut s = snapshot(1_796_533_843, vec![vip]);
     s.taken_subsec_us = 600_000;
     let file = TrackerStatus {
-        name: "tf1".into(),
-        kind: TrackerKind::File,
-        status: TrackStatus::Up,
-        value: 0,
-        streak: 0,
-        last_run: None,
-        running: false,
-        check: None,
         path: Some("/root/kacap-conf/trackfile".into()),
-        probe: None,
-        process: None,
+        ..tracker("tf1", TrackerKind::File, TrackStatus::Up, 0)
     };
     s.trackers =
         vec![check("chk_ok", "/usr/bin/true", 2, 0, 1, 1, true), file, process("tp_sleep"), process("tp_params")];
