@@ -260,6 +260,14 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(EXIT_CONFIG_ERRORS);
             }
+            if cli.snapshot_format.is_some() {
+                // A binary just written (cp, an unpacked archive) may still
+                // have its pages dirty; writing them back here, in the
+                // check child, keeps that I/O out of the `execve` that
+                // follows, where the adverts are paused. Best effort: a
+                // failure only costs the time it would have saved.
+                let _ = std::fs::File::open("/proc/self/exe").and_then(|f| f.sync_data());
+            }
             let path = cli.use_file.unwrap_or_else(config::default_path);
             check(&path, &id(None), false, false, cli.offline)
         }
