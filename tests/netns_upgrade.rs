@@ -149,8 +149,12 @@ fn upgrades_keep_everything(test: &str, net: u8, target: Router) {
     }
     place(&builds[0], &exe);
     let master = start_from(&mut lab, R1, &HIGH, if target == R1 { &exe } else { Path::new(VIPD) });
-    let backup = start_from(&mut lab, R2, &LOW, if target == R2 { &exe } else { Path::new(VIPD) });
+    // The backup starts once the master is master: two routers started
+    // together within one Master_Down (36 ms) both elect themselves before
+    // either hears the other, as VRRP has them do, and the check below is
+    // that the backup never does so across the upgrades.
     lab.wait_for(master, MASTER);
+    let backup = start_from(&mut lab, R2, &LOW, if target == R2 { &exe } else { Path::new(VIPD) });
     lab.converges_on(R1, Duration::from_millis(500));
     let pid = pid_of(&lab, target);
     let ping = start_ping(&lab);
@@ -214,8 +218,8 @@ fn a_failing_binary_leaves_the_old_one_running() {
     let exe = lab.dir().join("vipd");
     install(Path::new(VIPD), &exe);
     let master = start_from(&mut lab, R1, &HIGH, &exe);
-    let backup = start_from(&mut lab, R2, &LOW, Path::new(VIPD));
     lab.wait_for(master, MASTER);
+    let backup = start_from(&mut lab, R2, &LOW, Path::new(VIPD));
     lab.converges_on(R1, Duration::from_millis(300));
     let pid = pid_of(&lab, R1);
 
