@@ -1047,13 +1047,23 @@ struct Footprint {
     gap: Option<Capture>,
     /// Instances the backup took over during the window (should be 0).
     backup_masters: usize,
+    /// With `floor`: the master's floor (`advert_floor`), % of a core.
+    floor: Option<Result<f64, String>>,
 }
 
 /// `n` instances at `advert` on a pair of `kind`: R1 (150) first, until all
 /// its instances are MASTER, then R2 (100); after 2 s, CPU over `window`
 /// and resident memory at its end. With `gap`, the master's adverts are
-/// captured during the window too.
-fn footprint(test: &str, net: u8, kind: Kind, n: usize, advert: &str, window: Duration, gap: bool) -> Footprint {
+/// captured during the window too. With `floor`, R1 is then stopped and a
+/// bare sender of the same adverts measured in its place.
+fn footprint(
+    test: &str,
+    net: u8,
+    kind: Kind,
+    (n, advert): (usize, &str),
+    window: Duration,
+    (gap, floor): (bool, bool),
+) -> Footprint {
     let mut b = Bench::new(test, net);
     let a = b.start(R1, kind, &multi_config(net, n, advert, 150, true));
     b.wait_count(a, MASTER, n, STARTUP);
@@ -1074,7 +1084,18 @@ fn footprint(test: &str, net: u8, kind: Kind, n: usize, advert: &str, window: Du
     let rss = |i: usize| pids[i].iter().map(|&p| rss_kib(p)).sum::<u64>();
     let cpu = |i: usize| (c1[i] - c0[i]) as f64 / clock_ticks() / elapsed * 100.0;
     let backup_masters = b.lab.log(c).matches(MASTER).count() - masters_before;
-    Footprint { cpu: [cpu(0), cpu(1)], rss_kib: [rss(0), rss(1)], gap: captured, backup_masters }
+    // Read before the floor stops R1.
+    let (cpu, rss_kib) = ([cpu(0), cpu(1)], [rss(0), rss(1)]);
+    let floor = floor.then(|| {
+        // R2 takes over and goes back to backup on the floor's adverts,
+        // as it does on R1's.
+        b.lab.kill(a);
+        std::thread::sleep(Duration::from_secs(1));
+        let interval = Duration::from_secs_f64(advert.parse().unwrap_or(1.0));
+        let n = u8::try_from(n).map_err(|_| format!("{n} instances: more than one link holds"))?;
+        advert_floor::measure(&b.lab.ns_path("r1"), &advert_floor::on_eth0(net, n), interval, window)
+    });
+    Footprint { cpu, rss_kib, gap: captured, backup_masters, floor }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -1797,7 +1818,8 @@ fn bench() {
                 let test = format!("fp{n}-{}", &kind_name(kind)[..2]);
                 let what = format!("CPU and memory, {label}, {}", kind_name(kind));
                 let net = next_net();
-                let f = rep.attempt(&what, || footprint(&test, net, kind, n, advert, plan.window, n == 1));
+                let floor = n == 50 && kind == VIPD;
+                let f = rep.attempt(&what, || footprint(&test, net, kind, (n, advert), plan.window, (n == 1, floor)));
                 if let Some(f) = &f {
                     if f.backup_masters > 0 {
                         eprintln!("bench: {what}: the backup took over {} instances in the window", f.backup_masters);
@@ -1806,7 +1828,16 @@ fn bench() {
                 res.push(f);
             }
             let cpu = |i: usize| match &res[i] {
-                Some(f) => format!("{:.1} % / {:.1} %", f.cpu[0], f.cpu[1]),
+                Some(f) => {
+                    let floor = match &f.floor {
+                        Some(Ok(v)) => {
+                            format!("; master's floor, a bare raw-socket sender of the same adverts: {v:.1} %")
+                        }
+                        Some(Err(e)) => format!("; floor failed: {e}"),
+                        None => String::new(),
+                    };
+                    format!("{:.1} % / {:.1} %{floor}", f.cpu[0], f.cpu[1])
+                }
                 None => "failed".to_owned(),
             };
             let rss = |i: usize| match &res[i] {

@@ -1,13 +1,16 @@
-//! The physical floor of the `scale` CPU rows' master: the same 1,000
-//! VRRPv3 adverts per interval (250 VRIDs on each of eth0 and vl1..vl3,
-//! priority 150, R1's addresses, checksums right, TOS 0xc0, TTL 255, no
-//! multicast loop: what vipd sends) from a bare thread in R1's namespace
-//! with one raw socket per link and one `sendmmsg` per 64 adverts (as vipd
-//! batches them), all at once each interval: no engine, no timers, no
-//! receive path. The backup keeps
+//! The physical floor of a master's CPU rows: the same VRRPv3 adverts per
+//! interval as the daemon's instances (priority 150, R1's addresses,
+//! checksums right, TOS 0xc0, TTL 255, no multicast loop: what vipd sends)
+//! from a bare thread in R1's namespace with one raw socket per link and
+//! one `sendmmsg` per 64 adverts (as vipd batches them), all at once each
+//! interval: no engine, no timers, no receive path. The backup keeps
 //! taking them for its master's, so the kernel does the same delivery
 //! work, charged to the sender as it is to vipd. Its CPU is read the way
 //! the daemons' is (utime + stime in /proc, here of the thread).
+//!
+//! Layouts: [`thousand`] for the `scale` section (250 VRIDs on each of
+//! eth0 and vl1..vl3), [`on_eth0`] for the footprint rows (VRIDs 1..n on
+//! eth0, the VIPs of `vip_of`).
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -18,27 +21,43 @@ use std::time::{Duration, Instant};
 const VRRP: libc::c_int = 112;
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 
-/// % of one core the sender used over `window`, after one interval to
+/// Per link: the source address and the (VRID, VIP) of each advert.
+pub type Layout = Vec<(Ipv4Addr, Vec<(u8, Ipv4Addr)>)>;
+
+/// The `scale` section's 1,000 instances: 250 VRIDs on each of eth0
+/// (10.NET.0.1) and vl1..vl3 (10.NET.10K.1), VIPs 10.NET.(200+K).VRID.
+pub fn thousand(net: u8) -> Layout {
+    (0..4u8)
+        .map(|link| {
+            let src = if link == 0 { Ipv4Addr::new(10, net, 0, 1) } else { Ipv4Addr::new(10, net, 100 + link, 1) };
+            (src, (0..250u8).map(|k| (k + 1, Ipv4Addr::new(10, net, 200 + link, k + 1))).collect())
+        })
+        .collect()
+}
+
+/// `n` (≤ 250) instances on eth0, VRIDs 1..n, VIPs 10.NET.1.VRID (`vip_of`).
+pub fn on_eth0(net: u8, n: u8) -> Layout {
+    vec![(Ipv4Addr::new(10, net, 0, 1), (1..=n).map(|k| (k, Ipv4Addr::new(10, net, 1, k))).collect())]
+}
+
+/// % of one core the sender used over `window`, after two intervals to
 /// let the backup settle.
-pub fn measure(ns: &Path, net: u8, interval: Duration, window: Duration) -> Result<f64, String> {
+pub fn measure(ns: &Path, layout: &Layout, interval: Duration, window: Duration) -> Result<f64, String> {
     let ns = fs::File::open(ns).map_err(|e| format!("{}: {e}", ns.display()))?;
-    std::thread::scope(|s| s.spawn(|| run(&ns, net, interval, window)).join())
+    std::thread::scope(|s| s.spawn(|| run(&ns, layout, interval, window)).join())
         .map_err(|_| "the floor thread panicked".to_owned())?
 }
 
-fn run(ns: &fs::File, net: u8, interval: Duration, window: Duration) -> Result<f64, String> {
+fn run(ns: &fs::File, layout: &Layout, interval: Duration, window: Duration) -> Result<f64, String> {
     // SAFETY: setns on this thread only, with a namespace fd we hold.
     if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(format!("setns: {}", std::io::Error::last_os_error()));
     }
     let centis = u16::try_from(interval.as_millis() / 10).map_err(|_| "interval")?;
     let mut links = Vec::new();
-    for link in 0..4u8 {
-        let src = if link == 0 { Ipv4Addr::new(10, net, 0, 1) } else { Ipv4Addr::new(10, net, 100 + link, 1) };
-        let sock = open(src)?;
-        let adverts: Vec<[u8; 12]> =
-            (0..250u8).map(|k| advert(src, k + 1, centis, Ipv4Addr::new(10, net, 200 + link, k + 1))).collect();
-        links.push((sock, adverts));
+    for (src, vrids) in layout {
+        let adverts: Vec<[u8; 12]> = vrids.iter().map(|&(vrid, vip)| advert(*src, vrid, centis, vip)).collect();
+        links.push((open(*src)?, adverts));
     }
     let dst = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
