@@ -29,6 +29,14 @@ fn one_round(nl: &mut Netlink, ann: &Announcer, va: u32, mac: [u8; 6], vips: &[V
         nl.add_addr(va, vip).unwrap();
         nl.add_addr(va, vip).unwrap();
     }
+    // By the batch too: added again (EEXIST), then deleted twice.
+    let mut failures = 0;
+    let mut failed = |_: u32, _: bool, _: std::io::Error| failures += 1;
+    for (add, vip) in [(true, &vips[0]), (false, &vips[0]), (false, &vips[0]), (true, &vips[0])] {
+        nl.queue_addr(add, va, vip, 0, &mut failed);
+    }
+    nl.flush_addrs(&mut failed);
+    assert_eq!(failures, 0);
     ann.garp(va, mac, Ipv4Addr::new(10, 77, 0, 100)).unwrap();
     let router = Announcer::forwarding("va");
     ann.na(va, mac, "fd00:77::100".parse::<Ipv6Addr>().unwrap(), router).unwrap();
@@ -80,6 +88,59 @@ fn sys_drivers_do_not_allocate_per_event() {
         // nodad) and is never sent when the address is deleted before
         // that work runs, so the count is 3 or 4 (CI saw 3).
         assert!(events >= 2, "{events} events");
+    });
+}
+
+/// Address requests by the batch: more than one batch of them, each
+/// answer matched to its request. An address that exists counts as added
+/// and one that is gone as deleted, as one by one; a request the kernel
+/// refuses (no such interface) or that cannot be built (prefix 33) is
+/// reported under its own tag, and the others in its batch still happen.
+#[test]
+fn address_requests_by_the_batch() {
+    let Some(ns) = NetNs::new("nlbatch") else { return };
+    ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+    ns.ip(&["link", "set", "va", "up"]);
+    ns.run(|| {
+        let mut nl = Netlink::open().unwrap();
+        let (links, _) = nl.dump().unwrap();
+        let va = links.iter().find(|l| l.name == "va").unwrap().index;
+        let n = vipd::sys::netlink::ADDR_BATCH * 3 + 5;
+        let vips: Vec<VipConfig> = (0..n)
+            .map(|k| VipConfig::host(IpAddr::V4(Ipv4Addr::new(10, 78, (k / 200) as u8, (k % 200 + 1) as u8))))
+            .collect();
+        let held = |nl: &mut Netlink| {
+            let (_, addrs) = nl.dump().unwrap();
+            addrs.iter().filter(|a| a.index == va && matches!(a.addr, IpAddr::V4(v) if v.octets()[1] == 78)).count()
+        };
+        let run = |nl: &mut Netlink, add: bool, odd: bool| {
+            let mut failures = Vec::new();
+            let mut failed = |tag: u32, add: bool, e: std::io::Error| {
+                failures.push((tag, add, e.raw_os_error(), e.kind() == std::io::ErrorKind::InvalidInput));
+            };
+            for (k, vip) in vips.iter().enumerate() {
+                nl.queue_addr(add, va, vip, k as u32, &mut failed);
+                if odd && k == 40 {
+                    nl.queue_addr(true, 9999, vip, 1000, &mut failed);
+                    let mut bad = vip.clone();
+                    bad.prefix = 33;
+                    nl.queue_addr(add, va, &bad, 1001, &mut failed);
+                }
+            }
+            nl.flush_addrs(&mut failed);
+            failures.sort_unstable();
+            failures
+        };
+        assert_eq!(run(&mut nl, true, false), vec![]);
+        assert_eq!(held(&mut nl), n);
+        // Added again: EEXIST is success; the odd two are reported alone.
+        let f = run(&mut nl, true, true);
+        assert_eq!(f, vec![(1000, true, Some(libc::ENODEV), false), (1001, true, None, true)], "{f:?}");
+        assert_eq!(held(&mut nl), n);
+        assert_eq!(run(&mut nl, false, false), vec![]);
+        assert_eq!(held(&mut nl), 0);
+        // Deleted again: already gone is success.
+        assert_eq!(run(&mut nl, false, false), vec![]);
     });
 }
 

@@ -37,6 +37,16 @@ pub(super) fn vip_change(
 impl Daemon {
     pub(super) fn vips(&mut self, inst: InstanceId, add: bool) {
         let Some(i) = self.engine.instance(inst) else { return };
+        let (log, netlink) = (&self.log, &mut self.netlink);
+        // The requests go by the batch: a reload that resumes 1,000
+        // masters, or a new backup clearing 40,000 excluded addresses,
+        // held the loop past an advert with one request and answer each.
+        let mut failed = |k: u32, add: bool, e: std::io::Error| {
+            if let Some((v, _)) = i.vip(k as usize) {
+                let what = if add { "add" } else { "remove" };
+                log!(log, "({}) cannot {what} {}/{}: {e}", i.name(), v.addr, v.prefix);
+            }
+        };
         for (k, (v, iface)) in i.addresses().enumerate() {
             // An address netlink says is there already needs no request: a
             // reload resumes 1,000 masters whose addresses all are, and a
@@ -46,11 +56,15 @@ impl Daemon {
             if add && i.vip_present(k) {
                 continue;
             }
-            vip_change(&mut self.netlink, &self.log, &self.ifindex, i.name(), v, iface, add);
+            let Some(index) = self.ifindex.get(usize::from(iface.0)).copied().filter(|&x| x != 0) else {
+                continue;
+            };
+            netlink.queue_addr(add, index, v, k as u32, &mut failed);
         }
-        if self.log.detail {
+        netlink.flush_addrs(&mut failed);
+        if log.detail {
             let what = if add { "setting" } else { "removing" };
-            log!(self.log, "({}) {what} VIPs.", i.name());
+            log!(log, "({}) {what} VIPs.", i.name());
         }
     }
 

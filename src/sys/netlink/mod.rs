@@ -36,6 +36,7 @@ use crate::wire::netlink::{
 };
 
 mod requests;
+pub use requests::{ADDR_BATCH, Failed};
 
 /// The kernel's largest netlink datagram: dumps fill skbs up to the size of
 /// the reader's last buffer, capped at 32 KiB, and events are far smaller.
@@ -137,6 +138,8 @@ pub struct Netlink {
     ev_buf: Box<[u8; BUF_LEN]>,
     ev_pos: usize,
     ev_len: usize,
+    /// Address requests waiting for [`Netlink::flush_addrs`].
+    batch: requests::AddrBatch,
 }
 
 impl core::fmt::Debug for Netlink {
@@ -243,6 +246,7 @@ impl Netlink {
             ev_buf: heap_buf(),
             ev_pos: 0,
             ev_len: 0,
+            batch: requests::AddrBatch::new(),
         })
     }
 

@@ -1,6 +1,8 @@
 //! The requests that change the kernel's tables: addresses, routes and
 //! policy rules, and the `use_vmac` links. Each waits for its answer
-//! (`await_ack`), bounded by the reply timeout.
+//! (`await_ack`), bounded by the reply timeout. An instance's addresses
+//! go by the batch ([`Netlink::queue_addr`]): up to [`ADDR_BATCH`]
+//! requests in one datagram, their answers awaited together.
 
 use super::*;
 
@@ -9,22 +11,14 @@ impl Netlink {
     /// An address that already exists counts as added (EEXIST), whatever
     /// its label or flags.
     pub fn add_addr(&mut self, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
-        match self.addr_request(RTM_NEWADDR, ifindex, vip) {
-            Err(e) if is_errno(&e, Errno::EXIST) => Ok(()),
-            other => other,
-        }
+        addr_outcome(true, self.addr_request(RTM_NEWADDR, ifindex, vip))
     }
 
     /// Deletes one address. Already gone counts as deleted: EADDRNOTAVAIL
     /// (no such address), ENODEV (no such interface, or no IPv4 on it) and
     /// ENXIO (no IPv6 on the interface).
     pub fn del_addr(&mut self, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
-        match self.addr_request(RTM_DELADDR, ifindex, vip) {
-            Err(e) if is_errno(&e, Errno::ADDRNOTAVAIL) || is_errno(&e, Errno::NODEV) || is_errno(&e, Errno::NXIO) => {
-                Ok(())
-            }
-            other => other,
-        }
+        addr_outcome(false, self.addr_request(RTM_DELADDR, ifindex, vip))
     }
 
     /// Adds (`add`) or deletes one route. Adding one that exists counts as
@@ -114,6 +108,95 @@ impl Netlink {
         }
     }
 
+    /// Queues adding (`add`) or deleting one address, under the caller's
+    /// `tag`, for [`Netlink::flush_addrs`]; a full batch is flushed first.
+    /// What `add_addr` / `del_addr` would return as an error goes to
+    /// `failed` with the request's tag and direction.
+    pub fn queue_addr(&mut self, add: bool, ifindex: u32, vip: &VipConfig, tag: u32, failed: Failed<'_>) {
+        if self.batch.n == ADDR_BATCH {
+            self.flush_addrs(failed);
+        }
+        // Sequence numbers of one batch are consecutive, so an answer's
+        // index is its seq minus the first: one is taken only for a
+        // request that was built.
+        let seq = self.seq.wrapping_add(1);
+        let kind = if add { RTM_NEWADDR } else { RTM_DELADDR };
+        let b = &mut self.batch;
+        let Some(room) = b.buf.get_mut(b.len..) else { return failed(tag, add, invalid_input()) };
+        match build_addr_request(room, kind, seq, ifindex, vip) {
+            Ok(len) => {
+                self.seq = seq;
+                if b.n == 0 {
+                    b.first = seq;
+                }
+                b.tags[b.n] = (tag, add);
+                b.n += 1;
+                b.len += len;
+            }
+            Err(e) => failed(tag, add, e),
+        }
+    }
+
+    /// Sends the queued address requests in one datagram and waits for
+    /// every answer (the kernel handles them in order and answers each,
+    /// errors too), bounded by the reply timeout; the failures go to
+    /// `failed`, unanswered ones as timed out.
+    pub fn flush_addrs(&mut self, failed: Failed<'_>) {
+        let (n, first) = (self.batch.n, self.batch.first);
+        if n == 0 {
+            return;
+        }
+        let tags = self.batch.tags;
+        let sent = self.send(self.batch.buf.get(..self.batch.len).unwrap_or(&[]));
+        self.batch.n = 0;
+        self.batch.len = 0;
+        if let Err(e) = sent {
+            for &(tag, add) in tags.iter().take(n) {
+                failed(tag, add, same_error(&e));
+            }
+            return;
+        }
+        let mut answered = [false; ADDR_BATCH];
+        let mut left = n;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let mut why = None;
+        while left > 0 {
+            let len = match self.recv_reply() {
+                Ok(len) => len,
+                Err(e) => {
+                    why = Some(e);
+                    break;
+                }
+            };
+            for msg in messages(self.cmd_buf.get(..len).unwrap_or(&[])).flatten() {
+                let k = msg.seq().wrapping_sub(first) as usize;
+                if k >= n || msg.kind() != NLMSG_ERROR || answered[k] {
+                    continue;
+                }
+                answered[k] = true;
+                left -= 1;
+                let (tag, add) = tags[k];
+                match Ack::parse(&msg) {
+                    Ok(ack) if ack.is_ok() => {}
+                    Ok(ack) => {
+                        if let Err(e) = addr_outcome(add, Err(errno_error(ack.errno))) {
+                            failed(tag, add, e);
+                        }
+                    }
+                    Err(_) => failed(tag, add, invalid_data()),
+                }
+            }
+            if left > 0 && Instant::now() > deadline {
+                break;
+            }
+        }
+        for (k, &(tag, add)) in tags.iter().enumerate().take(n) {
+            if !answered[k] {
+                failed(tag, add, why.as_ref().map_or_else(timed_out, same_error));
+            }
+        }
+    }
+
     fn addr_request(&mut self, kind: u16, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
         let seq = self.next_seq();
         let mut req = [0u8; REQUEST_LEN];
@@ -121,6 +204,60 @@ impl Netlink {
         self.send(req.get(..len).ok_or_else(invalid_input)?)?;
         self.await_ack(seq)
     }
+}
+
+/// Address requests one datagram carries at most: their answers fit the
+/// socket's receive buffer many times over, and 1,000 masters resumed at
+/// once (or a new backup clearing 40,000 excluded addresses) cost two
+/// system calls a request one by one.
+pub const ADDR_BATCH: usize = 32;
+
+/// Where a batch's failures go: the request's tag, whether it added, and
+/// the error.
+pub type Failed<'a> = &'a mut dyn FnMut(u32, bool, io::Error);
+
+/// The requests queued by [`Netlink::queue_addr`], back to back in `buf`.
+pub(super) struct AddrBatch {
+    buf: Box<[u8]>,
+    len: usize,
+    n: usize,
+    /// The first request's sequence number; the rest follow it.
+    first: u32,
+    tags: [(u32, bool); ADDR_BATCH],
+}
+
+impl AddrBatch {
+    pub(super) fn new() -> AddrBatch {
+        AddrBatch {
+            buf: vec![0u8; ADDR_BATCH * REQUEST_LEN].into_boxed_slice(),
+            len: 0,
+            n: 0,
+            first: 0,
+            tags: [(0, false); ADDR_BATCH],
+        }
+    }
+}
+
+/// An address request's answer as keepalived reads it: adding one that
+/// exists is done (EEXIST, whatever its label or flags); deleting one
+/// that is gone is done: EADDRNOTAVAIL (no such address), ENODEV (no such
+/// interface, or no IPv4 on it) and ENXIO (no IPv6 on the interface).
+fn addr_outcome(add: bool, r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if add && is_errno(&e, Errno::EXIST) => Ok(()),
+        Err(e)
+            if !add
+                && (is_errno(&e, Errno::ADDRNOTAVAIL) || is_errno(&e, Errno::NODEV) || is_errno(&e, Errno::NXIO)) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// The same error again (io::Error is not Clone), without allocating.
+fn same_error(e: &io::Error) -> io::Error {
+    e.raw_os_error().map_or_else(|| io::Error::from(e.kind()), io::Error::from_raw_os_error)
 }
 
 /// Writes RTM_NEWADDR / RTM_DELADDR for `vip` into `buf`; its length.
