@@ -59,12 +59,7 @@ fn run(ns: &fs::File, layout: &Layout, interval: Duration, window: Duration) -> 
         let adverts: Vec<[u8; 12]> = vrids.iter().map(|&(vrid, vip)| advert(*src, vrid, centis, vip)).collect();
         links.push((open(*src)?, adverts));
     }
-    let dst = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr { s_addr: u32::from(GROUP).to_be() },
-        sin_zero: [0; 8],
-    };
+    let dst = group_addr();
     // One sendmmsg per 64 adverts of a link, as vipd sends a wakeup's
     // adverts; the message headers are built once, outside the timed loop.
     let mut iovs: Vec<Vec<libc::iovec>> = links
@@ -121,8 +116,18 @@ fn run(ns: &fs::File, layout: &Layout, interval: Duration, window: Duration) -> 
     Ok((c1 - c0) as f64 / super::clock_ticks() / elapsed * 100.0)
 }
 
+/// 224.0.0.18, VRRP's group, as a destination.
+pub fn group_addr() -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr { s_addr: u32::from(GROUP).to_be() },
+        sin_zero: [0; 8],
+    }
+}
+
 /// A raw VRRP socket sending from `src`, as vipd's do.
-fn open(src: Ipv4Addr) -> Result<OwnedFd, String> {
+pub fn open(src: Ipv4Addr) -> Result<OwnedFd, String> {
     let err = |what: &str| format!("{what} {src}: {}", std::io::Error::last_os_error());
     // SAFETY: plain socket calls on an fd this function owns; option
     // values outlive the calls.
@@ -164,7 +169,7 @@ fn open(src: Ipv4Addr) -> Result<OwnedFd, String> {
 
 /// A VRRPv3 advert (RFC 9568 §5.1) with one IPv4 address, its checksum over
 /// the pseudo-header as vipd and keepalived send it.
-fn advert(src: Ipv4Addr, vrid: u8, centis: u16, vip: Ipv4Addr) -> [u8; 12] {
+pub fn advert(src: Ipv4Addr, vrid: u8, centis: u16, vip: Ipv4Addr) -> [u8; 12] {
     let mut a = [0u8; 12];
     a[0] = 0x31;
     a[1] = vrid;
