@@ -217,6 +217,24 @@ impl Daemon {
         }
     }
 
+    /// Acts on a due timer from outside the hot path. Work that runs as
+    /// executor tasks (a round of check scripts: each reaped, its result
+    /// handed to the engine, the next run cloned) can take the thread for
+    /// milliseconds, and the hot path gets its turn only after the tasks
+    /// that were ready: 50 checks timing out together delayed a 10 ms
+    /// advert by up to 9 ms (strace: the timerfd read after all 50). The
+    /// tasks call this between two pieces of such work. The timerfd stays
+    /// armed; when it fires with nothing due, `on_timer` re-arms it.
+    pub(super) fn run_due_timers(&mut self) {
+        if self.engine.next_deadline().is_some_and(|t| t <= clock::now()) {
+            self.drain_before_timer();
+            let now = clock::now();
+            if self.engine.next_deadline().is_some_and(|t| t <= now) {
+                self.handle(now, Event::Timer);
+            }
+        }
+    }
+
     /// Reads what every VRRP socket holds before a due timer is acted on
     /// (issue 12). The hot path serves at most 64 packets a socket per
     /// wakeup, so under a flood of valid lower-priority adverts the

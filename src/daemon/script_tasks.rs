@@ -132,6 +132,9 @@ async fn check_task(
         if !sleep_until(next, &cancel).await {
             return;
         }
+        // A round of checks falls due together: adverts due meanwhile go
+        // out between two of them, not after all (`run_due_timers`).
+        d.borrow_mut().run_due_timers();
         let started = std::time::Instant::now();
         // For the keepalived data file's "State = running".
         d.borrow_mut().status.script_started(plan.tracker);
@@ -145,7 +148,12 @@ async fn check_task(
         if exit == crate::sys::script::Exit::Cancelled || cancel.is_closed() {
             return;
         }
-        d.borrow_mut().script_result(&plan, &exit, started.elapsed());
+        // And between two results: 200 checks that end together are as
+        // many reaps and engine events in one go.
+        let mut dm = d.borrow_mut();
+        dm.script_result(&plan, &exit, started.elapsed());
+        dm.run_due_timers();
+        drop(dm);
         next = started + plan.interval;
         let now = std::time::Instant::now();
         if next < now {
@@ -337,6 +345,8 @@ async fn lane_task(
 
 /// One notify script run, logged when it ends.
 async fn notify_run(d: Rc<RefCell<Daemon>>, job: scripts::Job, kill: smol::channel::Receiver<()>, detail: bool) {
+    // 1,000 instances changing state start their notify scripts together.
+    d.borrow_mut().run_due_timers();
     let cmd = scripts::command_line(&job.script, job.extra.as_ref());
     let extra: Vec<&str> = job.extra.iter().flatten().map(String::as_str).collect();
     let dl = d.clone();
