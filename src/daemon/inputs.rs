@@ -226,6 +226,11 @@ impl Daemon {
     /// tasks call this between two pieces of such work. The timerfd stays
     /// armed; when it fires with nothing due, `on_timer` re-arms it.
     pub(super) fn run_due_timers(&mut self) {
+        // The STOP notify scripts run after the shutdown: nothing of the
+        // engine's may happen on their account.
+        if self.stopping {
+            return;
+        }
         if self.engine.next_deadline().is_some_and(|t| t <= clock::now()) {
             self.drain_before_timer();
             let now = clock::now();
