@@ -14,6 +14,11 @@ use crate::core::{IfaceId, InstanceId};
 use crate::sys::garp::Announcer;
 use crate::sys::netlink::Netlink;
 
+/// The ifindex of `iface`, if it has one now.
+fn index_of(ifindex: &[u32], iface: IfaceId) -> Option<u32> {
+    ifindex.get(usize::from(iface.0)).copied().filter(|&x| x != 0)
+}
+
 /// Adds or removes one address of instance `name` on `iface`.
 pub(super) fn vip_change(
     netlink: &mut Netlink,
@@ -24,9 +29,7 @@ pub(super) fn vip_change(
     iface: IfaceId,
     add: bool,
 ) {
-    let Some(index) = ifindex.get(usize::from(iface.0)).copied().filter(|&x| x != 0) else {
-        return;
-    };
+    let Some(index) = index_of(ifindex, iface) else { return };
     let r = if add { netlink.add_addr(index, v) } else { netlink.del_addr(index, v) };
     if let Err(e) = r {
         let what = if add { "add" } else { "remove" };
@@ -56,9 +59,7 @@ impl Daemon {
             if add && i.vip_present(k) {
                 continue;
             }
-            let Some(index) = self.ifindex.get(usize::from(iface.0)).copied().filter(|&x| x != 0) else {
-                continue;
-            };
+            let Some(index) = index_of(&self.ifindex, iface) else { continue };
             netlink.queue_addr(add, index, v, k as u32, &mut failed);
         }
         netlink.flush_addrs(&mut failed);

@@ -205,16 +205,24 @@ impl Daemon {
         let mut expirations = [0u8; 8];
         let _ = rustix::io::read(&self.timer, &mut expirations);
         self.armed = None;
-        let mut now = clock::now();
-        if self.engine.next_deadline().is_some_and(|t| t <= now) {
-            self.drain_before_timer();
-            now = clock::now();
-        }
-        if self.engine.next_deadline().is_some_and(|t| t <= now) {
-            self.handle(now, Event::Timer);
-        } else {
+        if !self.due_timers() {
             self.rearm();
         }
+    }
+
+    /// The engine's timer event if a deadline is due, the sockets read
+    /// first (`drain_before_timer`); whether it was due.
+    fn due_timers(&mut self) -> bool {
+        if self.engine.next_deadline().is_none_or(|t| t > clock::now()) {
+            return false;
+        }
+        self.drain_before_timer();
+        let now = clock::now();
+        let due = self.engine.next_deadline().is_some_and(|t| t <= now);
+        if due {
+            self.handle(now, Event::Timer);
+        }
+        due
     }
 
     /// Acts on a due timer from outside the hot path. Work that runs as
@@ -228,15 +236,8 @@ impl Daemon {
     pub(super) fn run_due_timers(&mut self) {
         // The STOP notify scripts run after the shutdown: nothing of the
         // engine's may happen on their account.
-        if self.stopping {
-            return;
-        }
-        if self.engine.next_deadline().is_some_and(|t| t <= clock::now()) {
-            self.drain_before_timer();
-            let now = clock::now();
-            if self.engine.next_deadline().is_some_and(|t| t <= now) {
-                self.handle(now, Event::Timer);
-            }
+        if !self.stopping {
+            self.due_timers();
         }
     }
 

@@ -49,10 +49,7 @@ pub fn measure(ns: &Path, layout: &Layout, interval: Duration, window: Duration)
 }
 
 fn run(ns: &fs::File, layout: &Layout, interval: Duration, window: Duration) -> Result<f64, String> {
-    // SAFETY: setns on this thread only, with a namespace fd we hold.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(format!("setns: {}", std::io::Error::last_os_error()));
-    }
+    enter(ns)?;
     let centis = u16::try_from(interval.as_millis() / 10).map_err(|_| "interval")?;
     let mut links = Vec::new();
     for (src, vrids) in layout {
@@ -124,6 +121,16 @@ pub fn group_addr() -> libc::sockaddr_in {
         sin_addr: libc::in_addr { s_addr: u32::from(GROUP).to_be() },
         sin_zero: [0; 8],
     }
+}
+
+/// Moves the calling thread (only) into the network namespace `ns`: every
+/// floor measures from a thread of its own inside the lab.
+pub fn enter(ns: &fs::File) -> Result<(), String> {
+    // SAFETY: setns on this thread only, with a namespace fd we hold.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("setns: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// A raw VRRP socket sending from `src`, as vipd's do.

@@ -50,10 +50,7 @@ pub fn with_floor<T>(ns: &Path, net: u8, churn: Churn, capture: impl FnOnce() ->
 /// One advert every 10 ms at SCHED_RR 1 from R1's eth0 address until
 /// `stop`, on the grid of its start (a late send does not move the next).
 fn send(ns: &fs::File, net: u8, stop: &AtomicBool) -> Result<(), String> {
-    // SAFETY: setns on this thread only, with a namespace fd we hold.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(format!("setns: {}", std::io::Error::last_os_error()));
-    }
+    advert_floor::enter(ns)?;
     let param = libc::sched_param { sched_priority: 1 };
     // SAFETY: pid 0 is the calling thread; `param` outlives the call.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) } != 0 {

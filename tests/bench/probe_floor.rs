@@ -31,10 +31,7 @@ pub fn measure(ns: &Path, port: u16, http: bool, rate: u32, window: Duration) ->
 }
 
 fn run(ns: &fs::File, port: u16, http: bool, rate: u32, window: Duration) -> Result<Floor, String> {
-    // SAFETY: setns on this thread only, with a namespace fd we hold.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(format!("setns: {}", std::io::Error::last_os_error()));
-    }
+    super::advert_floor::enter(ns)?;
     let request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: vipd\r\nConnection: close\r\n\r\n";
     // SAFETY: gettid has no preconditions. /proc/TID/stat is the thread's.
     let tid = unsafe { libc::gettid() } as u32;

@@ -1,8 +1,9 @@
 //! The requests that change the kernel's tables: addresses, routes and
 //! policy rules, and the `use_vmac` links. Each waits for its answer
-//! (`await_ack`), bounded by the reply timeout. An instance's addresses
-//! go by the batch ([`Netlink::queue_addr`]): up to [`ADDR_BATCH`]
-//! requests in one datagram, their answers awaited together.
+//! (`await_ack`), bounded by the reply timeout. Addresses go by the batch
+//! ([`Netlink::queue_addr`]): up to [`ADDR_BATCH`] requests in one
+//! datagram, their answers awaited together; a single one is a batch of
+//! one.
 
 use super::*;
 
@@ -11,14 +12,24 @@ impl Netlink {
     /// An address that already exists counts as added (EEXIST), whatever
     /// its label or flags.
     pub fn add_addr(&mut self, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
-        addr_outcome(true, self.addr_request(RTM_NEWADDR, ifindex, vip))
+        self.one_addr(true, ifindex, vip)
     }
 
     /// Deletes one address. Already gone counts as deleted: EADDRNOTAVAIL
     /// (no such address), ENODEV (no such interface, or no IPv4 on it) and
     /// ENXIO (no IPv6 on the interface).
     pub fn del_addr(&mut self, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
-        addr_outcome(false, self.addr_request(RTM_DELADDR, ifindex, vip))
+        self.one_addr(false, ifindex, vip)
+    }
+
+    /// One address request as a batch of one (nothing else is queued
+    /// between a `queue_addr` and its `flush_addrs`).
+    fn one_addr(&mut self, add: bool, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
+        let mut result = Ok(());
+        let mut failed = |_: u32, _: bool, e: io::Error| result = Err(e);
+        self.queue_addr(add, ifindex, vip, 0, &mut failed);
+        self.flush_addrs(&mut failed);
+        result
     }
 
     /// Adds (`add`) or deletes one route. Adding one that exists counts as
@@ -195,14 +206,6 @@ impl Netlink {
                 failed(tag, add, why.as_ref().map_or_else(timed_out, same_error));
             }
         }
-    }
-
-    fn addr_request(&mut self, kind: u16, ifindex: u32, vip: &VipConfig) -> io::Result<()> {
-        let seq = self.next_seq();
-        let mut req = [0u8; REQUEST_LEN];
-        let len = build_addr_request(&mut req, kind, seq, ifindex, vip)?;
-        self.send(req.get(..len).ok_or_else(invalid_input)?)?;
-        self.await_ack(seq)
     }
 }
 
